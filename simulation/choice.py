@@ -1,0 +1,43 @@
+"""Provider choice and preference learning after Weisbuch, Kirman & Herreiner (2000).
+
+P(i picks j) = exp(beta J_ij) / sum_k exp(beta J_ik) over i's consideration set, and after each
+week J_ij <- (1 - gamma) J_ij + payoff_ij. Loyalty y_i = sum_j J_ij^2 / (sum_j J_ij)^2.
+All functions work on rows of a (requests x candidates) matrix at once; one implementation each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
+    z = np.where(allowed, beta * J, -np.inf)
+    zmax = z.max(axis=1, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    w = np.where(allowed, np.exp(z - zmax), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+
+
+def sample_rows(prob: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Column drawn per row by inverse CDF with uniforms ``u``; -1 where a row has no mass."""
+    cdf = np.cumsum(prob, axis=1)
+    total = cdf[:, -1]
+    pick = (cdf < (u * total)[:, None]).sum(axis=1)
+    pick = np.minimum(pick, prob.shape[1] - 1)
+    return np.where(total > 0, pick, -1)
+
+
+def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float) -> None:
+    """In place: J <- (1 - gamma) J + payoff (payoff is zero where no work was done)."""
+    J *= 1.0 - gamma
+    J += payoff
+
+
+def loyalty(J: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """y = sum J^2 / (sum J)^2 per row over valid, positive preferences; NaN where all are zero."""
+    Jp = np.where(valid, np.maximum(J, 0.0), 0.0)
+    s = Jp.sum(axis=1)
+    return np.divide((Jp * Jp).sum(axis=1), s * s, out=np.full(len(s), np.nan), where=s > 0)

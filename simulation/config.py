@@ -1,0 +1,297 @@
+"""Typed configuration of an outsim run: the only place where defaults live.
+
+Every parameter has a default, a description and a unit (``json_schema_extra={"unit": ...}``).
+Scenario files (TOML) override only what differs; :func:`simulation.scenario.load_scenario`
+merges them onto these defaults and validates the result. Unknown keys are rejected
+(``extra="forbid"``) so that a misspelled key never silently falls back to a default.
+
+Units used throughout: money in currency units (cu) of the home (domestic) region, work volume
+in hours, time in weeks.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
+    """A documented parameter: default, unit and description in one place."""
+    return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
+
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class Kind(StrEnum):
+    """Service kind: task completion (BPO) or expertise (KPO)."""
+
+    BPO = "bpo"
+    KPO = "kpo"
+
+
+class ServiceConfig(_Section):
+    """One catalogue entry: a kind of work that firms buy."""
+
+    kind: Kind = P(Kind.BPO, "-", "bpo (task completion) or kpo (expertise).")
+    skill_level: int = P(1, "level 1-5", "Skill the work requires; sets wage premium and scarcity.", ge=1, le=5)
+    inhouse_cost_per_hour: float = P(30.0, "cu/hour", "Firm's own fully loaded cost of one hour of this work.", gt=0)
+    demand_hours_per_size: float = P(40.0, "hours/week per size unit", "Mean weekly demand of a firm of size 1.", gt=0)
+    adoption_probability: Share = P(0.5, "probability", "Chance that a given firm needs this service at all.")
+    onboarding_cost_weeks: float = P(0.5, "weeks of demand at in-house cost", "Knowledge-transfer cost paid by the firm when it starts with a new provider.", ge=0)
+    friction_share: float = P(0.10, "share of in-house cost/hour", "Coordination cost of outsourced work per hour, before learning.", ge=0, le=2)
+    error_cost_share: float = P(0.5, "share of in-house cost/hour", "Cost of one hour of work delivered at quality 0 instead of 1.", ge=0, le=5)
+    learning_strength: Share = P(0.3, "share of friction", "Share of the friction that full relationship-specific experience removes.")
+    project_rate_per_week: float = P(0.0, "projects/week", "KPO only: arrival rate of projects; 0 means steady (BPO-like) demand.", ge=0)
+    project_mean_weeks: float = P(12.0, "weeks", "Mean length of a project (geometric).", ge=1)
+
+
+def _default_services() -> dict[str, ServiceConfig]:
+    bpo = dict(kind=Kind.BPO, onboarding_cost_weeks=0.5, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
+    kpo = dict(kind=Kind.KPO, onboarding_cost_weeks=3.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
+               project_rate_per_week=0.08, project_mean_weeks=12.0)
+    return {
+        "customer_service": ServiceConfig(**bpo, skill_level=1, inhouse_cost_per_hour=26.0, demand_hours_per_size=60.0, adoption_probability=0.7),
+        "back_office": ServiceConfig(**bpo, skill_level=2, inhouse_cost_per_hour=30.0, demand_hours_per_size=40.0, adoption_probability=0.6),
+        "components": ServiceConfig(**bpo, skill_level=2, inhouse_cost_per_hour=32.0, demand_hours_per_size=50.0, adoption_probability=0.4),
+        "data_analysis": ServiceConfig(**kpo, skill_level=3, inhouse_cost_per_hour=70.0, demand_hours_per_size=20.0, adoption_probability=0.5),
+        "research": ServiceConfig(**kpo, skill_level=4, inhouse_cost_per_hour=85.0, demand_hours_per_size=15.0, adoption_probability=0.3),
+        "risk_analysis": ServiceConfig(**kpo, skill_level=5, inhouse_cost_per_hour=100.0, demand_hours_per_size=12.0, adoption_probability=0.3),
+    }
+
+
+class RunConfig(_Section):
+    """Horizon and bookkeeping of one run."""
+
+    steps: int = P(520, "weeks", "Number of weekly steps.", ge=1, le=100_000)
+    record_decisions: bool = P(True, "-", "Keep every sourcing review (options, costs, choice) in decisions.parquet.")
+
+
+class FirmConfig(_Section):
+    """Client firms: how many, how big, how they decide."""
+
+    count: int = P(1000, "firms", "Number of client firms.", ge=1)
+    size_log_mean: float = P(0.0, "log size units", "Mean of log firm size (lognormal).")
+    size_log_sd: float = P(0.9, "log size units", "Standard deviation of log firm size.", ge=0, le=5)
+    offshore_home_share: Share = P(0.0, "share of firms", "Firms whose home region is offshore.")
+    initial_in_house_share: Share = P(0.6, "share of firm-services", "Firm-services that start in-house; the rest start on-call.")
+    review_interval_weeks: int = P(13, "weeks", "Time between sourcing reviews of one firm-service (staggered).", ge=1)
+    sourcing_choice_intensity: float = P(12.0, "1/relative cost", "Logit intensity of the sourcing-mode choice over relative weekly costs.", ge=0)
+    shortage_penalty_factor: float = P(1.5, "x in-house cost/hour", "Cost of one hour of unmet demand, relative to in-house cost.", ge=0)
+    direct_management_cost_per_week: float = P(60.0, "cu/week", "Fixed cost of managing outsourced work directly (search, vendor management); a broker saves it.", ge=0)
+    demand_volatility: float = P(0.15, "log sd/week", "Weekly sd of the firm-specific demand shock (AR(1) in logs).", ge=0, le=3)
+    demand_persistence: Share = P(0.8, "AR(1) coefficient", "Persistence of the firm-specific demand shock.")
+    spell_gap_weeks: int = P(8, "weeks", "Weeks without on-call work after which a relationship spell ends.", ge=1)
+    estimate_memory_weeks: float = P(26.0, "weeks", "Time constant of firms' running estimates (demand, prices, fill rate).", ge=1)
+
+
+class ChoiceConfig(_Section):
+    """Provider choice: Weisbuch, Kirman & Herreiner (2000)."""
+
+    beta: float = P(1.5, "1/payoff", "Choice intensity of the logit over preferences J.", ge=0)
+    gamma: float = P(0.1, "1/week", "Memory decay of J: J <- (1 - gamma) J + payoff.", gt=0, le=1)
+    consideration_set_size: int = P(4, "providers", "Providers a firm knows per service.", ge=1, le=50)
+    exploration_probability: Share = P(0.01, "probability/week", "Chance a firm-service replaces its least preferred known provider by a random one.")
+    spot_rounds: int = P(2, "rounds", "Rounds of on-call requests per week (unserved work tries another provider).", ge=1, le=5)
+
+
+class ContractConfig(_Section):
+    """Permanent contracts: terms and learning (hold-up) mechanism."""
+
+    allow_permanent: bool = P(True, "-", "Whether permanent contracts can be signed at all.")
+    allow_in_house: bool = P(True, "-", "Whether firms may keep work in-house.")
+    term_weeks_bpo: int = P(104, "weeks", "Term of a permanent BPO contract.", ge=1)
+    term_weeks_kpo: int = P(156, "weeks", "Term of a permanent KPO contract.", ge=1)
+    early_exit_fee_weeks: float = P(13.0, "weeks of reserved fee", "Fee (payment in lieu of notice) owed when a firm ends a contract early.", ge=0)
+    learning_rate_per_week: Share = P(0.06, "1/week", "Speed at which a dedicated team builds client-specific experience.")
+    on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team.")
+    experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client.")
+    learning_multiplier: float = P(1.0, "x", "Scales every service's learning strength (pattern P2 experiments).", ge=0, le=5)
+
+
+class NegotiationConfig(_Section):
+    """Nash split between reservation prices."""
+
+    min_margin: float = P(0.05, "share of unit cost", "Provider's minimum margin over unit cost.", ge=0, le=2)
+    guaranteed_load_value: Share = P(0.3, "share of unit cost", "Discount a provider grants for guaranteed load when fully idle (scaled by idle share).")
+    base_power: Share = P(0.5, "share", "Provider's bargaining power in a balanced market.")
+    tightness_weight: float = P(1.0, "power per utilisation point", "Rise of provider power with market utilisation above target.", ge=0)
+    scarcity_weight: float = P(0.2, "power per skill step", "Rise of provider power with skill scarcity ((skill - 1)/4).", ge=0)
+
+
+class ProviderConfig(_Section):
+    """BPO providers and KPO specialists: capacity, pricing, entry and exit."""
+
+    bpo_count: int = P(100, "providers", "Initial BPO providers.", ge=0)
+    kpo_count: int = P(40, "specialists", "Initial KPO specialists.", ge=0)
+    offshore_share: Share = P(0.4, "share of providers", "Providers located offshore.")
+    services_per_bpo: int = P(2, "services", "BPO services each BPO provider offers (at most the BPO catalogue).", ge=1)
+    services_per_kpo: int = P(1, "services", "KPO services each specialist offers.", ge=1)
+    initial_capacity_ratio: float = P(1.3, "x expected outsourced demand", "Initial capacity relative to the demand it expects.", gt=0)
+    productivity_bpo: float = P(1.3, "x", "Hours of output per paid hour in BPO (capacity pooling across clients).", gt=0)
+    productivity_kpo: float = P(1.0, "x", "Hours of output per paid hour in KPO.", gt=0)
+    skill_wage_premium: float = P(1.3, "x per skill level", "Wage multiplier per skill level above 1.", ge=1)
+    initial_markup_bpo: float = P(0.35, "share of unit cost", "Initial spot markup of BPO providers (break-even at target utilisation is 1/u - 1).", ge=0)
+    initial_markup_kpo: float = P(0.60, "share of unit cost", "Initial spot markup of KPO specialists.", ge=0)
+    markup_min: float = P(0.02, "share of unit cost", "Lowest spot markup.", ge=-0.5)
+    markup_max: float = P(1.5, "share of unit cost", "Highest spot markup.", ge=0)
+    markup_speed: float = P(0.02, "markup per utilisation point/week", "Weekly markup change per point of utilisation above target.", ge=0)
+    target_utilization_bpo: Share = P(0.82, "share", "Utilisation BPO providers aim for.")
+    target_utilization_kpo: Share = P(0.70, "share", "Billable utilisation KPO specialists aim for.")
+    hiring_lag_weeks_bpo: float = P(8.0, "weeks", "Time constant of BPO capacity adjustment.", ge=1)
+    hiring_lag_weeks_kpo: float = P(26.0, "weeks", "Time constant of KPO capacity adjustment.", ge=1)
+    reliability_mean_bpo: Share = P(0.92, "quality 0-1", "Mean base quality of BPO providers.")
+    reliability_mean_kpo: Share = P(0.85, "quality 0-1", "Mean base quality of KPO specialists.")
+    reliability_sd: float = P(0.04, "quality", "Spread of base quality across providers (KPO: twice this).", ge=0, le=0.5)
+    quality_noise_sd: float = P(0.03, "quality", "Weekly noise of realised quality.", ge=0, le=0.5)
+    overload_threshold: Share = P(0.9, "utilisation", "Utilisation above which quality falls.")
+    overload_quality_loss: float = P(0.5, "quality per utilisation point", "Quality lost per point of utilisation above the threshold.", ge=0)
+    exit_enabled: bool = P(True, "-", "Providers exit after sustained losses.")
+    exit_loss_weeks: int = P(26, "weeks", "Consecutive loss-making weeks that force an exit.", ge=1)
+    entry_enabled: bool = P(True, "-", "New providers enter where margins are high.")
+    entry_margin: float = P(0.15, "share of revenue", "Mean margin of a service's providers above which entry happens.", ge=0)
+    entry_probability: Share = P(0.05, "probability/week", "Weekly chance of an entry into a service with high margins.")
+    profit_memory_weeks: float = P(13.0, "weeks", "Time constant of providers' running profit and demand estimates.", ge=1)
+    fixed_price: bool = P(False, "-", "Freeze spot prices at their initial level (validation cases).")
+
+
+class RegionConfig(_Section):
+    """A labour market: wages, their growth and the exchange rate."""
+
+    wage_per_hour: float = P(24.0, "cu/hour (local wage x exchange rate)", "Provider wage per paid hour at skill 1, in home currency at the initial exchange rate.", gt=0)
+    wage_growth_per_year: float = P(0.04, "1/year", "Annual growth of the regional wage index.", ge=-0.5, le=1)
+    exchange_rate: float = P(1.0, "home cu per local cu (relative)", "Exchange rate index; provider costs in home currency scale with it.", gt=0)
+    coordination_cost_per_hour: float = P(0.0, "cu/hour", "Extra cost per hour of serving a client in the other region.", ge=0)
+    talent_pool_hours: float = P(20000.0, "hours/week of capacity", "KPO talent available for hire in the region.", ge=0)
+    talent_pool_refill_per_week: Share = P(0.01, "share of pool/week", "Rate at which the talent pool refills toward its size.")
+
+
+def _default_regions() -> dict[str, RegionConfig]:
+    return {
+        "domestic": RegionConfig(wage_per_hour=20.0, wage_growth_per_year=0.04, coordination_cost_per_hour=0.0, talent_pool_hours=12000.0),
+        "offshore": RegionConfig(wage_per_hour=7.0, wage_growth_per_year=0.08, coordination_cost_per_hour=8.0, talent_pool_hours=8000.0),
+    }
+
+
+class IntermediaryConfig(_Section):
+    """Brokers that match firms with providers for a fee."""
+
+    count: int = P(3, "brokers", "Number of intermediaries (0 disables the broker channel).", ge=0)
+    fee_rate: float = P(0.08, "share of payment", "Fee a broker adds to what the firm pays the provider.", ge=0, le=1)
+    learning_rate: Share = P(0.1, "1/observation", "Weight of each client outcome in a broker's quality estimate.")
+    choice_intensity: float = P(30.0, "1/relative cost", "Logit intensity of the broker's provider pick.", ge=0)
+
+
+class EnvironmentConfig(_Section):
+    """Business cycle and demand level."""
+
+    demand_multiplier: float = P(1.0, "x", "Level of demand across the economy (recessions multiply it).", ge=0)
+    demand_trend_per_year: float = P(0.02, "1/year", "Trend growth of demand.", ge=-0.5, le=1)
+    cycle_amplitude: Share = P(0.03, "share", "Amplitude of the sinusoidal business cycle.")
+    cycle_period_weeks: float = P(260.0, "weeks", "Period of the business cycle.", gt=0)
+    shock_volatility_multiplier: float = P(1.0, "x", "Scales firms' demand volatility (uncertainty shocks).", ge=0)
+
+
+class EventAction(StrEnum):
+    SET = "set"
+    MULTIPLY = "multiply"
+    ADD = "add"
+
+
+class EventConfig(_Section):
+    """A timed change to any numeric parameter (applied by the Environment)."""
+
+    at: int = P(0, "week", "Week the change starts.", ge=0)
+    action: EventAction = P(EventAction.SET, "-", "set, multiply or add.")
+    target: str = P("environment.demand_multiplier", "dotted key", "Parameter to change, e.g. regions.offshore.wage_growth_per_year.")
+    value: float = P(1.0, "unit of the target", "Value to set, multiply by or add.")
+    ramp_weeks: int = P(0, "weeks", "Spread the change linearly over this many weeks.", ge=0)
+
+
+class Config(_Section):
+    """A whole outsim scenario."""
+
+    name: str = P("baseline", "-", "Scenario name (used for the output folder).")
+    description: str = P("", "-", "What the scenario asks.")
+    tags: list[str] = P([], "-", "Labels for listing scenarios.")
+    run: RunConfig = Field(default_factory=RunConfig)
+    firms: FirmConfig = Field(default_factory=FirmConfig)
+    choice: ChoiceConfig = Field(default_factory=ChoiceConfig)
+    contracts: ContractConfig = Field(default_factory=ContractConfig)
+    negotiation: NegotiationConfig = Field(default_factory=NegotiationConfig)
+    providers: ProviderConfig = Field(default_factory=ProviderConfig)
+    intermediaries: IntermediaryConfig = Field(default_factory=IntermediaryConfig)
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    services: dict[str, ServiceConfig] = Field(default_factory=_default_services, description="Service catalogue by name (a table naming only new services replaces it).")
+    regions: dict[str, RegionConfig] = Field(default_factory=_default_regions, description="Regions by name: domestic and offshore.")
+    events: list[EventConfig] = Field(default_factory=list, description="Timed scenario events.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_tables(cls, data: Any) -> Any:
+        """Partial region and service tables override the defaults field by field.
+
+        A ``services`` table that names only new services replaces the catalogue (a custom market);
+        one that names default services overrides just the fields it gives.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        regions = data.get("regions")
+        if isinstance(regions, dict):
+            base = {k: v.model_dump() for k, v in _default_regions().items()}
+            data["regions"] = {k: ({**base[k], **v} if k in base and isinstance(v, dict) else v) for k, v in
+                               {**base, **regions}.items()}
+        services = data.get("services")
+        if isinstance(services, dict):
+            base = {k: v.model_dump() for k, v in _default_services().items()}
+            if set(services) & set(base):
+                data["services"] = {k: ({**base[k], **v} if k in base and isinstance(v, dict) else v) for k, v in
+                                    {**base, **services}.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _check_catalogue(self) -> "Config":
+        if not self.services:
+            raise ValueError("at least one service is required")
+        if set(self.regions) != {"domestic", "offshore"}:
+            raise ValueError("regions must be exactly 'domestic' and 'offshore'")
+        kinds = {s.kind for s in self.services.values()}
+        if Kind.BPO in kinds and self.providers.bpo_count == 0:
+            raise ValueError("BPO services need providers.bpo_count >= 1")
+        if Kind.KPO in kinds and self.providers.kpo_count == 0:
+            raise ValueError("KPO services need providers.kpo_count >= 1")
+        if not (self.contracts.allow_in_house or self.choice.consideration_set_size >= 1):
+            raise ValueError("firms need in-house work or providers to choose from")
+        return self
+
+    def term_weeks(self, kind: Kind) -> int:
+        return self.contracts.term_weeks_kpo if kind == Kind.KPO else self.contracts.term_weeks_bpo
+
+
+def parameter_units() -> dict[str, str]:
+    """Dotted key -> unit for every scalar parameter of the schema (for docs and reports)."""
+    out: dict[str, str] = {}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.")
+            elif isinstance(field.json_schema_extra, dict) and "unit" in field.json_schema_extra:
+                out[f"{prefix}{name}"] = str(field.json_schema_extra["unit"])
+
+    walk(Config, "")
+    walk(ServiceConfig, "services.<name>.")
+    walk(RegionConfig, "regions.<name>.")
+    walk(EventConfig, "events[].")
+    return out
+
+
+Region = Literal["domestic", "offshore"]

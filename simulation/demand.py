@@ -1,0 +1,46 @@
+"""Demand of each firm-service per week: economy level x firm size x own shock.
+
+Steady (BPO-like) services follow a stationary AR(1) shock in logs; project services (KPO) arrive as
+lumpy projects: arrivals are Poisson, each project lasts a geometric number of weeks, and weekly demand
+is proportional to the number of live projects (normalised so its mean is the service's base demand).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class DemandProcess:
+    """State of the demand shocks and projects of all firm-services."""
+
+    def __init__(self, base: NDArray[np.float64], project_rate: NDArray[np.float64],
+                 project_weeks: NDArray[np.float64], rng: np.random.Generator) -> None:
+        self.base = base
+        self.rate = project_rate
+        self.weeks = project_weeks
+        self.lumpy = project_rate > 0
+        self.shock = np.zeros(len(base))
+        mean_live = np.where(self.lumpy, project_rate * project_weeks, 1.0)
+        self.projects = np.where(self.lumpy, rng.poisson(mean_live), 0).astype(np.int64)
+
+    def expected(self) -> NDArray[np.float64]:
+        """Mean weekly demand per firm-service at demand level 1."""
+        return self.base
+
+    def stationary_sd(self, volatility: float) -> NDArray[np.float64]:
+        """Approximate standard deviation of weekly demand (for initial estimates)."""
+        cv_projects = np.divide(1.0, np.sqrt(self.rate * self.weeks), out=np.zeros_like(self.base), where=self.lumpy)
+        cv = np.sqrt(cv_projects**2 + volatility**2)
+        return self.base * cv
+
+    def realise(self, level: float, volatility: float, persistence: float, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Advance shocks and projects one week; return demand in hours."""
+        eps = rng.standard_normal(len(self.base))
+        self.shock = persistence * self.shock + np.sqrt(1.0 - persistence**2) * volatility * eps
+        arrivals = rng.poisson(self.rate)
+        ended = rng.binomial(self.projects, np.divide(1.0, self.weeks))
+        self.projects = np.where(self.lumpy, self.projects - ended + arrivals, 0)
+        mean_live = np.where(self.lumpy, self.rate * self.weeks, 1.0)
+        load = np.where(self.lumpy, self.projects / mean_live, 1.0)
+        return self.base * level * load * np.exp(self.shock - 0.5 * volatility**2)

@@ -1,0 +1,131 @@
+"""The Environment: business cycle, regional wage indices, exchange rates, KPO talent pools and
+timed scenario events (set, multiply or add any numeric parameter, optionally ramped over weeks).
+
+Events act on the run's live :class:`~simulation.config.Config` through dotted keys such as
+``regions.offshore.wage_growth_per_year``; the model rereads derived arrays after any change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel
+
+from simulation.config import Config, EventAction
+from simulation.records import ScenarioEvent
+
+REGIONS = ("domestic", "offshore")
+
+
+class UnknownParameter(KeyError):
+    """An event or override aimed at a key that the config does not have."""
+
+
+def resolve(cfg: BaseModel, dotted: str) -> tuple[Any, str]:
+    """Return (container, last key) for a dotted key in a config; raises UnknownParameter."""
+    parts = dotted.split(".")
+    node: Any = cfg
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        else:
+            raise UnknownParameter(dotted)
+    last = parts[-1]
+    if isinstance(node, dict):
+        if last not in node:
+            raise UnknownParameter(dotted)
+    elif not (isinstance(node, BaseModel) and last in type(node).model_fields):
+        raise UnknownParameter(dotted)
+    return node, last
+
+
+def get_value(cfg: BaseModel, dotted: str) -> Any:
+    node, key = resolve(cfg, dotted)
+    return node[key] if isinstance(node, dict) else getattr(node, key)
+
+
+def set_value(cfg: BaseModel, dotted: str, value: Any) -> None:
+    """Assign with validation (sections use validate_assignment), casting to int where the field is int."""
+    node, key = resolve(cfg, dotted)
+    current = node[key] if isinstance(node, dict) else getattr(node, key)
+    if isinstance(current, bool) or not isinstance(current, (int, float)):
+        raise TypeError(f"{dotted} is not a numeric parameter")
+    if isinstance(current, int):
+        value = int(round(value))
+    setattr(node, key, value)
+
+
+class Environment:
+    """Macro state of the market, advanced once a week before anything else."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.week = 0
+        self.wage_index = {r: 1.0 for r in REGIONS}
+        self.talent_pool = {r: cfg.regions[r].talent_pool_hours for r in REGIONS}
+        self.events = [ScenarioEvent(e.at, e.action.value, e.target, e.value, e.ramp_weeks) for e in cfg.events]
+        self._ramps: list[tuple[ScenarioEvent, float, float]] = []  # (event, start value, end value)
+        for ev in self.events:
+            get_value(cfg, ev.target)  # fail early on unknown targets
+        self.applied: list[tuple[int, str, float]] = []
+
+    @property
+    def demand_level(self) -> float:
+        """Economy-wide demand multiplier: level x trend x cycle."""
+        env = self.cfg.environment
+        trend = (1.0 + env.demand_trend_per_year) ** (self.week / 52.0)
+        cycle = 1.0 + env.cycle_amplitude * math.sin(2.0 * math.pi * self.week / env.cycle_period_weeks)
+        return env.demand_multiplier * trend * cycle
+
+    def wage_per_hour(self, region: str) -> float:
+        """Provider wage at skill 1 in home currency: base x wage index x exchange rate."""
+        rc = self.cfg.regions[region]
+        return rc.wage_per_hour * self.wage_index[region] * rc.exchange_rate
+
+    def advance(self) -> bool:
+        """Move one week on; apply due events. Returns True if any parameter changed."""
+        self.week += 1
+        for r in REGIONS:
+            self.wage_index[r] *= (1.0 + self.cfg.regions[r].wage_growth_per_year) ** (1.0 / 52.0)
+            rc = self.cfg.regions[r]
+            self.talent_pool[r] += rc.talent_pool_refill_per_week * (rc.talent_pool_hours - self.talent_pool[r])
+        changed = False
+        for ev in self.events:
+            if ev.at == self.week:
+                start = float(get_value(self.cfg, ev.target))
+                end = _apply(ev.action, start, ev.value)
+                if ev.ramp_weeks > 0:
+                    self._ramps.append((ev, start, end))
+                else:
+                    self._set(ev.target, end)
+                changed = True
+        still: list[tuple[ScenarioEvent, float, float]] = []
+        for ev, start, end in self._ramps:
+            frac = min(1.0, (self.week - ev.at + 1) / ev.ramp_weeks)
+            self._set(ev.target, start + frac * (end - start))
+            changed = True
+            if frac < 1.0:
+                still.append((ev, start, end))
+        self._ramps = still
+        return changed
+
+    def _set(self, target: str, value: float) -> None:
+        set_value(self.cfg, target, value)
+        self.applied.append((self.week, target, float(get_value(self.cfg, target))))
+
+    def hire_from_pool(self, region: str, wanted: float) -> float:
+        """Take up to ``wanted`` hours/week of KPO talent from a region's pool; returns what was hired."""
+        got = max(0.0, min(wanted, self.talent_pool[region]))
+        self.talent_pool[region] -= got
+        return got
+
+
+def _apply(action: str, current: float, value: float) -> float:
+    if action == EventAction.SET:
+        return value
+    if action == EventAction.MULTIPLY:
+        return current * value
+    return current + value

@@ -1,0 +1,268 @@
+"""Weekly fulfilment, vectorised over all firm-services: steps 3 to 5 of the schedule.
+
+3. Permanent contracts deliver up to their reserved capacity; firms pay the take-or-pay fee.
+4. Residual demand goes to in-house staff, then to on-call requests. Each request picks a provider by
+   the logit rule over the firm's consideration set (or its broker picks one); providers serve on-call
+   work only from capacity left after permanent commitments; what no one serves is unmet.
+5. Outcomes: quality depends on the provider's load and the client-specific experience; firms update
+   preferences J and their estimates; experience grows under a dedicated (permanent) team, a little
+   under on-call work, and fades otherwise (the hold-up mechanism, Williamson 1985).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulation.choice import loyalty, logit_probabilities, sample_rows, update_preferences
+from simulation.market import SpotMarket, deliver_permanent
+from simulation.records import Channel, Form, Mode
+from simulation.slots import column_for, replace_candidates
+
+if TYPE_CHECKING:
+    from simulation.model import OutsourcingModel
+
+EPS = 1e-9
+
+
+@dataclass
+class Fills:
+    """What each firm-service got this week, by source (hours) and what it paid (cu)."""
+
+    demand: NDArray[np.float64]
+    permanent: NDArray[np.float64]
+    in_house: NDArray[np.float64]
+    on_call: NDArray[np.float64]  # per slot
+    unmet: NDArray[np.float64]
+    served: NDArray[np.float64]  # on-call hours per (slot, column)
+    spend: NDArray[np.float64]  # on-call payments per (slot, column), fees included
+    broker_spend: NDArray[np.float64]  # fees part of spend, per (slot, column)
+    permanent_paid: NDArray[np.float64]  # take-or-pay payment per slot, fees included
+    permanent_fee: NDArray[np.float64]
+
+
+def pair_prices(m: "OutsourcingModel", s: NDArray, j: NDArray) -> NDArray[np.float64]:
+    """Spot price per hour that provider j charges the firm of slot s (coordination passed through)."""
+    cross = m.providers.region[j] != m.slots.region[s]
+    return m.spot_price[j] + m.coordination[j] * cross
+
+
+def column_prices(m: "OutsourcingModel", s: NDArray) -> NDArray[np.float64]:
+    """Spot price of every consideration-set column of the given slots."""
+    cand = m.slots.cand[s]
+    cross = m.providers.region[cand] != m.slots.region[s][:, None]
+    return m.spot_price[cand] + m.coordination[cand] * cross
+
+
+def deliver_contracts(m: "OutsourcingModel", demand: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
+    """Step 3: permanent delivery and take-or-pay payments; returns (delivered, paid, fee) per slot."""
+    book = m.contracts
+    delivered = np.where(book.active, deliver_permanent(demand, book.reserved), 0.0)
+    fee_rate = np.where(book.channel == Channel.BROKER, m.fee_rate, 0.0)
+    base = np.where(book.active, book.price * book.reserved, 0.0)
+    return delivered, base * (1.0 + fee_rate), base * fee_rate
+
+
+def serve_on_call(m: "OutsourcingModel", need: NDArray[np.float64], market: SpotMarket) -> tuple[NDArray, NDArray, NDArray]:
+    """Step 4: rounds of on-call requests; returns served hours, spend and broker fees per (slot, column)."""
+    sl, cfg = m.slots, m.cfg
+    S, K = sl.cand.shape
+    served = np.zeros((S, K))
+    spend = np.zeros((S, K))
+    fees = np.zeros((S, K))
+    tried = np.zeros((S, K), bool)
+    need = need.copy()
+    for rnd in range(cfg.choice.spot_rounds):
+        s = np.flatnonzero(need > EPS)
+        if len(s) == 0:
+            break
+        via_broker = (sl.channel[s] == Channel.BROKER) & (len(m.brokers) > 0)
+        sd, sb = s[~via_broker], s[via_broker]
+        allowed = sl.cand_ok[sd] & ~tried[sd]
+        if rnd > 0:
+            allowed &= market.available[sl.cand[sd]] > EPS
+        kd = sample_rows(logit_probabilities(sl.J[sd], cfg.choice.beta, allowed), m.rng_choice.random(len(sd)))
+        kb = broker_columns(m, sb, market.available)
+        ss = np.concatenate([sd, sb])
+        kk = np.concatenate([kd, kb])
+        asked = kk >= 0
+        ss, kk = ss[asked], kk[asked]
+        if len(ss) == 0:
+            break
+        j = sl.cand[ss, kk]
+        got = market.ration(j, need[ss])
+        price = pair_prices(m, ss, j)
+        fee_rate = np.where(sl.channel[ss] == Channel.BROKER, m.fee_rate, 0.0)
+        np.add.at(served, (ss, kk), got)
+        np.add.at(spend, (ss, kk), got * price * (1.0 + fee_rate))
+        np.add.at(fees, (ss, kk), got * price * fee_rate)
+        tried[ss, kk] = True
+        need[ss] -= got
+    return served, spend, fees
+
+
+def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray) -> NDArray[np.int64]:
+    """Brokers pick a provider for each request; the provider joins the firm's consideration set."""
+    if len(s) == 0:
+        return np.empty(0, np.int64)
+    sl = m.slots
+    j = np.full(len(s), -1, np.int64)
+    u = m.rng_choice.random(len(s))
+    key = (sl.broker[s] * len(m.catalogue) + sl.service[s]) * 2 + sl.region[s]
+    for g in np.unique(key):
+        rows = np.flatnonzero(key == g)
+        b, rest = divmod(int(g), 2 * len(m.catalogue))
+        v, region = divmod(rest, 2)
+        prob = broker_pick_distribution(m, b, v, region, available > EPS)
+        if prob.sum() > 0:
+            cdf = np.cumsum(prob)
+            j[rows] = np.minimum(np.searchsorted(cdf, u[rows] * cdf[-1], side="right"), len(prob) - 1)
+    has = j >= 0
+    k = np.full(len(s), -1, np.int64)
+    if has.any():
+        protected = np.zeros(sl.cand.shape, bool)
+        protected[np.flatnonzero(m.contracts.active), np.maximum(m.contracts.k[m.contracts.active], 0)] = True
+        col, new = column_for(sl, s[has], j[has], protected)
+        if new.any():
+            ns, nk = s[has][new], col[new]
+            m.spells.close_column(ns, nk)
+            replace_candidates(sl, ns, nk, j[has][new], m.cfg, m.catalogue)
+        k[has] = col
+    return k
+
+
+def broker_pick_distribution(m: "OutsourcingModel", b: int, v: int, region: int, eligible_extra: NDArray) -> NDArray:
+    """Broker b's pick probabilities over providers for service v and a client in ``region``."""
+    t = m.providers
+    n = t.n
+    broker = m.brokers[b]
+    eligible = t.active[:n] & t.offers[:n, v] & eligible_extra[:n]
+    c = m.catalogue.inhouse_cost[v]
+    price = m.spot_price + m.coordination * (t.region[:n] != region)
+    q = broker.estimates(n)
+    cost = price + c * (m.catalogue.friction[v] + m.catalogue.error_cost[v] * (1.0 - q))
+    return broker.pick_distribution(cost, eligible, m.cfg.intermediaries.choice_intensity)
+
+
+def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
+    """Step 5: quality, preferences, experience, estimates, spells and the week's totals."""
+    sl, cfg, cat, t = m.slots, m.cfg, m.catalogue, m.providers
+    S, K = sl.cand.shape
+    serv = sl.service
+    c = m.inhouse_cost_per_slot()
+
+    # Work done per (slot, column): on-call plus permanent delivery at the contract's column.
+    book = m.contracts
+    work = f.served.copy()
+    paid = f.spend.copy()
+    ps = np.flatnonzero(book.active)
+    work[ps, book.k[ps]] += f.permanent[ps]
+    paid[ps, book.k[ps]] += f.permanent_paid[ps]
+
+    used_s, used_k = np.nonzero(work > EPS)
+    j = sl.cand[used_s, used_k]
+    load = np.maximum(m.prev_utilization[j] - cfg.providers.overload_threshold, 0.0)
+    noise = cfg.providers.quality_noise_sd * m.rng_outcome.standard_normal(len(j))
+    q = np.clip(t.reliability[j] - cfg.providers.overload_quality_loss * load + noise, 0.0, 1.0)
+    v = serv[used_s]
+    E = sl.E[used_s, used_k]
+    cs = c[used_s]
+    per_hour = paid[used_s, used_k] / work[used_s, used_k]
+    nonprice = cs * (cat.friction[v] * (1.0 - cat.learning[v] * E) + cat.error_cost[v] * (1.0 - q))
+    share = work[used_s, used_k] / np.maximum(f.demand[used_s], EPS)
+    payoff = np.zeros((S, K))
+    payoff[used_s, used_k] = share * (1.0 - (per_hour + nonprice) / cs)
+    update_preferences(sl.J, payoff, cfg.choice.gamma)
+    a = 0.2
+    sl.Qf[used_s, used_k] += a * (q - sl.Qf[used_s, used_k])
+
+    # Relationship-specific experience: a dedicated team learns, the shared pool barely, otherwise it fades.
+    lr = cfg.contracts.learning_rate_per_week
+    rate = np.zeros((S, K))
+    rate[used_s, used_k] = lr * cfg.contracts.on_call_learning_fraction
+    team = ps[f.demand[ps] > EPS]
+    rate[team, book.k[team]] = lr
+    decay = cfg.contracts.experience_decay_per_week
+    sl.E[:] = np.where(rate > 0, sl.E + rate * (1.0 - sl.E), sl.E * (1.0 - decay))
+
+    # Brokers learn from every outcome of their clients' brokered work.
+    via = sl.channel[used_s] == Channel.BROKER
+    for b, broker in enumerate(m.brokers):
+        mine = via & (sl.broker[used_s] == b)
+        if mine.any():
+            broker.learn(j[mine], q[mine], cfg.intermediaries.learning_rate, t.n)
+
+    # Spells: on-call pairs and permanent contracts; new on-call spells cost onboarding.
+    oc_s, oc_k = np.nonzero(f.served > EPS)
+    new = m.spells.record(m.week, Form.ON_CALL, oc_s, oc_k, sl.cand[oc_s, oc_k], f.served[oc_s, oc_k],
+                          f.spend[oc_s, oc_k], sl.channel[oc_s])
+    ns = oc_s[new]
+    onboarding = cat.onboarding_weeks[serv[ns]] * sl.mu[ns] * c[ns] * (1.0 - sl.E[ns, oc_k[new]])
+    m.spells.record(m.week, Form.PERMANENT, ps, book.k[ps], book.provider[ps], f.permanent[ps],
+                    f.permanent_paid[ps], book.channel[ps].astype(np.int8))
+    m.spells.close_idle(m.week)
+
+    # Running estimates.
+    alpha = 1.0 / cfg.firms.estimate_memory_weeks
+    dev = f.demand - sl.mu
+    sl.mu += alpha * dev
+    sl.var += alpha * (dev * dev - sl.var)
+    asked = f.on_call + f.unmet
+    req = asked > EPS
+    sl.fill[req] += alpha * (f.on_call[req] / asked[req] - sl.fill[req])
+    opened = np.bincount(ns, minlength=S)
+    sl.new_spell_rate += alpha * (opened - sl.new_spell_rate)
+
+    # Switching: a buyer whose main on-call provider differs from the last one it used.
+    bought = np.flatnonzero(f.on_call > EPS)
+    main = sl.cand[bought, f.served[bought].argmax(axis=1)]
+    prev = sl.main_provider[bought]
+    seen = prev >= 0
+    switch = float(np.mean(main[seen] != prev[seen])) if seen.any() else float("nan")
+    sl.main_provider[bought] = main
+
+    _add_totals(m, f, q, j, used_s, used_k, work, paid, nonprice, onboarding, switch)
+
+
+def _add_totals(m: "OutsourcingModel", f: Fills, q, j, used_s, used_k, work, paid, nonprice, onboarding, switch) -> None:
+    sl, cat, t, fl = m.slots, m.catalogue, m.providers, m.flows
+    kpo = cat.kind[sl.service] == 1
+    fl.demand, fl.in_house, fl.permanent = f.demand.sum(), f.in_house.sum(), f.permanent.sum()
+    fl.on_call, fl.unmet = f.on_call.sum(), f.unmet.sum()
+    fl.demand_bpo, fl.demand_kpo = f.demand[~kpo].sum(), f.demand[kpo].sum()
+    fl.permanent_bpo, fl.permanent_kpo = f.permanent[~kpo].sum(), f.permanent[kpo].sum()
+    fl.on_call_bpo, fl.on_call_kpo = f.on_call[~kpo].sum(), f.on_call[kpo].sum()
+    fl.in_house_bpo, fl.in_house_kpo = f.in_house[~kpo].sum(), f.in_house[kpo].sum()
+    hours = work[used_s, used_k]
+    cross = t.region[j] != sl.region[used_s]
+    fl.offshore_volume = hours[cross].sum()
+    broker_hours = np.where(sl.channel == Channel.BROKER, f.on_call, 0.0) + np.where(
+        m.contracts.channel == Channel.BROKER, f.permanent, 0.0)
+    fl.broker_volume = broker_hours.sum()
+    pay_fee = f.broker_spend.sum() + f.permanent_fee.sum()
+    fl.firm_payments = f.spend.sum() + f.permanent_paid.sum()
+    fl.broker_fees = pay_fee
+    fl.provider_revenue = fl.firm_payments - pay_fee
+    kv = kpo[used_s]
+    fl.hours_bpo, fl.hours_kpo = hours[~kv].sum(), hours[kv].sum()
+    pv = paid[used_s, used_k]
+    fl.spend_bpo, fl.spend_kpo = pv[~kv].sum(), pv[kv].sum()
+    fl.on_call_hours, fl.on_call_spend = f.on_call.sum(), f.spend.sum()
+    fl.permanent_hours_paid = m.contracts.reserved[m.contracts.active].sum()
+    fl.permanent_spend = f.permanent_paid.sum()
+    fl.loyalty_mean = float(np.nanmean(y)) if np.isfinite(y := loyalty(sl.J, sl.cand_ok)).any() else float("nan")
+    fl.switch_rate = switch
+    fl.onboarding_costs = float(onboarding.sum())
+    c = m.inhouse_cost_per_slot()
+    fl.firm_surplus = float((c[used_s] * hours).sum() - pv.sum() - (nonprice * hours).sum() - fl.onboarding_costs)
+    fl.extra["quality_mean"] = float(np.average(q, weights=hours)) if hours.sum() > 0 else float("nan")
+
+
+def in_house_and_residual(m: "OutsourcingModel", demand: NDArray, permanent: NDArray) -> tuple[NDArray, NDArray]:
+    """Residual after permanent delivery goes to in-house staff first; returns (in-house, on-call need)."""
+    residual = demand - permanent
+    inhouse = np.minimum(residual, np.where(m.slots.mode == Mode.IN_HOUSE, m.slots.inhouse, 0.0))
+    return inhouse, residual - inhouse

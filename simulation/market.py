@@ -1,0 +1,51 @@
+"""The market for work within capacity: permanent commitments first, then on-call requests.
+
+A plain object (no Mesa model): give it capacities and requests, it returns fills. Providers serve
+permanent contracts from their reserved (dedicated) capacity and on-call work only from what is left
+after those commitments. When on-call requests exceed a provider's spare capacity, every request to it
+is served in the same proportion (pooled staff shared across clients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def deliver_permanent(demand: NDArray[np.float64], reserved: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Hours a permanent contract delivers: demand up to the reserved capacity."""
+    return np.minimum(demand, reserved)
+
+
+@dataclass
+class SpotMarket:
+    """On-call capacity of each provider for one week, drawn down round by round.
+
+    Attributes:
+        available: hours of spare capacity per provider (capacity minus permanent commitments).
+    """
+
+    available: NDArray[np.float64]
+
+    @classmethod
+    def open(cls, capacity: NDArray[np.float64], committed: NDArray[np.float64], active: NDArray[np.bool_]) -> "SpotMarket":
+        """Open the week's spot market: spare capacity after permanent commitments, zero for exited providers."""
+        spare = np.where(active, np.maximum(capacity - committed, 0.0), 0.0)
+        return cls(available=spare)
+
+    def ration(self, provider: NDArray[np.intp], hours: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Serve one round of requests; returns hours served per request and draws capacity down.
+
+        Args:
+            provider: provider row of each request.
+            hours: hours asked by each request (>= 0).
+        """
+        asked = np.bincount(provider, weights=hours, minlength=len(self.available))
+        ratio = np.divide(self.available, asked, out=np.ones_like(asked), where=asked > 0)
+        ratio = np.minimum(ratio, 1.0)
+        served = hours * ratio[provider]
+        used = np.bincount(provider, weights=served, minlength=len(self.available))
+        self.available = np.maximum(self.available - used, 0.0)
+        return served

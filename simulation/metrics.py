@@ -1,0 +1,127 @@
+"""Weekly metrics: declared reporters over the week's flows (mesa DataCollector model reporters).
+
+The model and market add flows up into one :class:`WeekFlows` per week; each reporter below is a
+named module-level function of the model (picklable, no lambdas), reading only that record and the
+populations. Column names are the ones DESIGN.md section 5 promises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from simulation.model import OutsourcingModel
+
+
+@dataclass
+class WeekFlows:
+    """Totals of one week, filled phase by phase."""
+
+    demand: float = 0.0
+    in_house: float = 0.0
+    permanent: float = 0.0
+    on_call: float = 0.0
+    unmet: float = 0.0
+    demand_bpo: float = 0.0
+    demand_kpo: float = 0.0
+    permanent_bpo: float = 0.0
+    permanent_kpo: float = 0.0
+    on_call_bpo: float = 0.0
+    on_call_kpo: float = 0.0
+    in_house_bpo: float = 0.0
+    in_house_kpo: float = 0.0
+    offshore_volume: float = 0.0
+    broker_volume: float = 0.0
+    firm_payments: float = 0.0
+    provider_revenue: float = 0.0
+    broker_fees: float = 0.0
+    hours_bpo: float = 0.0
+    spend_bpo: float = 0.0
+    hours_kpo: float = 0.0
+    spend_kpo: float = 0.0
+    on_call_hours: float = 0.0
+    on_call_spend: float = 0.0
+    permanent_hours_paid: float = 0.0
+    permanent_spend: float = 0.0
+    capacity: float = 0.0
+    used: float = 0.0
+    max_overuse: float = 0.0
+    loyalty_mean: float = float("nan")
+    switch_rate: float = float("nan")
+    active_providers: int = 0
+    entries: int = 0
+    exits: int = 0
+    signed: int = 0
+    renewed: int = 0
+    ended: int = 0
+    onboarding_costs: float = 0.0
+    firm_surplus: float = 0.0
+    provider_profit: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def _share(a: float, b: float) -> float:
+    return a / b if b > 0 else 0.0
+
+
+def step(m: "OutsourcingModel") -> int:
+    return int(m.time)
+
+
+def permanent_share(m) -> float: return _share(m.flows.permanent, m.flows.demand)
+def permanent_share_bpo(m) -> float: return _share(m.flows.permanent_bpo, m.flows.demand_bpo)
+def permanent_share_kpo(m) -> float: return _share(m.flows.permanent_kpo, m.flows.demand_kpo)
+def on_call_share(m) -> float: return _share(m.flows.on_call, m.flows.demand)
+def on_call_share_bpo(m) -> float: return _share(m.flows.on_call_bpo, m.flows.demand_bpo)
+def on_call_share_kpo(m) -> float: return _share(m.flows.on_call_kpo, m.flows.demand_kpo)
+def in_house_share(m) -> float: return _share(m.flows.in_house, m.flows.demand)
+def in_house_share_bpo(m) -> float: return _share(m.flows.in_house_bpo, m.flows.demand_bpo)
+def in_house_share_kpo(m) -> float: return _share(m.flows.in_house_kpo, m.flows.demand_kpo)
+def unmet_share(m) -> float: return _share(m.flows.unmet, m.flows.demand)
+def loyalty_mean(m) -> float: return m.flows.loyalty_mean
+def switch_rate(m) -> float: return m.flows.switch_rate
+def mean_price_bpo(m) -> float: return _share(m.flows.spend_bpo, m.flows.hours_bpo) if m.flows.hours_bpo > 0 else float("nan")
+def mean_price_kpo(m) -> float: return _share(m.flows.spend_kpo, m.flows.hours_kpo) if m.flows.hours_kpo > 0 else float("nan")
+def mean_price_on_call(m) -> float: return m.flows.on_call_spend / m.flows.on_call_hours if m.flows.on_call_hours > 0 else float("nan")
+def mean_price_permanent(m) -> float: return m.flows.permanent_spend / m.flows.permanent_hours_paid if m.flows.permanent_hours_paid > 0 else float("nan")
+def provider_utilization(m) -> float: return _share(m.flows.used, m.flows.capacity)
+def offshore_share(m) -> float: return _share(m.flows.offshore_volume, m.flows.permanent + m.flows.on_call)
+def broker_share(m) -> float: return _share(m.flows.broker_volume, m.flows.permanent + m.flows.on_call)
+def active_providers(m) -> int: return m.flows.active_providers
+def firm_payments(m) -> float: return m.flows.firm_payments
+def provider_revenue(m) -> float: return m.flows.provider_revenue
+def broker_fees(m) -> float: return m.flows.broker_fees
+def demand_hours(m) -> float: return m.flows.demand
+def in_house_hours(m) -> float: return m.flows.in_house
+def permanent_hours(m) -> float: return m.flows.permanent
+def on_call_hours(m) -> float: return m.flows.on_call
+def unmet_hours(m) -> float: return m.flows.unmet
+def capacity_hours(m) -> float: return m.flows.capacity
+def used_hours(m) -> float: return m.flows.used
+def max_capacity_overuse(m) -> float: return m.flows.max_overuse
+def provider_entries(m) -> int: return m.flows.entries
+def provider_exits(m) -> int: return m.flows.exits
+def contracts_signed(m) -> int: return m.flows.signed
+def contracts_renewed(m) -> int: return m.flows.renewed
+def contracts_ended(m) -> int: return m.flows.ended
+def active_contracts(m) -> int: return int(np.count_nonzero(m.contracts.active))
+def onboarding_costs(m) -> float: return m.flows.onboarding_costs
+def firm_surplus(m) -> float: return m.flows.firm_surplus
+def provider_profit(m) -> float: return m.flows.provider_profit
+def demand_level(m) -> float: return m.environment.demand_level
+def wage_index_offshore(m) -> float: return m.environment.wage_index["offshore"]
+def wage_index_domestic(m) -> float: return m.environment.wage_index["domestic"]
+
+
+REPORTERS = {f.__name__: f for f in (
+    step, permanent_share, permanent_share_bpo, permanent_share_kpo, on_call_share, on_call_share_bpo,
+    on_call_share_kpo, in_house_share, in_house_share_bpo, in_house_share_kpo, unmet_share, loyalty_mean,
+    switch_rate, mean_price_bpo, mean_price_kpo, mean_price_on_call, mean_price_permanent, provider_utilization,
+    offshore_share, broker_share, active_providers, firm_payments, provider_revenue, broker_fees, demand_hours,
+    in_house_hours, permanent_hours, on_call_hours, unmet_hours, capacity_hours, used_hours, max_capacity_overuse,
+    provider_entries, provider_exits, contracts_signed, contracts_renewed, contracts_ended, active_contracts,
+    onboarding_costs, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
+)}

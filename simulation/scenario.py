@@ -1,0 +1,205 @@
+"""Scenario files: TOML overrides of the config schema, with ``extends`` chains and ``--set`` overrides.
+
+Every problem is collected and reported at once as a :class:`ScenarioError`, one line each: the file,
+the dotted key, the value received and the rule it broke, with "did you mean" for misspelled keys.
+``--set`` values are parsed as TOML literals, never evaluated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig
+from simulation.environment import UnknownParameter, get_value
+
+META_KEYS = {"extends"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    key: str
+    value: Any
+    rule: str
+
+    def __str__(self) -> str:
+        shown = "" if self.value is _MISSING else f" = {self.value!r}"
+        return f"{self.source}: {self.key}{shown}: {self.rule}"
+
+
+_MISSING = object()
+
+
+class ScenarioError(ValueError):
+    """One or more problems in a scenario file or override; ``str()`` has one line per problem."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
+    """Parse ``dotted.key=value`` with the value read as a TOML literal (bare words become strings)."""
+    if "=" not in text:
+        raise ScenarioError([Problem(source, text, _MISSING, "expected dotted.key=value")])
+    key, raw = (x.strip() for x in text.split("=", 1))
+    if not key:
+        raise ScenarioError([Problem(source, text, _MISSING, "missing key before '='")])
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word such as bpo: treat as a string and let the schema judge it
+    return key, value
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError([Problem(str(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        where = str(chain[-1]) if chain else str(path)
+        raise ScenarioError([Problem(where, "extends" if chain else "file", str(path), "file not found")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(str(path), "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError([Problem(str(path), "extends", parent, "must be a file path string")])
+    base = _read_toml((path.parent / parent).resolve(), (*chain, path))
+    return deep_merge(base, data)
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; everything else (including event lists) is replaced by ``top``."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    node = data
+    parts = key.split(".")
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[p] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Pydantic model that holds the last key of an error location (for did-you-mean)."""
+    model: type[BaseModel] = Config
+    i = 0
+    while i < len(loc) - 1:
+        part = loc[i]
+        if part == "services" and model is Config:
+            model, i = ServiceConfig, i + 2
+            continue
+        if part == "regions" and model is Config:
+            model, i = RegionConfig, i + 2
+            continue
+        if part == "events" and model is Config:
+            model, i = EventConfig, i + 2
+            continue
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model, i = ann, i + 1
+    return model
+
+
+def _problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(root)"
+        src = sources.get(key, source)
+        rule = err["msg"]
+        if err["type"] == "extra_forbidden":
+            model = _section_model(loc)
+            near = difflib.get_close_matches(str(loc[-1]), _known_keys(model), n=1) if model else []
+            rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
+        elif err["type"] in ("finite_number",):
+            rule = "must be a finite number (NaN and infinity are not allowed)"
+        out.append(Problem(src, key, err.get("input", _MISSING) if err["type"] != "missing" else _MISSING, rule))
+    return out
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> Config:
+    """Load a scenario file (or the defaults when ``path`` is None) and apply overrides.
+
+    Args:
+        path: a TOML scenario file; it may ``extends = "other.toml"`` (relative to itself).
+        overrides: ``{"firms.count": 500}`` or ``["firms.count=500"]`` (the CLI's ``--set``).
+
+    Raises:
+        ScenarioError: with every problem found, one per line.
+    """
+    data: dict[str, Any] = {}
+    source = "(defaults)"
+    if path is not None:
+        p = Path(path).resolve()
+        source = str(path)
+        data = _read_toml(p)
+        data.setdefault("name", p.stem)
+    sources: dict[str, str] = {}
+    problems: list[Problem] = []
+    items = overrides.items() if isinstance(overrides, dict) else []
+    if isinstance(overrides, list):
+        parsed = []
+        for text in overrides:
+            try:
+                parsed.append(parse_override(text))
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+        items = parsed
+    for key, value in items:
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(Problem("--set", key, value, "must be a finite number (NaN and infinity are not allowed)"))
+            continue
+        _set_dotted(data, key, value)
+        sources[key] = "--set"
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, source, sources))
+        raise ScenarioError(problems) from None
+    problems.extend(_check_events(cfg, source))
+    if problems:
+        raise ScenarioError(problems)
+    return cfg
+
+
+def _check_events(cfg: Config, source: str) -> list[Problem]:
+    out = []
+    for i, ev in enumerate(cfg.events):
+        try:
+            value = get_value(cfg, ev.target)
+        except UnknownParameter:
+            out.append(Problem(source, f"events.{i}.target", ev.target, "unknown parameter"))
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            out.append(Problem(source, f"events.{i}.target", ev.target, "events can only change numeric parameters"))
+        if ev.at > cfg.run.steps:
+            out.append(Problem(source, f"events.{i}.at", ev.at, f"after the horizon (run.steps = {cfg.run.steps})"))
+    return out

@@ -1,0 +1,104 @@
+"""The sourcing review: expected weekly cost of in-house, on-call and permanent sourcing.
+
+At a review a firm compares, for one service, the expected weekly cost of each option it can take
+(in-house staff, on-call work direct or through a broker, a permanent contract direct or through a
+broker) and picks by a logit over relative costs (bounded rationality). Costs include shortage risk,
+onboarding spread over the term, relationship-specific learning expected under a dedicated team
+(and the learning thrown away by leaving one), broker fees and the fixed cost of managing providers.
+
+Reserved capacity of a permanent contract follows the take-or-pay newsvendor rule
+P(demand > K) = contract price / on-call cost per hour (Cachon & Lariviere 2001 on capacity
+reservation); in-house staffing uses the same rule with the in-house unit cost. Demand is treated as
+normal with the firm's running mean and variance estimates. Nothing here says which form wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtr, ndtri
+
+OPTIONS = ("in_house", "on_call", "on_call_broker", "permanent", "permanent_broker")
+IN_HOUSE, ON_CALL, ON_CALL_BROKER, PERMANENT, PERMANENT_BROKER = range(5)
+
+
+def expected_shortfall(mu: NDArray, sigma: NDArray, capacity: NDArray) -> NDArray[np.float64]:
+    """E[(d - K)+] for d ~ Normal(mu, sigma): sigma * L((K - mu) / sigma); max(mu - K, 0) if sigma = 0."""
+    mu, sigma, capacity = np.broadcast_arrays(*(np.asarray(x, float) for x in (mu, sigma, capacity)))
+    safe = np.where(sigma > 0, sigma, 1.0)
+    z = (capacity - mu) / safe
+    loss = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi) - z * (1.0 - ndtr(z))
+    return np.where(sigma > 0, safe * loss, np.maximum(mu - capacity, 0.0))
+
+
+def newsvendor_capacity(mu: NDArray, sigma: NDArray, exceed_probability: NDArray) -> NDArray[np.float64]:
+    """Capacity K with P(d > K) = exceed_probability (clipped to (0.001, 0.999)), never below zero."""
+    p = np.clip(np.asarray(exceed_probability, float), 1e-3, 1 - 1e-3)
+    return np.maximum(np.asarray(mu, float) + np.asarray(sigma, float) * ndtri(1.0 - p), 0.0)
+
+
+def average_experience(start: NDArray, rate: float, weeks: NDArray) -> NDArray[np.float64]:
+    """Mean of E over a term when E_{t+1} = E_t + rate (1 - E_t) from E_0 = start."""
+    weeks = np.maximum(np.asarray(weeks, float), 1.0)
+    if rate <= 0:
+        return np.asarray(start, float) + 0.0 * weeks
+    gap = (1.0 - np.asarray(start, float)) * (1.0 - (1.0 - rate) ** weeks) / (rate * weeks)
+    return 1.0 - gap
+
+
+@dataclass(frozen=True)
+class PermanentTerms:
+    """Outcome of pricing a permanent option: price per hour (before broker fee), reserved hours, weekly cost."""
+
+    price: NDArray[np.float64]
+    reserved: NDArray[np.float64]
+    weekly_cost: NDArray[np.float64]
+
+
+def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternative_hour: NDArray,
+                    nonprice_hour: NDArray, onboarding: NDArray, term: NDArray, provider_reservation: NDArray,
+                    power: NDArray, fee: float | NDArray, negotiate) -> PermanentTerms:
+    """Negotiate and size one permanent option per row (NaN cost where there is no deal).
+
+    Args:
+        mu, sigma: the firm's demand estimates (hours/week).
+        on_call_hour: expected all-in cost of an on-call hour (overflow beyond K goes there).
+        alternative_hour: all-in cost per hour of the firm's best alternative (sets its reservation).
+        nonprice_hour: friction and error cost per hour under this contract (after expected learning).
+        onboarding: one-off knowledge-transfer cost of starting with this provider.
+        term: contract term in weeks.
+        provider_reservation: provider's lowest acceptable price per hour.
+        power: provider bargaining power.
+        fee: broker fee rate (0 for direct).
+        negotiate: the Nash split, ``negotiation.nash_price``.
+    """
+    onboarding_hour = onboarding / (np.maximum(term, 1.0) * np.maximum(mu, 1e-9))
+    firm_reservation = (alternative_hour - nonprice_hour - onboarding_hour) / (1.0 + fee)
+    price = negotiate(firm_reservation, provider_reservation, power)
+    paid = price * (1.0 + fee)
+    reserved = newsvendor_capacity(mu, sigma, np.divide(paid, on_call_hour, out=np.ones_like(paid), where=on_call_hour > 0))
+    short = expected_shortfall(mu, sigma, reserved)
+    cost = paid * reserved + short * on_call_hour + (mu - short) * nonprice_hour + onboarding / np.maximum(term, 1.0)
+    ok = np.isfinite(price) & (reserved > 0)
+    return PermanentTerms(price=np.where(ok, price, np.nan), reserved=np.where(ok, reserved, 0.0),
+                          weekly_cost=np.where(ok, cost, np.nan))
+
+
+def in_house_cost(mu: NDArray, sigma: NDArray, unit_cost: NDArray, on_call_hour: NDArray) -> tuple[NDArray, NDArray]:
+    """Staff H in-house (P(d > H) = unit cost / on-call cost, at most 1/2) and the weekly cost; overflow goes on-call."""
+    ratio = np.minimum(np.divide(unit_cost, on_call_hour, out=np.full_like(unit_cost, 0.5), where=on_call_hour > 0), 0.5)
+    staff = newsvendor_capacity(mu, sigma, ratio)
+    cost = unit_cost * staff + expected_shortfall(mu, sigma, staff) * on_call_hour
+    return staff, cost
+
+
+def choose_option(costs: NDArray[np.float64], scale: NDArray[np.float64], intensity: float,
+                  u: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Logit choice over options by relative cost (NaN = unavailable); returns option index per row."""
+    rel = (costs - np.nanmin(costs, axis=1, keepdims=True)) / scale[:, None]
+    w = np.where(np.isfinite(rel), np.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
+    cdf = np.cumsum(w, axis=1)
+    pick = (cdf < (u * cdf[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(pick, costs.shape[1] - 1)

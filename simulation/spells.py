@@ -1,0 +1,113 @@
+"""Relationship spells: one record per firm-provider-service-form run of work.
+
+On-call work is too frequent to log weekly, so it is recorded per spell: a spell opens with the first
+week of work and ends after ``gap_weeks`` without work. A permanent spell runs from signing through any
+renewals to the contract's end. Spells still open at the horizon are written as right-censored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from simulation.records import Channel, Form
+
+
+class SpellTracker:
+    """Open spells per (slot, candidate column, form), and the closed ones so far."""
+
+    def __init__(self, n_slots: int, n_cols: int, gap_weeks: int) -> None:
+        shape = (2, n_slots, n_cols)  # form index 0 = on-call, 1 = permanent
+        self.gap = gap_weeks
+        self.open = np.zeros(shape, bool)
+        self.provider = np.full(shape, -1, np.int64)
+        self.start = np.zeros(shape, np.int64)
+        self.last = np.zeros(shape, np.int64)
+        self.volume = np.zeros(shape)
+        self.spend = np.zeros(shape)
+        self.channel = np.zeros(shape, np.int8)
+        self._closed: list[dict[str, NDArray]] = []
+
+    @staticmethod
+    def _f(form: Form) -> int:
+        return 0 if form == Form.ON_CALL else 1
+
+    def record(self, week: int, form: Form, s: NDArray, k: NDArray, provider: NDArray, volume: NDArray,
+               spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
+        """Add a week of work for (slot, column) pairs; returns which pairs opened a new spell."""
+        f = self._f(form)
+        new = ~self.open[f, s, k]
+        ns, nk = s[new], k[new]
+        self.open[f, ns, nk] = True
+        self.provider[f, ns, nk] = provider[new]
+        self.start[f, ns, nk] = week
+        self.volume[f, ns, nk] = 0.0
+        self.spend[f, ns, nk] = 0.0
+        self.channel[f, ns, nk] = channel[new]
+        self.last[f, s, k] = week
+        np.add.at(self.volume[f], (s, k), volume)
+        np.add.at(self.spend[f], (s, k), spend)
+        return new
+
+    def close_idle(self, week: int) -> None:
+        """End on-call spells that have had no work for more than ``gap`` weeks."""
+        idle = self.open[0] & (week - self.last[0] > self.gap)
+        if idle.any():
+            s, k = np.nonzero(idle)
+            self._close(0, s, k, censored=False)
+
+    def close(self, form: Form, s: NDArray, k: NDArray) -> None:
+        """End the open spells of the given pairs (provider replaced, contract ended)."""
+        f = self._f(form)
+        s, k = np.asarray(s, np.int64), np.asarray(k, np.int64)
+        keep = self.open[f, s, k]
+        if keep.any():
+            self._close(f, s[keep], k[keep], censored=False)
+
+    def close_column(self, s: NDArray, k: NDArray) -> None:
+        """End every form's spell for pairs whose provider is replaced."""
+        self.close(Form.ON_CALL, s, k)
+        self.close(Form.PERMANENT, s, k)
+
+    def finish(self) -> None:
+        """Write every spell still open at the horizon as right-censored."""
+        for f in (0, 1):
+            s, k = np.nonzero(self.open[f])
+            if len(s):
+                self._close(f, s, k, censored=True)
+
+    def _close(self, f: int, s: NDArray, k: NDArray, censored: bool) -> None:
+        self._closed.append({
+            "slot": s.copy(), "provider_id": self.provider[f, s, k].copy(),
+            "form": np.full(len(s), f, np.int8), "channel": self.channel[f, s, k].copy(),
+            "start_week": self.start[f, s, k].copy(), "end_week": self.last[f, s, k].copy(),
+            "volume_hours": self.volume[f, s, k].copy(), "spend": self.spend[f, s, k].copy(),
+            "censored": np.full(len(s), censored),
+        })
+        self.open[f, s, k] = False
+
+    def to_frame(self, slot_firm: NDArray, slot_service: NDArray, service_names: tuple[str, ...]) -> pd.DataFrame:
+        """Closed spells as a table, in closing order."""
+        cols = ["firm_id", "provider_id", "service", "form", "channel", "start_week", "end_week", "weeks",
+                "volume_hours", "spend", "censored"]
+        if not self._closed:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, ["int64", "int64", "object", "object",
+                                 "object", "int64", "int64", "int64", "float64", "float64", "bool"])})
+        cat = {key: np.concatenate([c[key] for c in self._closed]) for key in self._closed[0]}
+        names = np.array(service_names, dtype=object)
+        forms = np.array([Form.ON_CALL.name.lower(), Form.PERMANENT.name.lower()], dtype=object)
+        channels = np.array([c.name.lower() for c in Channel], dtype=object)
+        return pd.DataFrame({
+            "firm_id": slot_firm[cat["slot"]].astype(np.int64),
+            "provider_id": cat["provider_id"],
+            "service": names[slot_service[cat["slot"]]],
+            "form": forms[cat["form"]],
+            "channel": channels[cat["channel"]],
+            "start_week": cat["start_week"],
+            "end_week": cat["end_week"],
+            "weeks": cat["end_week"] - cat["start_week"] + 1,
+            "volume_hours": cat["volume_hours"],
+            "spend": cat["spend"],
+            "censored": cat["censored"],
+        })
