@@ -55,7 +55,7 @@ class ServiceConfig(_Section):
 def _default_services() -> dict[str, ServiceConfig]:
     bpo = dict(kind=Kind.BPO, onboarding_cost_weeks=0.5, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
     kpo = dict(kind=Kind.KPO, onboarding_cost_weeks=3.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
-               project_rate_per_week=0.08, project_mean_weeks=12.0)
+               project_rate_per_week=0.25, project_mean_weeks=16.0)
     return {
         "customer_service": ServiceConfig(**bpo, skill_level=1, inhouse_cost_per_hour=26.0, demand_hours_per_size=60.0, adoption_probability=0.7),
         "back_office": ServiceConfig(**bpo, skill_level=2, inhouse_cost_per_hour=30.0, demand_hours_per_size=40.0, adoption_probability=0.6),
@@ -79,10 +79,12 @@ class FirmConfig(_Section):
     count: int = P(1000, "firms", "Number of client firms.", ge=1)
     size_log_mean: float = P(0.0, "log size units", "Mean of log firm size (lognormal).")
     size_log_sd: float = P(0.9, "log size units", "Standard deviation of log firm size.", ge=0, le=5)
+    inhouse_scale_elasticity: float = P(0.08, "elasticity", "In-house cost per hour falls with firm size as size^-elasticity (scale economies).", ge=0, le=1)
+    inhouse_cost_dispersion: float = P(0.25, "log sd", "Firm-specific log deviation of in-house cost (some firms are good at it).", ge=0, le=2)
     offshore_home_share: Share = P(0.0, "share of firms", "Firms whose home region is offshore.")
     initial_in_house_share: Share = P(0.6, "share of firm-services", "Firm-services that start in-house; the rest start on-call.")
     review_interval_weeks: int = P(13, "weeks", "Time between sourcing reviews of one firm-service (staggered).", ge=1)
-    sourcing_choice_intensity: float = P(12.0, "1/relative cost", "Logit intensity of the sourcing-mode choice over relative weekly costs.", ge=0)
+    sourcing_choice_intensity: float = P(30.0, "1/relative cost", "Logit intensity of the sourcing-mode choice over relative weekly costs.", ge=0)
     shortage_penalty_factor: float = P(1.5, "x in-house cost/hour", "Cost of one hour of unmet demand, relative to in-house cost.", ge=0)
     direct_management_cost_per_week: float = P(60.0, "cu/week", "Fixed cost of managing outsourced work directly (search, vendor management); a broker saves it.", ge=0)
     demand_volatility: float = P(0.15, "log sd/week", "Weekly sd of the firm-specific demand shock (AR(1) in logs).", ge=0, le=3)
@@ -109,7 +111,7 @@ class ContractConfig(_Section):
     term_weeks_bpo: int = P(104, "weeks", "Term of a permanent BPO contract.", ge=1)
     term_weeks_kpo: int = P(156, "weeks", "Term of a permanent KPO contract.", ge=1)
     early_exit_fee_weeks: float = P(13.0, "weeks of reserved fee", "Fee (payment in lieu of notice) owed when a firm ends a contract early.", ge=0)
-    learning_rate_per_week: Share = P(0.06, "1/week", "Speed at which a dedicated team builds client-specific experience.")
+    learning_rate_per_week: Share = P(0.02, "1/week", "Speed at which a dedicated team builds client-specific experience.")
     on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team.")
     experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client.")
     learning_multiplier: float = P(1.0, "x", "Scales every service's learning strength (pattern P2 experiments).", ge=0, le=5)
@@ -167,7 +169,8 @@ class RegionConfig(_Section):
     wage_per_hour: float = P(24.0, "cu/hour (local wage x exchange rate)", "Provider wage per paid hour at skill 1, in home currency at the initial exchange rate.", gt=0)
     wage_growth_per_year: float = P(0.04, "1/year", "Annual growth of the regional wage index.", ge=-0.5, le=1)
     exchange_rate: float = P(1.0, "home cu per local cu (relative)", "Exchange rate index; provider costs in home currency scale with it.", gt=0)
-    coordination_cost_per_hour: float = P(0.0, "cu/hour", "Extra cost per hour of serving a client in the other region.", ge=0)
+    coordination_cost_per_hour: float = P(0.0, "cu/hour at skill 1", "Extra cost per hour of serving a client in the other region (x skill wage premium).", ge=0)
+    reliability_offset: float = P(0.0, "quality", "Added to the base quality of providers located in the region.", ge=-0.5, le=0.5)
     talent_pool_hours: float = P(20000.0, "hours/week of capacity", "KPO talent available for hire in the region.", ge=0)
     talent_pool_refill_per_week: Share = P(0.01, "share of pool/week", "Rate at which the talent pool refills toward its size.")
 
@@ -175,7 +178,7 @@ class RegionConfig(_Section):
 def _default_regions() -> dict[str, RegionConfig]:
     return {
         "domestic": RegionConfig(wage_per_hour=20.0, wage_growth_per_year=0.04, coordination_cost_per_hour=0.0, talent_pool_hours=12000.0),
-        "offshore": RegionConfig(wage_per_hour=7.0, wage_growth_per_year=0.08, coordination_cost_per_hour=8.0, talent_pool_hours=8000.0),
+        "offshore": RegionConfig(wage_per_hour=7.0, wage_growth_per_year=0.08, coordination_cost_per_hour=12.0, reliability_offset=-0.05, talent_pool_hours=8000.0),
     }
 
 

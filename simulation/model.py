@@ -192,7 +192,8 @@ class OutsourcingModel(mesa.Model):
 
     def inhouse_cost_per_slot(self) -> NDArray[np.float64]:
         """A firm's own cost per hour for each of its services, following its home region's wages."""
-        return self.catalogue.inhouse_cost[self.slots.service] * self.wage_index[self.slots.region]
+        sl = self.slots
+        return self.catalogue.inhouse_cost[sl.service] * self.wage_index[sl.region] * sl.inhouse_factor
 
     # ----------------------------------------------------------------- construction
     def _create_providers(self) -> None:
@@ -214,6 +215,7 @@ class OutsourcingModel(mesa.Model):
         p = self.cfg.providers
         mean = p.reliability_mean_kpo if kind == KPO else p.reliability_mean_bpo
         sd = p.reliability_sd * (2.0 if kind == KPO else 1.0)
+        mean += self.cfg.regions[REGIONS[region]].reliability_offset
         rel = float(np.clip(mean + sd * self.rng_init.standard_normal(), 0.3, 1.0))
         skill = int(self.catalogue.skill[offers].max())
         initial = p.initial_markup_kpo if kind == KPO else p.initial_markup_bpo

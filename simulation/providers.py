@@ -82,9 +82,10 @@ def base_cost(table: ProviderTable, env: Environment, cfg: Config) -> NDArray[np
 
 
 def coordination_cost(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
-    """Extra cost per hour of serving a client in the other region, by provider."""
+    """Extra cost per hour of serving a client in the other region, by provider (skilled work costs more to coordinate)."""
     per_region = np.array([cfg.regions[r].coordination_cost_per_hour for r in REGIONS])
-    return per_region[table.region[: table.n]]
+    premium = cfg.providers.skill_wage_premium ** (table.skill[: table.n].astype(float) - 1.0)
+    return per_region[table.region[: table.n]] * premium
 
 
 def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:

@@ -118,8 +118,23 @@ def review(m: "OutsourcingModel") -> None:
             npb = c * (fr * (1 - ls * eb0) + err * (1 - qb))
             tb = permanent_terms(mu, sigma, overflow_hour, alt_hour, npb, onboard, term, rpb, power, m.fee_rate, nash_price)
             costs[:, PERMANENT_BROKER] = np.where(okb, tb.weekly_cost, np.nan)
-            jpb = jb
-            price_b, res_b = tb.price, tb.reserved
+            jpb = jb.copy()
+            price_b, res_b = tb.price.copy(), tb.reserved.copy()
+            # A brokered contract at term end can be renewed with the incumbent, experience and all.
+            r = np.flatnonzero(holder & ~mid_term & (book.channel[s] == Channel.BROKER))
+            if len(r):
+                ss, kk = s[r], book.k[s[r]]
+                ji = book.provider[ss]
+                crossi = t.region[ji] != sl.region[ss]
+                rpi = provider_reservation(m.unit_cost[ji] + m.coordination[ji] * crossi, t.utilization[ji], cfg.negotiation)
+                ebi = average_experience(sl.E[ss, kk], lr, term[r])
+                npi = c[r] * (fr[r] * (1 - ls[r] * ebi) + err[r] * (1 - sl.Qf[ss, kk]))
+                ti = permanent_terms(mu[r], sigma[r], overflow_hour[r], alt_hour[r], npi, onboard[r] * (1 - sl.E[ss, kk]),
+                                     term[r], rpi, power[r], m.fee_rate, nash_price)
+                better = np.isfinite(ti.weekly_cost) & ~(ti.weekly_cost >= costs[r, PERMANENT_BROKER])
+                rb = r[better]
+                costs[rb, PERMANENT_BROKER] = ti.weekly_cost[better]
+                jpb[rb], price_b[rb], res_b[rb] = ji[better], ti.price[better], ti.reserved[better]
 
     # Holders mid-term can keep their contract as it is, or leave and pay the early-exit fee.
     if mid_term.any():
@@ -170,7 +185,7 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
 
     kept = perm & mid_term
     outcome[kept] = "kept"
-    same = perm & holder & ~mid_term & (best_k == book.k[s]) & (chan == book.channel[s])
+    same = perm & holder & ~mid_term & (sl.cand[s, np.maximum(best_k, 0)] == book.provider[s]) & (chan == book.channel[s])
     renew = np.flatnonzero(same)
     outcome[renew] = "renewed"
     ending = holder & ~kept & ~same

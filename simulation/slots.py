@@ -25,6 +25,7 @@ class FirmSlots:
     service: NDArray[np.int64]
     region: NDArray[np.int8]
     base_demand: NDArray[np.float64]
+    inhouse_factor: NDArray[np.float64]
     mode: NDArray[np.int8]
     channel: NDArray[np.int8]
     broker: NDArray[np.int64]
@@ -76,11 +77,13 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
         order = np.argsort(rng.random((len(rows), len(offer))), axis=1)[:, :m]
         cand[rows[:, None], np.arange(m)[None, :]] = offer[order]
         ok[rows, :m] = True
+    f = cfg.firms
+    inhouse_factor = sizes ** (-f.inhouse_scale_elasticity) * np.exp(f.inhouse_cost_dispersion * rng.standard_normal(n_firms))
     n_brokers = max(cfg.intermediaries.count, 1)
     firm_broker = rng.integers(0, n_brokers, n_firms)
     return FirmSlots(
         firm=firm.astype(np.int64), service=service.astype(np.int64), region=firm_region[firm].astype(np.int8),
-        base_demand=base, mode=mode, channel=np.full(S, Channel.DIRECT, np.int8), broker=firm_broker[firm],
+        base_demand=base, inhouse_factor=inhouse_factor[firm], mode=mode, channel=np.full(S, Channel.DIRECT, np.int8), broker=firm_broker[firm],
         inhouse=np.where(mode == Mode.IN_HOUSE, base * 1.2, 0.0),
         next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, S),
         cand=cand, cand_ok=ok, J=np.zeros((S, K)), E=np.zeros((S, K)),
