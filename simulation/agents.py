@@ -88,6 +88,7 @@ class Intermediary(mesa.Agent):
         super().__init__(model)
         self.broker_id = broker_id
         self.fee_rate = fee_rate
+        self.income = 0.0  # fees earned over the run
         self.quality = np.full(16, prior_quality)
         self._prior = prior_quality
 

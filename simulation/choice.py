@@ -25,7 +25,7 @@ def sample_rows(prob: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np
     """Column drawn per row by inverse CDF with uniforms ``u``; -1 where a row has no mass."""
     cdf = np.cumsum(prob, axis=1)
     total = cdf[:, -1]
-    pick = (cdf < (u * total)[:, None]).sum(axis=1)
+    pick = (cdf <= (u * total)[:, None]).sum(axis=1)  # side='right': a zero-mass column is never drawn
     pick = np.minimum(pick, prob.shape[1] - 1)
     return np.where(total > 0, pick, -1)
 

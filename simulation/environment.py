@@ -94,7 +94,7 @@ class Environment:
             self.talent_pool[r] += rc.talent_pool_refill_per_week * (rc.talent_pool_hours - self.talent_pool[r])
         changed = False
         for ev in self.events:
-            if ev.at == self.week:
+            if max(ev.at, 1) == self.week:  # an event at week 0 applies from the first week
                 start = float(get_value(self.cfg, ev.target))
                 end = _apply(ev.action, start, ev.value)
                 if ev.ramp_weeks > 0:

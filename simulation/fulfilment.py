@@ -42,6 +42,7 @@ class Fills:
     broker_spend: NDArray[np.float64]  # fees part of spend, per (slot, column)
     permanent_paid: NDArray[np.float64]  # take-or-pay payment per slot, fees included
     permanent_fee: NDArray[np.float64]
+    reserved: NDArray[np.float64]  # reserved hours per slot at delivery time (zero without a contract)
 
 
 def pair_prices(m: "OutsourcingModel", s: NDArray, j: NDArray) -> NDArray[np.float64]:
@@ -63,7 +64,10 @@ def deliver_contracts(m: "OutsourcingModel", demand: NDArray[np.float64]) -> tup
     delivered = np.where(book.active, deliver_permanent(demand, book.reserved), 0.0)
     fee_rate = np.where(book.channel == Channel.BROKER, m.fee_rate, 0.0)
     base = np.where(book.active, book.price * book.reserved, 0.0)
-    return delivered, base * (1.0 + fee_rate), base * fee_rate
+    act = np.flatnonzero(book.active)
+    m.book_sales(book.provider[act], book.price[act] * book.reserved[act], m.slots.broker[act],
+                 book.price[act] * book.reserved[act] * fee_rate[act])
+    return delivered, book.price * book.reserved * (1.0 + fee_rate) * book.active, base * fee_rate
 
 
 def serve_on_call(m: "OutsourcingModel", need: NDArray[np.float64], market: SpotMarket) -> tuple[NDArray, NDArray, NDArray]:
@@ -85,7 +89,7 @@ def serve_on_call(m: "OutsourcingModel", need: NDArray[np.float64], market: Spot
         if rnd > 0:
             allowed &= market.available[sl.cand[sd]] > EPS
         kd = sample_rows(logit_probabilities(sl.J[sd], cfg.choice.beta, allowed), m.rng_choice.random(len(sd)))
-        kb = broker_columns(m, sb, market.available)
+        kb = broker_columns(m, sb, market.available, tried)
         ss = np.concatenate([sd, sb])
         kk = np.concatenate([kd, kb])
         asked = kk >= 0
@@ -99,13 +103,18 @@ def serve_on_call(m: "OutsourcingModel", need: NDArray[np.float64], market: Spot
         np.add.at(served, (ss, kk), got)
         np.add.at(spend, (ss, kk), got * price * (1.0 + fee_rate))
         np.add.at(fees, (ss, kk), got * price * fee_rate)
+        m.book_sales(j, got * price, sl.broker[ss], got * price * fee_rate)
         tried[ss, kk] = True
         need[ss] -= got
     return served, spend, fees
 
 
-def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray) -> NDArray[np.int64]:
-    """Brokers pick a provider for each request; the provider joins the firm's consideration set."""
+def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: NDArray) -> NDArray[np.int64]:
+    """Brokers pick a provider for each request; the provider joins the firm's consideration set.
+
+    Columns under a permanent contract or already used this week (``busy``) are never replaced; a
+    request whose set has no free column is left for the next round.
+    """
     if len(s) == 0:
         return np.empty(0, np.int64)
     sl = m.slots
@@ -123,9 +132,13 @@ def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray) -> NDA
     has = j >= 0
     k = np.full(len(s), -1, np.int64)
     if has.any():
-        protected = np.zeros(sl.cand.shape, bool)
-        protected[np.flatnonzero(m.contracts.active), np.maximum(m.contracts.k[m.contracts.active], 0)] = True
+        protected = busy.copy()
+        act = np.flatnonzero(m.contracts.active)
+        protected[act, m.contracts.k[act]] = True
         col, new = column_for(sl, s[has], j[has], protected)
+        blocked = new & protected[s[has], col]
+        new &= ~blocked
+        col = np.where(blocked, -1, col)
         if new.any():
             ns, nk = s[has][new], col[new]
             m.spells.close_column(ns, nk)
@@ -183,8 +196,7 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     lr = cfg.contracts.learning_rate_per_week
     rate = np.zeros((S, K))
     rate[used_s, used_k] = lr * cfg.contracts.on_call_learning_fraction
-    team = ps[f.demand[ps] > EPS]
-    rate[team, book.k[team]] = lr
+    rate[ps, book.k[ps]] = lr  # a dedicated team keeps learning the client while the contract runs
     decay = cfg.contracts.experience_decay_per_week
     sl.E[:] = np.where(rate > 0, sl.E + rate * (1.0 - sl.E), sl.E * (1.0 - decay))
 
@@ -242,10 +254,7 @@ def _add_totals(m: "OutsourcingModel", f: Fills, q, j, used_s, used_k, work, pai
     broker_hours = np.where(sl.channel == Channel.BROKER, f.on_call, 0.0) + np.where(
         m.contracts.channel == Channel.BROKER, f.permanent, 0.0)
     fl.broker_volume = broker_hours.sum()
-    pay_fee = f.broker_spend.sum() + f.permanent_fee.sum()
-    fl.firm_payments = f.spend.sum() + f.permanent_paid.sum()
-    fl.broker_fees = pay_fee
-    fl.provider_revenue = fl.firm_payments - pay_fee
+    fl.firm_payments = f.spend.sum() + f.permanent_paid.sum()  # firm side; provider and broker sides are booked apart
     kv = kpo[used_s]
     fl.hours_bpo, fl.hours_kpo = hours[~kv].sum(), hours[kv].sum()
     pv = paid[used_s, used_k]

@@ -25,9 +25,15 @@ class SpotMarket:
 
     Attributes:
         available: hours of spare capacity per provider (capacity minus permanent commitments).
+        served: on-call hours each provider has served so far this week.
     """
 
     available: NDArray[np.float64]
+    served: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.served is None:
+            self.served = np.zeros_like(self.available)
 
     @classmethod
     def open(cls, capacity: NDArray[np.float64], committed: NDArray[np.float64], active: NDArray[np.bool_]) -> "SpotMarket":
@@ -42,10 +48,11 @@ class SpotMarket:
             provider: provider row of each request.
             hours: hours asked by each request (>= 0).
         """
-        asked = np.bincount(provider, weights=hours, minlength=len(self.available))
+        asked = np.bincount(provider, weights=hours, minlength=len(self.available)).astype(float)
         ratio = np.divide(self.available, asked, out=np.ones_like(asked), where=asked > 0)
         ratio = np.minimum(ratio, 1.0)
         served = hours * ratio[provider]
-        used = np.bincount(provider, weights=served, minlength=len(self.available))
+        used = np.bincount(provider, weights=served, minlength=len(self.available)).astype(float)
         self.available = np.maximum(self.available - used, 0.0)
+        self.served += used
         return served

@@ -25,7 +25,7 @@ from simulation.fulfilment import (Fills, deliver_contracts, in_house_and_residu
 from simulation.market import SpotMarket
 from simulation.metrics import REPORTERS, WeekFlows
 from simulation.providers import (BPO, KPO, ProviderTable, base_cost, coordination_cost, entry_services,
-                                  exit_candidates, target_utilization, update_providers)
+                                  exit_candidates, update_providers)
 from simulation.records import ContractEventKind, Form, Mode
 from simulation.review import _close, review
 from simulation.slots import build_slots, draw_providers, replace_candidates
@@ -70,6 +70,7 @@ class OutsourcingModel(mesa.Model):
     # ----------------------------------------------------------------- the weekly schedule
     def step(self) -> None:
         self.flows = WeekFlows()
+        self.sales = np.zeros(self.providers.n)  # provider-side revenue booked this week
         self.advance_environment()                       # 1. environment and scenario events
         demand = self.realise_demand()                   # 2. demand per firm-service
         permanent, paid, fee = self.deliver_permanent(demand)  # 3. permanent contracts first
@@ -106,21 +107,28 @@ class OutsourcingModel(mesa.Model):
         served, spend, fees = serve_on_call(self, need, self.market)
         on_call = served.sum(axis=1)
         return Fills(demand=demand, permanent=permanent, in_house=inhouse, on_call=on_call, unmet=need - on_call,
-                     served=served, spend=spend, broker_spend=fees, permanent_paid=paid, permanent_fee=fee)
+                     served=served, spend=spend, broker_spend=fees, permanent_paid=paid, permanent_fee=fee,
+                     reserved=np.where(self.contracts.active, self.contracts.reserved, 0.0))
+
+    def book_sales(self, provider: NDArray, revenue: NDArray, broker: NDArray, fee: NDArray) -> None:
+        """Book what providers earn and what brokers earn, each on its own side of the ledger."""
+        self.sales += np.bincount(provider, weights=revenue, minlength=len(self.sales))
+        self.flows.provider_revenue += float(revenue.sum())
+        for b, intermediary in enumerate(self.brokers):
+            intermediary.income += float(fee[broker == b].sum())
+        self.flows.broker_fees += float(fee.sum())
 
     def realise_outcomes(self, fills: Fills) -> None:
+        self.fills = fills
         realise_outcomes(self, fills)
-        self.explore()
 
     def update_providers(self, f: Fills) -> None:
         t, n, sl, book = self.providers, self.providers.n, self.slots, self.contracts
         j = sl.cand
-        used = np.bincount(j.ravel(), weights=f.served.ravel(), minlength=n)
+        used = self.market.served.copy()
         act = np.flatnonzero(book.active)
         used += np.bincount(book.provider[act], weights=f.permanent[act], minlength=n)
-        revenue = np.bincount(j.ravel(), weights=(f.spend - f.broker_spend).ravel(), minlength=n)
-        revenue += np.bincount(book.provider[act], weights=(f.permanent_paid - f.permanent_fee)[act], minlength=n)
-        revenue += self.pending_revenue
+        revenue = self.sales + self.pending_revenue
         cross = t.region[j] != sl.region[:, None]
         cross_hours = np.bincount(j[cross], weights=f.served[cross], minlength=n)
         cross_p = act[t.region[book.provider[act]] != sl.region[act]]
@@ -133,7 +141,8 @@ class OutsourcingModel(mesa.Model):
         self.flows.capacity = float(cap_before[t.view("active")].sum())
         self.flows.used = float(used.sum())
         update_providers(t, self.cfg, self.environment, used, committed, asked, revenue, cross_hours, self.unit_cost)
-        self.flows.provider_profit = float((revenue - cap_before * self.unit_cost - cross_hours * self.coordination).sum())
+        active = t.view("active")
+        self.flows.provider_profit = float(((revenue - cap_before * self.unit_cost - cross_hours * self.coordination) * active).sum())
         self.prev_utilization = t.view("utilization").copy()
         self.pending_revenue = np.zeros(n)
         for row in exit_candidates(t, self.cfg):
@@ -144,6 +153,7 @@ class OutsourcingModel(mesa.Model):
         self._refresh_service_utilization()
 
     def review_sourcing(self) -> None:
+        self.explore()  # after providers have booked the week, so no column changes under its hours
         review(self)
 
     # ----------------------------------------------------------------- firms' exploration
@@ -172,13 +182,11 @@ class OutsourcingModel(mesa.Model):
         self.spot_price = self.unit_cost * (1.0 + t.view("markup"))
         self.fee_rate = self.cfg.intermediaries.fee_rate
         self.wage_index = np.array([self.environment.wage_index[r] for r in REGIONS])
-        tu = target_utilization(t, self.cfg)
         kinds = self.catalogue.kind
         self.target_util_by_service = np.where(kinds == KPO, self.cfg.providers.target_utilization_kpo,
                                                self.cfg.providers.target_utilization_bpo)
         if not hasattr(self, "service_utilization"):
             self.service_utilization = self.target_util_by_service.copy()
-        del tu
 
     def _refresh_service_utilization(self) -> None:
         t = self.providers

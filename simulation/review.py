@@ -165,6 +165,7 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
     sl, book, cfg, cat = m.slots, m.contracts, m.cfg, m.catalogue
     week = m.week
     n = len(s)
+    m.pending_before = float(m.pending_revenue.sum())
     outcome = np.array([_OUTCOME_OF_CHOICE.get(int(o), "") for o in choice], dtype=object)
     perm = (choice == PERMANENT) | (choice == PERMANENT_BROKER)
     chan = np.where((choice == ON_CALL_BROKER) | (choice == PERMANENT_BROKER), Channel.BROKER, Channel.DIRECT)
@@ -195,13 +196,15 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
         if len(term_rows):
             fee = book.exit_fee[s[term_rows]]
             m.flows.firm_payments += fee.sum()
-            m.flows.provider_revenue += fee.sum()
-            np.add.at(m.pending_revenue, book.provider[s[term_rows]], fee)
+            np.add.at(m.pending_revenue, book.provider[s[term_rows]], fee)  # counts in next week's profit
+            m.flows.provider_revenue += float(m.pending_revenue.sum() - m.pending_before)
             _close(m, s[term_rows], ContractEventKind.TERMINATED, "ended early for a cheaper option")
         if len(exp_rows):
             _close(m, s[exp_rows], ContractEventKind.EXPIRED, "not renewed at term end")
     if len(renew):
         ss = s[renew]
+        free = m.providers.capacity[book.provider[ss]] - book.committed(m.providers.n)[book.provider[ss]]
+        reserved[renew] = np.minimum(reserved[renew], free + book.reserved[ss])  # never beyond capacity
         book.renew(week, ss, price[renew], reserved[renew], cat.term_weeks[sl.service[ss]], cfg.contracts.early_exit_fee_weeks,
                    "renewed at term end")
         m.flows.renewed += len(renew)

@@ -133,7 +133,7 @@ def _problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -
     for err in exc.errors():
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
-        src = sources.get(key, source)
+        src = sources.get(key) or next((v for k, v in sources.items() if k.startswith(key + ".")), source)
         rule = err["msg"]
         if err["type"] == "extra_forbidden":
             model = _section_model(loc)

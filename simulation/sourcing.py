@@ -7,8 +7,8 @@ onboarding spread over the term, relationship-specific learning expected under a
 (and the learning thrown away by leaving one), broker fees and the fixed cost of managing providers.
 
 Reserved capacity of a permanent contract follows the take-or-pay newsvendor rule
-P(demand > K) = contract price / on-call cost per hour (Cachon & Lariviere 2001 on capacity
-reservation); in-house staffing uses the same rule with the in-house unit cost. Demand is treated as
+P(demand > K) = contract price / (on-call cost per hour - the contract's own non-price cost per hour),
+i.e. price over what a used reserved hour saves (Cachon & Lariviere 2001 on capacity reservation); in-house staffing uses the same rule with the in-house unit cost. Demand is treated as
 normal with the firm's running mean and variance estimates. Nothing here says which form wins.
 """
 
@@ -78,7 +78,9 @@ def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternat
     firm_reservation = (alternative_hour - nonprice_hour - onboarding_hour) / (1.0 + fee)
     price = negotiate(firm_reservation, provider_reservation, power)
     paid = price * (1.0 + fee)
-    reserved = newsvendor_capacity(mu, sigma, np.divide(paid, on_call_hour, out=np.ones_like(paid), where=on_call_hour > 0))
+    saving = on_call_hour - nonprice_hour  # what a reserved hour saves when it is used, before its price
+    reserved = newsvendor_capacity(mu, sigma, np.divide(paid, saving, out=np.ones_like(paid), where=saving > 0))
+    reserved = np.where(paid < saving, reserved, 0.0)
     short = expected_shortfall(mu, sigma, reserved)
     cost = paid * reserved + short * on_call_hour + (mu - short) * nonprice_hour + onboarding / np.maximum(term, 1.0)
     ok = np.isfinite(price) & (reserved > 0)
@@ -100,5 +102,5 @@ def choose_option(costs: NDArray[np.float64], scale: NDArray[np.float64], intens
     rel = (costs - np.nanmin(costs, axis=1, keepdims=True)) / scale[:, None]
     w = np.where(np.isfinite(rel), np.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
     cdf = np.cumsum(w, axis=1)
-    pick = (cdf < (u * cdf[:, -1])[:, None]).sum(axis=1)
+    pick = (cdf <= (u * cdf[:, -1])[:, None]).sum(axis=1)
     return np.minimum(pick, costs.shape[1] - 1)

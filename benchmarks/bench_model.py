@@ -1,0 +1,263 @@
+"""Speed and memory benchmarks of outsim, reported against a plain-Mesa reference.
+
+What is measured: the 520-week baseline (``scenarios/baseline.toml``) at 1k = the baseline as is
+(1,000 firms, 100 BPO, 40 KPO) and at 10k = 10,000 firms with providers scaled (1,000 BPO, 400 KPO).
+
+Each size runs in a fresh child process (``--child``), so its peak resident memory (``ru_maxrss``)
+is its own. Inside the child the wall time is taken with ``perf_counter`` around ``simulation.run``
+only (setup + 520 weekly steps + collecting the tables), not interpreter start-up or imports;
+firm-weeks per second is ``firms * weeks / wall``.
+
+Why a reference: the benchmark machine is shared and noisy, so absolute seconds can move by tens of
+percent between runs. Each child therefore also times a plain Mesa Boltzmann wealth model
+(benchmarks/boltzmann.py) right before and right after the outsim run, in the same process, and
+reports ``outsim firm-weeks/s / Boltzmann agent-steps/s``. That ratio cancels most machine noise:
+compare ratios across commits, not seconds.
+
+Targets (PASS/FAIL is printed; the exit code is 0 either way, this is a report): 1k run < 10 s;
+10k run < 60 s with peak RSS < 2 GiB; wall-time ratio 10k/1k <= 11 (near-linear scaling).
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_model.py            # full benchmark (what `make bench` runs)
+    python benchmarks/bench_model.py --quick    # 104 weeks: a smoke check, targets scaled to 104/520
+    python benchmarks/bench_model.py --profile  # 1k baseline under pyinstrument -> results/profile.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+SCENARIO = ROOT / "scenarios" / "baseline.toml"
+FULL_WEEKS, QUICK_WEEKS, SEED = 520, 104, 1
+#: Overrides per market size; 1k is the baseline unchanged.
+SIZES: dict[str, dict[str, int]] = {"1k": {}, "10k": {"firms.count": 10_000, "providers.bpo_count": 1_000,
+                                                       "providers.kpo_count": 400}}
+LIMIT_1K_S, LIMIT_10K_S, LIMIT_10K_RSS_MIB, LIMIT_SCALING = 10.0, 60.0, 2048.0, 11.0
+
+
+def measure_child(size: str, weeks: int, seed: int) -> dict[str, Any]:
+    """Time one outsim run bracketed by two Boltzmann reference runs, all in this process.
+
+    Args:
+        size: a key of :data:`SIZES`.
+        weeks: weeks to simulate.
+        seed: run seed.
+
+    Returns:
+        Timings, throughput, peak RSS of this process (MiB) and the outsim/Boltzmann ratio.
+    """
+    sys.path.insert(0, str(ROOT))
+    from boltzmann import time_boltzmann
+    from simulation import load_scenario, run
+
+    source = source_fingerprint(read_sources())
+    cfg = load_scenario(SCENARIO, SIZES[size])
+    before = time_boltzmann(seed=seed)
+    t0 = time.perf_counter()
+    result = run(cfg, seed=seed, steps=weeks)
+    wall = time.perf_counter() - t0
+    assert len(result.metrics) == weeks, "outsim did not run every week"
+    timings = result.timings
+    del result  # the reference should not pay for traversing outsim's tables in the garbage collector
+    gc.collect()
+    after = time_boltzmann(seed=seed)
+    firms = cfg.firms.count
+    fw_per_s = firms * weeks / wall
+    # Pooled reference speed: total agent-steps over total seconds of both bracketing runs.
+    boltz = (before.agents * before.steps + after.agents * after.steps) / (before.seconds + after.seconds)
+    return {"size": size, "firms": firms, "bpo": cfg.providers.bpo_count, "kpo": cfg.providers.kpo_count,
+            "weeks": weeks, "seed": seed, "source": source, "wall_s": wall, "timings": timings,
+            "firm_weeks_per_s": fw_per_s, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "boltzmann_before": before.as_dict(), "boltzmann_after": after.as_dict(),
+            "boltzmann_agent_steps_per_s": boltz, "ratio": fw_per_s / boltz}
+
+
+def spawn(size: str, weeks: int, seed: int) -> dict[str, Any]:
+    """Run :func:`measure_child` (same arguments) in a fresh interpreter and return its report.
+
+    Returns:
+        The child's report, plus the parent's view of peak child RSS (``RUSAGE_CHILDREN``, MiB).
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", size, "--weeks", str(weeks), "--seed", str(seed)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"benchmark child for {size} failed with exit code {proc.returncode}")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["rusage_children_max_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return report
+
+
+def check_targets(r: dict[str, dict[str, Any]], weeks: int) -> list[dict[str, Any]]:
+    """Compare child reports ``r`` (keyed by size) with the targets; time limits scale with weeks/520.
+
+    Returns:
+        One row per target: name, measured value, limit and whether it passed.
+    """
+    k = weeks / FULL_WEEKS
+    scaling = r["10k"]["wall_s"] / r["1k"]["wall_s"]
+    rows = [("1k wall seconds", r["1k"]["wall_s"], LIMIT_1K_S * k, "<"),
+            ("10k wall seconds", r["10k"]["wall_s"], LIMIT_10K_S * k, "<"),
+            ("10k peak RSS MiB", r["10k"]["peak_rss_mib"], LIMIT_10K_RSS_MIB, "<"),
+            ("wall ratio 10k/1k", scaling, LIMIT_SCALING, "<=")]
+    return [{"target": name, "value": v, "op": op, "limit": lim, "pass": v < lim if op == "<" else v <= lim}
+            for name, v, lim, op in rows]
+
+
+def print_report(r: dict[str, dict[str, Any]], targets: list[dict[str, Any]], weeks: int) -> None:
+    """Print the plain-text tables: throughput, reference ratios and target checks."""
+    print(f"\noutsim benchmark: baseline, {weeks} weeks, seed {r['1k']['seed']}, {date.today()}, "
+          f"Python {platform.python_version()}, {os.cpu_count()} CPUs, source {r['1k']['source']}")
+    if len({c["source"] for c in r.values()}) > 1:
+        print("WARNING: simulation/ changed between the two children; sizes measured different code")
+    print(f"{'size':<5} {'firms':>6} {'BPO':>5} {'KPO':>4} {'wall s':>7} {'setup':>6} {'run':>7} {'collect':>7} "
+          f"{'firm-weeks/s':>13} {'peak RSS MiB':>12}")
+    for c in r.values():
+        t = c["timings"]
+        print(f"{c['size']:<5} {c['firms']:>6} {c['bpo']:>5} {c['kpo']:>4} {c['wall_s']:>7.2f} {t['setup']:>6.2f} "
+              f"{t['run']:>7.2f} {t['collect']:>7.2f} {c['firm_weeks_per_s']:>13,.0f} {c['peak_rss_mib']:>12.0f}")
+    print("\nSame-process reference (plain Mesa Boltzmann wealth, "
+          f"{r['1k']['boltzmann_before']['agents']} agents x {r['1k']['boltzmann_before']['steps']} steps):")
+    print(f"{'size':<5} {'Boltzmann agent-steps/s':>24} {'(before / after)':>22} {'ratio fw/s / as/s':>18} "
+          f"{'agent-steps per firm-week':>26}")
+    for c in r.values():
+        b, a = c["boltzmann_before"]["agent_steps_per_s"], c["boltzmann_after"]["agent_steps_per_s"]
+        print(f"{c['size']:<5} {c['boltzmann_agent_steps_per_s']:>24,.0f} {f'{b:,.0f} / {a:,.0f}':>22} "
+              f"{c['ratio']:>18.4f} {1 / c['ratio']:>26.1f}")
+    norm = 10 * r["1k"]["ratio"] / r["10k"]["ratio"]
+    print(f"\nWall ratio 10k/1k: {r['10k']['wall_s'] / r['1k']['wall_s']:.2f} raw, {norm:.2f} noise-corrected "
+          "(wall x Boltzmann speed of the same child)")
+    scaled = "" if weeks == FULL_WEEKS else f" (time limits scaled to {weeks}/{FULL_WEEKS} weeks)"
+    print(f"\nTargets{scaled}:")
+    for t in targets:
+        print(f"  {'PASS' if t['pass'] else 'FAIL'}  {t['target']:<18} {t['value']:>8.2f} {t['op']} {t['limit']:g}")
+
+
+def _where(frame_info: str) -> tuple[str, str, int, int | None]:
+    """Split a pyinstrument frame record into (function, short path, def line, current line)."""
+    from pyinstrument.frame_info import parse_frame_info
+
+    ident, attrs = parse_frame_info(frame_info)
+    fn, path, first = (ident.split("\x00") + ["", "0"])[:3]
+    cls = next((a[1:] for a in attrs if a[0] == "c"), None)
+    line = next((int(a[1:]) for a in attrs if a[0] == "l"), None)
+    short = path.split("site-packages/")[-1] if "site-packages/" in path else path.replace(f"{ROOT}/", "")
+    return (f"{cls}.{fn}" if cls else fn), short, int(first or 0), line
+
+
+def profile(weeks: int, seed: int, top: int = 15) -> None:
+    """Run the 1k baseline under pyinstrument; write profile.html/.txt and print the hot spots.
+
+    Tables from the raw samples (each counted once): self time by innermost function (C functions
+    included), time by innermost outsim source line (calls made from it included), inclusive time.
+
+    Args:
+        weeks: weeks to simulate.
+        seed: run seed.
+        top: rows per table.
+    """
+    from pyinstrument import Profiler
+
+    sys.path.insert(0, str(ROOT))
+    from simulation import load_scenario, run
+
+    sources = read_sources()  # line texts as imported, not as edited while the profile ran
+    cfg = load_scenario(SCENARIO, SIZES["1k"])
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    run(cfg, seed=seed, steps=weeks)
+    profiler.stop()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    profiler.write_html(RESULTS / "profile.html")
+    text = profiler.output_text(unicode=False, color=False)
+    print("\n".join(text.splitlines()[:70]))
+    tables: dict[str, dict[tuple, float]] = {k: defaultdict(float) for k in ("self", "line", "incl")}
+    for stack, dt in profiler.last_session.frame_records:
+        frames = [_where(f) for f in stack]
+        tables["self"][frames[-1][:3]] += dt
+        ours = [f for f in frames if f[1].startswith("simulation/")]
+        if ours:
+            tables["line"][ours[-1][:2] + ours[-1][3:]] += dt
+        for key in {f[:3] for f in ours}:  # a set: recursive calls count once
+            tables["incl"][key] += dt
+    total = sum(dt for _, dt in profiler.last_session.frame_records)
+    titles = {"self": "Self time by function (innermost frame; file:line = def line)",
+              "line": "Time by innermost outsim source line (calls made from that line included)",
+              "incl": "Inclusive time of outsim functions (file:line = def line)"}
+    cpu = profiler.last_session.cpu_time
+    out = [f"\nsource {source_fingerprint(sources)}; {total:.2f} s sampled (wall), {cpu:.2f} s CPU"]
+    if read_sources() != sources:
+        out.append("WARNING: simulation/ was edited during the profile; line texts are from the start")
+    for name, title in titles.items():
+        out.append(f"\n{title}, top {top}:")
+        for (fn, path, line), v in sorted(tables[name].items(), key=lambda kv: -kv[1])[:top]:
+            src = sources.get(path, "").splitlines()
+            code = src[line - 1].strip()[:60] if name == "line" and 0 < (line or 0) <= len(src) else ""
+            out.append(f"  {100 * v / total:5.1f}%  {v:6.2f} s  {fn:<36} {f'{path}:{line}':<34} {code}".rstrip())
+    print("\n".join(out))
+    (RESULTS / "profile.txt").write_text(text + "\n".join(out) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS / 'profile.html'} and {RESULTS / 'profile.txt'}")
+
+
+def read_sources() -> dict[str, str]:
+    """Snapshot simulation/*.py (call right after importing it: others may be editing the tree)."""
+    return {f"simulation/{f.name}": f.read_text(encoding="utf-8") for f in sorted((ROOT / "simulation").glob("*.py"))}
+
+
+def source_fingerprint(sources: dict[str, str]) -> str:
+    """Git revision plus a short hash of a :func:`read_sources` snapshot (the tree may be dirty)."""
+    digest = hashlib.sha256("".join(k + v for k, v in sorted(sources.items())).encode())
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"{rev.stdout.strip() or 'unknown'}+src:{digest.hexdigest()[:12]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options and run the benchmark, the profile, or (internally) one child measurement."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=f"simulate {QUICK_WEEKS} weeks instead of {FULL_WEEKS}")
+    ap.add_argument("--profile", action="store_true", help="profile the 1k baseline with pyinstrument")
+    ap.add_argument("--seed", type=int, default=SEED, help="run seed (default %(default)s)")
+    ap.add_argument("--weeks", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=sorted(SIZES), default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    weeks = args.weeks or (QUICK_WEEKS if args.quick else FULL_WEEKS)
+    if args.child:
+        print(json.dumps(measure_child(args.child, weeks, args.seed)))
+        return 0
+    if args.profile:
+        profile(weeks, args.seed)
+        return 0
+    reports = {}
+    for size in SIZES:
+        print(f"running {size} ({weeks} weeks) in a fresh process ...", flush=True)
+        reports[size] = spawn(size, weeks, args.seed)
+    targets = check_targets(reports, weeks)
+    print_report(reports, targets, weeks)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = {"date": date.today().isoformat(), "weeks": weeks, "seed": args.seed, "quick": weeks != FULL_WEEKS,
+           "python": platform.python_version(), "cpus": os.cpu_count(), "sizes": reports, "targets": targets,
+           "wall_ratio_10k_1k": reports["10k"]["wall_s"] / reports["1k"]["wall_s"],
+           "wall_ratio_10k_1k_noise_corrected": 10 * reports["1k"]["ratio"] / reports["10k"]["ratio"]}
+    (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
