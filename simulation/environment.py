@@ -104,7 +104,7 @@ class Environment:
                 changed = True
         still: list[tuple[ScenarioEvent, float, float]] = []
         for ev, start, end in self._ramps:
-            frac = min(1.0, (self.week - ev.at + 1) / ev.ramp_weeks)
+            frac = min(1.0, (self.week - max(ev.at, 1) + 1) / ev.ramp_weeks)
             self._set(ev.target, start + frac * (end - start))
             changed = True
             if frac < 1.0:

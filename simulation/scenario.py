@@ -73,6 +73,8 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(str(path), "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
     parent = data.pop("extends", None)
+    if not chain:
+        data.setdefault("name", path.stem)  # a scenario is named after its own file unless it says otherwise
     if parent is None:
         return data
     if not isinstance(parent, str):
@@ -161,7 +163,6 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
         p = Path(path).resolve()
         source = str(path)
         data = _read_toml(p)
-        data.setdefault("name", p.stem)
     sources: dict[str, str] = {}
     problems: list[Problem] = []
     items = overrides.items() if isinstance(overrides, dict) else []

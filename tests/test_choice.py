@@ -39,7 +39,7 @@ def direct_logit(J, beta, allowed):
 # ------------------------------------------------------------------ logit_probabilities
 
 @given(preferences(), st.floats(0.0, 5.0))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_logit_matches_direct_formula(case, beta):
     """Probabilities equal exp(beta J) / sum exp(beta J) over allowed entries and are zero elsewhere."""
     J, allowed = case
@@ -122,23 +122,17 @@ def test_sample_rows_inverse_cdf_boundaries():
     np.testing.assert_array_equal(sample_rows(prob, np.array([0.1, 0.3, 0.6, 0.999])), [0, 1, 2, 2])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: choice.sample_rows picks column 0 when u == 0.0 even if its probability is 0 "
-                                       "(uses cdf < u*total, i.e. searchsorted side='left'); Generator.random() can return 0.0")
 def test_sample_rows_never_picks_zero_probability_column_at_u_zero():
-    """u = 0.0 (a legal output of Generator.random) must not pick a leading column with zero probability."""
+    """u = 0.0 (a legal output of Generator.random) does not pick a leading zero-probability column (regression)."""
     prob = np.array([[0.0, 0.5, 0.5]])
     assert sample_rows(prob, np.array([0.0]))[0] != 0
 
 
-# Entries are 0 or at least 1e-6: subnormal masses would underflow u * total to 0, which is the u = 0 case above.
-mass_st = st.one_of(st.just(0.0), st.floats(1e-6, 1.0))
-
-
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 6)), elements=mass_st),
-       st.floats(1e-12, 1.0, exclude_max=True))
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 6)), elements=st.floats(0.0, 1.0)),
+       st.floats(0.0, 1.0, exclude_max=True))
 @settings(max_examples=200, deadline=None)
 def test_sample_rows_picks_only_positive_probability(prob, u0):
-    """For any u in (0, 1) the pick is a column with positive probability, or -1 for a row without mass."""
+    """For any u in [0, 1) the pick is a column with positive probability, or -1 for a row without mass."""
     u = np.full(len(prob), u0)
     pick = sample_rows(prob, u)
     mass = prob.sum(axis=1) > 0

@@ -39,7 +39,7 @@ def test_no_deal_when_reservations_cross(rp, gap, power):
 
 
 @given(price_st, st.floats(0.0, 1000.0), power_st)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_price_between_reservations(rp, gap, power):
     """When reservations do not cross the price lies between them (inclusive)."""
     rf = rp + gap

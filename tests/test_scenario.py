@@ -110,11 +110,8 @@ def test_misspelled_key_in_file_names_the_file(tmp_path):
     assert "regions.offshore.wage_per_hr" in str(err) and "did you mean 'wage_per_hour'" in str(err)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: scenario._problems_from attributes a misspelled *section* given with --set "
-                                       "(e.g. 'firm.count=5') to '(defaults)' or the scenario file instead of '--set', because "
-                                       "pydantic reports loc ('firm',) while sources is keyed by 'firm.count'")
 def test_misspelled_section_in_override_is_attributed_to_set():
-    """A misspelled section given with --set is reported as coming from --set."""
+    """A misspelled section given with --set is reported as coming from --set (regression: it said '(defaults)' or the file)."""
     err = error_of(BASELINE, ["firm.count=5"])
     assert [p.source for p in err.problems] == ["--set"]
 
@@ -265,16 +262,27 @@ def test_events_in_file(tmp_path):
 
 
 def test_event_at_week_zero_is_not_silently_dropped():
-    """An event at week 0 is either rejected by load_scenario or applied once the run starts."""
-    try:
-        cfg = load_scenario(None, {"run.steps": 3, "events": [{"at": 0, "target": "environment.demand_multiplier",
-                                                                "action": "set", "value": 2.0}]})
-    except ScenarioError:
-        return  # rejecting it at load time is an acceptable fix
+    """An event at week 0 (the schema default) loads and is applied from the first week (regression: it never fired)."""
+    cfg = load_scenario(None, {"run.steps": 3, "events": [{"at": 0, "target": "environment.demand_multiplier",
+                                                            "action": "set", "value": 2.0}]})
     env = Environment(cfg)
     for _ in range(cfg.run.steps):
         env.advance()
     assert cfg.environment.demand_multiplier == 2.0
+
+
+def test_ramped_event_at_week_zero_ramps_like_any_other():
+    """A ramped event at week 0 spreads its change over ramp_weeks equal steps, exactly like the same event at week 1."""
+    def applied(at: int) -> list[float]:
+        cfg = load_scenario(None, {"run.steps": 8, "events": [{"at": at, "target": "environment.demand_multiplier",
+                                                                "action": "set", "value": 2.0, "ramp_weeks": 4}]})
+        env = Environment(cfg)
+        for _ in range(cfg.run.steps):
+            env.advance()
+        return [value for _, _, value in env.applied]
+
+    assert applied(1) == [1.25, 1.5, 1.75, 2.0]  # quarters of 1.0 -> 2.0: exact in binary floating point
+    assert applied(0) == applied(1)
 
 
 # ------------------------------------------------------------------ partial tables
