@@ -146,7 +146,10 @@ def print_report(r: dict[str, dict[str, Any]], targets: list[dict[str, Any]], we
     scaled = "" if weeks == FULL_WEEKS else f" (time limits scaled to {weeks}/{FULL_WEEKS} weeks)"
     print(f"\nTargets{scaled}:")
     for t in targets:
-        print(f"  {'PASS' if t['pass'] else 'FAIL'}  {t['target']:<18} {t['value']:>8.2f} {t['op']} {t['limit']:g}")
+        print(f"  {'PASS' if t['pass'] else 'FAIL'}  {t['target']:<18} {t['value']:>8.2f} {t['op']} {t['limit']:<5g} "
+              f"({100 * t['value'] / t['limit']:.0f}% of limit)")
+    mb = r["10k"]["peak_rss_mib"] * 1.048576
+    print(f"  (memory limit read as 2 GiB = 2048 MiB = 2147 MB; 10k peak RSS = {mb:,.0f} MB of 10^6 bytes)")
 
 
 def _where(frame_info: str) -> tuple[str, str, int, int | None]:

@@ -19,6 +19,7 @@ class Catalogue:
     demand_per_size: NDArray[np.float64]
     adoption: NDArray[np.float64]
     onboarding_weeks: NDArray[np.float64]
+    inhouse_switch_weeks: NDArray[np.float64]
     friction: NDArray[np.float64]
     error_cost: NDArray[np.float64]
     learning: NDArray[np.float64]  # learning strength x multiplier, capped at 1
@@ -41,6 +42,7 @@ class Catalogue:
             demand_per_size=arr("demand_hours_per_size"),
             adoption=arr("adoption_probability"),
             onboarding_weeks=arr("onboarding_cost_weeks"),
+            inhouse_switch_weeks=arr("inhouse_switch_cost_weeks"),
             friction=arr("friction_share"),
             error_cost=arr("error_cost_share"),
             learning=np.minimum(arr("learning_strength") * cfg.contracts.learning_multiplier, 1.0),

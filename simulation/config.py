@@ -45,6 +45,7 @@ class ServiceConfig(_Section):
     demand_hours_per_size: float = P(40.0, "hours/week per size unit", "Mean weekly demand of a firm of size 1.", gt=0)
     adoption_probability: Share = P(0.5, "probability", "Chance that a given firm needs this service at all.")
     onboarding_cost_weeks: float = P(0.5, "weeks of demand at in-house cost", "Knowledge-transfer cost paid by the firm when it starts with a new provider.", ge=0)
+    inhouse_switch_cost_weeks: float = P(6.0, "weeks of demand at in-house cost", "Cost of (re)building in-house staff when a firm brings this work back in-house.", ge=0)
     friction_share: float = P(0.10, "share of in-house cost/hour", "Coordination cost of outsourced work per hour, before learning.", ge=0, le=2)
     error_cost_share: float = P(0.5, "share of in-house cost/hour", "Cost of one hour of work delivered at quality 0 instead of 1.", ge=0, le=5)
     learning_strength: Share = P(0.3, "share of friction", "Share of the friction that full relationship-specific experience removes.")
@@ -53,8 +54,8 @@ class ServiceConfig(_Section):
 
 
 def _default_services() -> dict[str, ServiceConfig]:
-    bpo = dict(kind=Kind.BPO, onboarding_cost_weeks=0.5, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
-    kpo = dict(kind=Kind.KPO, onboarding_cost_weeks=3.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
+    bpo = dict(kind=Kind.BPO, onboarding_cost_weeks=1.0, inhouse_switch_cost_weeks=6.0, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
+    kpo = dict(kind=Kind.KPO, onboarding_cost_weeks=8.0, inhouse_switch_cost_weeks=26.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
                project_rate_per_week=0.25, project_mean_weeks=16.0)
     return {
         "customer_service": ServiceConfig(**bpo, skill_level=1, inhouse_cost_per_hour=26.0, demand_hours_per_size=60.0, adoption_probability=0.7),
@@ -121,7 +122,7 @@ class NegotiationConfig(_Section):
     """Nash split between reservation prices."""
 
     min_margin: float = P(0.05, "share of unit cost", "Provider's minimum margin over unit cost.", ge=0, le=2)
-    guaranteed_load_value: Share = P(0.3, "share of unit cost", "Discount a provider grants for guaranteed load when fully idle (scaled by idle share).")
+    guaranteed_load_value: Share = P(0.15, "share of unit cost", "Discount a provider grants for guaranteed load when fully idle (scaled by idle share).")
     base_power: Share = P(0.5, "share", "Provider's bargaining power in a balanced market.")
     tightness_weight: float = P(1.0, "power per utilisation point", "Rise of provider power with market utilisation above target.", ge=0)
     scarcity_weight: float = P(0.2, "power per skill step", "Rise of provider power with skill scarcity ((skill - 1)/4).", ge=0)

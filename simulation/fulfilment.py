@@ -21,6 +21,7 @@ from simulation.choice import loyalty, logit_probabilities, sample_rows, update_
 from simulation.market import SpotMarket, deliver_permanent
 from simulation.records import Channel, Form, Mode
 from simulation.slots import column_for, replace_candidates
+from simulation.sourcing import nonprice_cost
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel
@@ -120,11 +121,7 @@ def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: 
     sl = m.slots
     j = np.full(len(s), -1, np.int64)
     u = m.rng_choice.random(len(s))
-    key = (sl.broker[s] * len(m.catalogue) + sl.service[s]) * 2 + sl.region[s]
-    for g in np.unique(key):
-        rows = np.flatnonzero(key == g)
-        b, rest = divmod(int(g), 2 * len(m.catalogue))
-        v, region = divmod(rest, 2)
+    for rows, b, v, region in broker_groups(m, s):
         prob = broker_pick_distribution(m, b, v, region, available > EPS)
         if prob.sum() > 0:
             cdf = np.cumsum(prob)
@@ -147,6 +144,18 @@ def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: 
     return k
 
 
+def broker_groups(m: "OutsourcingModel", s: NDArray):
+    """Yield (rows, broker, service, client region) for the firm-services ``s`` that share a broker pick."""
+    if not m.brokers or len(s) == 0:
+        return
+    sl = m.slots
+    key = (sl.broker[s] * len(m.catalogue) + sl.service[s]) * 2 + sl.region[s]
+    for g in np.unique(key):
+        b, rest = divmod(int(g), 2 * len(m.catalogue))
+        v, region = divmod(rest, 2)
+        yield np.flatnonzero(key == g), b, v, region
+
+
 def broker_pick_distribution(m: "OutsourcingModel", b: int, v: int, region: int, eligible_extra: NDArray) -> NDArray:
     """Broker b's pick probabilities over providers for service v and a client in ``region``."""
     t = m.providers
@@ -156,7 +165,7 @@ def broker_pick_distribution(m: "OutsourcingModel", b: int, v: int, region: int,
     c = m.catalogue.inhouse_cost[v]
     price = m.spot_price + m.coordination * (t.region[:n] != region)
     q = broker.estimates(n)
-    cost = price + c * (m.catalogue.friction[v] + m.catalogue.error_cost[v] * (1.0 - q))
+    cost = price + nonprice_cost(c, m.catalogue.friction[v], m.catalogue.learning[v], 0.0, m.catalogue.error_cost[v], q)
     return broker.pick_distribution(cost, eligible, m.cfg.intermediaries.choice_intensity)
 
 
@@ -184,7 +193,7 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     E = sl.E[used_s, used_k]
     cs = c[used_s]
     per_hour = paid[used_s, used_k] / work[used_s, used_k]
-    nonprice = cs * (cat.friction[v] * (1.0 - cat.learning[v] * E) + cat.error_cost[v] * (1.0 - q))
+    nonprice = nonprice_cost(cs, cat.friction[v], cat.learning[v], E, cat.error_cost[v], q)
     share = work[used_s, used_k] / np.maximum(f.demand[used_s], EPS)
     payoff = np.zeros((S, K))
     payoff[used_s, used_k] = share * (1.0 - (per_hour + nonprice) / cs)
@@ -212,7 +221,8 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     new = m.spells.record(m.week, Form.ON_CALL, oc_s, oc_k, sl.cand[oc_s, oc_k], f.served[oc_s, oc_k],
                           f.spend[oc_s, oc_k], sl.channel[oc_s])
     ns = oc_s[new]
-    onboarding = cat.onboarding_weeks[serv[ns]] * sl.mu[ns] * c[ns] * (1.0 - sl.E[ns, oc_k[new]])
+    first_hours = f.served[ns, oc_k[new]]  # knowledge transfer scales with the work handed over
+    onboarding = cat.onboarding_weeks[serv[ns]] * first_hours * c[ns] * (1.0 - sl.E[ns, oc_k[new]])
     m.spells.record(m.week, Form.PERMANENT, ps, book.k[ps], book.provider[ps], f.permanent[ps],
                     f.permanent_paid[ps], book.channel[ps].astype(np.int8))
     m.spells.close_idle(m.week)
@@ -225,8 +235,8 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     asked = f.on_call + f.unmet
     req = asked > EPS
     sl.fill[req] += alpha * (f.on_call[req] / asked[req] - sl.fill[req])
-    opened = np.bincount(ns, minlength=S)
-    sl.new_spell_rate += alpha * (opened - sl.new_spell_rate)
+    opened = np.bincount(ns, weights=first_hours, minlength=S)
+    sl.new_spell_hours += alpha * (opened - sl.new_spell_hours)
 
     # Switching: a buyer whose main on-call provider differs from the last one it used.
     bought = np.flatnonzero(f.on_call > EPS)

@@ -58,6 +58,7 @@ class WeekFlows:
     renewed: int = 0
     ended: int = 0
     onboarding_costs: float = 0.0
+    switching_costs: float = 0.0
     firm_surplus: float = 0.0
     provider_profit: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -109,6 +110,7 @@ def contracts_renewed(m) -> int: return m.flows.renewed
 def contracts_ended(m) -> int: return m.flows.ended
 def active_contracts(m) -> int: return int(np.count_nonzero(m.contracts.active))
 def onboarding_costs(m) -> float: return m.flows.onboarding_costs
+def switching_costs(m) -> float: return m.flows.switching_costs
 def firm_surplus(m) -> float: return m.flows.firm_surplus
 def provider_profit(m) -> float: return m.flows.provider_profit
 def demand_level(m) -> float: return m.environment.demand_level
@@ -123,5 +125,5 @@ REPORTERS = {f.__name__: f for f in (
     offshore_share, broker_share, active_providers, firm_payments, provider_revenue, broker_fees, demand_hours,
     in_house_hours, permanent_hours, on_call_hours, unmet_hours, capacity_hours, used_hours, max_capacity_overuse,
     provider_entries, provider_exits, contracts_signed, contracts_renewed, contracts_ended, active_contracts,
-    onboarding_costs, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
+    onboarding_costs, switching_costs, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
 )}

@@ -1,8 +1,8 @@
 """Step 7: contracts that expire are renewed or end, due firm-services review their sourcing mode,
-and new permanent contracts are negotiated, all vectorised over the firm-services due this week.
+and new permanent contracts are signed, all vectorised over the firm-services due this week.
 
-The option costs come from sourcing.py, prices from negotiation.py; this module turns choices into
-contract book changes (ledger events with reasons) and the decision log.
+options.py prices the options; this module draws the choice (a logit over relative costs) and turns
+it into contract book changes (ledger events with reasons), modes and the decision log.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.choice import logit_probabilities
-from simulation.fulfilment import broker_pick_distribution, column_prices, pair_prices
-from simulation.negotiation import bargaining_power, nash_price, provider_reservation
+from simulation.options import Due, price_options
 from simulation.records import Channel, ContractEventKind, Form, Mode
 from simulation.slots import column_for, replace_candidates
-from simulation.sourcing import (IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER,
-                                 average_experience, choose_option, expected_shortfall, in_house_cost,
-                                 permanent_terms)
+from simulation.sourcing import IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER, choose_option
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel
@@ -28,137 +24,24 @@ _OUTCOME_OF_CHOICE = {IN_HOUSE: "in_house", ON_CALL: "on_call", ON_CALL_BROKER: 
 
 
 def review(m: "OutsourcingModel") -> None:
-    sl, book, cfg, cat = m.slots, m.contracts, m.cfg, m.catalogue
+    """Renew or end expiring contracts and re-source every firm-service whose review is due."""
+    sl, book, cfg = m.slots, m.contracts, m.cfg
     week = m.week
     expiring = book.active & (book.end <= week)
     s = np.flatnonzero((sl.next_review <= week) | expiring)
     if len(s) == 0:
         return
     sl.next_review[s] = np.where(sl.next_review[s] <= week, week + cfg.firms.review_interval_weeks, sl.next_review[s])
-    n, K = len(s), sl.cand.shape[1]
-    v = sl.service[s]
-    c = m.inhouse_cost_per_slot()[s]
-    mu = np.maximum(sl.mu[s], 1e-6)
-    sigma = np.sqrt(np.maximum(sl.var[s], 0.0))
-    penalty = cfg.firms.shortage_penalty_factor * c
-    mgmt = cfg.firms.direct_management_cost_per_week
-    onboard = cat.onboarding_weeks[v] * mu * c
-    fr, err, ls = cat.friction[v], cat.error_cost[v], cat.learning[v]
-    term = cat.term_weeks[v].astype(float)
-    t = m.providers
-    costs = np.full((n, len(OPTIONS)), np.nan)
-
-    # On-call, direct: the firm's own logit mix over its consideration set.
-    cand = sl.cand[s]
-    valid = sl.cand_ok[s] & t.active[cand]
-    price_k = column_prices(m, s)
-    allin_k = price_k + c[:, None] * (fr[:, None] * (1 - ls[:, None] * sl.E[s]) + err[:, None] * (1 - sl.Qf[s]))
-    P = logit_probabilities(sl.J[s], cfg.choice.beta, valid)
-    has_oc = P.sum(axis=1) > 0
-    oc_hour = np.where(has_oc, (P * np.where(valid, allin_k, 0.0)).sum(axis=1), np.nan) + (1 - sl.fill[s]) * penalty
-    costs[:, ON_CALL] = mu * oc_hour + onboard * sl.new_spell_rate[s] + mgmt
-
-    # On-call through the firm's broker: its pick mix, its quality estimates, its fee.
-    jb = np.full(n, -1, np.int64)
-    qb = np.zeros(n)
-    ob_hour = np.full(n, np.nan)
-    if m.brokers:
-        key = (sl.broker[s] * len(cat) + v) * 2 + sl.region[s]
-        for g in np.unique(key):
-            rows = np.flatnonzero(key == g)
-            b, rest = divmod(int(g), 2 * len(cat))
-            vv, region = divmod(rest, 2)
-            prob = broker_pick_distribution(m, b, vv, region, np.ones(t.n, bool))
-            if prob.sum() == 0:
-                continue
-            q = m.brokers[b].estimates(t.n)
-            price = m.spot_price + m.coordination * (t.region[: t.n] != region)
-            jb[rows] = int(prob.argmax())
-            qb[rows] = q[jb[rows]]
-            ob_hour[rows] = (prob * price).sum() * (1 + m.fee_rate) + c[rows] * (
-                cat.friction[vv] + cat.error_cost[vv] * (1 - (prob * q).sum()))
-        ob_hour += (1 - sl.fill[s]) * penalty
-        costs[:, ON_CALL_BROKER] = mu * ob_hour + onboard * sl.new_spell_rate[s]
-
-    overflow_hour = np.fmin(oc_hour, ob_hour)
-    staff = np.zeros(n)
-    if cfg.contracts.allow_in_house:
-        staff, costs[:, IN_HOUSE] = in_house_cost(mu, sigma, c, np.where(np.isfinite(overflow_hour), overflow_hour, penalty))
-    alt_hour = np.nanmin(costs[:, :3], axis=1) / mu
-
-    # Permanent, direct: negotiate with every known provider, keep the cheapest deal.
-    holder = book.active[s]
-    mid_term = holder & ~expiring[s]
-    power = bargaining_power(m.service_utilization[v], m.target_util_by_service[v], cat.skill[v], cfg.negotiation)
-    best_k = np.full(n, -1, np.int64)
-    price_best = np.full(n, np.nan)
-    res_best = np.zeros(n)
-    jpb = np.full(n, -1, np.int64)
-    if cfg.contracts.allow_permanent:
-        lr = cfg.contracts.learning_rate_per_week
-        cross = t.region[cand] != sl.region[s][:, None]
-        rp = provider_reservation(m.unit_cost[cand] + m.coordination[cand] * cross, t.utilization[cand], cfg.negotiation)
-        ebar = average_experience(sl.E[s], lr, term[:, None])
-        nonprice = c[:, None] * (fr[:, None] * (1 - ls[:, None] * ebar) + err[:, None] * (1 - sl.Qf[s]))
-        terms = permanent_terms(mu[:, None], sigma[:, None], overflow_hour[:, None], alt_hour[:, None], nonprice,
-                                onboard[:, None] * (1 - sl.E[s]), term[:, None], rp, power[:, None], 0.0, nash_price)
-        wk = np.where(valid, terms.weekly_cost + mgmt, np.nan)
-        any_deal = np.isfinite(wk).any(axis=1)
-        best_k = np.where(any_deal, np.argmin(np.where(np.isfinite(wk), wk, np.inf), axis=1), -1)
-        r = np.flatnonzero(any_deal)
-        costs[r, PERMANENT] = wk[r, best_k[r]]
-        price_best[r], res_best[r] = terms.price[r, best_k[r]], terms.reserved[r, best_k[r]]
-
-        if m.brokers:  # permanent through the broker: its best-rated provider, no history with the firm
-            okb = jb >= 0
-            jj = np.maximum(jb, 0)
-            crossb = t.region[jj] != sl.region[s]
-            rpb = provider_reservation(m.unit_cost[jj] + m.coordination[jj] * crossb, t.utilization[jj], cfg.negotiation)
-            eb0 = average_experience(np.zeros(n), lr, term)
-            npb = c * (fr * (1 - ls * eb0) + err * (1 - qb))
-            tb = permanent_terms(mu, sigma, overflow_hour, alt_hour, npb, onboard, term, rpb, power, m.fee_rate, nash_price)
-            costs[:, PERMANENT_BROKER] = np.where(okb, tb.weekly_cost, np.nan)
-            jpb = jb.copy()
-            price_b, res_b = tb.price.copy(), tb.reserved.copy()
-            # A brokered contract at term end can be renewed with the incumbent, experience and all.
-            r = np.flatnonzero(holder & ~mid_term & (book.channel[s] == Channel.BROKER))
-            if len(r):
-                ss, kk = s[r], book.k[s[r]]
-                ji = book.provider[ss]
-                crossi = t.region[ji] != sl.region[ss]
-                rpi = provider_reservation(m.unit_cost[ji] + m.coordination[ji] * crossi, t.utilization[ji], cfg.negotiation)
-                ebi = average_experience(sl.E[ss, kk], lr, term[r])
-                npi = c[r] * (fr[r] * (1 - ls[r] * ebi) + err[r] * (1 - sl.Qf[ss, kk]))
-                ti = permanent_terms(mu[r], sigma[r], overflow_hour[r], alt_hour[r], npi, onboard[r] * (1 - sl.E[ss, kk]),
-                                     term[r], rpi, power[r], m.fee_rate, nash_price)
-                better = np.isfinite(ti.weekly_cost) & ~(ti.weekly_cost >= costs[r, PERMANENT_BROKER])
-                rb = r[better]
-                costs[rb, PERMANENT_BROKER] = ti.weekly_cost[better]
-                jpb[rb], price_b[rb], res_b[rb] = ji[better], ti.price[better], ti.reserved[better]
-
-    # Holders mid-term can keep their contract as it is, or leave and pay the early-exit fee.
-    if mid_term.any():
-        r = np.flatnonzero(mid_term)
-        ss = s[r]
-        chan = book.channel[ss]
-        fee = np.where(chan == Channel.BROKER, m.fee_rate, 0.0)
-        kk = book.k[ss]
-        ebar = average_experience(sl.E[ss, kk], cfg.contracts.learning_rate_per_week, (book.end[ss] - week).astype(float))
-        nonprice = c[r] * (fr[r] * (1 - ls[r] * ebar) + err[r] * (1 - sl.Qf[ss, kk]))
-        short = expected_shortfall(mu[r], sigma[r], book.reserved[ss])
-        keep = (book.price[ss] * (1 + fee) * book.reserved[ss] + short * overflow_hour[r]
-                + (mu[r] - short) * nonprice + np.where(chan == Channel.DIRECT, mgmt, 0.0))
-        leave = book.exit_fee[ss] / cfg.firms.review_interval_weeks
-        costs[r] += leave[:, None]
-        costs[r, PERMANENT] = np.where(chan == Channel.DIRECT, keep, np.nan)
-        costs[r, PERMANENT_BROKER] = np.where(chan == Channel.BROKER, keep, np.nan)
-        best_k[r] = kk
-
-    choice = choose_option(costs, mu * c, cfg.firms.sourcing_choice_intensity, m.rng_review.random(n))
-    if m.brokers and cfg.contracts.allow_permanent:
-        pb = choice == PERMANENT_BROKER
-        price_best[pb], res_best[pb] = price_b[pb], res_b[pb]
-    _apply(m, s, choice, staff, best_k, jpb, price_best, res_best, mid_term, expiring[s], costs, jb)
+    due = Due.of(m, s, expiring[s])
+    opt = price_options(m, due)
+    choice = choose_option(opt.costs, due.mu * due.c, cfg.firms.sourcing_choice_intensity, m.rng_review.random(len(s)))
+    price, reserved = np.full(len(s), np.nan), np.zeros(len(s))
+    for o in (PERMANENT, PERMANENT_BROKER):
+        if o in opt.price:
+            pick = choice == o
+            price[pick], reserved[pick] = opt.price[o][pick], opt.reserved[o][pick]
+    _apply(m, s, choice, opt.staff, opt.best_k.copy(), opt.broker_provider, price, reserved, due.mid_term,
+           due.expiring, opt.costs, opt.broker_top)
 
 
 def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved, mid_term, expiring, costs, jb) -> None:
@@ -237,6 +120,9 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
     has = book.active[s]
     sl.mode[s] = np.where(has, Mode.PERMANENT, np.where(choice == IN_HOUSE, Mode.IN_HOUSE, Mode.ON_CALL))
     sl.channel[s] = np.where(has, book.channel[s], chan)
+    back = (choice == IN_HOUSE) & (mode_before != Mode.IN_HOUSE)
+    m.flows.switching_costs += float((cat.inhouse_switch_weeks[sl.service[s[back]]] * sl.mu[s[back]]
+                                      * m.inhouse_cost_per_slot()[s[back]]).sum())
     sl.inhouse[s] = np.where(choice == IN_HOUSE, staff, 0.0)
     no_deal = perm & ~has
     outcome[(outcome == "")] = "no_deal"

@@ -3,7 +3,7 @@
 Each firm needs a subset of the service catalogue. For each service it holds a sourcing mode, in-house
 staff, a consideration set of known providers with preferences J (Weisbuch, Kirman & Herreiner 2000),
 relationship-specific experience E and quality estimates per known provider, and running estimates of
-its demand, on-call fill rate and how often it starts with a new provider.
+its demand, on-call fill rate and the weekly hours it hands to providers it has not worked with lately.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class FirmSlots:
     mu: NDArray[np.float64]
     var: NDArray[np.float64]
     fill: NDArray[np.float64]
-    new_spell_rate: NDArray[np.float64]
+    new_spell_hours: NDArray[np.float64]
     main_provider: NDArray[np.int64]
 
     def __len__(self) -> int:
@@ -88,7 +88,7 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
         next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, S),
         cand=cand, cand_ok=ok, J=np.zeros((S, K)), E=np.zeros((S, K)),
         Qf=np.repeat(prior_quality(cat.kind[service], cfg)[:, None], K, axis=1),
-        mu=base.copy(), var=np.zeros(S), fill=np.ones(S), new_spell_rate=np.full(S, 1.0 / 26.0),
+        mu=base.copy(), var=np.zeros(S), fill=np.ones(S), new_spell_hours=base / 26.0,
         main_provider=np.full(S, -1, np.int64),
     )
 

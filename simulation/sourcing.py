@@ -24,6 +24,13 @@ OPTIONS = ("in_house", "on_call", "on_call_broker", "permanent", "permanent_brok
 IN_HOUSE, ON_CALL, ON_CALL_BROKER, PERMANENT, PERMANENT_BROKER = range(5)
 
 
+def nonprice_cost(c: NDArray, friction: NDArray, learning: NDArray, experience: NDArray, error: NDArray,
+                  quality: NDArray) -> NDArray[np.float64]:
+    """Cost per hour of outsourced work beyond its price: coordination friction that relationship-specific
+    experience removes (up to the learning strength), plus the cost of errors at the given quality."""
+    return c * (friction * (1.0 - learning * experience) + error * (1.0 - quality))
+
+
 def expected_shortfall(mu: NDArray, sigma: NDArray, capacity: NDArray) -> NDArray[np.float64]:
     """E[(d - K)+] for d ~ Normal(mu, sigma): sigma * L((K - mu) / sigma); max(mu - K, 0) if sigma = 0."""
     mu, sigma, capacity = np.broadcast_arrays(*(np.asarray(x, float) for x in (mu, sigma, capacity)))
@@ -65,7 +72,8 @@ def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternat
     Args:
         mu, sigma: the firm's demand estimates (hours/week).
         on_call_hour: expected all-in cost of an on-call hour (overflow beyond K goes there).
-        alternative_hour: all-in cost per hour of the firm's best alternative (sets its reservation).
+        alternative_hour: all-in cost per hour of the firm's best alternative; the reservation uses the lower
+            of this and ``on_call_hour``, since each reserved hour displaces at most an on-call hour.
         nonprice_hour: friction and error cost per hour under this contract (after expected learning).
         onboarding: one-off knowledge-transfer cost of starting with this provider.
         term: contract term in weeks.
@@ -75,7 +83,8 @@ def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternat
         negotiate: the Nash split, ``negotiation.nash_price``.
     """
     onboarding_hour = onboarding / (np.maximum(term, 1.0) * np.maximum(mu, 1e-9))
-    firm_reservation = (alternative_hour - nonprice_hour - onboarding_hour) / (1.0 + fee)
+    # A reserved hour replaces an hour of the best alternative, and never more than an on-call hour.
+    firm_reservation = (np.fmin(alternative_hour, on_call_hour) - nonprice_hour - onboarding_hour) / (1.0 + fee)
     price = negotiate(firm_reservation, provider_reservation, power)
     paid = price * (1.0 + fee)
     saving = on_call_hour - nonprice_hour  # what a reserved hour saves when it is used, before its price

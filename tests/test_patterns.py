@@ -76,7 +76,7 @@ def test_p1_below_transition_loyalty_stays_near_one_over_n(n, beta):
     """At beta = beta_c / 2, measured y matches the finite-memory disordered value near 1/n."""
     y = measured_y(n, beta)
     # Seed-to-seed sd of the 200-week mean is about 0.002; 0.015 also allows for the linear-response
-    # approximation (measured: 0.549 vs 0.553 for n = 2, 0.405 vs 0.403 for n = 3).
+    # approximation (measured 3-seed means: 0.549 vs 0.553 for n = 2, 0.405 vs 0.403 for n = 3).
     assert y == pytest.approx(disordered_y(n, beta, GAMMA, PI), abs=0.015)
     assert y < 1.0 / n + 0.1  # and clearly not loyal
 
@@ -87,7 +87,8 @@ def test_p1_above_transition_loyalty_follows_mean_field(n, beta):
     assert beta >= 3 * n * GAMMA / PI - 1e-9
     y = measured_y(n, beta)
     # Finite memory makes loyal firms still visit others now and then, so y falls short of the
-    # mean field by O(gamma); measured gaps were 0.005 to 0.025 across these betas.
+    # mean field by O(gamma); measured 3-seed means: n=2: 0.976 (mf 0.995), 0.995 (1.000);
+    # n=3 at beta 1.5-2.5: 0.978-0.994 (mf 0.998-1.000). 0.03 is about 1.5x the largest gap.
     assert y == pytest.approx(mean_field_y(n, beta, GAMMA, PI, ordered=True), abs=0.03)
 
 
@@ -110,12 +111,13 @@ def test_p2_stronger_learning_raises_permanent_share_and_relationship_length():
         diffs_share.append(out[2.0][0] - out[0.0][0])
         diffs_kpo.append(out[2.0][1] - out[0.0][1])
         diffs_len.append(out[2.0][2] - out[0.0][2])
-    # Measured (seeds 1-3): share +0.02 to +0.05 overall and +0.06 to +0.08 for KPO (where learning is
-    # strong); permanent spells +12 to +23 weeks. Seed-to-seed noise of a 200-week mean is about 0.01,
-    # so every seed must move the right way and the mean must clear half the measured effect.
-    assert min(diffs_share) > 0 and np.mean(diffs_share) > 0.015
-    assert min(diffs_kpo) > 0.02
-    assert min(diffs_len) > 0 and np.mean(diffs_len) > 5.0
+    # Measured (seeds 1-3): share +0.045, +0.056, +0.033 overall and +0.11, +0.03, +0.05 for KPO (where
+    # learning is strong, but KPO volume is small, so its share is noisier); permanent spells +20 to +23
+    # weeks. Seed-to-seed noise of a 200-week mean is about 0.01 overall and 0.03 for KPO, so every seed
+    # must move the right way and each mean must clear about half the measured effect.
+    assert min(diffs_share) > 0 and np.mean(diffs_share) > 0.02
+    assert min(diffs_kpo) > 0 and np.mean(diffs_kpo) > 0.03
+    assert min(diffs_len) > 0 and np.mean(diffs_len) > 10.0
 
 
 def renewal_rates(result) -> dict[str, float]:
@@ -133,7 +135,7 @@ def test_p2_kpo_relationships_are_renewed_more_often_than_bpo_in_the_baseline():
     for seed in range(1, 6):
         rates = renewal_rates(run(cfg, seed=seed))
         gaps.append(rates["kpo"] - rates["bpo"])
-    # Measured gaps (seeds 1-5): +0.03, +0.10, +0.09, +0.08, +0.08, with hundreds of term ends per kind (binomial
+    # Measured (seeds 1-5): KPO 0.71-0.74 vs BPO 0.53-0.56, gaps +0.15 to +0.20, with hundreds of term ends per kind (binomial
     # sd of a rate about 0.02), so a positive gap in every seed and a mean above 0.05 is not luck.
     assert min(gaps) > 0 and np.mean(gaps) > 0.05
 
@@ -146,7 +148,8 @@ def test_p3_more_demand_volatility_lowers_the_permanent_share():
         shares = [_window_mean(run(load_scenario(BASELINE, {**SMALL, "firms.demand_volatility": v, "run.steps": 400}),
                                    seed=seed).metrics, "permanent_share", 200, 400) for v in (0.05, 0.4)]
         gaps.append(shares[0] - shares[1])
-    # Measured: about 0.19 (0.625 vs 0.434 for seed 1). A floor of 0.08 is well clear of seed noise (< 0.02).
+    # Measured gaps (seeds 1-3): 0.23, 0.26, 0.20 (e.g. 0.602 vs 0.370). A floor of 0.08 is well clear of
+    # seed noise (< 0.02) while still failing if the take-or-pay mechanism weakens to a third of its size.
     assert min(gaps) > 0.08
 
 
@@ -168,9 +171,11 @@ def test_p7_recession_lowers_permanent_share_with_a_lag_and_it_recovers():
         first_weeks = share.loc[200:212].mean()
         trough = share.loc[226:340].rolling(26).mean().min()
         after = share.loc[440:520].mean()
-        # Lag: contracts keep their reserved hours until they expire, so the share does not fall at once.
+        # Lag: contracts keep their reserved hours until they expire, so the share does not fall at once
+        # (measured: it even rises, 0.63-0.67, as on-call overflow dries up first).
         assert first_weeks > before - 0.02
-        # Then it falls well below its pre-recession level (measured drops 0.10 to 0.15; seed noise < 0.03)...
+        # Then it falls well below its pre-recession level (measured: 0.545-0.590 before, troughs 0.34-0.37;
+        # seed noise of a 26-week mean < 0.03)...
         assert trough < before - 0.05
-        # ...and recovers once demand is back (measured: within 0.02 of the pre-recession level).
+        # ...and recovers once demand is back (measured 0.577-0.579 in the last 80 weeks).
         assert after > trough + 0.05

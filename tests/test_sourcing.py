@@ -185,12 +185,15 @@ def test_permanent_terms_no_deal_when_reservations_cross(kw):
     assert t.reserved[0] == 0.0
 
 
-def test_permanent_terms_no_reservation_when_price_exceeds_saving():
-    """If the price paid per reserved hour is at least what a used hour saves (on-call - nonprice), nothing is reserved: no deal."""
-    at = terms(on_call_hour=37.5)  # price 32.5 vs saving 37.5 - 5 = 32.5: reserving never pays
-    assert at.reserved[0] == 0.0 and math.isnan(at.weekly_cost[0])
-    above = terms(on_call_hour=38.0)  # saving 33.0 > 32.5: a (small) reservation pays
-    assert above.reserved[0] > 0.0 and np.isfinite(above.weekly_cost[0])
+def test_permanent_terms_price_never_exceeds_what_a_reserved_hour_saves():
+    """The firm's reservation is capped by the on-call hour, so the price never exceeds on-call - nonprice; at full provider power it equals it and nothing is reserved."""
+    for oc in (36.0, 37.5, 38.0, 45.0):
+        t = terms(on_call_hour=oc)  # alternative 40: the cap binds below 40, the alternative above
+        assert float(t.price[0]) <= min(oc, 40.0) - 5.0 + 1e-12
+        assert t.reserved[0] > 0.0 and np.isfinite(t.weekly_cost[0])
+    grab = terms(on_call_hour=37.5, power=1.0)  # the provider takes all: price = saving 32.5, so reserving never pays
+    assert float(grab.price[0]) == pytest.approx(32.5, abs=1e-12) or math.isnan(grab.price[0])
+    assert grab.reserved[0] == 0.0 and math.isnan(grab.weekly_cost[0])
 
 
 def test_permanent_terms_deal_just_inside():
