@@ -121,7 +121,7 @@ class ContractConfig(_Section):
 class NegotiationConfig(_Section):
     """Nash split between reservation prices."""
 
-    min_margin: float = P(0.05, "share of unit cost", "Provider's minimum margin over unit cost.", ge=0, le=2)
+    min_margin: float = P(0.12, "share of unit cost", "Provider's minimum margin over unit cost.", ge=0, le=2)
     guaranteed_load_value: Share = P(0.15, "share of unit cost", "Discount a provider grants for guaranteed load when fully idle (scaled by idle share).")
     base_power: Share = P(0.5, "share", "Provider's bargaining power in a balanced market.")
     tightness_weight: float = P(1.0, "power per utilisation point", "Rise of provider power with market utilisation above target.", ge=0)
