@@ -109,9 +109,16 @@ class Intermediary(mesa.Agent):
         seen = counts > 0
         est[seen] += rate * (sums[seen] / counts[seen] - est[seen])
 
-    def pick_distribution(self, cost_per_hour: NDArray[np.float64], eligible: NDArray[np.bool_],
+    @staticmethod
+    def pick_distribution(cost_per_hour: NDArray[np.float64], eligible: NDArray[np.bool_],
                           intensity: float) -> NDArray[np.float64]:
-        """Probabilities of picking each provider: logit over relative all-in cost among eligible ones."""
-        ref = np.nanmin(np.where(eligible, cost_per_hour, np.nan)) if eligible.any() else 1.0
-        J = -(cost_per_hour / ref)
-        return logit_probabilities(J[None, :], intensity, eligible[None, :])[0]
+        """Pick probabilities per row: a logit over cost relative to the cheapest eligible provider.
+
+        Args:
+            cost_per_hour: (rows, providers) expected all-in cost of each provider.
+            eligible: (rows, providers) which providers can be picked.
+            intensity: logit intensity over relative cost.
+        """
+        ref = np.where(eligible, cost_per_hour, np.inf).min(axis=1, keepdims=True)
+        ref = np.where(np.isfinite(ref) & (ref > 0), ref, 1.0)
+        return logit_probabilities(-(cost_per_hour / ref), intensity, eligible)

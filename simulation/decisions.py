@@ -1,7 +1,7 @@
 """The decision log: every sourcing review with the options compared, their expected costs and the choice.
 
-Reviews are made in vectorised batches; the log keeps each batch's columns and concatenates them once at
-the end, so a run with hundreds of thousands of reviews stays cheap.
+Reviews are made in vectorised batches; the log keeps each batch's columns as integer codes and turns
+them into one table (categorical labels) at the end, so runs with millions of reviews stay cheap.
 """
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simulation.records import Channel, Mode, labels
 from simulation.sourcing import OPTIONS
+
+OUTCOMES = ("in_house", "on_call", "on_call_broker", "kept", "renewed", "signed", "no_capacity", "no_deal")
+OUTCOME = {name: code for code, name in enumerate(OUTCOMES)}
 
 COLUMNS = ("week", "firm_id", "service", "mode_before", *(f"cost_{o}" for o in OPTIONS), "candidate_provider",
            "broker_provider", "choice", "channel", "provider_id", "price_per_hour", "reserved_hours_per_week",
@@ -19,11 +23,12 @@ COLUMNS = ("week", "firm_id", "service", "mode_before", *(f"cost_{o}" for o in O
 class DecisionLog:
     def __init__(self, enabled: bool, service_names: tuple[str, ...]) -> None:
         self.enabled = enabled
-        self.names = np.array(service_names, dtype=object)
+        self.categories = {"service": tuple(service_names), "mode_before": labels(Mode), "choice": OPTIONS,
+                           "channel": labels(Channel), "outcome": OUTCOMES}
         self._batches: list[dict[str, np.ndarray]] = []
 
     def add(self, **columns: np.ndarray) -> None:
-        """Append one week's batch; ``service`` is given as service indices."""
+        """Append one week's batch; categorical columns are given as integer codes."""
         if not self.enabled or len(columns["week"]) == 0:
             return
         missing = set(COLUMNS) - set(columns)
@@ -32,11 +37,14 @@ class DecisionLog:
         self._batches.append({c: np.asarray(columns[c]) for c in COLUMNS})
 
     def to_frame(self) -> pd.DataFrame:
-        if not self._batches:
-            return pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
-        cat = {c: np.concatenate([b[c] for b in self._batches]) for c in COLUMNS}
-        cat["service"] = self.names[cat["service"]]
-        return pd.DataFrame(cat)
+        if self._batches:  # concatenate once and keep the result as the only batch
+            self._batches = [{c: np.concatenate([b[c] for b in self._batches]) for c in COLUMNS}]
+            cols = self._batches[0]
+        else:
+            cols = {c: np.empty(0, np.int64 if c in self.categories else float) for c in COLUMNS}
+        data = {c: (pd.Categorical.from_codes(cols[c], categories=self.categories[c]) if c in self.categories
+                    else cols[c]) for c in COLUMNS}
+        return pd.DataFrame(data)
 
     def for_firm(self, firm_id: int) -> list[dict]:
         df = self.to_frame()

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.choice import loyalty, logit_probabilities, sample_rows, update_preferences
+from simulation.agents import Intermediary
 from simulation.market import SpotMarket, deliver_permanent
 from simulation.records import Channel, Form, Mode
 from simulation.slots import column_for, replace_candidates
@@ -121,8 +122,9 @@ def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: 
     sl = m.slots
     j = np.full(len(s), -1, np.int64)
     u = m.rng_choice.random(len(s))
+    table = broker_pick_table(m, available > EPS)
     for rows, b, v, region in broker_groups(m, s):
-        prob = broker_pick_distribution(m, b, v, region, available > EPS)
+        prob = table[b, v, region]
         if prob.sum() > 0:
             cdf = np.cumsum(prob)
             j[rows] = np.minimum(np.searchsorted(cdf, u[rows] * cdf[-1], side="right"), len(prob) - 1)
@@ -156,17 +158,27 @@ def broker_groups(m: "OutsourcingModel", s: NDArray):
         yield np.flatnonzero(key == g), b, v, region
 
 
-def broker_pick_distribution(m: "OutsourcingModel", b: int, v: int, region: int, eligible_extra: NDArray) -> NDArray:
-    """Broker b's pick probabilities over providers for service v and a client in ``region``."""
-    t = m.providers
-    n = t.n
-    broker = m.brokers[b]
-    eligible = t.active[:n] & t.offers[:n, v] & eligible_extra[:n]
-    c = m.catalogue.inhouse_cost[v]
-    price = m.spot_price + m.coordination * (t.region[:n] != region)
-    q = broker.estimates(n)
-    cost = price + nonprice_cost(c, m.catalogue.friction[v], m.catalogue.learning[v], 0.0, m.catalogue.error_cost[v], q)
-    return broker.pick_distribution(cost, eligible, m.cfg.intermediaries.choice_intensity)
+def broker_pick_table(m: "OutsourcingModel", eligible_extra: NDArray) -> NDArray[np.float64]:
+    """Every broker's pick probabilities, shape (broker, service, client region, provider), in one pass.
+
+    A broker rates each provider by its expected all-in cost per hour for the service (price with
+    coordination for the client's region, plus generic friction and the error cost at the quality the
+    broker has learned) and picks by a logit over relative cost among eligible providers.
+    """
+    t, cat = m.providers, m.catalogue
+    n, V = t.n, len(cat)
+    q = np.stack([broker.estimates(n) for broker in m.brokers])  # (B, n)
+    region = np.arange(2)
+    price = m.spot_price[None, :] + m.coordination[None, :] * (t.region[None, :n] != region[:, None])  # (2, n)
+    c = cat.inhouse_cost[:, None]
+    nonprice = nonprice_cost(c[None, :, :], cat.friction[None, :, None], cat.learning[None, :, None], 0.0,
+                             cat.error_cost[None, :, None], q[:, None, :])  # (B, V, n)
+    cost = price[None, None, :, :] + nonprice[:, :, None, :]  # (B, V, 2, n)
+    eligible = (t.active[:n] & eligible_extra[:n])[None, :] & t.offers[:n].T  # (V, n)
+    eligible = np.broadcast_to(eligible[None, :, None, :], cost.shape)
+    prob = Intermediary.pick_distribution(cost.reshape(-1, n), eligible.reshape(-1, n),
+                                          m.cfg.intermediaries.choice_intensity)
+    return prob.reshape(cost.shape)
 
 
 def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.choice import logit_probabilities
-from simulation.fulfilment import broker_groups, broker_pick_distribution, column_prices
+from simulation.fulfilment import broker_groups, broker_pick_table, column_prices
 from simulation.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.records import Channel, Mode
 from simulation.sourcing import (IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER,
@@ -99,8 +99,9 @@ def price_options(m: "OutsourcingModel", d: Due) -> Options:
     top = np.full(n, -1, np.int64)
     top_quality = np.zeros(n)
     ob_hour = np.full(n, np.nan)
+    table = broker_pick_table(m, np.ones(t.n, bool)) if m.brokers else None
     for rows, b, v, region in broker_groups(m, d.s):
-        prob = broker_pick_distribution(m, b, v, region, np.ones(t.n, bool))
+        prob = table[b, v, region]
         if prob.sum() == 0:
             continue
         q = m.brokers[b].estimates(t.n)

@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 
+def labels(enum: type[IntEnum]) -> tuple[str, ...]:
+    """Lower-case member names indexed by value (values must be 0..n-1): code -> label lookups."""
+    out = [""] * len(enum)
+    for member in enum:
+        out[member.value] = member.name.lower()
+    return tuple(out)
+
+
 class Mode(IntEnum):
     """How a firm sources one service."""
 

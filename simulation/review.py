@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.decisions import OUTCOME
 from simulation.options import Due, price_options
 from simulation.records import Channel, ContractEventKind, Form, Mode
 from simulation.slots import column_for, replace_candidates
@@ -19,8 +20,6 @@ from simulation.sourcing import IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERM
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel
-
-_OUTCOME_OF_CHOICE = {IN_HOUSE: "in_house", ON_CALL: "on_call", ON_CALL_BROKER: "on_call_broker"}
 
 
 def review(m: "OutsourcingModel") -> None:
@@ -49,7 +48,9 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
     week = m.week
     n = len(s)
     m.pending_before = float(m.pending_revenue.sum())
-    outcome = np.array([_OUTCOME_OF_CHOICE.get(int(o), "") for o in choice], dtype=object)
+    outcome = np.full(n, OUTCOME["no_deal"], np.int8)
+    for option in (IN_HOUSE, ON_CALL, ON_CALL_BROKER):
+        outcome[choice == option] = OUTCOME[OPTIONS[option]]
     perm = (choice == PERMANENT) | (choice == PERMANENT_BROKER)
     chan = np.where((choice == ON_CALL_BROKER) | (choice == PERMANENT_BROKER), Channel.BROKER, Channel.DIRECT)
     holder = book.active[s]
@@ -68,10 +69,10 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
         best_k[pb] = col
 
     kept = perm & mid_term
-    outcome[kept] = "kept"
+    outcome[kept] = OUTCOME["kept"]
     same = perm & holder & ~mid_term & (sl.cand[s, np.maximum(best_k, 0)] == book.provider[s]) & (chan == book.channel[s])
     renew = np.flatnonzero(same)
-    outcome[renew] = "renewed"
+    outcome[renew] = OUTCOME["renewed"]
     ending = holder & ~kept & ~same
     if ending.any():
         e = np.flatnonzero(ending)
@@ -113,8 +114,8 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
                       "signed after sourcing review" if not holder[ok].any() else "signed at review")
             signed[ok] = True
             m.flows.signed += len(ok)
-        outcome[new[fits]] = "signed"
-        outcome[new[~fits]] = "no_capacity"
+        outcome[new[fits]] = OUTCOME["signed"]
+        outcome[new[~fits]] = OUTCOME["no_capacity"]
 
     # Modes follow the outcome; a permanent choice without a contract falls back to on-call.
     has = book.active[s]
@@ -124,18 +125,14 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
     m.flows.switching_costs += float((cat.inhouse_switch_weeks[sl.service[s[back]]] * sl.mu[s[back]]
                                       * m.inhouse_cost_per_slot()[s[back]]).sum())
     sl.inhouse[s] = np.where(choice == IN_HOUSE, staff, 0.0)
-    no_deal = perm & ~has
-    outcome[(outcome == "")] = "no_deal"
-    outcome[no_deal & (outcome == "signed")] = "no_capacity"
 
     if m.decisions.enabled:
         cand_j = np.where(best_k >= 0, sl.cand[s, np.maximum(best_k, 0)], -1)
         m.decisions.add(week=np.full(n, week), firm_id=sl.firm[s], service=sl.service[s],
-                        mode_before=np.array([Mode(x).name.lower() for x in mode_before], dtype=object),
+                        mode_before=mode_before,
                         **{f"cost_{o}": costs[:, i] for i, o in enumerate(OPTIONS)},
                         candidate_provider=cand_j, broker_provider=jb,
-                        choice=np.array(OPTIONS, dtype=object)[choice],
-                        channel=np.array([Channel(x).name.lower() for x in sl.channel[s]], dtype=object),
+                        choice=choice, channel=sl.channel[s],
                         provider_id=np.where(has, book.provider[s], -1),
                         price_per_hour=np.where(has, book.price[s], np.nan),
                         reserved_hours_per_week=np.where(has, book.reserved[s], 0.0), outcome=outcome)

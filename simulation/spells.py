@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.records import Channel, Form
+from simulation.records import Channel, Form, labels
+
+FORMS = ("on_call", "permanent")  # form index 0 and 1 of the tracker
 
 
 class SpellTracker:
@@ -89,21 +91,23 @@ class SpellTracker:
 
     def to_frame(self, slot_firm: NDArray, slot_service: NDArray, service_names: tuple[str, ...]) -> pd.DataFrame:
         """Closed spells as a table, in closing order."""
-        cols = ["firm_id", "provider_id", "service", "form", "channel", "start_week", "end_week", "weeks",
-                "volume_hours", "spend", "censored"]
         if not self._closed:
-            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, ["int64", "int64", "object", "object",
-                                 "object", "int64", "int64", "int64", "float64", "float64", "bool"])})
+            empty = np.empty(0, np.int64)
+            return pd.DataFrame({
+                "firm_id": empty, "provider_id": empty,
+                "service": pd.Categorical.from_codes(empty, categories=service_names),
+                "form": pd.Categorical.from_codes(empty, categories=FORMS),
+                "channel": pd.Categorical.from_codes(empty, categories=labels(Channel)),
+                "start_week": empty, "end_week": empty, "weeks": empty, "volume_hours": np.empty(0),
+                "spend": np.empty(0), "censored": np.empty(0, bool)})
         cat = {key: np.concatenate([c[key] for c in self._closed]) for key in self._closed[0]}
-        names = np.array(service_names, dtype=object)
-        forms = np.array([Form.ON_CALL.name.lower(), Form.PERMANENT.name.lower()], dtype=object)
-        channels = np.array([c.name.lower() for c in Channel], dtype=object)
+        self._closed = [cat]  # keep one concatenated chunk, not both
         return pd.DataFrame({
             "firm_id": slot_firm[cat["slot"]].astype(np.int64),
             "provider_id": cat["provider_id"],
-            "service": names[slot_service[cat["slot"]]],
-            "form": forms[cat["form"]],
-            "channel": channels[cat["channel"]],
+            "service": pd.Categorical.from_codes(slot_service[cat["slot"]], categories=service_names),
+            "form": pd.Categorical.from_codes(cat["form"], categories=FORMS),
+            "channel": pd.Categorical.from_codes(cat["channel"], categories=labels(Channel)),
             "start_week": cat["start_week"],
             "end_week": cat["end_week"],
             "weeks": cat["end_week"] - cat["start_week"] + 1,
