@@ -65,9 +65,10 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError([Problem(str(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        where = str(chain[-1]) if chain else str(path)
-        raise ScenarioError([Problem(where, "extends" if chain else "file", str(path), "file not found")]) from None
+    except (FileNotFoundError, IsADirectoryError):
+        if chain:
+            raise ScenarioError([Problem(str(chain[-1]), "extends", str(path), "file not found")]) from None
+        raise ScenarioError([Problem(str(path), "scenario", _MISSING, "file not found")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -160,6 +161,8 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
     data: dict[str, Any] = {}
     source = "(defaults)"
     if path is not None:
+        if not Path(path).is_file():
+            raise ScenarioError([Problem(str(path), "scenario", _MISSING, "file not found")])
         p = Path(path).resolve()
         source = str(path)
         data = _read_toml(p)
