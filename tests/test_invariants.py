@@ -66,6 +66,12 @@ def test_invariants_hold_every_week_of_a_scaled_baseline(seed):
     assert {ContractEventKind.SIGNED, ContractEventKind.RENEWED, ContractEventKind.EXPIRED} <= kinds
 
 
+def test_invariants_hold_every_week_of_the_full_baseline():
+    """The full baseline (1,000 firms, 140 providers, 3 brokers, 520 weeks) keeps every invariant every week."""
+    model = run_checked(load_scenario(BASELINE), 11, 520)
+    assert model.flows.active_providers > 0 and len(model.contracts.events) > 1000
+
+
 def test_invariants_hold_through_a_recession_with_exits():
     """A deep recession (many exits and early terminations) keeps every invariant."""
     cfg = load_scenario(BASELINE, {"firms.count": 200, "providers.bpo_count": 20, "providers.kpo_count": 8,
