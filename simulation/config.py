@@ -153,6 +153,8 @@ class ProviderConfig(_Section):
     reliability_mean_kpo: Share = P(0.85, "quality 0-1", "Mean base quality of KPO specialists.")
     reliability_sd: float = P(0.04, "quality", "Spread of base quality across providers (KPO: twice this).", ge=0, le=0.5)
     quality_noise_sd: float = P(0.03, "quality", "Weekly noise of realised quality.", ge=0, le=0.5)
+    late_base_rate: Share = P(0.05, "share of hours", "Share of hours delivered late at normal load by a provider with no experience of the client.")
+    overload_lateness: float = P(1.0, "late share per utilisation point", "Extra late share per point of utilisation above the overload threshold.", ge=0)
     overload_threshold: Share = P(0.9, "utilisation", "Utilisation above which quality falls.")
     overload_quality_loss: float = P(0.5, "quality per utilisation point", "Quality lost per point of utilisation above the threshold.", ge=0)
     exit_enabled: bool = P(True, "-", "Providers exit after sustained losses.")

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from simulation.choice import loyalty, logit_probabilities, sample_rows, update_preferences
 from simulation.agents import Intermediary
 from simulation.market import SpotMarket, deliver_permanent
+from simulation.outcomes import delivered_quality, on_time_share
 from simulation.records import Channel, Form, Mode
 from simulation.slots import column_for, replace_candidates
 from simulation.sourcing import nonprice_cost
@@ -200,9 +201,11 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     j = sl.cand[used_s, used_k]
     load = np.maximum(m.prev_utilization[j] - cfg.providers.overload_threshold, 0.0)
     noise = cfg.providers.quality_noise_sd * m.rng_outcome.standard_normal(len(j))
-    q = np.clip(t.reliability[j] - cfg.providers.overload_quality_loss * load + noise, 0.0, 1.0)
     v = serv[used_s]
     E = sl.E[used_s, used_k]
+    quality = delivered_quality(t.reliability[j], load, E, cat.learning[v], noise, cfg.providers)
+    on_time = on_time_share(load, E, cat.learning[v], cfg.providers)
+    q = quality * on_time  # late work costs the firm as much as faulty work
     cs = c[used_s]
     per_hour = paid[used_s, used_k] / work[used_s, used_k]
     nonprice = nonprice_cost(cs, cat.friction[v], cat.learning[v], E, cat.error_cost[v], q)
@@ -258,6 +261,10 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     switch = float(np.mean(main[seen] != prev[seen])) if seen.any() else float("nan")
     sl.main_provider[bought] = main
 
+    hours = work[used_s, used_k]
+    if hours.sum() > 0:
+        m.flows.quality = float(np.average(quality, weights=hours))
+        m.flows.on_time = float(np.average(on_time, weights=hours))
     _add_totals(m, f, q, j, used_s, used_k, work, paid, nonprice, onboarding, switch)
 
 
@@ -289,7 +296,6 @@ def _add_totals(m: "OutsourcingModel", f: Fills, q, j, used_s, used_k, work, pai
     fl.onboarding_costs = float(onboarding.sum())
     c = m.inhouse_cost_per_slot()
     fl.firm_surplus = float((c[used_s] * hours).sum() - pv.sum() - (nonprice * hours).sum() - fl.onboarding_costs)
-    fl.extra["quality_mean"] = float(np.average(q, weights=hours)) if hours.sum() > 0 else float("nan")
 
 
 def in_house_and_residual(m: "OutsourcingModel", demand: NDArray, permanent: NDArray) -> tuple[NDArray, NDArray]:

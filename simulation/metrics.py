@@ -7,7 +7,7 @@ populations. Column names are the ones DESIGN.md section 5 promises.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,9 +59,10 @@ class WeekFlows:
     ended: int = 0
     onboarding_costs: float = 0.0
     switching_costs: float = 0.0
+    quality: float = float("nan")
+    on_time: float = float("nan")
     firm_surplus: float = 0.0
     provider_profit: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def _share(a: float, b: float) -> float:
@@ -111,6 +112,8 @@ def contracts_ended(m) -> int: return m.flows.ended
 def active_contracts(m) -> int: return int(np.count_nonzero(m.contracts.active))
 def onboarding_costs(m) -> float: return m.flows.onboarding_costs
 def switching_costs(m) -> float: return m.flows.switching_costs
+def quality_mean(m) -> float: return m.flows.quality
+def on_time_rate(m) -> float: return m.flows.on_time
 def firm_surplus(m) -> float: return m.flows.firm_surplus
 def provider_profit(m) -> float: return m.flows.provider_profit
 def demand_level(m) -> float: return m.environment.demand_level
@@ -125,5 +128,5 @@ REPORTERS = {f.__name__: f for f in (
     offshore_share, broker_share, active_providers, firm_payments, provider_revenue, broker_fees, demand_hours,
     in_house_hours, permanent_hours, on_call_hours, unmet_hours, capacity_hours, used_hours, max_capacity_overuse,
     provider_entries, provider_exits, contracts_signed, contracts_renewed, contracts_ended, active_contracts,
-    onboarding_costs, switching_costs, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
+    onboarding_costs, switching_costs, quality_mean, on_time_rate, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
 )}

@@ -49,9 +49,10 @@ class OutsourcingModel(mesa.Model):
         self.provider_agents: list[Provider] = []
         self._create_providers()
         self._create_firms()
-        self.brokers = [Intermediary(self, b, self.cfg.intermediaries.fee_rate, 0.5 * (
-            self.cfg.providers.reliability_mean_bpo + self.cfg.providers.reliability_mean_kpo))
-            for b in range(self.cfg.intermediaries.count)]
+        p = self.cfg.providers
+        prior = 0.5 * (p.reliability_mean_bpo + p.reliability_mean_kpo) * (1.0 - p.late_base_rate)
+        self.brokers = [Intermediary(self, b, self.cfg.intermediaries.fee_rate, prior)
+                        for b in range(self.cfg.intermediaries.count)]
         S, K = self.slots.cand.shape
         self.contracts = ContractBook(S)
         self.contracts.bind(self.slots.firm, self.slots.service, self.catalogue.names)

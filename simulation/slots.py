@@ -48,7 +48,7 @@ class FirmSlots:
 
 def prior_quality(kind: NDArray, cfg: Config) -> NDArray[np.float64]:
     p = cfg.providers
-    return np.where(kind == KPO, p.reliability_mean_kpo, p.reliability_mean_bpo)
+    return np.where(kind == KPO, p.reliability_mean_kpo, p.reliability_mean_bpo) * (1.0 - p.late_base_rate)
 
 
 def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArray, table: ProviderTable,
