@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -122,7 +123,7 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in DATA_FILES:
-        _atomic(out / f"{name}.parquet", lambda p, df=getattr(result, name): df.to_parquet(p, index=False))
+        _atomic(out / f"{name}.parquet", partial(getattr(result, name).to_parquet, index=False))
     _atomic(out / "manifest.json",
             lambda p: p.write_text(json.dumps(result.manifest(), indent=2, sort_keys=True) + "\n", encoding="utf-8"))
     return out

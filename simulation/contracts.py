@@ -58,7 +58,7 @@ class ContractBook:
                         int(self.end[slot]), float(self.exit_fee[slot]))
 
     def sign(self, week: int, slots: NDArray, k: NDArray, provider: NDArray, price: NDArray, reserved: NDArray,
-             term: NDArray, channel: NDArray, exit_fee_weeks: float, reason: str) -> None:
+             term: NDArray, channel: NDArray, exit_fee_weeks: float, reason: str | NDArray) -> None:
         if np.any(self.active[slots]):
             raise RuntimeError("signing over an active contract")
         ids = np.arange(self._next_id, self._next_id + len(slots))
@@ -90,15 +90,17 @@ class ContractBook:
         self.end[slots] = week + term
         self.exit_fee[slots] = exit_fee_weeks * price * reserved
 
-    def _log(self, week: int, slots: NDArray, kind: ContractEventKind, reason: str) -> None:
-        for s in np.asarray(slots, np.int64).tolist():
+    def _log(self, week: int, slots: NDArray, kind: ContractEventKind, reason: str | NDArray) -> None:
+        """One ledger event per slot; ``reason`` is one text for all or one per slot."""
+        reasons = np.broadcast_to(np.asarray(reason, dtype=object), (len(slots),))
+        for s, why in zip(np.asarray(slots, np.int64).tolist(), reasons):
             cid = int(self.contract_id[s])
             self.status[cid] = next_status(self.status.get(cid, ContractStatus.NONE), kind)
             self.events.append(ContractEvent(
                 week=week, contract_id=cid, event=kind, firm_id=int(self._firm[s]), provider_id=int(self.provider[s]),
                 service=self._service[self._slot_service[s]], channel=Channel(int(self.channel[s])),
                 price_per_hour=float(self.price[s]), reserved_hours_per_week=float(self.reserved[s]),
-                end_week=int(self.end[s]), reason=reason))
+                end_week=int(self.end[s]), reason=str(why)))
 
     def to_frame(self) -> pd.DataFrame:
         """The ledger as a table (one row per event), in the order events happened."""

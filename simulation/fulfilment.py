@@ -167,7 +167,7 @@ def broker_pick_table(m: "OutsourcingModel", eligible_extra: NDArray) -> NDArray
     broker has learned) and picks by a logit over relative cost among eligible providers.
     """
     t, cat = m.providers, m.catalogue
-    n, V = t.n, len(cat)
+    n = t.n
     q = np.stack([broker.estimates(n) for broker in m.brokers])  # (B, n)
     region = np.arange(2)
     price = m.spot_price[None, :] + m.coordination[None, :] * (t.region[None, :n] != region[:, None])  # (2, n)

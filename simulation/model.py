@@ -26,7 +26,7 @@ from simulation.market import SpotMarket
 from simulation.metrics import REPORTERS, WeekFlows
 from simulation.providers import (BPO, KPO, ProviderTable, base_cost, coordination_cost, entry_services,
                                   exit_candidates, update_providers)
-from simulation.records import ContractEventKind, Form, Mode
+from simulation.records import ContractEventKind, Mode
 from simulation.review import _close, review
 from simulation.slots import build_slots, draw_providers, replace_candidates
 from simulation.spells import SpellTracker
@@ -301,5 +301,3 @@ class OutsourcingModel(mesa.Model):
         """Close the books at the horizon: open spells become right-censored records."""
         self.spells.finish()
 
-
-__all__ = ["OutsourcingModel", "Form"]

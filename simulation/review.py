@@ -47,7 +47,6 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
     sl, book, cfg, cat = m.slots, m.contracts, m.cfg, m.catalogue
     week = m.week
     n = len(s)
-    m.pending_before = float(m.pending_revenue.sum())
     outcome = np.full(n, OUTCOME["no_deal"], np.int8)
     for option in (IN_HOUSE, ON_CALL, ON_CALL_BROKER):
         outcome[choice == option] = OUTCOME[OPTIONS[option]]
@@ -80,8 +79,9 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
         if len(term_rows):
             fee = book.exit_fee[s[term_rows]]
             m.flows.firm_payments += fee.sum()
-            np.add.at(m.pending_revenue, book.provider[s[term_rows]], fee)  # counts in next week's profit
-            m.flows.provider_revenue += float(m.pending_revenue.sum() - m.pending_before)
+            booked = np.bincount(book.provider[s[term_rows]], weights=fee, minlength=len(m.pending_revenue))
+            m.pending_revenue += booked  # the provider's side; it counts in next week's profit
+            m.flows.provider_revenue += float(booked.sum())
             _close(m, s[term_rows], ContractEventKind.TERMINATED, "ended early for a cheaper option")
         if len(exp_rows):
             _close(m, s[exp_rows], ContractEventKind.EXPIRED, "not renewed at term end")
@@ -111,7 +111,9 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
             so = s[ok]
             book.sign(week, so, best_k[ok], sl.cand[so, best_k[ok]], price[ok], reserved[ok],
                       cat.term_weeks[sl.service[so]], chan[ok], cfg.contracts.early_exit_fee_weeks,
-                      "signed after sourcing review" if not holder[ok].any() else "signed at review")
+                      np.where(holder[ok], "replaced the previous contract at review",
+                               np.where(mode_before[ok] == Mode.IN_HOUSE, "outsourced in-house work",
+                                        "committed on-call work")))
             signed[ok] = True
             m.flows.signed += len(ok)
         outcome[new[fits]] = OUTCOME["signed"]
