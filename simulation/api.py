@@ -47,6 +47,7 @@ class RunResult:
 
     def manifest(self) -> dict[str, Any]:
         return {
+            "kind": "run",
             "scenario": self.config.name,
             "description": self.config.description,
             "seed": self.seed,
