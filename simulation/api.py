@@ -24,9 +24,11 @@ import pandas as pd
 
 from simulation.config import Config
 from simulation.model import OutsourcingModel
-from simulation.scenario import load_scenario
+from pydantic import ValidationError
 
-__all__ = ["RunResult", "load_scenario", "run", "save_run", "OutsourcingModel"]
+from simulation.scenario import _MISSING, Problem, ScenarioError, load_scenario, problems_from
+
+__all__ = ["RunResult", "export_csv", "load_run_config", "load_scenario", "run", "save_run", "OutsourcingModel"]
 
 DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
 
@@ -127,6 +129,40 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
         _atomic(out / f"{name}.parquet", partial(getattr(result, name).to_parquet, index=False))
     _atomic(out / "manifest.json",
             lambda p: p.write_text(json.dumps(result.manifest(), indent=2, sort_keys=True) + "\n", encoding="utf-8"))
+    return out
+
+
+def load_run_config(run_dir: str | Path) -> tuple[Config, int]:
+    """The resolved config and seed a run folder was made with, so the run can be repeated exactly.
+
+    Raises:
+        ScenarioError: if the folder has no readable manifest or its config no longer validates.
+    """
+    path = Path(run_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        config, seed = manifest["config"], int(manifest["seed"])
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(run_dir), "manifest.json", _MISSING, "not a run folder (no manifest.json)")]) from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError([Problem(str(path), "config", _MISSING, f"unreadable manifest ({exc})")]) from None
+    try:
+        return Config.model_validate(config), seed
+    except ValidationError as exc:
+        raise ScenarioError(problems_from(exc, str(path), {})) from None
+
+
+def export_csv(run_dir: str | Path) -> list[Path]:
+    """Write a CSV copy of every Parquet table in a run folder (for spreadsheets); returns the files."""
+    folder = Path(run_dir)
+    tables = sorted(folder.glob("*.parquet"))
+    if not tables:
+        raise ScenarioError([Problem(str(folder), "parquet", _MISSING, "no Parquet tables to export (is this a run folder?)")])
+    out = []
+    for table in tables:
+        target = table.with_suffix(".csv")
+        _atomic(target, partial(pd.read_parquet(table).to_csv, index=False))
+        out.append(target)
     return out
 
 

@@ -10,8 +10,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from simulation.api import RunResult, load_scenario, run, save_run
-from simulation.scenario import ScenarioError
+from simulation.api import RunResult, export_csv, load_run_config, load_scenario, run, save_run
+from simulation.scenario import ScenarioError, list_scenarios
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -28,40 +28,98 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="outsim", description="Agent-based simulator of outsourcing markets.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("run", help="run one scenario and save a run folder")
-    p.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO), help="scenario TOML (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=1, help="run seed (default: %(default)s)")
+    p.add_argument("scenario", nargs="?", default=None, help=f"scenario TOML (default: {DEFAULT_SCENARIO})")
+    p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
+                   help="repeat a saved run exactly: its resolved config and seed (other options still apply)")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                   help="csv also writes a CSV copy of every table (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="run seed (default: 1, or the --from run's seed)")
     p.add_argument("--steps", type=int, default=None, help="weeks to run (default: the scenario's run.steps)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
                    help="override any parameter, e.g. --set firms.count=500 (repeatable)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: outputs/<scenario>/<time>-s<seed>/)")
+
+    v = sub.add_parser("validate", help="check scenario files and report every problem at once")
+    v.add_argument("files", nargs="+", type=Path, help="scenario TOML files")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
+                   help="check these overrides too")
+
+    s = sub.add_parser("scenarios", help="list the shipped scenarios with their descriptions and tags")
+    s.add_argument("folder", nargs="?", type=Path, default=DEFAULT_SCENARIO.parent, help="where to look (default: %(default)s)")
+
+    e = sub.add_parser("export", help="write CSV copies of a run folder's tables")
+    e.add_argument("run_dir", type=Path)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    return EXIT_INVALID  # pragma: no cover - argparse rejects unknown commands
+    commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export}
+    return commands[args.command](args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         return _invalid([f"--steps: --steps = {args.steps}: must be at least 1"])
+    if args.from_dir is not None and args.scenario is not None:
+        return _invalid([f"--from: {args.from_dir}: give either a scenario file or --from RUN_DIR, not both"])
     try:
-        cfg = load_scenario(args.scenario, args.overrides)
+        if args.from_dir is not None:
+            cfg, seed = load_run_config(args.from_dir)
+            if args.overrides:
+                cfg = load_scenario(None, args.overrides, base=cfg)
+        else:
+            cfg, seed = load_scenario(args.scenario or DEFAULT_SCENARIO, args.overrides), 1
     except ScenarioError as exc:
         return _invalid([str(p) for p in exc.problems])
-    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{args.seed}"
+    seed = seed if args.seed is None else args.seed
+    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
     steps = args.steps or cfg.run.steps
-    print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {args.seed} ...", flush=True)
+    print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
     try:
-        result = run(cfg, seed=args.seed, steps=steps)
+        result = run(cfg, seed=seed, steps=steps)
     except Exception as exc:  # a model failure is reported, not hidden: exit 1 with its message
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     folder = save_run(result, out)
+    if args.format == "csv":
+        export_csv(folder)
     print(summary_table(result))
     print(f"\nrun folder: {folder}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    for path in args.files:
+        try:
+            load_scenario(path, args.overrides)
+            print(f"{path}: ok")
+        except ScenarioError as exc:
+            problems += [str(p) for p in exc.problems]
+    return _invalid(problems, ran=False) if problems else EXIT_OK
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    rows = list_scenarios(args.folder)
+    if not rows:
+        return _invalid([f"{args.folder}: no scenario files found"], ran=False)
+    width = max(len(r.path) for r in rows)
+    for r in rows:
+        status = "" if r.valid else "  [INVALID: run outsim validate]"
+        print(f"{r.path:<{width}}  {r.description}{status}")
+        if r.tags:
+            print(f"{'':<{width}}  tags: {', '.join(r.tags)}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        files = export_csv(args.run_dir)
+    except ScenarioError as exc:
+        return _invalid([str(p) for p in exc.problems], ran=False)
+    for f in files:
+        print(f)
     return EXIT_OK
 
 
@@ -91,10 +149,11 @@ def summary_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def _invalid(lines: list[str]) -> int:
+def _invalid(lines: list[str], ran: bool = True) -> int:
     for line in lines:
         print(line, file=sys.stderr)
-    print(f"outsim: {len(lines)} problem(s); nothing was run.", file=sys.stderr)
+    tail = "; nothing was run." if ran else "."
+    print(f"outsim: {len(lines)} problem(s){tail}", file=sys.stderr)
     return EXIT_INVALID
 
 

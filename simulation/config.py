@@ -164,6 +164,8 @@ class ProviderConfig(_Section):
     entry_probability: Share = P(0.05, "probability/week", "Weekly chance of an entry into a service with high margins.")
     profit_memory_weeks: float = P(13.0, "weeks", "Time constant of providers' running profit and demand estimates.", ge=1)
     fixed_price: bool = P(False, "-", "Freeze spot prices at their initial level (validation cases).")
+    failure_week: int = P(0, "week", "Week at which the largest active providers fail and leave at once (0: never).", ge=0)
+    failure_count: int = P(1, "providers", "How many of the largest providers (by capacity) fail at failure_week.", ge=1)
 
 
 class RegionConfig(_Section):
@@ -173,6 +175,7 @@ class RegionConfig(_Section):
     wage_growth_per_year: float = P(0.04, "1/year", "Annual growth of the regional wage index.", ge=-0.5, le=1)
     exchange_rate: float = P(1.0, "home cu per local cu (relative)", "Exchange rate index; provider costs in home currency scale with it.", gt=0)
     coordination_cost_per_hour: float = P(0.0, "cu/hour at skill 1", "Extra cost per hour of serving a client in the other region (x skill wage premium).", ge=0)
+    kpo_compliance_cost_per_hour: float = P(0.0, "cu/hour", "Extra cost per hour of KPO work done here for clients in the other region (e.g. a data-protection rule).", ge=0)
     reliability_offset: float = P(0.0, "quality", "Added to the base quality of providers located in the region.", ge=-0.5, le=0.5)
     talent_pool_hours: float = P(20000.0, "hours/week of capacity", "KPO talent available for hire in the region.", ge=0)
     talent_pool_refill_per_week: Share = P(0.01, "share of pool/week", "Rate at which the talent pool refills toward its size.")
@@ -264,17 +267,16 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_catalogue(self) -> "Config":
+        # Messages start with the dotted key they are about, so errors can name it.
         if not self.services:
-            raise ValueError("at least one service is required")
+            raise ValueError("services: at least one service is required")
         if set(self.regions) != {"domestic", "offshore"}:
-            raise ValueError("regions must be exactly 'domestic' and 'offshore'")
+            raise ValueError(f"regions: must be exactly 'domestic' and 'offshore', got {sorted(self.regions)}")
         kinds = {s.kind for s in self.services.values()}
         if Kind.BPO in kinds and self.providers.bpo_count == 0:
-            raise ValueError("BPO services need providers.bpo_count >= 1")
+            raise ValueError("providers.bpo_count: must be at least 1 when the catalogue has BPO services")
         if Kind.KPO in kinds and self.providers.kpo_count == 0:
-            raise ValueError("KPO services need providers.kpo_count >= 1")
-        if not (self.contracts.allow_in_house or self.choice.consideration_set_size >= 1):
-            raise ValueError("firms need in-house work or providers to choose from")
+            raise ValueError("providers.kpo_count: must be at least 1 when the catalogue has KPO services")
         return self
 
     def term_weeks(self, kind: Kind) -> int:

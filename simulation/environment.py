@@ -96,7 +96,7 @@ class Environment:
         for ev in self.events:
             if max(ev.at, 1) == self.week:  # an event at week 0 applies from the first week
                 start = float(get_value(self.cfg, ev.target))
-                end = _apply(ev.action, start, ev.value)
+                end = apply_action(ev.action, start, ev.value)
                 if ev.ramp_weeks > 0:
                     self._ramps.append((ev, start, end))
                 else:
@@ -123,7 +123,8 @@ class Environment:
         return got
 
 
-def _apply(action: str, current: float, value: float) -> float:
+def apply_action(action: str, current: float, value: float) -> float:
+    """The value a set, multiply or add event leads to from ``current``."""
     if action == EventAction.SET:
         return value
     if action == EventAction.MULTIPLY:

@@ -88,6 +88,7 @@ class OutsourcingModel(mesa.Model):
     def advance_environment(self) -> None:
         if self.environment.advance():
             self.catalogue = Catalogue.from_config(self.cfg)
+            self._admit_brokers()
             for broker in self.brokers:
                 broker.fee_rate = self.cfg.intermediaries.fee_rate
         self.refresh_parameters()
@@ -148,6 +149,9 @@ class OutsourcingModel(mesa.Model):
         self.pending_revenue = np.zeros(n)
         for row in exit_candidates(t, self.cfg):
             self._exit(int(row))
+        if self.week == self.cfg.providers.failure_week:
+            for row in self._largest_providers(self.cfg.providers.failure_count):
+                self._exit(int(row), reason="provider failed")
         for v in entry_services(t, self.cfg, self.rng_market):
             self._enter(v)
         self.flows.active_providers = int(t.view("active").sum())
@@ -260,12 +264,43 @@ class OutsourcingModel(mesa.Model):
                                                      self.cfg.providers.target_utilization_bpo)
 
     # ----------------------------------------------------------------- exit and entry
-    def _exit(self, row: int) -> None:
+    def _largest_providers(self, count: int) -> NDArray[np.int64]:
+        """Rows of the ``count`` largest active providers by capacity (never the last of a service)."""
+        t = self.providers
+        act = np.flatnonzero(t.view("active"))
+        order = act[np.argsort(-t.capacity[act], kind="stable")]
+        chosen, left = [], (t.offers[: t.n] & t.view("active")[:, None]).sum(axis=0)
+        for row in order:
+            if len(chosen) == count:
+                break
+            if np.all(left[t.offers[row]] > 1):
+                left[t.offers[row]] -= 1
+                chosen.append(row)
+        return np.asarray(chosen, np.int64)
+
+    def _admit_brokers(self) -> None:
+        """Brokers entering mid-run (intermediaries.count raised by an event) win clients from incumbents."""
+        target, have = self.cfg.intermediaries.count, len(self.brokers)
+        if target <= have:
+            return
+        p = self.cfg.providers
+        prior = 0.5 * (p.reliability_mean_bpo + p.reliability_mean_kpo) * (1.0 - p.late_base_rate)
+        self.brokers += [Intermediary(self, b, self.cfg.intermediaries.fee_rate, prior) for b in range(have, target)]
+        n_firms = len(self.firm_agents)
+        moves = self.rng_market.random(n_firms) < (target - have) / target
+        firm_broker = self.slots.broker[np.searchsorted(self.slots.firm, np.arange(n_firms))].copy() if have else \
+            np.zeros(n_firms, np.int64)
+        firm_broker[moves] = self.rng_market.integers(have, target, moves.sum())
+        if have == 0:
+            firm_broker[~moves] = self.rng_market.integers(0, target, (~moves).sum())
+        self.slots.broker[:] = firm_broker[self.slots.firm]
+
+    def _exit(self, row: int, reason: str = "provider exited the market") -> None:
         sl, book = self.slots, self.contracts
         self.provider_agents[row].exit_market(self.week)
         hit = np.flatnonzero(book.active & (book.provider == row))
         if len(hit):
-            _close(self, hit, ContractEventKind.PROVIDER_EXIT, "provider exited the market")
+            _close(self, hit, ContractEventKind.PROVIDER_EXIT, reason)
             sl.next_review[hit] = self.week  # re-source at this week's review
         s, k = np.nonzero((sl.cand == row) & sl.cand_ok)
         self.spells.close_column(s, k)

@@ -82,10 +82,14 @@ def base_cost(table: ProviderTable, env: Environment, cfg: Config) -> NDArray[np
 
 
 def coordination_cost(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
-    """Extra cost per hour of serving a client in the other region, by provider (skilled work costs more to coordinate)."""
+    """Extra cost per hour of serving a client in the other region, by provider: coordination (skilled work
+    costs more to coordinate) plus any compliance cost on cross-border KPO work."""
+    n = table.n
     per_region = np.array([cfg.regions[r].coordination_cost_per_hour for r in REGIONS])
-    premium = cfg.providers.skill_wage_premium ** (table.skill[: table.n].astype(float) - 1.0)
-    return per_region[table.region[: table.n]] * premium
+    compliance = np.array([cfg.regions[r].kpo_compliance_cost_per_hour for r in REGIONS])
+    premium = cfg.providers.skill_wage_premium ** (table.skill[:n].astype(float) - 1.0)
+    region = table.region[:n]
+    return per_region[region] * premium + np.where(table.kind[:n] == KPO, compliance[region], 0.0)
 
 
 def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig
-from simulation.environment import UnknownParameter, get_value
+from simulation.environment import UnknownParameter, apply_action, get_value
 
 META_KEYS = {"extends"}
 
@@ -62,24 +62,24 @@ def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
-        raise ScenarioError([Problem(str(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
+        raise ScenarioError([Problem(_shown(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
         if chain:
-            raise ScenarioError([Problem(str(chain[-1]), "extends", str(path), "file not found")]) from None
-        raise ScenarioError([Problem(str(path), "scenario", _MISSING, "file not found")]) from None
+            raise ScenarioError([Problem(_shown(chain[-1]), "extends", _shown(path), "file not found")]) from None
+        raise ScenarioError([Problem(_shown(path), "scenario", _MISSING, "file not found")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(str(path), "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
+        raise ScenarioError([Problem(_shown(path), "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
     parent = data.pop("extends", None)
     if not chain:
         data.setdefault("name", path.stem)  # a scenario is named after its own file unless it says otherwise
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ScenarioError([Problem(str(path), "extends", parent, "must be a file path string")])
+        raise ScenarioError([Problem(_shown(path), "extends", parent, "must be a file path string")])
     base = _read_toml((path.parent / parent).resolve(), (*chain, path))
     return deep_merge(base, data)
 
@@ -131,7 +131,7 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -> list[Problem]:
+def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -> list[Problem]:
     out = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -144,22 +144,46 @@ def _problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -
             rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
         elif err["type"] in ("finite_number",):
             rule = "must be a finite number (NaN and infinity are not allowed)"
-        out.append(Problem(src, key, err.get("input", _MISSING) if err["type"] != "missing" else _MISSING, rule))
+        value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
+        if not loc and err["type"] == "value_error":  # a whole-config rule: its message names the key
+            key, _, rule = str(err["ctx"]["error"]).partition(": ")
+            src = sources.get(key, source)
+            value = _lookup(value, key)
+        out.append(Problem(src, key, value, rule))
     return out
 
 
-def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> Config:
+def _lookup(data: Any, dotted: str) -> Any:
+    """The raw value at a dotted key of scenario data, or _MISSING."""
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def _shown(path: Path) -> str:
+    """A path as a user would write it: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
+                  base: Config | None = None) -> Config:
     """Load a scenario file (or the defaults when ``path`` is None) and apply overrides.
 
     Args:
         path: a TOML scenario file; it may ``extends = "other.toml"`` (relative to itself).
         overrides: ``{"firms.count": 500}`` or ``["firms.count=500"]`` (the CLI's ``--set``).
+        base: start from this resolved config instead of the defaults (``path`` must be None).
 
     Raises:
         ScenarioError: with every problem found, one per line.
     """
-    data: dict[str, Any] = {}
-    source = "(defaults)"
+    data: dict[str, Any] = base.model_dump(mode="json") if base is not None else {}
+    source = "(defaults)" if base is None else "(run folder)"
     if path is not None:
         if not Path(path).is_file():
             raise ScenarioError([Problem(str(path), "scenario", _MISSING, "file not found")])
@@ -186,7 +210,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc, source, sources))
+        problems.extend(problems_from(exc, source, sources))
         raise ScenarioError(problems) from None
     problems.extend(_check_events(cfg, source))
     if problems:
@@ -204,6 +228,35 @@ def _check_events(cfg: Config, source: str) -> list[Problem]:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             out.append(Problem(source, f"events.{i}.target", ev.target, "events can only change numeric parameters"))
+        fewer = apply_action(ev.action.value, cfg.intermediaries.count, ev.value) < cfg.intermediaries.count
+        if ev.target == "intermediaries.count" and fewer:
+            out.append(Problem(source, f"events.{i}.value", ev.value, "brokers can enter mid-run but not leave"))
         if ev.at > cfg.run.steps:
             out.append(Problem(source, f"events.{i}.at", ev.at, f"after the horizon (run.steps = {cfg.run.steps})"))
+    return out
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """One line of ``outsim scenarios``."""
+
+    path: str
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    valid: bool
+
+
+def list_scenarios(folder: str | Path) -> list[ScenarioInfo]:
+    """Every scenario file under ``folder`` (recursively), with its description and tags, sorted by path."""
+    root = Path(folder)
+    out = []
+    for path in sorted(root.rglob("*.toml")):
+        if "sweeps" in path.relative_to(root).parts:
+            continue  # sweep files describe many runs, not one scenario
+        try:
+            cfg = load_scenario(path)
+            out.append(ScenarioInfo(str(path), cfg.name, cfg.description, tuple(cfg.tags), True))
+        except ScenarioError:
+            out.append(ScenarioInfo(str(path), path.stem, "", (), False))
     return out

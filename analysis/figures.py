@@ -1,0 +1,161 @@
+"""Figures of a run folder: shared style, saving, and the registry the report draws from.
+
+Every figure function takes loaded data (a :class:`~analysis.load.RunData`, a list of them for bands
+across replications, or a :class:`~analysis.load.Comparison`) and an output folder, saves the figure as
+PNG and SVG under that folder and returns the PNG path. When the data hold too little to draw a figure
+at all, the function raises :class:`~analysis.load.NotEnoughData` with a message for the reader; when
+only a part is missing (a run without permanent contracts) it draws the rest and says so in the figure.
+
+The figure functions live in :mod:`analysis.fig_forms` (forms, spells, loyalty, transitions),
+:mod:`analysis.fig_market` (prices, capacity, concentration, surplus, brokers) and
+:mod:`analysis.fig_network` (relationship network, what-if comparison); :func:`figure_specs` lists
+them in report order. Matplotlib runs on the non-interactive Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from analysis.load import Comparison, NotEnoughData, Replications, RunData  # noqa: E402
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+FORM_COLOURS = {"in_house": "#7F7F7F", "on_call": "#E69F00", "permanent": "#0072B2", "unmet": "#D55E00"}
+FORM_LABELS = {"in_house": "in-house", "on_call": "on-call", "permanent": "permanent", "unmet": "unmet"}
+KIND_STYLES = {"bpo": "-", "kpo": "--"}
+KIND_LABELS = {"bpo": "BPO", "kpo": "KPO"}
+
+STYLE = {
+    "figure.figsize": (8, 4.5), "figure.dpi": 100, "savefig.dpi": 150, "font.size": 11,
+    "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10, "xtick.labelsize": 10,
+    "ytick.labelsize": 10, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
+    "figure.constrained_layout.use": True,
+}
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, figsize: tuple[float, float] = (8, 4.5), **kwargs):
+    """A figure in the house style (constrained layout, readable fonts)."""
+    with plt.rc_context(STYLE):
+        return plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+
+
+def save(fig, out_dir: str | Path, name: str) -> Path:
+    """Save ``fig`` as ``out_dir/name.png`` and ``.svg``, close it, and return the PNG path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(STYLE):
+        fig.savefig(out / f"{name}.png")
+        fig.savefig(out / f"{name}.svg")
+    plt.close(fig)
+    return out / f"{name}.png"
+
+
+def note(ax, text: str) -> None:
+    """Write a message in the middle of an axes (used for a panel that has nothing to show)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11, color="#444444",
+            wrap=True, bbox={"boxstyle": "round", "facecolor": "#F4F4F4", "edgecolor": "#BBBBBB"})
+
+
+def as_runs(data: RunData | Replications | Sequence[RunData]) -> list[RunData]:
+    """A list of runs from one run, a replication set or a list of runs.
+
+    Raises:
+        NotEnoughData: a comparison was given, or the list is empty.
+    """
+    if isinstance(data, RunData):
+        return [data]
+    if isinstance(data, Replications):
+        return list(data.runs)
+    if isinstance(data, Comparison):
+        raise NotEnoughData("this figure needs a run or replications, not a comparison folder")
+    runs = list(data)
+    if not runs:
+        raise NotEnoughData("no runs given")
+    return runs
+
+
+def first_run(data) -> RunData:
+    """The first run of ``data`` (figures that show one run use it)."""
+    return as_runs(data)[0]
+
+
+def percent_axis(ax, axis: str = "y") -> None:
+    """Format an axis holding shares in [0, 1] as percentages."""
+    from matplotlib.ticker import PercentFormatter
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One registered figure: file name, what it shows, and what it needs."""
+
+    name: str
+    title: str
+    caption: str
+    draw: Callable[..., Path]
+    needs: str = "run"  # "run" (a run, or runs for bands) or "comparison"
+
+
+def _registry() -> list[FigureSpec]:
+    from analysis import fig_forms as f
+    from analysis import fig_market as m
+    from analysis import fig_network as n
+    return [
+        FigureSpec("emergence", "Emergence of sourcing forms", "Share of demand (hours) served in-house, on-call and "
+                   "under permanent contracts, week by week, for BPO and KPO work.", f.emergence),
+        FigureSpec("transitions", "Sourcing-mode transitions", "Sourcing mode before and after every review "
+                   "(counts and row shares).", f.transitions),
+        FigureSpec("survival", "Relationship survival", "Kaplan-Meier survival of firm-provider spells by form "
+                   "and kind (right-censored spells handled).", f.survival),
+        FigureSpec("loyalty", "Loyalty: concentration of on-call spend", "Share of each firm-service's on-call "
+                   "spend with its top provider in the last year, the empirical counterpart of loyalty y.",
+                   f.loyalty),
+        FigureSpec("segments", "Outsourced volume by form and segment", "Permanent vs on-call share of outsourced "
+                   "volume in the last year by firm size class and provider region.", f.segments),
+        FigureSpec("prices", "Prices by form and kind", "Mean price paid per hour (quarterly), on-call vs "
+                   "permanent, BPO and KPO.", m.prices),
+        FigureSpec("capacity", "Utilisation and providers", "Provider utilisation, active providers, and entry and "
+                   "exit per year.", m.capacity),
+        FigureSpec("concentration", "Market concentration", "Herfindahl-Hirschman index of provider volume per "
+                   "service in the last year.", m.concentration),
+        FigureSpec("surplus", "Surplus split", "Firm surplus and provider profit per year.", m.surplus),
+        FigureSpec("brokers", "Intermediaries", "Broker share of matches and of volume by firm size class and by "
+                   "service kind.", m.brokers),
+        FigureSpec("network", "Firm-provider network", "Active relationships of a sample of firms at two weeks, "
+                   "coloured by form.", n.network),
+        FigureSpec("whatif", "What-if against baseline", "Key metrics of the base and what-if scenarios with bands "
+                   "across replications and the event weeks.", n.whatif, needs="comparison"),
+    ]
+
+
+def figure_specs() -> list[FigureSpec]:
+    """Every registered figure, in report order."""
+    return _registry()
+
+
+@dataclass(frozen=True)
+class DrawnFigure:
+    """The result of drawing one registered figure: its PNG, or the reason it could not be drawn."""
+
+    spec: FigureSpec
+    png: Path | None
+    message: str | None = None
+
+
+def draw_all(data, out_dir: str | Path, needs: Sequence[str] = ("run",)) -> list[DrawnFigure]:
+    """Draw every registered figure whose ``needs`` is in ``needs``; NotEnoughData becomes a message."""
+    drawn = []
+    for spec in figure_specs():
+        if spec.needs not in needs:
+            continue
+        try:
+            drawn.append(DrawnFigure(spec, spec.draw(data, out_dir)))
+        except NotEnoughData as exc:
+            drawn.append(DrawnFigure(spec, None, str(exc)))
+    return drawn

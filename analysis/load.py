@@ -1,0 +1,256 @@
+"""Loading run folders written by ``outsim`` into plain pandas tables.
+
+The folder layouts are described in docs/run-folders.md: a single seeded run (kind ``"run"``), a set
+of replications (``"replications"``, one ``rep-*/`` run folder each) and a base-versus-what-if
+comparison (``"comparison"``, with ``base/`` and ``whatif/`` replication folders). This module only
+reads files (``pandas.read_parquet`` and ``json``); it never imports or runs the model, so results
+from any machine can be analysed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TABLES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
+
+#: Columns each table must have for the analysis to work (docs/run-folders.md).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "metrics": ("step", "permanent_share", "on_call_share", "in_house_share"),
+    "contracts": ("week", "contract_id", "event", "firm_id", "provider_id", "service"),
+    "relationships": ("firm_id", "provider_id", "service", "form", "channel", "start_week", "end_week",
+                      "weeks", "volume_hours", "spend", "censored"),
+    "decisions": ("week", "firm_id", "service", "mode_before", "choice", "outcome"),
+    "firms": ("firm_id", "size_class"),
+    "providers": ("provider_id", "kind", "region"),
+}
+
+
+class RunFolderError(ValueError):
+    """A folder that is not a readable run folder; the message names the path and what is missing."""
+
+
+class NotEnoughData(RuntimeError):
+    """The data hold too little for a measure or figure; the message says what is missing."""
+
+
+@dataclass
+class RunData:
+    """Everything one seeded run wrote, as loaded from its folder.
+
+    Attributes:
+        path: the run folder.
+        manifest: the parsed manifest.json.
+        metrics, contracts, relationships, decisions, firms, providers: the Parquet tables; the
+            contracts, relationships and decisions tables carry an extra ``kind`` column (bpo/kpo)
+            taken from the service catalogue in the manifest's config.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    metrics: pd.DataFrame
+    contracts: pd.DataFrame
+    relationships: pd.DataFrame
+    decisions: pd.DataFrame
+    firms: pd.DataFrame
+    providers: pd.DataFrame
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run used (empty if the manifest has none)."""
+        return self.manifest.get("config") or {}
+
+    @property
+    def service_kind(self) -> dict[str, str]:
+        """Service name -> kind (``"bpo"`` or ``"kpo"``) from the manifest's config."""
+        return service_kinds(self.manifest)
+
+    @property
+    def steps(self) -> int:
+        """Number of weeks simulated (from the manifest, else the metrics table)."""
+        if self.manifest.get("steps") is not None:
+            return int(self.manifest["steps"])
+        return int(self.metrics["step"].max()) if len(self.metrics) else 0
+
+    @property
+    def label(self) -> str:
+        """Short name for captions: scenario and seed."""
+        return f"{self.manifest.get('scenario', self.path.name)} (seed {self.manifest.get('seed', '?')})"
+
+
+@dataclass
+class Replications:
+    """A set of replications of one scenario: one :class:`RunData` per ``rep-*/`` folder."""
+
+    path: Path
+    manifest: dict[str, Any]
+    runs: list[RunData]
+    summary: pd.DataFrame | None = None
+
+    @property
+    def label(self) -> str:
+        """Short name for captions: scenario and number of replications."""
+        return f"{self.manifest.get('scenario', self.path.name)} ({len(self.runs)} replications)"
+
+
+@dataclass
+class Comparison:
+    """A base-versus-what-if comparison: two replication sets run with the same seeds."""
+
+    path: Path
+    manifest: dict[str, Any]
+    base: Replications
+    whatif: Replications
+    table: pd.DataFrame | None = None
+    event_weeks: list[int] = field(default_factory=list)
+
+
+def service_kinds(manifest: dict[str, Any]) -> dict[str, str]:
+    """Map service name -> kind from ``manifest["config"]["services"]``; empty if absent."""
+    services = (manifest.get("config") or {}).get("services") or {}
+    return {name: str(spec.get("kind", "")) for name, spec in services.items() if isinstance(spec, dict)}
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Parse ``path/manifest.json``.
+
+    Raises:
+        RunFolderError: the path does not exist, is not a folder, or has no readable manifest.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RunFolderError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise RunFolderError(f"{path}: not a folder (a run folder is a directory with manifest.json)")
+    mf = path / "manifest.json"
+    if not mf.is_file():
+        raise RunFolderError(f"{path}: not a run folder: manifest.json is missing")
+    try:
+        manifest = json.loads(mf.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{mf}: cannot be read as JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise RunFolderError(f"{mf}: expected a JSON object, found {type(manifest).__name__}")
+    return manifest
+
+
+def folder_kind(path: str | Path) -> str:
+    """The folder's ``manifest["kind"]``: ``"run"``, ``"replications"`` or ``"comparison"``.
+
+    A manifest without ``kind`` (folders written before the field existed) counts as ``"run"``.
+
+    Raises:
+        RunFolderError: no manifest, or an unknown kind.
+    """
+    kind = read_manifest(path).get("kind", "run")
+    if kind not in ("run", "replications", "comparison"):
+        raise RunFolderError(f"{path}: manifest kind {kind!r} is not one of 'run', 'replications', 'comparison'")
+    return kind
+
+
+def add_kind(df: pd.DataFrame, service_kind: dict[str, str]) -> pd.DataFrame:
+    """Return ``df`` with a ``kind`` column (bpo/kpo, ``"unknown"`` if unmapped) from its ``service``."""
+    out = df.copy()
+    out["kind"] = out["service"].astype(str).map(service_kind).fillna("unknown").astype(object)
+    return out
+
+
+def load_run(path: str | Path) -> RunData:
+    """Load one run folder (kind ``"run"``).
+
+    Args:
+        path: the folder holding manifest.json and the six Parquet tables.
+
+    Returns:
+        The tables and the manifest; contracts, relationships and decisions get a ``kind`` column.
+
+    Raises:
+        RunFolderError: the folder is not a run folder, a table is missing or lacks required columns.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    kind = manifest.get("kind", "run")
+    if kind != "run":
+        raise RunFolderError(f"{path}: is a {kind!r} folder, not a single run; use analysis.load.load()")
+    files = manifest.get("files") or {}
+    missing = [name for name in TABLES if not (path / files.get(name, f"{name}.parquet")).is_file()]
+    if missing:
+        raise RunFolderError(f"{path}: not a complete run folder: missing {', '.join(f'{m}.parquet' for m in missing)}")
+    tables = {}
+    for name in TABLES:
+        file = path / files.get(name, f"{name}.parquet")
+        try:
+            df = pd.read_parquet(file)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise RunFolderError(f"{file}: cannot be read as Parquet ({exc})") from exc
+        lacking = [c for c in REQUIRED_COLUMNS[name] if c not in df.columns]
+        if lacking:
+            raise RunFolderError(f"{file}: missing column(s) {', '.join(lacking)}")
+        tables[name] = df
+    kinds = service_kinds(manifest)
+    for name in ("contracts", "relationships", "decisions"):
+        tables[name] = add_kind(tables[name], kinds)
+    return RunData(path=path, manifest=manifest, **tables)
+
+
+def load_replications(path: str | Path) -> Replications:
+    """Load a replications folder: every ``rep-*/`` subfolder as a run, plus ``summary.parquet`` if present.
+
+    Raises:
+        RunFolderError: no manifest, or no ``rep-*/`` run folder inside.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    reps = sorted(p for p in path.glob("rep-*") if p.is_dir())
+    if not reps:
+        raise RunFolderError(f"{path}: replications folder without any rep-*/ run folder")
+    summary_file = path / "summary.parquet"
+    summary = pd.read_parquet(summary_file) if summary_file.is_file() else None
+    return Replications(path=path, manifest=manifest, runs=[load_run(p) for p in reps], summary=summary)
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    """Load a comparison folder: ``base/`` and ``whatif/`` replication sets and ``comparison.parquet``.
+
+    Event weeks come from ``manifest["event_weeks"]`` if present, else from the ``at`` week of every
+    event in the what-if config (first replication).
+
+    Raises:
+        RunFolderError: no manifest, or ``base/`` or ``whatif/`` missing.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    for sub in ("base", "whatif"):
+        if not (path / sub).is_dir():
+            raise RunFolderError(f"{path}: comparison folder without its {sub}/ folder")
+    base, whatif = (_as_replications(path / sub) for sub in ("base", "whatif"))
+    table_file = path / "comparison.parquet"
+    table = pd.read_parquet(table_file) if table_file.is_file() else None
+    weeks = manifest.get("event_weeks")
+    if weeks is None:
+        events = (whatif.runs[0].config.get("events") or []) if whatif.runs else []
+        weeks = [e["at"] for e in events if isinstance(e, dict) and "at" in e]
+    return Comparison(path=path, manifest=manifest, base=base, whatif=whatif, table=table,
+                      event_weeks=sorted({int(w) for w in weeks}))
+
+
+def _as_replications(path: Path) -> Replications:
+    """A replications folder as is, or a single run wrapped as one replication."""
+    if folder_kind(path) == "run":
+        run = load_run(path)
+        return Replications(path=path, manifest=run.manifest, runs=[run])
+    return load_replications(path)
+
+
+def load(path: str | Path) -> RunData | Replications | Comparison:
+    """Load any outsim folder, dispatching on ``manifest["kind"]``."""
+    kind = folder_kind(path)
+    if kind == "replications":
+        return load_replications(path)
+    if kind == "comparison":
+        return load_comparison(path)
+    return load_run(path)
