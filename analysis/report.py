@@ -46,7 +46,8 @@ def _esc(x: Any) -> str:
 def _table(df: pd.DataFrame, formats: dict[str, str] | None = None, left: Iterable[str] = ()) -> str:
     """A DataFrame as an HTML table; ``formats`` maps column -> format spec (e.g. ".0%")."""
     formats, left = formats or {}, set(left)
-    head = "".join(f"<th class='l'>{_esc(c)}</th>" if c in left else f"<th>{_esc(c)}</th>" for c in df.columns)
+    head = "".join(f"<th class='l'>{_esc(str(c).replace('_', ' '))}</th>" if c in left else
+                   f"<th>{_esc(str(c).replace('_', ' '))}</th>" for c in df.columns)
     rows = []
     for _, r in df.iterrows():
         cells = []
@@ -125,8 +126,11 @@ def _tables_html(run: RunData) -> str:
     parts = []
     spells = M.spell_summary(run.relationships)
     if len(spells):
-        parts.append("<h3>Relationship spells (whole run)</h3>" + _table(
-            spells, {"censored_share": ".0%", "survive_52": ".0%", "volume_hours": ",.0f", "spells": ",d"},
+        spells = spells.rename(columns={"censored_share": "censored", "mean_weeks": "mean weeks (biased by censoring)",
+                                        "km_q25_weeks": "KM 25% ended (weeks)", "km_median_weeks": "KM median (weeks)",
+                                        "km_q75_weeks": "KM 75% ended (weeks)", "survive_52": "lasting > 52 weeks"})
+        parts.append("<h3>Relationship spells (whole run; KM = Kaplan-Meier)</h3>" + _table(
+            spells, {"censored": ".0%", "lasting > 52 weeks": ".0%", "volume_hours": ",.0f", "spells": ",d"},
             left=("form", "kind")))
     tm = M.transition_matrix(run.decisions).reset_index()
     parts.append("<h3>Mode transitions at reviews (rows: before, columns: after)</h3>"
@@ -172,6 +176,16 @@ def _summary(runs: Sequence[RunData], label: str) -> str:
             f"{_esc(services)}.</p>")
 
 
+def _headline(numbers: Sequence[dict]) -> str:
+    f = F.Formatter(numbers)
+    if not f.ok("permanent_all"):
+        return ""
+    return (f"<p>In the last year permanent contracts carried <b>{f('permanent_all')}</b> of demand, on-call work "
+            f"<b>{f('on_call_all')}</b> and in-house staff <b>{f('in_house_all')}</b>; permanent contracts carried "
+            f"{f('permanent_of_outsourced_all')} of the outsourced volume. Renewal at term end: "
+            f"{f('renewal_kpo')} (KPO) vs {f('renewal_bpo')} (BPO).</p>")
+
+
 def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str) -> str:
     numbers = [F.run_numbers(r) for r in runs]
     drawn = draw_all(runs if len(runs) > 1 else runs[0], out_dir / "figures")
@@ -180,7 +194,7 @@ def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str
             if len(runs) > 1 else "")
     checks = "".join(f"<li>{_esc(c)}</li>" for c in F.data_checks(runs[0]))
     items = "".join(f"<li>{_esc(s)}</li>" for s in F.statements(numbers))
-    return (f"<h1>{_esc(title)}</h1>{_summary(runs, label)}<h2>Key findings</h2>{note}<ul>{items}</ul>"
+    return (f"<h1>{_esc(title)}</h1><h2>Summary</h2>{_summary(runs, label)}{_headline(numbers)}<h2>Key findings</h2>{note}<ul>{items}</ul>"
             f"<h2>Calibration targets</h2>{_calibration_html(numbers)}<h2>Figures</h2>{_figures_html(drawn)}"
             f"<h2>Tables</h2>{_tables_html(runs[0])}<h2>Data notes</h2><ul>{checks}</ul>"
             f"<h2>Config</h2>{_config_html(runs[0].config)}")

@@ -126,8 +126,8 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in DATA_FILES:
-        _atomic(out / f"{name}.parquet", partial(getattr(result, name).to_parquet, index=False))
-    _atomic(out / "manifest.json",
+        write_atomic(out / f"{name}.parquet", partial(getattr(result, name).to_parquet, index=False))
+    write_atomic(out / "manifest.json",
             lambda p: p.write_text(json.dumps(result.manifest(), indent=2, sort_keys=True) + "\n", encoding="utf-8"))
     return out
 
@@ -161,12 +161,13 @@ def export_csv(run_dir: str | Path) -> list[Path]:
     out = []
     for table in tables:
         target = table.with_suffix(".csv")
-        _atomic(target, partial(pd.read_parquet(table).to_csv, index=False))
+        write_atomic(target, partial(pd.read_parquet(table).to_csv, index=False))
         out.append(target)
     return out
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file and rename it into place, so no reader sees a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)

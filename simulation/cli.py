@@ -11,6 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 from simulation.api import RunResult, export_csv, load_run_config, load_scenario, run, save_run
+from simulation.config import Config
+from simulation.executor import Executor, ExecutorError, derive_seeds
+from simulation.experiments import compare, format_comparison, run_replications, write_comparison
+from simulation.progress import Progress
 from simulation.scenario import ScenarioError, list_scenarios
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
@@ -38,6 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
                    help="override any parameter, e.g. --set firms.count=500 (repeatable)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: outputs/<scenario>/<time>-s<seed>/)")
+    p.add_argument("--replications", type=int, default=1, metavar="R",
+                   help="run R seeds derived from --seed, in parallel, plus a summary across them")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="parallel worker processes for replications (default: all cores; 0: in this process)")
+
+    c = sub.add_parser("compare", help="paired comparison of a what-if with a baseline, on the same seeds")
+    c.add_argument("base", type=Path, help="baseline scenario TOML")
+    c.add_argument("whatif", type=Path, help="what-if scenario TOML")
+    c.add_argument("--replications", type=int, default=10, metavar="R", help="seed pairs (default: %(default)s)")
+    c.add_argument("--seed", type=int, default=1, help="base seed the R seeds derive from (default: %(default)s)")
+    c.add_argument("--steps", type=int, default=None, help="weeks to run (default: the scenarios' run.steps)")
+    c.add_argument("--window", default=None, metavar="A:B",
+                   help="weeks to average over (default: from the what-if's first event to the end)")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
+                   help="override a parameter in both scenarios")
+    c.add_argument("--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)")
+    c.add_argument("--out", type=Path, default=None, help="comparison folder (default: outputs/compare/...)")
 
     v = sub.add_parser("validate", help="check scenario files and report every problem at once")
     v.add_argument("files", nargs="+", type=Path, help="scenario TOML files")
@@ -54,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export}
+    commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
+                "compare": cmd_compare}
     return commands[args.command](args)
 
 
@@ -73,20 +95,121 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         return _invalid([str(p) for p in exc.problems])
     seed = seed if args.seed is None else args.seed
-    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
     steps = args.steps or cfg.run.steps
+    if args.replications < 1:
+        return _invalid([f"--replications: --replications = {args.replications}: must be at least 1"])
+    if args.workers is not None and args.workers < 0:
+        return _invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
+    if args.replications > 1:
+        return _run_replications(args, _with_steps(cfg, steps), seed)
+    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
     print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
+    bar = Progress(steps, unit="weeks")
     try:
-        result = run(cfg, seed=seed, steps=steps)
+        result = run(cfg, seed=seed, steps=steps, on_week=lambda m: bar.update(m.week))
     except Exception as exc:  # a model failure is reported, not hidden: exit 1 with its message
+        bar.close()
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    bar.close()
     folder = save_run(result, out)
     if args.format == "csv":
         export_csv(folder)
     print(summary_table(result))
     print(f"\nrun folder: {folder}")
     return EXIT_OK
+
+
+def _with_steps(cfg: Config, steps: int) -> Config:
+    return cfg.model_copy(update={"run": cfg.run.model_copy(update={"steps": int(steps)})}, deep=True)
+
+
+def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
+    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}-r{args.replications}"
+    print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
+          flush=True)
+    bar = Progress(args.replications)
+    try:
+        with Executor(workers=args.workers) as ex:
+            reps = run_replications(cfg, seed, args.replications, out, ex, bar)
+    except ExecutorError as exc:
+        print(f"outsim: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    bar.close()
+    if args.format == "csv":
+        for o in reps.outcomes:
+            if o.ok:
+                export_csv(o.task.out_dir)
+    return _report_failures(reps.failed, out)
+
+
+def _report_failures(failed: list, out: Path) -> int:
+    for o in failed:
+        last = o.error.strip().splitlines()[-1] if o.error else "unknown error"
+        print(f"outsim: {Path(o.task.out_dir).name} (seed {o.task.seed}) failed: {last}", file=sys.stderr)
+    print(f"\nfolder: {out}")
+    if failed:
+        print(f"outsim: {len(failed)} run(s) failed; tracebacks are in {out / 'manifest.json'}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    cfgs = []
+    for path in (args.base, args.whatif):
+        try:
+            cfgs.append(load_scenario(path, args.overrides))
+        except ScenarioError as exc:
+            problems += [str(p) for p in exc.problems]
+    if args.replications < 1:
+        problems.append(f"--replications: --replications = {args.replications}: must be at least 1")
+    window = None
+    if args.window:
+        start, _, end = args.window.partition(":")
+        if not (start.isdigit() and end.isdigit() and 1 <= int(start) <= int(end)):
+            problems.append(f"--window: --window = {args.window!r}: expected A:B with 1 <= A <= B (weeks)")
+        else:
+            window = (int(start), int(end))
+    if problems:
+        return _invalid(problems)
+    base, whatif = cfgs
+    steps = args.steps or whatif.run.steps
+    base, whatif = _with_steps(base, steps), _with_steps(whatif, steps)
+    if window is None:
+        first = min([e.at for e in whatif.events] + ([whatif.providers.failure_week] if whatif.providers.failure_week else []),
+                    default=1)
+        window = (max(first, 1), steps)
+    out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
+    seeds = derive_seeds(args.seed, args.replications)
+    print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
+    bar = Progress(2 * args.replications)
+    offset = [0]
+
+    class _Shifted(Progress):  # one bar across both batches
+        def update(self, done: int, failed: int = 0) -> None:
+            bar.update(offset[0] + done, failed)
+
+    try:
+        with Executor(workers=args.workers) as ex:
+            b = run_replications(base, args.seed, args.replications, out / "base", ex, _Shifted(1, enabled=False), seeds)
+            offset[0] = args.replications
+            w = run_replications(whatif, args.seed, args.replications, out / "whatif", ex, _Shifted(1, enabled=False),
+                                 seeds)
+    except ExecutorError as exc:
+        print(f"outsim: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    bar.close()
+    pairs = [(Path(x.task.out_dir), Path(y.task.out_dir)) for x, y in zip(b.outcomes, w.outcomes) if x.ok and y.ok]
+    if not pairs:
+        return _report_failures(b.failed + w.failed, out)
+    table = compare([p[0] for p in pairs], [p[1] for p in pairs], window)
+    events = sorted({e.at for e in whatif.events} | ({whatif.providers.failure_week} if whatif.providers.failure_week else set()))
+    write_comparison(out, table, {"base": base.name, "whatif": whatif.name, "seeds": seeds, "window": list(window),
+                                  "event_weeks": events, "pairs": len(pairs)})
+    print(format_comparison(table, window))
+    print(f"\ntable: {out / 'comparison.csv'}")
+    return _report_failures(b.failed + w.failed, out)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -1,0 +1,137 @@
+"""Run many seeded runs in parallel on Dask distributed: the one executor layer for replications,
+comparisons and sweeps, on a laptop (a LocalCluster of single-threaded processes) or on a cluster.
+
+Each task runs one config with one seed and writes its own run folder (atomic writes), so only a small
+status record travels back to the client. A task that raises is recorded as failed with its traceback
+and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simulation.api import run, save_run
+from simulation.config import Config
+
+
+class ExecutorError(RuntimeError):
+    """The parallel engine could not be started or reached."""
+
+
+def derive_seeds(base_seed: int, n: int) -> list[int]:
+    """``n`` independent run seeds derived from one base seed (numpy SeedSequence spawning)."""
+    children = np.random.SeedSequence(base_seed).spawn(n)
+    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run to do: a resolved config (as JSON-able data), a seed and where to write it."""
+
+    config: dict
+    seed: int
+    out_dir: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back from a task."""
+
+    task: Task
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def run_task(task: Task) -> Outcome:
+    """Run one task in whatever process it lands on; never raises (failures come back as data)."""
+    t0 = time.perf_counter()
+    try:
+        cfg = Config.model_validate(task.config)
+        save_run(run(cfg, seed=task.seed), task.out_dir)
+        return Outcome(task, True, time.perf_counter() - t0)
+    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback, the batch goes on
+        return Outcome(task, False, time.perf_counter() - t0, traceback.format_exc())
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class Executor:
+    """Maps tasks over Dask workers: ``with Executor(workers=2) as ex: ex.map(tasks, on_done)``.
+
+    Args:
+        workers: local worker processes (default: all cores); 0 runs tasks in this process, one by one.
+        scheduler: address of an existing Dask scheduler (``tcp://host:8786``); default from the
+            DASK_SCHEDULER_ADDRESS environment variable, else a LocalCluster is started.
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        self._cluster = None
+        self._client = None
+
+    def __enter__(self) -> "Executor":
+        if self.workers == 0 and not self.scheduler:
+            return self
+        from dask.distributed import Client, LocalCluster  # imported lazily: single runs never pay for it
+
+        try:
+            if self.scheduler:
+                self._client = Client(self.scheduler, timeout="20s")
+            else:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=logging.ERROR)
+                self._client = Client(self._cluster)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            self.__exit__()
+            where = self.scheduler or f"a local cluster of {self.workers} workers"
+            raise ExecutorError(f"could not start Dask on {where}: {exc}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def map(self, tasks: Iterable[Task], on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """Run every task; returns outcomes in task order, calling ``on_done`` as each finishes."""
+        tasks = list(tasks)
+        outcomes: dict[int, Outcome] = {}
+        if self._client is None:
+            for i, task in enumerate(tasks):
+                outcomes[i] = run_task(task)
+                if on_done:
+                    on_done(outcomes[i])
+        else:
+            from dask.distributed import as_completed
+
+            futures = self._client.map(run_task, tasks, pure=False)
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in as_completed(futures):
+                i = index[future.key]
+                try:
+                    outcomes[i] = future.result()
+                except Exception:  # noqa: BLE001 - e.g. a worker died: the task is reported as failed
+                    outcomes[i] = Outcome(tasks[i], False, 0.0, traceback.format_exc())
+                if on_done:
+                    on_done(outcomes[i])
+        return [outcomes[i] for i in range(len(tasks))]
+
+
+def replication_tasks(cfg: Config, seeds: list[int], folder: Path, label: str = "") -> list[Task]:
+    """One task per seed, writing ``folder/rep-000``, ``rep-001``, ..."""
+    data = cfg.model_dump(mode="json")
+    return [Task(data, seed, str(folder / f"rep-{i:03d}"), label) for i, seed in enumerate(seeds)]
