@@ -164,6 +164,9 @@ class ProviderConfig(_Section):
     entry_probability: Share = P(0.05, "probability/week", "Weekly chance of an entry into a service with high margins.")
     profit_memory_weeks: float = P(13.0, "weeks", "Time constant of providers' running profit and demand estimates.", ge=1)
     fixed_price: bool = P(False, "-", "Freeze spot prices at their initial level (validation cases).")
+    price_hike_week: int = P(0, "week", "Week from which the largest providers raise all their prices (0: never).", ge=0)
+    price_hike: float = P(0.0, "share of price", "Rise of the hiking providers' spot prices and reservation prices.", ge=0, le=10)
+    price_hike_count: int = P(1, "providers", "How many of the largest providers (by capacity) raise their prices.", ge=1)
     failure_week: int = P(0, "week", "Week at which the largest active providers fail and leave at once (0: never).", ge=0)
     failure_count: int = P(1, "providers", "How many of the largest providers (by capacity) fail at failure_week.", ge=1)
 

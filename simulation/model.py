@@ -149,6 +149,8 @@ class OutsourcingModel(mesa.Model):
         self.pending_revenue = np.zeros(n)
         for row in exit_candidates(t, self.cfg):
             self._exit(int(row))
+        if self.week == self.cfg.providers.price_hike_week:
+            t.price_factor[self._largest_providers(self.cfg.providers.price_hike_count)] *= 1.0 + self.cfg.providers.price_hike
         if self.week == self.cfg.providers.failure_week:
             for row in self._largest_providers(self.cfg.providers.failure_count):
                 self._exit(int(row), reason="provider failed")
@@ -184,7 +186,7 @@ class OutsourcingModel(mesa.Model):
         t = self.providers
         self.unit_cost = base_cost(t, self.environment, self.cfg)
         self.coordination = coordination_cost(t, self.cfg)
-        self.spot_price = self.unit_cost * (1.0 + t.view("markup"))
+        self.spot_price = self.unit_cost * (1.0 + t.view("markup")) * t.view("price_factor")
         self.fee_rate = self.cfg.intermediaries.fee_rate
         self.wage_index = np.array([self.environment.wage_index[r] for r in REGIONS])
         kinds = self.catalogue.kind

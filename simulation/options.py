@@ -145,7 +145,7 @@ def price_permanent(m: "OutsourcingModel", d: Due, rows: NDArray, provider: NDAr
 
     cross = t.region[provider] != per_row(sl.region[d.s])
     rp = provider_reservation(m.unit_cost[provider] + m.coordination[provider] * cross, t.utilization[provider],
-                              m.cfg.negotiation)
+                              m.cfg.negotiation) * t.price_factor[provider]
     ebar = average_experience(experience, m.cfg.contracts.learning_rate_per_week, per_row(d.term))
     nonprice = nonprice_cost(per_row(d.c), per_row(d.friction), per_row(d.learning), ebar, per_row(d.error), quality)
     return permanent_terms(per_row(d.mu), per_row(d.sigma), per_row(overflow_hour), per_row(alt_hour), nonprice,

@@ -43,9 +43,10 @@ class ProviderTable:
         self.utilization = np.zeros(cap)
         self.entry_week = np.zeros(cap, np.int32)
         self.exit_week = np.full(cap, -1, np.int32)
+        self.price_factor = np.ones(cap)  # a provider's own price hike (1 = none)
 
     _fields = ("kind", "region", "skill", "offers", "capacity", "markup", "reliability", "active", "profit_ema",
-               "revenue_ema", "demand_ema", "loss_weeks", "utilization", "entry_week", "exit_week")
+               "revenue_ema", "demand_ema", "loss_weeks", "utilization", "entry_week", "exit_week", "price_factor")
 
     def add(self, kind: int, region: int, skill: int, offers: NDArray[np.bool_], capacity: float, markup: float,
             reliability: float, week: int) -> int:
@@ -56,6 +57,8 @@ class ProviderTable:
                 grown = np.zeros((2 * len(arr),) + arr.shape[1:], arr.dtype)
                 if name == "exit_week":
                     grown[:] = -1
+                if name == "price_factor":
+                    grown[:] = 1.0
                 grown[: len(arr)] = arr
                 setattr(self, name, grown)
         j = self.n

@@ -33,7 +33,7 @@ def test_library_holds_the_baseline_and_at_least_eight_what_ifs_with_description
     assert all(i.valid and len(i.description) > 20 and i.tags for i in infos)
     names = {i.name for i in infos}
     for needed in ("recession", "offshore_wage_convergence", "automation", "kpo_talent_shortage", "broker_entry",
-                   "volatile_demand", "large_provider_failure", "data_protection"):
+                   "volatile_demand", "large_provider_failure", "data_protection", "price_hike"):
         assert needed in names
 
 
