@@ -211,29 +211,58 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(problems_from(exc, source, sources))
+        problems.extend(_check_events(_reference(data), data.get("events"), source))
         raise ScenarioError(problems) from None
-    problems.extend(_check_events(cfg, source))
+    problems.extend(_check_events(cfg, cfg.model_dump(mode="json")["events"], source))
     if problems:
         raise ScenarioError(problems)
     return cfg
 
 
-def _check_events(cfg: Config, source: str) -> list[Problem]:
+def _reference(data: dict[str, Any]) -> Config:
+    """Best available config to check event targets against when the scenario itself did not validate."""
+    try:
+        return Config.model_validate({k: data[k] for k in ("services", "regions", "run") if k in data})
+    except ValidationError:
+        return Config()
+
+
+def _check_events(cfg: Config, events: Any, source: str) -> list[Problem]:
+    """Event targets must be numeric parameters and weeks inside the horizon; brokers may not leave."""
     out = []
-    for i, ev in enumerate(cfg.events):
+    for i, ev in enumerate(events if isinstance(events, list) else []):
+        target, at = (ev.get("target"), ev.get("at", 0)) if isinstance(ev, dict) else (None, 0)
+        if not isinstance(target, str):
+            continue  # a missing or mistyped target is reported by the schema
         try:
-            value = get_value(cfg, ev.target)
+            value = get_value(cfg, target)
         except UnknownParameter:
-            out.append(Problem(source, f"events.{i}.target", ev.target, "unknown parameter"))
+            leaf = target.rsplit(".", 1)[-1]
+            near = difflib.get_close_matches(leaf, _neighbours(cfg, target), n=1)
+            rule = "unknown parameter" + (f"; did you mean '{target.rsplit('.', 1)[0]}.{near[0]}'?" if near else "")
+            out.append(Problem(source, f"events.{i}.target", target, rule))
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            out.append(Problem(source, f"events.{i}.target", ev.target, "events can only change numeric parameters"))
-        fewer = apply_action(ev.action.value, cfg.intermediaries.count, ev.value) < cfg.intermediaries.count
-        if ev.target == "intermediaries.count" and fewer:
-            out.append(Problem(source, f"events.{i}.value", ev.value, "brokers can enter mid-run but not leave"))
-        if ev.at > cfg.run.steps:
-            out.append(Problem(source, f"events.{i}.at", ev.at, f"after the horizon (run.steps = {cfg.run.steps})"))
+            out.append(Problem(source, f"events.{i}.target", target, "events can only change numeric parameters"))
+        new = ev.get("value")
+        if target == "intermediaries.count" and isinstance(new, (int, float)) and \
+                apply_action(str(ev.get("action", "set")), value, new) < value:
+            out.append(Problem(source, f"events.{i}.value", new, "brokers can enter mid-run but not leave"))
+        if isinstance(at, int) and at > cfg.run.steps:
+            out.append(Problem(source, f"events.{i}.at", at, f"after the horizon (run.steps = {cfg.run.steps})"))
     return out
+
+
+def _neighbours(cfg: Config, dotted: str) -> list[str]:
+    """Field names beside the last part of a dotted key, for did-you-mean."""
+    parent = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+    try:
+        node = get_value(cfg, parent) if parent else cfg
+    except UnknownParameter:
+        return []
+    if isinstance(node, dict):
+        return list(node)
+    return list(type(node).model_fields) if hasattr(type(node), "model_fields") else []
 
 
 @dataclass(frozen=True)

@@ -67,13 +67,15 @@ def test_every_broken_file_is_rejected_with_exit_2_naming_its_key(path, capsys):
 
 
 def test_validate_reports_every_problem_at_once(tmp_path, capsys):
-    """Three independent mistakes in one file give three lines, with a did-you-mean for the misspelling."""
-    f = tmp_path / "three.toml"
-    f.write_text('[firms]\ncount = -1\ncuont = 3\n[choice]\nbeta = nan\n')
+    """Four independent mistakes, one in an event, give four lines, with did-you-mean for the misspellings."""
+    f = tmp_path / "four.toml"
+    f.write_text('[firms]\ncount = -1\ncuont = 3\n[choice]\nbeta = nan\n'
+                 '[[events]]\nat = 5\naction = "set"\ntarget = "regions.offshore.wage_per_hr"\nvalue = 9.0\n')
     assert main(["validate", str(f)]) == 2
     err = capsys.readouterr().err
     assert "firms.count" in err and "firms.cuont" in err and "did you mean 'count'" in err and "choice.beta" in err
-    assert "3 problem(s)" in err
+    assert "events.0.target" in err and "did you mean 'regions.offshore.wage_per_hour'" in err
+    assert "4 problem(s)" in err
 
 
 def test_set_values_are_parsed_as_literals_never_evaluated(capsys):
