@@ -55,7 +55,7 @@ def _review_lines(r: pd.Series) -> list[str]:
     if who:
         lines.append(f"            {'; '.join(who)}")
     picked = dict(OPTIONS).get(choice, choice)
-    note = "" if choice == cheapest or cheapest is None else f" (not the cheapest: the choice is a logit over costs)"
+    note = "" if choice == cheapest or cheapest is None else " (not the cheapest: the choice is a logit over costs)"
     outcome = str(r["outcome"])
     detail = ""
     if outcome in ("kept", "renewed", "signed") and int(r.get("provider_id", -1)) >= 0:
@@ -117,8 +117,8 @@ def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> st
               f"region {firm.get('region', '?')}; services: "
               + ", ".join(f"{s} ({kinds.get(s, '?').upper()})" for s in uses),
               f"Run: {run.label}, {run.steps} weeks, folder {run.path}",
-              "Costs are the firm's expected weekly cost of each option at the review (price, fees, onboarding, "
-              "shortage risk, coordination).", ""]
+              ("Costs are the firm's expected weekly cost of each option at the review (price, fees, onboarding, "
+               "shortage risk, coordination)."), ""]
     d = run.decisions[run.decisions["firm_id"] == firm_id]
     c = run.contracts[run.contracts["firm_id"] == firm_id]
     out = header

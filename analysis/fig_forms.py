@@ -11,13 +11,25 @@ from pathlib import Path
 import numpy as np
 
 from analysis import measures as M
-from analysis.figures import (FORM_COLOURS, FORM_LABELS, KIND_LABELS, KIND_STYLES, as_runs, first_run, new_figure,
-                              note, percent_axis, save)
+from analysis.figures import (
+    FORM_COLOURS,
+    FORM_LABELS,
+    KIND_LABELS,
+    KIND_STYLES,
+    as_runs,
+    first_run,
+    new_figure,
+    note,
+    percent_axis,
+    save,
+    styled,
+)
 from analysis.load import NotEnoughData
 
 KINDS = ("bpo", "kpo")
 
 
+@styled
 def emergence(data, out_dir: str | Path) -> Path:
     """Share of demand by form over weeks, BPO and KPO panels; mean and min-max band across runs."""
     runs = as_runs(data)
@@ -70,6 +82,7 @@ def _heatmap(ax, table, title: str) -> None:
         ax.spines[side].set_visible(True)
 
 
+@styled
 def transitions(data, out_dir: str | Path) -> Path:
     """Heatmaps of sourcing mode before -> after each review: all reviews, and those that could change mode."""
     run = first_run(data)
@@ -83,6 +96,7 @@ def transitions(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "transitions")
 
 
+@styled
 def survival(data, out_dir: str | Path) -> Path:
     """Kaplan-Meier survival of spells by form (panels) and kind (lines), with 95% Greenwood bands."""
     run = first_run(data)
@@ -124,6 +138,7 @@ def survival(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "survival")
 
 
+@styled
 def loyalty(data, out_dir: str | Path) -> Path:
     """Histogram of the top-provider share of on-call spend per firm-service, thresholds marked."""
     run = first_run(data)
@@ -155,6 +170,7 @@ def loyalty(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "loyalty")
 
 
+@styled
 def segments(data, out_dir: str | Path) -> Path:
     """Permanent vs on-call share of outsourced volume (last year) by firm size class and provider region."""
     run = first_run(data)

@@ -13,8 +13,17 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from analysis import measures as M
-from analysis.figures import (FORM_COLOURS, FORM_LABELS, KIND_LABELS, first_run, new_figure, note,
-                              percent_axis, save)
+from analysis.figures import (
+    FORM_COLOURS,
+    FORM_LABELS,
+    KIND_LABELS,
+    first_run,
+    new_figure,
+    note,
+    percent_axis,
+    save,
+    styled,
+)
 from analysis.load import NotEnoughData
 
 KINDS = ("bpo", "kpo")
@@ -23,6 +32,7 @@ LEVELS = ((1500, ":"), (2500, "--"))  # HHI levels of the 2010 US horizontal mer
 SERVICE_COLOURS = ("#0072B2", "#009E73", "#56B4E9", "#D55E00", "#CC79A7", "#000000", "#E69F00")
 
 
+@styled
 def prices(data, out_dir: str | Path) -> Path:
     """Quarterly mean price per hour paid, on-call vs permanent, in BPO and KPO panels."""
     run = first_run(data)
@@ -50,8 +60,7 @@ def prices(data, out_dir: str | Path) -> Path:
             note(ax, f"no {KIND_LABELS[kind]} work was outsourced")
         else:
             ax.legend(loc="best", frameon=True)
-            lo, hi = ax.get_ylim()
-            ax.set_ylim(0, hi * 1.05)
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.05)
     axes[0].set_ylabel("price paid (cu per hour, incl. broker fees)")
     fig.suptitle(f"Prices by form and kind: {run.label}")
     return save(fig, out_dir, "prices")
@@ -68,6 +77,7 @@ def _active_by_kind(providers: pd.DataFrame, steps: int) -> dict[str, np.ndarray
     return out
 
 
+@styled
 def capacity(data, out_dir: str | Path) -> Path:
     """Provider utilisation over weeks; active providers by kind; entries and exits per year."""
     run = first_run(data)
@@ -113,6 +123,7 @@ def capacity(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "capacity")
 
 
+@styled
 def concentration(data, out_dir: str | Path) -> Path:
     """HHI of provider volume per service: last year (bars) and per year (lines)."""
     run = first_run(data)
@@ -157,6 +168,7 @@ def concentration(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "concentration")
 
 
+@styled
 def surplus(data, out_dir: str | Path) -> Path:
     """Firm surplus and provider profit per year (million cu)."""
     run = first_run(data)
@@ -186,6 +198,7 @@ def surplus(data, out_dir: str | Path) -> Path:
     return save(fig, out_dir, "surplus")
 
 
+@styled
 def brokers(data, out_dir: str | Path) -> Path:
     """Broker share of matches (spells) and of volume, by firm size class and by service kind."""
     run = first_run(data)
@@ -207,7 +220,7 @@ def brokers(data, out_dir: str | Path) -> Path:
         ax.set_title(title)
         ax.set_ylim(0, 1.1)
         percent_axis(ax)
-    axes[0].set_ylabel("through a broker")
+    axes[0].set_ylabel("share through a broker")
     axes[1].legend(loc="upper left", frameon=True)
     fig.suptitle(f"Intermediaries, whole run: {run.label}")
     return save(fig, out_dir, "brokers")

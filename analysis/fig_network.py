@@ -8,8 +8,8 @@ metrics with bands across replications and marks the scenario's event weeks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import networkx as nx
 import numpy as np
@@ -17,12 +17,23 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from analysis.figures import FORM_COLOURS, FORM_LABELS, first_run, new_figure, note, percent_axis, save
+from analysis.figures import (
+    FORM_COLOURS,
+    first_run,
+    new_figure,
+    note,
+    percent_axis,
+    save,
+    styled,
+)
 from analysis.load import Comparison, NotEnoughData
 
 SIZE_COLOURS = {"small": "#C7E9C0", "medium": "#74C476", "large": "#238B45"}
 PROVIDER_COLOURS = {"bpo": "#56B4E9", "kpo": "#CC79A7"}
 REGION_MARKERS = {"domestic": "o", "offshore": "s"}
+METRIC_TITLES = {"permanent_share": "permanent (share of demand)", "on_call_share": "on-call (share of demand)",
+                 "in_house_share": "in-house (share of demand)",
+                 "offshore_share": "offshore (share of outsourced)", "broker_share": "via brokers (share of outsourced)"}
 
 
 def default_weeks(steps: int) -> tuple[int, int]:
@@ -71,6 +82,7 @@ def _order(blocks: dict[str, list], neighbours: dict, other_y: dict) -> tuple[di
     return pos, labels
 
 
+@styled
 def network(data, out_dir: str | Path, weeks: Sequence[int] | None = None, n_firms: int = 40) -> Path:
     """Bipartite firm-provider network of ~``n_firms`` sampled firms at two (or more) weeks.
 
@@ -94,7 +106,7 @@ def network(data, out_dir: str | Path, weeks: Sequence[int] | None = None, n_fir
         p_nb = links.groupby("provider_id")["firm_id"].apply(list).to_dict()
         f_blocks = {c: [f for f in firm_ids if size_class.get(f) == c] for c in SIZE_COLOURS}
         # first pass: firms by id within class, so providers get a barycentre; then firms by providers
-        f_first = {f: 1 - i / max(len(firm_ids) - 1, 1) for i, f in enumerate(sum(f_blocks.values(), []))}
+        f_first = {f: 1 - i / max(len(firm_ids) - 1, 1) for i, f in enumerate(f for b in f_blocks.values() for f in b)}
         providers = sorted(p_nb)
         p_blocks = {f"{k.upper()} {r}": [p for p in providers if pinfo.at[p, "kind"] == k and pinfo.at[p, "region"] == r]
                     for k in PROVIDER_COLOURS for r in REGION_MARKERS}
@@ -141,7 +153,7 @@ def network(data, out_dir: str | Path, weeks: Sequence[int] | None = None, n_fir
                 for r, m in REGION_MARKERS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncol=6, frameon=False, fontsize=10)
     fig.suptitle(f"Firm-provider relationships of {len(firm_ids)} sampled firms: {run.label}")
-    return save(fig, out_dir, "network")
+    return save(fig, out_dir, "network", dpi=110)  # hundreds of anti-aliased lines: keep the PNG small
 
 
 def _band(runs, metric: str):
@@ -158,6 +170,7 @@ def _band(runs, metric: str):
     return week, mean, mean - half, mean + half, n
 
 
+@styled
 def whatif(data, out_dir: str | Path,
            metrics: Sequence[str] = ("permanent_share", "on_call_share", "offshore_share")) -> Path:
     """Base and what-if trajectories of key metrics with 95% bands and the event weeks as vertical lines."""
@@ -168,7 +181,8 @@ def whatif(data, out_dir: str | Path,
     shown = [m for m in metrics if all(m in r.metrics for rs in runs.values() for r in rs)]
     if not shown or not all(runs.values()):
         raise NotEnoughData(f"none of the metrics {', '.join(metrics)} is in both base and what-if runs")
-    fig, axes = new_figure(len(shown), figsize=(4.0 * len(shown) + 0.5, 4.5), sharex=True)
+    fig, axes = new_figure(len(shown), figsize=(3.6 * len(shown) + 0.4, 4.5), sharex=True)
+    window = data.manifest.get("window")
     colours = {"base": "#0072B2", "what-if": "#D55E00"}
     names = {"base": data.manifest.get("base", "base"), "what-if": data.manifest.get("whatif", "what-if")}
     for ax, metric in zip(np.atleast_1d(axes), shown):
@@ -179,12 +193,14 @@ def whatif(data, out_dir: str | Path,
                 ax.fill_between(week, lo, hi, color=colours[key], alpha=0.2, lw=0)
         for i, w in enumerate(data.event_weeks):
             ax.axvline(w, color="#444444", ls="--", lw=1, label="event week" if i == 0 else None)
-        ax.set_title(metric.replace("_", " "))
+        if isinstance(window, (list, tuple)) and len(window) == 2:
+            ax.axvspan(window[0], window[1], color="#999999", alpha=0.12, lw=0, label="compared window")
+        ax.set_title(METRIC_TITLES.get(metric, metric.replace("_", " ")))
         ax.set_xlabel("week")
-        if metric.endswith("share") or "_share_" in metric or metric.endswith("rate"):
+        if metric.endswith(("share", "rate")) or "_share_" in metric:
             ax.set_ylim(0, 1)
             percent_axis(ax)
-            ax.set_ylabel("share")
-    np.atleast_1d(axes)[0].legend(loc="best", frameon=True, fontsize=9.5)
+            ax.set_ylabel("share (weekly)")
+    np.atleast_1d(axes)[0].legend(loc="upper left", frameon=True, fontsize=9.5)
     fig.suptitle("What-if vs base: mean across replications, bands: 95% CI of the mean")
     return save(fig, out_dir, "whatif")

@@ -9,21 +9,21 @@ only a part is missing (a run without permanent contracts) it draws the rest and
 The figure functions live in :mod:`analysis.fig_forms` (forms, spells, loyalty, transitions),
 :mod:`analysis.fig_market` (prices, capacity, concentration, surplus, brokers) and
 :mod:`analysis.fig_network` (relationship network, what-if comparison); :func:`figure_specs` lists
-them in report order. Matplotlib runs on the non-interactive Agg backend, so no display is needed.
+them in report order. Figures are stand-alone ``matplotlib.figure.Figure`` objects rendered by the Agg (PNG)
+and SVG backends: no display is needed, pyplot's global state and backend are left alone.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from analysis.load import Comparison, NotEnoughData, Replications, RunData  # noqa: E402
+from analysis.load import Comparison, NotEnoughData, Replications, RunData
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 FORM_COLOURS = {"in_house": "#7F7F7F", "on_call": "#E69F00", "permanent": "#0072B2", "unmet": "#D55E00"}
@@ -35,24 +35,30 @@ STYLE = {
     "figure.figsize": (8, 4.5), "figure.dpi": 100, "savefig.dpi": 150, "font.size": 11,
     "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10, "xtick.labelsize": 10,
     "ytick.labelsize": 10, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
-    "figure.constrained_layout.use": True,
 }
 
 
+def styled(draw: Callable[..., Path]) -> Callable[..., Path]:
+    """Decorator: run a figure function with the house style (:data:`STYLE`) in force."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs) -> Path:
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, figsize: tuple[float, float] = (8, 4.5), **kwargs):
-    """A figure in the house style (constrained layout, readable fonts)."""
-    with plt.rc_context(STYLE):
-        return plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+    """A stand-alone Figure (no pyplot state) with constrained layout, and its axes."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def save(fig, out_dir: str | Path, name: str) -> Path:
-    """Save ``fig`` as ``out_dir/name.png`` and ``.svg``, close it, and return the PNG path."""
+def save(fig: Figure, out_dir: str | Path, name: str, dpi: float | None = None) -> Path:
+    """Save ``fig`` as ``out_dir/name.png`` (at ``dpi``, default 150) and ``.svg``; return the PNG path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context(STYLE):
-        fig.savefig(out / f"{name}.png")
-        fig.savefig(out / f"{name}.svg")
-    plt.close(fig)
+    fig.savefig(out / f"{name}.png", dpi=dpi or STYLE["savefig.dpi"])
+    fig.savefig(out / f"{name}.svg")
     return out / f"{name}.png"
 
 

@@ -10,7 +10,7 @@ should sit near").
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,8 +45,10 @@ def run_numbers(run: RunData) -> dict[str, float]:
         wk = M.first_week_above(m, f"permanent_share{suffix}", f"on_call_share{suffix}") if len(m) else None
         n[f"perm_above_week_{label}"] = float(wk) if wk is not None else float("nan")
         after = m[m["step"] >= wk] if wk is not None else m.iloc[0:0]
-        n[f"perm_above_after_{label}"] = float((after[f"permanent_share{suffix}"] > after[f"on_call_share{suffix}"]).mean()) \
-            if len(after) else float("nan")
+        above = (after[f"permanent_share{suffix}"] > after[f"on_call_share{suffix}"]).to_numpy()
+        n[f"perm_above_after_{label}"] = float(above.mean()) if len(after) else float("nan")
+        good = M.stays_above_from(m, f"permanent_share{suffix}", f"on_call_share{suffix}") if len(m) else None
+        n[f"perm_above_for_good_{label}"] = float(good) if good is not None else float("nan")
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):
         n[f"renewal_{kind}"] = float(ren.at[kind, "rate"]) if kind in ren.index else float("nan")
@@ -149,7 +151,8 @@ class Formatter:
         lo, hi = _fmt(float(v.min()), kind, bare=True), _fmt(float(v.max()), kind, bare=True)
         if lo == hi:
             return f"{one} (same in all {len(v)} runs{missing})"
-        return f"{one} ({lo}–{hi} over {len(v)} runs{missing})"
+        dash = " to " if v.min() < 0 else "–"
+        return f"{one} ({lo}{dash}{hi} over {len(v)} runs{missing})"
 
 
 def _fmt(x: float, kind: str, bare: bool = False) -> str:
@@ -199,8 +202,10 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
                    f"{f('permanent_of_outsourced_kpo')} (KPO) vs {f('permanent_of_outsourced_bpo')} (BPO) was permanent.")
     for label, name in (("all", "all work"), ("bpo", "BPO"), ("kpo", "KPO")):
         if f.ok(f"perm_above_week_{label}"):
+            tail = (f"it has stayed above since {f(f'perm_above_for_good_{label}', 'week')}"
+                    if f.ok(f"perm_above_for_good_{label}") else "it is not above at the end of the run")
             out.append(f"Permanent share first exceeded on-call share in {f(f'perm_above_week_{label}', 'week')} "
-                       f"for {name}, and stayed above it in {f(f'perm_above_after_{label}')} of the weeks after.")
+                       f"for {name} and was above it in {f(f'perm_above_after_{label}')} of the weeks after; {tail}.")
         elif f.ok("permanent_all") and not no_perm:
             out.append(f"Permanent share never exceeded on-call share for {name}.")
     if f.ok("renewal_bpo", "renewal_kpo"):
@@ -231,7 +236,8 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
                    f"{f('review_mode_change')} changed it.")
     if f.ok("loyal_share"):
         bimodal = "suggests two modes" if f.mean("bimodality") > 5 / 9 else "does not suggest two modes"
-        out.append(f"Mean loyalty y (model, last year) was {f('loyalty_mean', 'ratio')}; on-call spend per "
+        out.append(f"Mean loyalty y (model, last year) was {f('loyalty_mean', 'ratio')} and the weekly switching rate "
+                   f"(buyers whose main on-call provider changed) {f('switch_rate')}; on-call spend per "
                    f"firm-service: {f('searcher_share')} searchers (top provider < 50%), {f('loyal_share')} loyal "
                    f"(≥ 80%), bimodality coefficient {f('bimodality', 'ratio')} ({bimodal}; threshold 0.56).")
     if f.ok("hhi_mean_bpo", "hhi_mean_kpo"):
@@ -308,7 +314,12 @@ def calibration(numbers: Sequence[dict[str, float]]) -> list[dict[str, str]]:
                 ("below" if all(v < rng[0] for v in vals) else "above" if all(v > rng[1] for v in vals) else "outside")
         elif keys and not f.ok(keys[0]):
             verdict = "no data"
-        used = "—" if rng is None else f"{_fmt(rng[0], kind, bare=True)}–{_fmt(rng[1], kind)}"
+        if rng is None:
+            used = "—"
+        elif kind == "weeks_years":
+            used = f"{rng[0]:.0f}–{rng[1]:.0f} weeks ({rng[0] / 52:.0f}–{rng[1] / 52:.0f} years)"
+        else:
+            used = f"{_fmt(rng[0], kind, bare=True)}–{_fmt(rng[1], kind)}"
         rows.append({"measure": label, "industry": target, "model": shown, "range": used, "verdict": verdict,
                      "how": how})
     return rows

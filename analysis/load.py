@@ -198,14 +198,24 @@ def load_run(path: str | Path) -> RunData:
 
 
 def load_replications(path: str | Path) -> Replications:
-    """Load a replications folder: every ``rep-*/`` subfolder as a run, plus ``summary.parquet`` if present.
+    """Load a replications folder: each replication as a run, plus ``summary.parquet`` if present.
+
+    The replications are those the manifest lists under ``"replications"`` (failed ones are not
+    listed), or every ``rep-*/`` subfolder when the manifest has no such list.
 
     Raises:
         RunFolderError: no manifest, or no ``rep-*/`` run folder inside.
     """
     path = Path(path)
     manifest = read_manifest(path)
-    reps = sorted(p for p in path.glob("rep-*") if p.is_dir())
+    listed = manifest.get("replications")
+    if listed:  # the runner lists the replications that finished; failed ones are left out
+        reps = [path / name for name in listed]
+        missing = [p.name for p in reps if not p.is_dir()]
+        if missing:
+            raise RunFolderError(f"{path}: manifest lists replication folder(s) that are missing: {', '.join(missing)}")
+    else:
+        reps = sorted(p for p in path.glob("rep-*") if p.is_dir())
     if not reps:
         raise RunFolderError(f"{path}: replications folder without any rep-*/ run folder")
     summary_file = path / "summary.parquet"

@@ -15,9 +15,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.structure import (YEAR, entry_exit_by_year, hhi, hhi_by_service, in_window, last_window,  # noqa: F401
-                                offshore_price_ratio, price_summary, prices_over_time, utilisation_by_kind,
-                                weekly_profile, with_provider_region)
+from analysis.structure import (  # noqa: F401
+    YEAR,
+    entry_exit_by_year,
+    hhi,
+    hhi_by_service,
+    in_window,
+    last_window,
+    offshore_price_ratio,
+    price_summary,
+    prices_over_time,
+    utilisation_by_kind,
+    weekly_profile,
+    with_provider_region,
+)
 from analysis.survival import Survival, kaplan_meier, spell_summary, survival_by  # noqa: F401
 
 MODES = ("in_house", "on_call", "permanent")
@@ -56,6 +67,15 @@ def first_week_above(metrics: pd.DataFrame, above: str, below: str) -> int | Non
     """First week in which metric ``above`` exceeds metric ``below`` (None if it never does)."""
     hit = metrics.loc[metrics[above] > metrics[below], "step"]
     return int(hit.iloc[0]) if len(hit) else None
+
+
+def stays_above_from(metrics: pd.DataFrame, above: str, below: str) -> int | None:
+    """First week from which metric ``above`` exceeds ``below`` in every week to the end (None if not at the end)."""
+    a = (metrics[above] > metrics[below]).to_numpy()
+    if not len(a) or not a[-1]:
+        return None
+    not_above = np.flatnonzero(~a)
+    return int(metrics["step"].iloc[not_above[-1] + 1 if len(not_above) else 0])
 
 
 def segment_form_shares(spells: pd.DataFrame, firms: pd.DataFrame, providers: pd.DataFrame, by: str,

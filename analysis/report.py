@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import html
 import json
+import numbers
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -55,7 +57,7 @@ def _table(df: pd.DataFrame, formats: dict[str, str] | None = None, left: Iterab
             v = r[c]
             if isinstance(v, float) and pd.isna(v):
                 text = "–"
-            elif c in formats and isinstance(v, (int, float)):
+            elif c in formats and isinstance(v, numbers.Number):
                 text = format(v, formats[c])
             elif isinstance(v, float):
                 text = f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
@@ -180,10 +182,11 @@ def _headline(numbers: Sequence[dict]) -> str:
     f = F.Formatter(numbers)
     if not f.ok("permanent_all"):
         return ""
+    renewal = (f" Renewal at term end: {f('renewal_kpo')} (KPO) vs {f('renewal_bpo')} (BPO)."
+               if f.ok("renewal_kpo") or f.ok("renewal_bpo") else "")
     return (f"<p>In the last year permanent contracts carried <b>{f('permanent_all')}</b> of demand, on-call work "
             f"<b>{f('on_call_all')}</b> and in-house staff <b>{f('in_house_all')}</b>; permanent contracts carried "
-            f"{f('permanent_of_outsourced_all')} of the outsourced volume. Renewal at term end: "
-            f"{f('renewal_kpo')} (KPO) vs {f('renewal_bpo')} (BPO).</p>")
+            f"{f('permanent_of_outsourced_all')} of the outsourced volume.{renewal}</p>")
 
 
 def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str) -> str:
@@ -202,8 +205,8 @@ def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str
 
 def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
     drawn = draw_all(cmp, out_dir / "figures", needs=("comparison",))
-    parts = [f"<h1>outsim what-if report: {_esc(cmp.manifest.get('whatif', 'what-if'))} vs "
-             f"{_esc(cmp.manifest.get('base', 'base'))}</h1>",
+    parts = [(f"<h1>outsim what-if report: {_esc(cmp.manifest.get('whatif', 'what-if'))} vs "
+              f"{_esc(cmp.manifest.get('base', 'base'))}</h1>"),
              f"<p>Event weeks: {_esc(', '.join(map(str, cmp.event_weeks)) or 'none recorded')}.</p>",
              "<h2>What-if figure</h2>", _figures_html(drawn)]
     if cmp.table is not None and len(cmp.table):

@@ -76,7 +76,7 @@ def hhi_by_service(spells: pd.DataFrame, window: tuple[int, int] | None = None) 
         vol = g.groupby("provider_id")["volume_hours"].sum()
         vol = vol[vol > 0]
         h = hhi(vol)
-        row = {"service": str(service), "providers": int(len(vol)), "hhi": h,
+        row = {"service": str(service), "providers": len(vol), "hhi": h,
                "equivalent_providers": 10_000 / h if h > 0 else float("nan")}
         if "kind" in g:
             row["kind"] = str(g["kind"].iloc[0])

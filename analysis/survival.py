@@ -88,10 +88,9 @@ def kaplan_meier(durations: ArrayLike, censored: ArrayLike) -> Survival:
     at_risk = len(d) - np.searchsorted(everyone, times, side="left")
     events = np.searchsorted(ends, times, side="right") - np.searchsorted(ends, times, side="left")
     surv = np.cumprod(1.0 - events / at_risk)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # S = 0 after everyone at risk ends: variance 0
         terms = np.where(at_risk > events, events / (at_risk * (at_risk - events)), np.inf)
-    var = surv ** 2 * np.cumsum(terms)
-    var = np.where(surv > 0, var, 0.0)
+        var = np.where(surv > 0, surv ** 2 * np.cumsum(terms), 0.0)
     return Survival(times=times, survival=surv, at_risk=at_risk.astype(np.int64), events=events.astype(np.int64),
                     std_err=np.sqrt(var), n=len(d), n_censored=int(c.sum()))
 

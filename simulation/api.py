@@ -46,10 +46,12 @@ class RunResult:
     firms: pd.DataFrame
     providers: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    origin: dict[str, Any] = field(default_factory=dict)  # how the config was made: file, overrides, --from
 
     def manifest(self) -> dict[str, Any]:
         return {
             "kind": "run",
+            "origin": self.origin,
             "scenario": self.config.name,
             "description": self.config.description,
             "seed": self.seed,

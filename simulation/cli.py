@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run R seeds derived from --seed, in parallel, plus a summary across them")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="parallel worker processes for replications (default: all cores; 0: in this process)")
+    p.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")
 
     c = sub.add_parser("compare", help="paired comparison of a what-if with a baseline, on the same seeds")
     c.add_argument("base", type=Path, help="baseline scenario TOML")
@@ -59,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a parameter in both scenarios")
     c.add_argument("--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)")
     c.add_argument("--out", type=Path, default=None, help="comparison folder (default: outputs/compare/...)")
+    c.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")
+
+    r = sub.add_parser("report", help="write report.html for a run, replications or comparison folder")
+    r.add_argument("run_dir", type=Path)
+
+    x = sub.add_parser("explain", help="print one firm's week-by-week sourcing decisions and contract events")
+    x.add_argument("run_dir", type=Path)
+    x.add_argument("--firm", type=int, required=True, help="firm id (see firms.parquet)")
+    x.add_argument("--service", default=None, help="only this service")
 
     v = sub.add_parser("validate", help="check scenario files and report every problem at once")
     v.add_argument("files", nargs="+", type=Path, help="scenario TOML files")
@@ -76,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
-                "compare": cmd_compare}
+                "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain}
     return commands[args.command](args)
 
 
@@ -112,11 +122,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
+    result.origin = {"scenario_file": None if args.from_dir else str(args.scenario or DEFAULT_SCENARIO),
+                     "from_run": None if args.from_dir is None else str(args.from_dir), "overrides": list(args.overrides),
+                     "steps_option": args.steps}
     folder = save_run(result, out)
     if args.format == "csv":
         export_csv(folder)
     print(summary_table(result))
     print(f"\nrun folder: {folder}")
+    return _finish_with_report(folder, args.report, EXIT_OK)
+
+
+def _finish_with_report(folder: Path, wanted: bool, code: int) -> int:
+    """Write report.html for a finished folder and print its path; a report failure never loses the run."""
+    if not wanted:
+        return code
+    from analysis.report import write_report  # entry points may use analysis/; the model never does
+
+    try:
+        print(f"report: {write_report(folder)}")
+    except Exception as exc:  # the run is saved; say what went wrong with the report and how to retry
+        print(f"outsim: the run is saved, but its report failed ({type(exc).__name__}: {exc}); "
+              f"retry with: outsim report {folder}", file=sys.stderr)
+        return EXIT_FAILED
+    return code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.load import RunFolderError
+
+    try:
+        return _finish_with_report(args.run_dir, True, EXIT_OK) if _is_folder(args.run_dir) else EXIT_INVALID
+    except RunFolderError as exc:
+        return _invalid([f"{args.run_dir}: {exc}"], ran=False)
+
+
+def _is_folder(path: Path) -> bool:
+    if (path / "manifest.json").is_file():
+        return True
+    _invalid([f"{path}: manifest.json: not a run folder (no manifest.json)"], ran=False)
+    return False
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from analysis.explain import explain
+    from analysis.load import RunFolderError
+
+    if not _is_folder(args.run_dir):
+        return EXIT_INVALID
+    try:
+        print(explain(args.run_dir, args.firm, args.service))
+    except (RunFolderError, ValueError) as exc:
+        return _invalid([f"{args.run_dir}: --firm {args.firm}: {exc}"], ran=False)
     return EXIT_OK
 
 
@@ -140,7 +197,8 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
         for o in reps.outcomes:
             if o.ok:
                 export_csv(o.task.out_dir)
-    return _report_failures(reps.failed, out)
+    code = _report_failures(reps.failed, out)
+    return _finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
 
 
 def _report_failures(failed: list, out: Path) -> int:
@@ -209,7 +267,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                   "event_weeks": events, "pairs": len(pairs)})
     print(format_comparison(table, window))
     print(f"\ntable: {out / 'comparison.csv'}")
-    return _report_failures(b.failed + w.failed, out)
+    return _finish_with_report(out, args.report, _report_failures(b.failed + w.failed, out))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

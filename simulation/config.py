@@ -198,6 +198,7 @@ class IntermediaryConfig(_Section):
     fee_rate: float = P(0.08, "share of payment", "Fee a broker adds to what the firm pays the provider.", ge=0, le=1)
     learning_rate: Share = P(0.1, "1/observation", "Weight of each client outcome in a broker's quality estimate.")
     choice_intensity: float = P(30.0, "1/relative cost", "Logit intensity of the broker's provider pick.", ge=0)
+    reassign_probability: Share = P(0.05, "probability/week", "Chance a broker re-picks the provider for a client it already routes to one.")
 
 
 class EnvironmentConfig(_Section):

@@ -113,18 +113,27 @@ def serve_on_call(m: "OutsourcingModel", need: NDArray[np.float64], market: Spot
 
 
 def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: NDArray) -> NDArray[np.int64]:
-    """Brokers pick a provider for each request; the provider joins the firm's consideration set.
+    """Brokers route each request to a provider; the provider joins the firm's consideration set.
 
-    Columns under a permanent contract or already used this week (``busy``) are never replaced; a
-    request whose set has no free column is left for the next round.
+    A broker keeps routing a client to the provider it used last while that provider has spare
+    capacity (account continuity: no new onboarding), and re-picks with its logit otherwise, or with
+    probability ``intermediaries.reassign_probability`` a week. Columns under a permanent contract or
+    already used this week (``busy``) are never replaced; a request whose set has no free column is
+    left for the next round.
     """
     if len(s) == 0:
         return np.empty(0, np.int64)
-    sl = m.slots
+    sl, t = m.slots, m.providers
     j = np.full(len(s), -1, np.int64)
     u = m.rng_choice.random(len(s))
+    prev = sl.main_provider[s]
+    last = np.maximum(prev, 0)
+    stay = ((prev >= 0) & (m.rng_choice.random(len(s)) >= m.cfg.intermediaries.reassign_probability)
+            & t.active[last] & (available[last] > EPS) & t.offers[last, sl.service[s]])
+    j[stay] = prev[stay]
     table = broker_pick_table(m, available > EPS)
-    for rows, b, v, region in broker_groups(m, s):
+    for rows, b, v, region in broker_groups(m, s[~stay]):
+        rows = np.flatnonzero(~stay)[rows]
         prob = table[b, v, region]
         if prob.sum() > 0:
             cdf = np.cumsum(prob)

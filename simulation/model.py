@@ -307,7 +307,7 @@ class OutsourcingModel(mesa.Model):
         s, k = np.nonzero((sl.cand == row) & sl.cand_ok)
         self.spells.close_column(s, k)
         j = draw_providers(self.providers, sl.service[s], self.rng_market)
-        ok = j >= 0
+        ok = (j >= 0) & ~(sl.cand[s] == j[:, None]).any(axis=1)  # a provider appears once in a set
         replace_candidates(sl, s[ok], k[ok], j[ok], self.cfg, self.catalogue)
         sl.cand_ok[s[~ok], k[~ok]] = False
         self.flows.exits += 1

@@ -87,9 +87,9 @@ def test_set_values_are_parsed_as_literals_never_evaluated(capsys):
 def test_run_from_a_folder_repeats_it_byte_for_byte(tmp_path, capsys):
     """outsim run --from RUN_DIR rebuilds the resolved config and seed from the manifest and writes identical tables."""
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["run", str(SCENARIOS / "recession.toml"), "--seed", "5", "--steps", "120", "--out", str(a),
+    assert main(["run", str(SCENARIOS / "recession.toml"), "--seed", "5", "--steps", "120", "--no-report", "--out", str(a),
                  "--set", "firms.count=150"]) == 0
-    assert main(["run", "--from", str(a), "--out", str(b), "--format", "csv"]) == 0
+    assert main(["run", "--from", str(a), "--out", str(b), "--format", "csv", "--no-report"]) == 0
     for name in DATA_FILES:
         assert (a / f"{name}.parquet").read_bytes() == (b / f"{name}.parquet").read_bytes(), name
         assert (b / f"{name}.csv").stat().st_size > 0
