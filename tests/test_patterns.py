@@ -163,7 +163,12 @@ RECESSION = [
 
 
 def test_p7_recession_lowers_permanent_share_with_a_lag_and_it_recovers():
-    """A two-year recession (demand -30%, uncertainty x2) cuts the permanent share only as contracts come up, then it recovers."""
+    """A two-year recession (demand -30%, uncertainty x2) cuts the permanent share only with a lag, then it recovers.
+
+    Contracts keep their reserved hours until they come up, so the share first rises; they are then
+    resized to the smaller demand, and the deepest fall comes as demand returns and its excess goes
+    on-call until contracts are renegotiated.
+    """
     for seed in SEEDS:
         cfg = load_scenario(BASELINE, {**SMALL, "run.steps": 520}).model_copy(update={"events": RECESSION})
         share = run(cfg, seed=seed).metrics.set_index("step")["permanent_share"]

@@ -33,7 +33,11 @@ def series(scenario: str, seed: int, column: str):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_p7_recession_moves_volume_off_permanent_contracts_with_a_lag_then_recovers(seed):
-    """recession.toml vs baseline: no change before week 104, no fall at first, a deep trough later, recovery by year 9."""
+    """recession.toml vs baseline: no change before week 104, no fall at first, a deep trough later, recovery by year 9.
+
+    The trough comes with a lag: contracts are resized to the smaller demand as they come up during the
+    downturn, so when demand returns (week 208) the excess goes on-call until contracts are renegotiated.
+    """
     diff = series("recession", seed, "permanent_share") - series("baseline", seed, "permanent_share")
     assert diff.loc[1:103].abs().max() == 0.0  # common random numbers: identical until the event
     # Lag: reserved hours are fixed until contracts expire, so the share first rises (measured +0.051 to +0.063).
