@@ -17,7 +17,7 @@ ifndef PYTHON
 PYTHON := $(firstword $(foreach c,$(CANDIDATES),$(shell $(c) -c 'import sys; print("ok") if sys.version_info >= (3, 12) else None' 2>/dev/null | grep -q ok && echo $(c))))
 endif
 
-.PHONY: run test bench clean python-check
+.PHONY: run test bench app clean python-check
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -38,6 +38,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest -q
+
+app: $(STAMP)
+	$(VENV)/bin/outsim app
 
 bench: $(STAMP)
 	$(VPY) benchmarks/bench_model.py

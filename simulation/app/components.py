@@ -1,0 +1,308 @@
+"""Plot-ready data from a live OutsourcingModel, for the dashboard's panels (issue 6).
+
+Every function here is pure: it reads a model (never steps or changes it, never draws from its random
+streams) and returns a small pandas table or dict that a chart or a text panel shows as it is. The
+dashboard (dashboard.py) turns these into Altair charts; tests check them without a browser.
+
+- :func:`form_shares`: share of demand served in-house, on-call, permanent (and unmet) per week, BPO and KPO.
+- :func:`loyalty_histogram`: the loyalty order parameter y of Weisbuch, Kirman & Herreiner (2000),
+  y_i = sum_j J_ij^2 / (sum_j J_ij)^2, over the firm-services that buy outside, as searchers, mixed and loyal.
+- :func:`week_snapshot` / :func:`history_frame`: what firms pay per hour by form and kind, provider
+  utilisation and counts by kind, one row per week (the weekly metrics only hold the overall figures).
+- :func:`network_sample`: a readable bipartite sample of firms and the providers they worked with this week.
+- :func:`event_feed`, :func:`decision_trail`, :func:`firm_summary`: the contract ledger and a firm's
+  written trail of sourcing reviews (options compared, expected weekly costs, the choice).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from simulation.choice import loyalty
+from simulation.records import Channel, Mode, labels
+from simulation.sourcing import OPTIONS
+
+if TYPE_CHECKING:
+    from simulation.model import OutsourcingModel
+
+KINDS = ("bpo", "kpo")  # catalogue kind codes 0 and 1
+FORM_LABELS = {"in_house": "in-house", "on_call": "on-call", "permanent": "permanent", "unmet": "unmet"}
+OPTION_LABELS = {"in_house": "in-house", "on_call": "on-call", "on_call_broker": "on-call via broker",
+                 "permanent": "permanent", "permanent_broker": "permanent via broker"}
+REGION_NAMES = ("domestic", "offshore")
+LABEL_LIMIT = 45  # providers named one by one in the network sample up to this many
+SEARCHER_BELOW, LOYAL_AT = 0.5, 0.8  # y cut-offs, the same as analysis.measures uses for top shares
+MODE_LABELS = labels(Mode)
+
+
+def kinds_present(model: OutsourcingModel) -> tuple[str, ...]:
+    """The service kinds ("bpo", "kpo") that the model's catalogue has, in that order."""
+    codes = set(model.catalogue.kind.tolist())
+    return tuple(k for code, k in enumerate(KINDS) if code in codes)
+
+
+def form_shares(model: OutsourcingModel, max_points: int = 260) -> pd.DataFrame:
+    """Share of each kind's demand by form, per week (columns week, kind, form, share).
+
+    Unmet demand is the remainder. Long runs are thinned to at most ``max_points`` weeks per series,
+    always keeping the latest week.
+    """
+    mv = model.datacollector.model_vars
+    weeks = np.asarray(mv.get("step", []), dtype=np.int64)
+    keep = _thin(len(weeks), max_points)
+    frames = []
+    for kind in kinds_present(model):
+        parts = {f: np.asarray(mv[f"{f}_share_{kind}"], dtype=float)[keep] for f in ("in_house", "on_call", "permanent")}
+        parts["unmet"] = np.clip(1.0 - sum(parts.values()), 0.0, 1.0)
+        for form, share in parts.items():
+            frames.append(pd.DataFrame({"week": weeks[keep], "kind": kind.upper(), "form": FORM_LABELS[form],
+                                        "share": share}))
+    if not frames:
+        return pd.DataFrame(columns=["week", "kind", "form", "share"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def loyalty_values(model: OutsourcingModel) -> np.ndarray:
+    """Loyalty y of every firm-service that buys outside (on-call or permanent) and has learnt a preference."""
+    sl = model.slots
+    y = loyalty(sl.J, sl.cand_ok)
+    return y[(sl.mode != Mode.IN_HOUSE) & np.isfinite(y)]
+
+
+def loyalty_group(y: np.ndarray) -> np.ndarray:
+    """"searcher" (y < 0.5), "loyal" (y >= 0.8) or "mixed" for each value."""
+    return np.select([y < SEARCHER_BELOW, y >= LOYAL_AT], ["searcher", "loyal"], "mixed")
+
+
+def loyalty_histogram(model: OutsourcingModel, bins: int = 20) -> pd.DataFrame:
+    """Counts of firm-services by loyalty y in ``bins`` equal bins over [0, 1], coloured by group.
+
+    Returns columns bin_start, bin_end, group, count (one row per non-empty bin).
+    """
+    y = loyalty_values(model)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, bins - 1)
+    counts = np.bincount(idx, minlength=bins)
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    df = pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "group": loyalty_group(mids), "count": counts})
+    return df[df["count"] > 0].reset_index(drop=True)
+
+
+def loyalty_summary(model: OutsourcingModel) -> dict[str, float]:
+    """Firm-services counted, how many are searchers, mixed or loyal, the mean y and the uniform-spread y (1/K)."""
+    y = loyalty_values(model)
+    groups = loyalty_group(y)
+    k = model.slots.cand_ok.sum(axis=1)
+    uniform = float(1.0 / np.mean(k[k > 0])) if np.any(k > 0) else float("nan")
+    return {"n": len(y), "searchers": int(np.sum(groups == "searcher")), "mixed": int(np.sum(groups == "mixed")),
+            "loyal": int(np.sum(groups == "loyal")), "mean": float(np.mean(y)) if len(y) else float("nan"),
+            "uniform": uniform}
+
+
+def week_snapshot(model: OutsourcingModel) -> dict[str, float]:
+    """This week's prices paid per hour by form and kind (fees included), utilisation and provider counts by kind.
+
+    Keys: week, price_on_call_<kind>, price_permanent_<kind>, utilization_<kind>, providers_<kind>
+    (NaN where nothing was bought). Call after a step; before the first step prices are NaN.
+    """
+    out: dict[str, float] = {"week": model.week}
+    slot_kind = model.catalogue.kind[model.slots.service]
+    fills = getattr(model, "fills", None)
+    t, n = model.providers, model.providers.n
+    active = t.view("active")
+    for code, kind in enumerate(KINDS):
+        on_call = permanent = float("nan")
+        if fills is not None:
+            mask = slot_kind == code
+            hours, spend = fills.served[mask].sum(), fills.spend[mask].sum()
+            on_call = spend / hours if hours > 0 else float("nan")
+            reserved, paid = fills.reserved[mask].sum(), fills.permanent_paid[mask].sum()
+            permanent = paid / reserved if reserved > 0 else float("nan")
+        mine = active & (t.kind[:n] == code)
+        cap = t.view("capacity")[mine]
+        used = (t.view("utilization")[mine] * cap).sum()
+        out[f"price_on_call_{kind}"] = float(on_call)
+        out[f"price_permanent_{kind}"] = float(permanent)
+        out[f"utilization_{kind}"] = float(used / cap.sum()) if cap.sum() > 0 else float("nan")
+        out[f"providers_{kind}"] = float(mine.sum())
+    return out
+
+
+def history_frame(rows: list[dict[str, float]], prefix: str, max_points: int = 260) -> pd.DataFrame:
+    """Long table (week, form or kind, value) of the snapshot keys starting with ``prefix``.
+
+    ``history_frame(rows, "price_")`` gives series such as "on-call BPO"; ``"utilization_"`` and
+    ``"providers_"`` give one series per kind. Rows with NaN values are dropped.
+    """
+    keep = _thin(len(rows), max_points)
+    picked = [rows[i] for i in keep]
+    weeks = np.array([r["week"] for r in picked], dtype=np.int64)
+    parts = []
+    for key in (k for k in (rows[0] if rows else {}) if k.startswith(prefix)):
+        values = np.array([r[key] for r in picked], dtype=float)
+        ok = np.isfinite(values)
+        parts.append(pd.DataFrame({"week": weeks[ok], "series": _series_label(key[len(prefix):]), "value": values[ok]}))
+    if not parts:
+        return pd.DataFrame({"week": np.empty(0, np.int64), "series": np.empty(0, object), "value": np.empty(0)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A bipartite sample: ``n_firms`` firms spread over the size ranking and the providers they used this week.
+
+    The sample is deterministic (every k-th firm by size), so the same firms stay on screen week after
+    week. Returns (nodes, edges). nodes: node, side ("firm" or "provider"), id, label, group (size class
+    of a firm, kind of a provider), region, labelled (False for providers when there are more than
+    ``LABEL_LIMIT``: the chart then names provider groups instead), x (0 firms, 1 providers), y (0 at the
+    top; both sides spread evenly over :func:`network_rows` rows). edges: firm_id, provider_id, form
+    ("on-call" or "permanent"), hours (delivered this week), y_firm, y_provider.
+    """
+    sizes = model.firm_sizes
+    order = np.argsort(-sizes, kind="stable")
+    pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_firms, len(order))).round().astype(int))]
+    sl, book, fills = model.slots, model.contracts, getattr(model, "fills", None)
+    slots = np.flatnonzero(np.isin(sl.firm, pick))
+    parts = []
+    act = slots[book.active[slots]]
+    if len(act):
+        hours = fills.permanent[act] if fills is not None else book.reserved[act]
+        parts.append(pd.DataFrame({"firm_id": sl.firm[act], "provider_id": book.provider[act], "form": "permanent",
+                                   "hours": hours}))
+    if fills is not None:
+        s, k = np.nonzero(fills.served[slots] > 0)
+        parts.append(pd.DataFrame({"firm_id": sl.firm[slots[s]], "provider_id": sl.cand[slots[s], k], "form": "on-call",
+                                   "hours": fills.served[slots[s], k]}))
+    edges = (pd.concat(parts, ignore_index=True) if parts else
+             pd.DataFrame({"firm_id": [], "provider_id": [], "form": [], "hours": []}))
+    edges = edges[edges["hours"] > 0].groupby(["firm_id", "provider_id", "form"], as_index=False)["hours"].sum()
+    q = np.quantile(sizes, [1 / 3, 2 / 3]) if len(sizes) else [0, 0]
+    firm_class = np.select([sizes[pick] <= q[0], sizes[pick] <= q[1]], ["small", "medium"], "large")
+    firms = pd.DataFrame({"side": "firm", "id": pick.astype(int), "group": firm_class,
+                          "region": [REGION_NAMES[r] for r in model.firm_regions[pick]],
+                          "label": [f"firm {i}" for i in pick], "labelled": True})
+    t = model.providers
+    used = np.unique(edges["provider_id"].to_numpy(dtype=np.int64))
+    used = used[np.lexsort((used, t.region[used], t.kind[used]))]
+    provs = pd.DataFrame({"side": "provider", "id": used.astype(int),
+                          "group": [KINDS[t.kind[j]].upper() for j in used],
+                          "region": [REGION_NAMES[t.region[j]] for j in used],
+                          "label": [f"P{j} {KINDS[t.kind[j]].upper()} {REGION_NAMES[t.region[j]][:3]}" for j in used],
+                          "labelled": len(used) <= LABEL_LIMIT})
+    rows = network_rows(len(firms), len(provs))
+    firms["y"], provs["y"] = _spread(len(firms), rows), _spread(len(provs), rows)
+    firms["x"], provs["x"] = 0.0, 1.0
+    nodes = pd.concat([firms, provs], ignore_index=True)
+    nodes["node"] = nodes["side"].str[0] + nodes["id"].astype(str)
+    edges["y_firm"] = edges["firm_id"].map(dict(zip(firms["id"], firms["y"]))).astype(float)
+    edges["y_provider"] = edges["provider_id"].map(dict(zip(provs["id"], provs["y"]))).astype(float)
+    return nodes, edges
+
+
+def network_rows(n_firms: int, n_providers: int) -> int:
+    """Rows of the network chart: the longer side rounded up to a multiple of 10 (so the layout changes
+    rarely), at most ``LABEL_LIMIT`` rounded up (beyond that providers share rows and are named by group)."""
+    return max(10, -(-min(max(n_firms, n_providers), LABEL_LIMIT) // 10) * 10)
+
+
+def network_groups(nodes: pd.DataFrame) -> pd.DataFrame:
+    """One label per provider group (kind and region) at the middle of its rows: label, y, x, providers."""
+    provs = nodes[nodes["side"] == "provider"]
+    if provs.empty:
+        return pd.DataFrame({"label": [], "y": [], "x": [], "providers": []})
+    g = provs.groupby(["group", "region"], sort=False).agg(y=("y", "mean"), providers=("id", "size")).reset_index()
+    g["label"] = g["group"] + " " + g["region"] + " (" + g["providers"].astype(str) + ")"
+    g["x"] = 1.0
+    return g[["label", "y", "x", "providers"]]
+
+
+def event_feed(model: OutsourcingModel, n: int = 12) -> pd.DataFrame:
+    """The ``n`` latest permanent-contract events, newest first (price per hour, reserved hours per week, reason)."""
+    rows = [(e.week, e.event.value.replace("_", " "), e.firm_id, e.provider_id, e.service.replace("_", " "),
+             Channel(e.channel).name.lower(), e.price_per_hour, e.reserved_hours_per_week, e.reason)
+            for e in reversed(model.contracts.events[-n:])] if n > 0 else []
+    return pd.DataFrame(rows, columns=["week", "event", "firm", "provider", "service", "channel", "price (cu/h)",
+                                       "reserved (h/week)", "reason"])
+
+
+def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.DataFrame:
+    """The firm's ``n`` latest sourcing reviews, newest first: the options' expected weekly costs and the choice.
+
+    Columns: week, service, before, one column per option label (cu/week, NaN = unavailable), cheapest,
+    choice, outcome, provider, "price (cu/h)". Empty when the run does not record decisions.
+    """
+    cols = ["week", "service", "before", *OPTION_LABELS.values(), "cheapest", "choice", "outcome", "provider",
+            "price (cu/h)"]
+    if not model.decisions.enabled or not 0 <= firm_id < len(model.firm_agents):
+        return pd.DataFrame(columns=cols)
+    rows = model.decisions.for_firm(firm_id)[-n:][::-1] if n > 0 else []
+    out = []
+    for r in rows:
+        costs = {OPTION_LABELS[o]: float(r[f"cost_{o}"]) for o in OPTIONS}
+        finite = {k: v for k, v in costs.items() if math.isfinite(v)}
+        out.append({"week": int(r["week"]), "service": str(r["service"]).replace("_", " "),
+                    "before": str(r["mode_before"]).replace("_", "-"), **costs,
+                    "cheapest": min(finite, key=finite.get) if finite else "",
+                    "choice": OPTION_LABELS.get(str(r["choice"]), str(r["choice"])),
+                    "outcome": str(r["outcome"]).replace("_", " "), "provider": int(r["provider_id"]),
+                    "price (cu/h)": float(r["price_per_hour"])})
+    return pd.DataFrame(out, columns=cols)
+
+
+def firm_summary(model: OutsourcingModel, firm_id: int) -> pd.DataFrame:
+    """Where a firm stands now, one row per service: kind, mode, channel, contract provider and loyalty y."""
+    cols = ["service", "kind", "mode", "channel", "provider", "price (cu/h)", "loyalty y"]
+    if not 0 <= firm_id < len(model.firm_agents):
+        return pd.DataFrame(columns=cols)
+    sl, book, cat = model.slots, model.contracts, model.catalogue
+    s = model.firm_agents[firm_id].slots
+    y = loyalty(sl.J[s], sl.cand_ok[s])
+    return pd.DataFrame({
+        "service": [cat.names[v].replace("_", " ") for v in sl.service[s]],
+        "kind": [KINDS[cat.kind[v]].upper() for v in sl.service[s]],
+        "mode": [MODE_LABELS[m].replace("_", "-") for m in sl.mode[s]],
+        "channel": [Channel(int(c)).name.lower() for c in sl.channel[s]],
+        "provider": book.provider[s].astype(int),
+        "price (cu/h)": np.where(book.active[s], book.price[s], np.nan),
+        "loyalty y": y,
+    }, columns=cols)
+
+
+def headline(model: OutsourcingModel) -> dict[str, Any]:
+    """The latest week's key numbers for the page's status line (NaN before the first week)."""
+    mv = model.datacollector.model_vars
+
+    def last(name: str) -> float:
+        values = mv.get(name, [])
+        return float(values[-1]) if values else float("nan")
+
+    out: dict[str, Any] = {"week": model.week, "firms": len(model.firm_agents),
+                           "active_providers": int(model.providers.view("active").sum())}
+    for kind in kinds_present(model):
+        out[f"permanent_share_{kind}"] = last(f"permanent_share_{kind}")
+    for name in ("on_call_share", "in_house_share", "loyalty_mean", "mean_price_bpo", "mean_price_kpo",
+                 "provider_utilization", "unmet_share", "demand_level"):
+        out[name] = last(name)
+    out["active_contracts"] = int(np.count_nonzero(model.contracts.active))
+    return out
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most ``max_points`` evenly spaced items out of ``n``, always including the last."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.r_[np.linspace(0, n - 1, max_points).round().astype(int), n - 1])
+
+
+def _spread(n: int, rows: int) -> np.ndarray:
+    """``n`` positions spread evenly over rows 0 .. rows - 1, each in the middle of its share."""
+    return (np.arange(n) + 0.5) * rows / max(n, 1) - 0.5
+
+
+def _series_label(key: str) -> str:
+    """"on_call_bpo" -> "on-call BPO", "bpo" -> "BPO"."""
+    *form, kind = key.split("_")
+    return " ".join([*(["-".join(form)] if form else []), kind.upper()]).strip()

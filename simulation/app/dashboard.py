@@ -1,0 +1,402 @@
+"""The outsim dashboard page for students (issue 6): ``outsim app``, or ``solara run simulation.app.dashboard``.
+
+Built on Mesa's SolaraViz: its ModelController runs play, pause, step and reset (rebuilding the model
+from the controls' current values) and its update counter tells the panels when a week has passed.
+The panels are laid out here rather than in SolaraViz's draggable grid, which renders empty with
+solara 1.64 (vuetify 3). Charts are Altair (Vega-Lite), drawn from components.py's plain tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import solara
+from mesa.visualization.solara_viz import ModelController
+from mesa.visualization.utils import force_update, update_counter
+
+from simulation import app
+from simulation.app import components as C
+
+FORM_COLOURS = {"permanent": "#4e79a7", "on-call": "#f28e2b", "in-house": "#bab0ac", "unmet": "#e15759"}
+SERIES_COLOURS = {"on-call BPO": "#8cd17d", "permanent BPO": "#2f7d32", "on-call KPO": "#d4a6c8",
+                  "permanent KPO": "#7b3f8c", "BPO": "#2f7d32", "KPO": "#7b3f8c"}
+GROUP_COLOURS = {"searcher": "#f28e2b", "mixed": "#bab0ac", "loyal": "#4e79a7", "small": "#d0d0d0",
+                 "medium": "#9a9a9a", "large": "#555555", "BPO": "#2f7d32", "KPO": "#7b3f8c"}
+WIDTH, HEIGHT = 370, 200  # plot area of one chart, in pixels (two columns fit beside the sidebar at 1440 px)
+
+
+def _scale(colours: dict[str, str], keys) -> alt.Scale:
+    keys = [k for k in colours if k in set(keys)]
+    return alt.Scale(domain=keys, range=[colours[k] for k in keys])
+
+
+WEEK = alt.X("week:Q", title="week", axis=alt.Axis(format="d", tickMinStep=1))
+
+
+def shares_chart() -> alt.FacetChart:
+    """Stacked areas of the share of demand by form over weeks, one panel per kind (BPO, KPO)."""
+    return alt.Chart(alt.Data(name="shares")).mark_area().encode(
+        x=WEEK, y=alt.Y("share:Q", stack="zero", title="share of demand", axis=alt.Axis(format="%"),
+                        scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("form:N", scale=_scale(FORM_COLOURS, FORM_COLOURS), legend=alt.Legend(title="form", orient="bottom")),
+        order="order:Q", tooltip=["kind:N", "form:N", "week:Q", alt.Tooltip("share:Q", format=".1%")],
+    ).properties(width=160, height=HEIGHT - 30).facet(column=alt.Column("kind:N", title=None))
+
+
+def loyalty_chart() -> alt.LayerChart:
+    """Histogram of loyalty y, searchers (y < 0.5) and loyal firm-services (y >= 0.8) coloured apart."""
+    bars = alt.Chart(alt.Data(name="hist")).mark_bar().encode(
+        x=alt.X("bin_start:Q", bin="binned", scale=alt.Scale(domain=[0, 1]),
+                title="loyalty y  (1: one provider; 1/K: spread over the K it knows)"),
+        x2="bin_end:Q", y=alt.Y("count:Q", title="firm-services"),
+        color=alt.Color("group:N", scale=_scale(GROUP_COLOURS, ["searcher", "mixed", "loyal"]),
+                        legend=alt.Legend(title=None, orient="top")),
+        tooltip=["group:N", "count:Q", alt.Tooltip("bin_start:Q", title="y from", format=".2f")])
+    spot = alt.Chart(alt.Data(name="uniform"))
+    rule = spot.mark_rule(strokeDash=[4, 3], color="#444").encode(x="y:Q")
+    text = spot.mark_text(align="left", dx=4, dy=-HEIGHT / 2 + 12, color="#444").encode(x="y:Q", text="label:N")
+    return alt.layer(bars, rule, text).properties(width=WIDTH, height=HEIGHT)
+
+
+def series_chart(data: str, series: tuple[str, ...], title: str, fmt: str, height: int = HEIGHT,
+                 legend: bool = True, targets: bool = False) -> alt.LayerChart:
+    """Lines of ``value`` over weeks, one per series, with dashed target levels from dataset "targets"."""
+    colour = alt.Color("series:N", scale=_scale(SERIES_COLOURS, series),
+                       legend=alt.Legend(title=None, orient="bottom", columns=2) if legend else None)
+    lines = alt.Chart(alt.Data(name=data)).mark_line().encode(
+        x=WEEK, y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+        color=colour, tooltip=["series:N", "week:Q", alt.Tooltip("value:Q", format=fmt)])
+    layers = [lines]
+    if targets:
+        layers.append(alt.Chart(alt.Data(name="targets")).mark_rule(strokeDash=[5, 3], opacity=0.8).encode(
+            y="value:Q", color=colour))
+    return alt.layer(*layers).properties(width=WIDTH, height=height)
+
+
+def providers_chart(series: tuple[str, ...]) -> alt.VConcatChart:
+    """Utilisation by kind (dashed: its target) above the number of active providers by kind."""
+    return alt.vconcat(series_chart("util", series, "utilisation", ".0%", 100, legend=False, targets=True),
+                       series_chart("count", series, "active providers", ",.0f", 70))
+
+
+def network_chart(rows: int) -> alt.LayerChart:
+    """Firms (left, by size) and the providers they used this week (right); edge colour = form, width = hours."""
+    xs = alt.Scale(domain=[-0.55, 1.55])
+    ys = alt.Scale(domain=[-0.5, rows - 0.5], reverse=True)
+    lines = alt.Chart(alt.Data(name="edges")).mark_rule(opacity=0.75).encode(
+        x=alt.X("x0:Q", scale=xs, axis=None), x2="x1:Q", y=alt.Y("y_firm:Q", scale=ys, axis=None), y2="y_provider:Q",
+        color=alt.Color("form:N", scale=_scale(FORM_COLOURS, ["permanent", "on-call"]),
+                        legend=alt.Legend(title="edge: form", orient="top")),
+        strokeWidth=alt.StrokeWidth("hours:Q", scale=alt.Scale(range=[0.7, 7]),
+                                    legend=alt.Legend(title="hours this week", orient="top")),
+        tooltip=["firm_id:Q", "provider_id:Q", "form:N", alt.Tooltip("hours:Q", format=",.0f")])
+    nodes = alt.Chart(alt.Data(name="nodes"))
+    dots = nodes.mark_circle(size=70, opacity=1).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys),
+        fill=alt.Fill("group:N", scale=_scale(GROUP_COLOURS, ["small", "medium", "large", "BPO", "KPO"]),
+                      legend=alt.Legend(title="node: firm size / provider kind", orient="bottom")),
+        tooltip=["label:N", "group:N"])
+    text = [nodes.transform_filter((alt.datum.side == side) & alt.datum.labelled).mark_text(
+        align=align, dx=dx, fontSize=10).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), text="label:N")
+        for side, align, dx in (("firm", "right", -7), ("provider", "left", 7))]
+    groups = alt.Chart(alt.Data(name="groups")).mark_text(align="left", dx=9, fontSize=11, fontWeight="bold").encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), text="label:N")
+    return alt.layer(lines, dots, *text, groups).properties(width=WIDTH, height=13 * rows)
+
+
+CHARTS = {"shares": shares_chart, "loyalty": loyalty_chart, "series": series_chart, "providers": providers_chart,
+          "network": network_chart}
+
+
+@functools.lru_cache(maxsize=64)
+def chart_spec(name: str, *args) -> dict:
+    """A chart's Vega-Lite spec without its data: built and validated by Altair once per shape, then reused."""
+    return CHARTS[name](*args).to_dict()
+
+
+def figure(name: str, args: tuple = (), **data: pd.DataFrame):
+    """A Vega-Lite widget: the cached spec of chart ``name`` with this week's tables as its named datasets.
+
+    Filling a cached spec instead of rebuilding the Altair chart every week keeps a page update within
+    the 200 ms budget (Altair's build and validation alone took about 130 ms for the six charts).
+    """
+    spec = {**chart_spec(name, *args), "datasets": {k: _records(v) for k, v in data.items()},
+            "usermeta": {"embedOptions": {"actions": False}}}  # no export menu over the legends
+    return solara.widgets.VegaLite.element(spec=spec, listen_to_click=False, listen_to_hover=False)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-safe dicts of Python scalars (NaN becomes null, which Vega-Lite skips)."""
+    cols = {}
+    for name in df.columns:
+        values = df[name].tolist()
+        if df[name].dtype.kind == "f":
+            values = [v if math.isfinite(v) else None for v in values]
+        cols[str(name)] = values
+    return [dict(zip(cols, row)) for row in zip(*cols.values())]
+
+
+def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
+    """The event feed as shown: the channel folded into the event; reserved hours left out to keep rows short."""
+    event = feed["event"] + feed["channel"].map({"broker": " (broker)"}).fillna("")
+    who = feed["firm"].astype(str) + " → P" + feed["provider"].astype(str)
+    return pd.DataFrame({"week": feed["week"], "event": event, "firm → provider": who, "service": feed["service"],
+                         "price (cu/h)": feed["price (cu/h)"], "reason": feed["reason"]})
+
+
+def _num(x: float, spec: str) -> str:
+    return "n/a" if not math.isfinite(x) else format(x, spec)
+
+
+def _table(df: pd.DataFrame, bold: dict[int, str] | None = None, digits: int = 1,
+           exact: dict[str, int] | None = None) -> str:
+    """A small HTML table: floats with ``digits`` decimals (``exact`` overrides per column), provider ids as
+    "P12" (blank for -1, none); ``bold`` maps a row number to the column whose cell is set in bold."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        cells = []
+        for col, v in zip(df.columns, row):
+            if col == "provider" and not isinstance(v, str):
+                v = f"P{v}" if v >= 0 else None
+            text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else (
+                f"{v:,.{(exact or {}).get(col, digits)}f}" if isinstance(v, float) else str(v))
+            strong = bold is not None and bold.get(i) == col
+            cells.append(f"<td>{'<b>' if strong else ''}{html.escape(text)}{'</b>' if strong else ''}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table class='outsim-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+CSS = """
+.outsim-table {border-collapse: collapse; font-size: 12px; width: 100%}
+.outsim-table th, .outsim-table td {height: auto !important; line-height: 1.3; padding: 2px 6px; text-align: left}
+.outsim-table th {border-bottom: 1px solid #999; white-space: nowrap} .outsim-table td {border-bottom: 1px solid #e3e3e3; white-space: nowrap}
+.outsim-table td:last-child {white-space: normal; min-width: 130px}
+.outsim-feed .outsim-table {font-size: 11.5px}
+.outsim-scroll {max-height: 560px; overflow: auto}
+.outsim-caption {font-size: 13px; color: #555; margin-bottom: 4px}
+.outsim-grid {display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 12px}
+.outsim-grid > * {min-width: 0; overflow-x: auto}
+.outsim-firm, .outsim-trail {max-width: 100%; overflow-x: auto} .outsim-trail th, .outsim-trail td {white-space: normal}
+.outsim-main {min-width: 0; max-width: 100%}
+"""
+
+
+@solara.component
+def Panel(title: str, caption: str, children=[]):  # noqa: B006 (solara passes children this way)
+    """A titled card with a one-line "how to read it" caption."""
+    with solara.Card(title, margin=0, style={"height": "100%"}) as card:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(caption), classes=["outsim-caption"])
+        solara.Column(children=children)
+    return card
+
+
+@solara.component
+def ParamSlider(param, settings: solara.Reactive[app.Settings], base_value: float):
+    """One labelled slider showing its value, unit and range; the range always includes the scenario's value."""
+    value = getattr(settings.value, param.field)
+    lo, hi = min(param.min, base_value), max(param.max, base_value)
+    shown = f"{value:,}" if isinstance(value, int) else f"{value:.2f}"
+    widget = solara.SliderInt if isinstance(value, int) else solara.SliderFloat
+    with solara.Div(classes=["outsim-param", f"outsim-param-{param.field}"]):
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>{html.escape(param.label)}</b>: {shown} {html.escape(param.unit)} "
+                    f"<span style='color:#777'>(range {lo:g} to {hi:g}; scenario {base_value:g})</span>",
+                    style="font-size: 13px; margin-top: 6px")
+        widget("", value=value, min=lo, max=hi, step=param.step, thumb_label=False,
+               on_value=lambda v: settings.set(settings.value.with_value(param.field, v)))
+
+
+@solara.component
+def Controls(model: solara.Reactive[app.DashboardModel], settings: solara.Reactive[app.Settings],
+             params: solara.Reactive[dict], firm: solara.Reactive[int]):
+    """Scenario picker, seed, sliders, recession switch and the save button (the sidebar)."""
+    scenarios = solara.use_memo(app.shipped_scenarios, [])
+    path_to_label = {Path(p).resolve(): label for label, p in scenarios.items()}
+    s = settings.value
+    base = solara.use_memo(s.base_config, [s.scenario])
+    label = path_to_label.get(Path(s.scenario).resolve(), s.scenario)
+    seed_text, set_seed_text = solara.use_state(str(s.seed))
+    message = solara.use_reactive("")
+
+    def pick_scenario(new_label: str) -> None:
+        new = app.Settings.for_scenario(scenarios.get(new_label, new_label), seed=settings.value.seed)
+        settings.set(new)
+        model.set(app.DashboardModel(new))  # a new scenario loads at once; sliders show its own values
+        firm.set(0)
+        force_update()
+
+    def set_seed(text: str) -> None:
+        set_seed_text(text)
+        if text.strip().isdigit():
+            settings.set(settings.value.with_value("seed", int(text)))
+
+    def save() -> None:
+        try:
+            folder = app.save_snapshot(model.value)
+            message.set(f"Saved to {folder}. For its report: outsim report {folder}")
+        except (ValueError, OSError) as exc:
+            message.set(f"Not saved: {exc}")
+
+    solara.use_effect(lambda: params.set({"settings": s}), [s])  # what RESET rebuilds the model from
+    with solara.Card("Scenario", margin=0):
+        solara.Select("Scenario", values=sorted({*scenarios, label}, key=lambda x: (x != "baseline", x)),
+                      value=label, on_value=pick_scenario)
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(base.description), classes=["outsim-caption"])
+        solara.InputText("Seed (whole number)", value=seed_text, on_value=set_seed, continuous_update=True,
+                         error=False if seed_text.strip().isdigit() else "a seed is a whole number, e.g. 7")
+    with solara.Card("Market and behaviour", margin=0):
+        for p in app.PARAMS:
+            ParamSlider(p, settings, float(app.config_value(base, p.key)) if p.field != "firms" else float(base.firms.count))
+        wage = base.regions["domestic"].wage_per_hour
+        solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
+            f"Offshore wage is {s.offshore_wage / wage:.0%} of the domestic {wage:g} cu/hour. Providers and KPO talent "
+            f"pools scale with the number of firms."))
+    with solara.Card("Recession", margin=0):
+        built_in = any(e.target == app.RECESSION_TARGET for e in base.events)
+        solara.Switch(label="Add the recession of scenarios/recession.toml", value=s.recession, disabled=built_in,
+                      on_value=lambda v: settings.set(settings.value.with_value("recession", v)))
+        if built_in:
+            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML="This scenario has its own demand events.")
+        else:
+            latest = app.recession_latest(base)
+            solara.HTML(tag="div", style="font-size: 13px", unsafe_innerHTML=(
+                f"<b>Recession starts</b>: week {s.recession_week} <span style='color:#777'>(range 1 to {latest}): "
+                f"demand -30% and uncertainty x2 for two years, then recovery</span>"))
+            solara.SliderInt("", value=min(s.recession_week, latest), min=1, max=latest, step=1, thumb_label=False,
+                             on_value=lambda v: settings.set(settings.value.with_value("recession_week", v)))
+    with solara.Card("Save", margin=0):
+        solara.Button("Save run folder", on_click=save, color="primary", outlined=True)
+        if message.value:
+            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=html.escape(message.value))
+
+
+@solara.component
+def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int]):
+    """Every live panel; redrawn whenever the controller signals a new week."""
+    update_counter.get()
+    m = model.value
+    with m.lock:  # one consistent week for every panel
+        top = C.headline(m)
+        shares, hist, loyal = C.form_shares(m), C.loyalty_histogram(m), C.loyalty_summary(m)
+        prices = C.history_frame(m.history, "price_")
+        util, count = C.history_frame(m.history, "utilization_"), C.history_frame(m.history, "providers_")
+        nodes, edges = C.network_sample(m)
+        feed = C.event_feed(m, 14)
+        fid = min(max(firm.value, 0), top["firms"] - 1)
+        summary, trail = C.firm_summary(m, fid), C.decision_trail(m, fid, 8)
+    kinds = "  ·  ".join(f"{k.upper()} {top[f'permanent_share_{k}']:.0%}" for k in C.kinds_present(m)
+                         if math.isfinite(top[f"permanent_share_{k}"]))
+    status = (f"<b>Week {top['week']}</b> of {m.cfg.run.steps}  ·  {top['firms']} firms  ·  {top['active_providers']} "
+              f"active providers  ·  {top['active_contracts']} permanent contracts  ·  permanent share {kinds or 'n/a'}"
+              f"  ·  mean loyalty y {_num(top['loyalty_mean'], '.2f')}  ·  demand level {_num(top['demand_level'], '.2f')}")
+    solara.HTML(tag="div", unsafe_innerHTML=status, classes=["outsim-status"], style="font-size: 15px; margin: 4px 0 8px")
+    if top["week"] == 0:
+        solara.Info("Week 0: the market is set up but nothing has happened yet. Press STEP (one week) or the play "
+                    "button to run it; RESET rebuilds it from the controls.")
+        return
+    kinds_upper = tuple(k.upper() for k in C.kinds_present(m))
+    targets = pd.DataFrame({"series": ["BPO", "KPO"], "value": [m.cfg.providers.target_utilization_bpo,
+                                                                m.cfg.providers.target_utilization_kpo]})
+    uniform = pd.DataFrame({"y": [loyal["uniform"]], "label": [f"1/K = {loyal['uniform']:.2f}"]})
+    order = {"permanent": 0, "on-call": 1, "in-house": 2, "unmet": 3}
+    groups = C.network_groups(nodes).iloc[:0 if nodes["labelled"].all() else None]  # named one by one: no groups
+    rows = C.network_rows(int((nodes["side"] == "firm").sum()), int((nodes["side"] == "provider").sum()))
+    with solara.Div(classes=["outsim-grid"]):
+        Panel("Share of demand by form", "Stacked: permanent contracts (blue), on-call (orange), in-house (grey), "
+              "unmet (red), for BPO and KPO services.",
+              children=[figure("shares", shares=shares.assign(order=shares["form"].map(order)))])
+        Panel("Loyalty of firm-services (y)", f"{loyal['searchers']} searchers (y < 0.5), {loyal['mixed']} mixed, "
+              f"{loyal['loyal']} loyal (y >= 0.8) of {loyal['n']} that buy outside; mean y {_num(loyal['mean'], '.2f')}.",
+              children=[figure("loyalty", hist=hist, uniform=uniform.dropna())])
+        Panel("Prices paid by form and kind", "What firms pay per hour of work, fees included: on-call (light) "
+              "and permanent (dark), BPO (green) and KPO (purple).",
+              children=[figure("series", ("prices", tuple(sorted(prices["series"].unique())), "cu per hour", ",.1f"),
+                               prices=prices)])
+        Panel("Providers: utilisation and count", "Share of capacity in use (dashed: the target) and active "
+              "providers, by kind.", children=[figure("providers", (kinds_upper,), util=util, count=count,
+                                                       targets=targets[targets["series"].isin(kinds_upper)])])
+        Panel("Who works with whom this week", f"{int((nodes['side'] == 'firm').sum())} firms spread over the size "
+              f"ranking (left) and the {int((nodes['side'] == 'provider').sum())} providers they used this week "
+              "(right). Hover over a dot or line for its ids and hours.",
+              children=[figure("network", (rows,), nodes=nodes, edges=edges.assign(x0=0.0, x1=1.0),
+                               groups=groups)])
+        Panel("Contract events (latest first)", "Every permanent contract signed, renewed, expired or terminated, "
+              "with its reason.", children=[solara.HTML(tag="div", classes=["outsim-scroll", "outsim-feed"],
+                                                        unsafe_innerHTML=_table(_feed_view(feed), exact={"price (cu/h)": 2}))])
+    FirmTrail(m, firm, fid, summary, trail, nodes.query("side == 'firm'")["id"].tolist()[:8])
+
+
+@solara.component
+def FirmTrail(m: app.DashboardModel, firm: solara.Reactive[int], fid: int, summary: pd.DataFrame, trail: pd.DataFrame,
+              examples: list[int]):
+    """A firm picker and that firm's written trail: where it stands now and its latest sourcing reviews."""
+    with solara.Card("A firm's decision trail", margin=0, style={"margin-top": "12px"}):
+        with solara.Row(style={"align-items": "center"}):
+            with solara.Div(style={"min-width": "130px", "max-width": "130px"}):
+                solara.InputInt("Firm id", value=fid, on_value=lambda v: firm.set(int(v or 0)), continuous_update=False)
+            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
+                f"0 to {len(m.firm_agents) - 1}; the network shows firms "
+                + ", ".join(str(i) for i in examples)
+                + ". At each review the firm compares the expected weekly cost (cu/week) of every option and picks by a "
+                "logit over costs, so it does not always take the cheapest (in bold)."))
+        solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=f"<b>Firm {fid} now</b>, per service:")
+        solara.HTML(tag="div", unsafe_innerHTML=_table(summary, digits=2), classes=["outsim-firm"])
+        solara.HTML(tag="div", classes=["outsim-caption"], style="margin-top: 8px", unsafe_innerHTML=(
+            "<b>Its latest sourcing reviews</b>: the expected cost of each option in cu/week (blank: not available), "
+            "the cheapest in bold, what it chose and what came of it."))
+        if not m.decisions.enabled:
+            solara.Info("This scenario does not record sourcing reviews (run.record_decisions = false).")
+        elif trail.empty:
+            solara.Info(f"Firm {fid} has had no sourcing review yet: reviews come every few weeks, press Step.")
+        else:
+            bold = {i: r for i, r in enumerate(trail["cheapest"])}
+            solara.HTML(tag="div", classes=["outsim-trail"],
+                        unsafe_innerHTML=_table(trail.drop(columns="cheapest"), bold=bold,
+                                                digits=0, exact={"price (cu/h)": 2}))
+
+
+@solara.component
+def WeekCounter(m: app.DashboardModel):
+    """The current week, redrawn after every step."""
+    update_counter.get()
+    solara.HTML(tag="div", classes=["outsim-week"], style="font-size: 20px",
+                unsafe_innerHTML=f"Week <b>{m.week}</b> of {m.cfg.run.steps}" + ("" if m.running else " (the end)"))
+
+
+@solara.component
+def Page():
+    """The dashboard: controls in the sidebar, live panels in the main area."""
+    first = solara.use_memo(lambda: app.Settings.for_scenario(app.default_scenario()), [])
+    model = solara.use_reactive(solara.use_memo(lambda: app.DashboardModel(first), []))
+    settings = solara.use_reactive(first)
+    params = solara.use_reactive({"settings": first})
+    firm = solara.use_reactive(0)
+    play_interval, render_interval = solara.use_reactive(150), solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)  # mesa's ModelController needs it reactive
+    solara.Style(CSS)
+    solara.Title("outsim dashboard")
+    with solara.AppBar():
+        solara.AppBarTitle("outsim: an outsourcing market, week by week")
+    with solara.Sidebar():
+        with solara.Card("Run", margin=0):
+            WeekCounter(model.value)
+            ModelController(model, model_parameters=params, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+            with solara.Div(classes=["outsim-render-interval"]):
+                solara.SliderInt(f"Weeks per step / screen update: {render_interval.value}", value=render_interval,
+                                 min=1, max=26, thumb_label=False)
+            solara.SliderInt(f"Pause between updates: {play_interval.value} ms", value=play_interval, min=0, max=1000,
+                             step=50, thumb_label=False)
+            pending = settings.value.changed(model.value.settings)
+            if pending:
+                solara.Warning(f"Changed: {', '.join(p.replace('_', ' ') for p in pending)}. Press RESET to "
+                               "rebuild the market with them.", dense=True)
+        Controls(model, settings, params, firm)
+    with solara.Div(classes=["outsim-main"]):
+        Panels(model, firm)
+

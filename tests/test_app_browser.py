@@ -1,0 +1,192 @@
+"""End-to-end test of the dashboard in a real browser: `outsim app` served on loopback, driven by Playwright.
+
+It drives Debian's Chromium (/usr/bin/chromium) headless; it is skipped, with the reason, only when that
+browser or the playwright package is missing (CI installs both). Set OUTSIM_UPDATE_SCREENSHOT=1 to refresh
+docs/img/dashboard.png from the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 300  # the first start fetches the page's browser libraries with npm (about 25 MB)
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python -m simulation.app.cli` on a free loopback port; yields (url, save folder); always terminated."""
+    tmp = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 (open for the server's whole life, closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "simulation.app.cli", "--port", str(port), "--out", str(tmp / "saved")],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"outsim app exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"outsim app did not answer within {START_TIMEOUT_S} s:\n{(tmp / 'server.log').read_text()}")
+            time.sleep(0.5)
+        yield url, tmp / "saved"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        pg = browser.new_page(viewport={"width": 1440, "height": 2300})
+        pg.set_default_timeout(60_000)
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(server[0])
+        pg.locator(".outsim-status").get_by_text("Week 0").wait_for()
+        yield pg, errors
+        browser.close()
+
+
+def _status(pg) -> str:
+    return pg.locator(".outsim-status").inner_text()
+
+
+def _step_and_time(pg, week: int) -> float:
+    """Click Step and return the milliseconds, measured in the page, until the status line shows ``week``."""
+    pg.evaluate("""week => { window.__t0 = performance.now(); window.__t1 = null;
+        new MutationObserver((m, obs) => { const el = document.querySelector('.outsim-status');
+            if (el && el.innerText.startsWith('Week ' + week + ' ')) { window.__t1 = performance.now(); obs.disconnect(); }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""", week)
+    pg.get_by_role("button", name="Step").click()
+    pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week {week} of")).wait_for()
+    pg.wait_for_function("() => window.__t1 !== null")
+    return pg.evaluate("() => window.__t1 - window.__t0")
+
+
+def _drive_slider(pg, box: str, pattern: str, target: int) -> None:
+    """Move the slider inside ``box`` with the keyboard until its label (matched by ``pattern``) shows ``target``.
+
+    Each key press is confirmed by the server's re-rendered label before the next, so no press is lost
+    to a round trip in flight.
+    """
+    thumb, label = pg.locator(f"{box} [role=slider]"), pg.locator(box)
+
+    def value() -> int:
+        return int(re.search(pattern, label.inner_text()).group(1).replace(",", ""))
+
+    thumb.focus()
+    thumb.press("Home")
+    deadline = time.monotonic() + 60
+    while (now := value()) != target and time.monotonic() < deadline:
+        thumb.press("ArrowRight" if now < target else "ArrowLeft")
+        for _ in range(50):  # up to 5 s for the server to confirm the press
+            pg.wait_for_timeout(100)
+            if value() != now:
+                break
+    assert value() == target, f"could not set the slider in {box} to {target}"
+
+
+def _set_firms(pg, firms: int) -> None:
+    _drive_slider(pg, ".outsim-param-firms", r"Client firms: ([\d,]+) firms", firms)
+
+
+def test_step_slider_reset_and_save(page, server, tmp_path):
+    """Step and play advance the week and change the plotted data; a slider + RESET rebuilds the market; Save saves."""
+    pg, errors = page
+    assert "300 firms" in _status(pg) and pg.locator(".outsim-week").inner_text().startswith("Week 0")
+    seen = []
+    for week in (1, 2, 3, 4):
+        _step_and_time(pg, week)
+        seen.append((_status(pg), pg.locator(".outsim-feed").inner_text()))
+    assert pg.locator(".outsim-week").inner_text().startswith("Week 4")
+    assert len({s for s, _ in seen}) == 4, "the status numbers should change from week to week"
+    assert seen[-1][1] != seen[0][1], "the contract feed should show new events"
+    assert pg.locator("canvas, svg.marks").count() >= 5, "the charts should be drawn"
+
+    pg.get_by_role("button", name="▶").click()  # play, then pause: the week stops moving
+    pg.locator(".outsim-status").get_by_text(re.compile(r"^Week ([7-9]|\d\d+) of")).wait_for()
+    pg.get_by_role("button", name="❚❚").click()
+    pg.wait_for_timeout(800)
+    paused = _status(pg)
+    pg.wait_for_timeout(1200)
+    assert _status(pg) == paused, "the model should stop when paused"
+
+    _set_firms(pg, 500)
+    pg.get_by_text("Changed: firms").wait_for()
+    pg.get_by_role("button", name="Reset").click()
+    pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 0 of")).wait_for()
+    assert "500 firms" in _status(pg)
+    _step_and_time(pg, 1)
+    _step_and_time(pg, 2)
+    assert "500 firms" in _status(pg) and pg.get_by_text("Changed: firms").count() == 0
+
+    pg.get_by_role("button", name="Save run folder").click()
+    pg.get_by_text("Saved to").wait_for()
+    saved = list(server[1].glob("*/manifest.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["steps"] == 2
+    pg.screenshot(path=str(tmp_path / "dashboard.png"))
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_page_update_time_at_baseline_size(page, tmp_path):
+    """With the baseline's 1,000 firms, a Step click updates the whole page in well under a second (budget ~200 ms)."""
+    pg, errors = page
+    _set_firms(pg, 1000)
+    pg.get_by_role("button", name="Reset").click()
+    pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 0 of .* 1000 firms")).wait_for()
+    times = [_step_and_time(pg, week) for week in range(1, 13)]
+    median = statistics.median(times[2:])  # the first weeks also build the chart templates
+    print(f"\npage update after Step at 1,000 firms: median {median:.0f} ms, max {max(times[2:]):.0f} ms "
+          f"(first two {times[0]:.0f}, {times[1]:.0f} ms)")
+    (tmp_path / "update_ms.json").write_text(json.dumps({"median": median, "all": times}))
+    assert median < 1000, f"a page update took {median:.0f} ms (median); the budget is about 200 ms"
+    _drive_slider(pg, ".outsim-render-interval", r"screen update: (\d+)", 20)  # for a picture with some history
+    pg.get_by_role("button", name="Step").click()
+    pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 32 of")).wait_for()
+    pg.set_viewport_size({"width": 1440, "height": 2400})  # the whole page, decision trail included
+    pg.wait_for_timeout(1500)  # let the last charts finish drawing
+    pg.screenshot(path=str(tmp_path / "dashboard.png"))
+    if os.environ.get("OUTSIM_UPDATE_SCREENSHOT") == "1":
+        target = ROOT / "docs" / "img" / "dashboard.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(target))
+    assert not errors, f"JavaScript errors on the page: {errors}"
