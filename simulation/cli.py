@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from simulation.app import cli as app_cli
+from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, export_csv, load_run_config, load_scenario, run, save_run
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError, derive_seeds
@@ -82,13 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write CSV copies of a run folder's tables")
     e.add_argument("run_dir", type=Path)
     app_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
-                "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app}
+                "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app,
+                "sweep": sweep_cli.cmd_sweep}
     return commands[args.command](args)
 
 

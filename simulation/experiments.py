@@ -72,7 +72,7 @@ def summarise(run_dirs: list[Path]) -> pd.DataFrame:
     long = pd.concat([f.melt(id_vars="step", var_name="metric") for f in frames], ignore_index=True)
     g = long.groupby(["metric", "step"], sort=True)["value"]
     out = g.agg(mean="mean", sd="std", n="count").reset_index()
-    half = _t_half_width(out["sd"].to_numpy(), out["n"].to_numpy())
+    half = t_half_width(out["sd"].to_numpy(), out["n"].to_numpy())
     out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
     return out[["metric", "step", "mean", "lo", "hi", "n"]]
 
@@ -92,7 +92,7 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
     what = pd.DataFrame([window_means(d) for d in whatif_dirs])
     diff = what - base
     n = diff.notna().sum()
-    half = pd.Series(_t_half_width(diff.std().to_numpy(), n.to_numpy()), index=diff.columns)
+    half = pd.Series(t_half_width(diff.std().to_numpy(), n.to_numpy()), index=diff.columns)
     out = pd.DataFrame({"base_mean": base.mean(), "whatif_mean": what.mean(), "diff_mean": diff.mean(),
                         "diff_lo": diff.mean() - half, "diff_hi": diff.mean() + half, "n": n})
     out["significant"] = (out["diff_lo"] > 0) | (out["diff_hi"] < 0)
@@ -117,7 +117,7 @@ def format_comparison(table: pd.DataFrame, window: tuple[int, int]) -> str:
     return "\n".join(lines)
 
 
-def _t_half_width(sd: np.ndarray, n: np.ndarray) -> np.ndarray:
+def t_half_width(sd: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Half-width of the 95% t interval of a mean; NaN with fewer than two observations."""
     n = np.asarray(n, float)
     with np.errstate(invalid="ignore", divide="ignore"):

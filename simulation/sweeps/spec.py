@@ -1,0 +1,285 @@
+"""Sweep files: which parameters to vary, how to sample them, how many seeds, and what to keep.
+
+A sweep file is TOML. It names a base scenario and lists parameters as dotted config keys::
+
+    base = "../validation/wkh.toml"      # relative to the sweep file
+    steps = 400                          # optional: overrides run.steps
+    [set]                                # optional fixed overrides, like --set
+    providers.bpo_count = 3
+    [parameters]
+    "choice.beta" = [0.1, 0.5, 1.0]      # a list of values, or a range table:
+    "firms.demand_volatility" = { low = 0.0, high = 0.6, num = 5 }   # num: grid designs only
+    [design]
+    kind = "grid"                        # grid, lhs, sobol or morris; samples = N for the last three
+    [seeds]
+    count = 4                            # seeds per design point, derived from base
+    base = 1
+    [outputs]
+    final = ["loyalty_mean"]             # means over the last final_window weeks (default 52)
+    every = 10                           # keep these metrics every 10 weeks too (0: no series)
+
+Problems are reported like scenario problems (:class:`simulation.scenario.Problem`): the file, the
+dotted key, the value and the rule, with "did you mean" for misspelled keys, all at once. Checks that
+need the model's schema (do the keys exist, do the values validate in every design point) are in
+:func:`simulation.sweeps.design.plan_runs`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from simulation.metrics import REPORTERS
+from simulation.scenario import _MISSING, Problem, ScenarioError, _shown
+
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+METRICS = sorted(k for k in REPORTERS if k != "step")
+MAX_POINTS = 200_000
+RANGE_KEYS = ("low", "high", "num")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class DesignSpec(_Strict):
+    kind: Literal["grid", "lhs", "sobol", "morris"] = "grid"
+    samples: StrictInt | None = Field(None, ge=1)
+    levels: StrictInt | None = Field(None, ge=2, le=20)
+
+
+class SeedSpec(_Strict):
+    count: StrictInt = Field(1, ge=1, le=100_000)
+    base: StrictInt = Field(1, ge=0)
+
+
+class OutputSpec(_Strict):
+    final: list[StrictStr] = Field(min_length=1)
+    final_window: StrictInt = Field(52, ge=1)
+    every: StrictInt = Field(0, ge=0)
+    series: list[StrictStr] | None = None
+
+
+class SweepFile(_Strict):
+    name: StrictStr | None = None
+    description: StrictStr = ""
+    base: StrictStr
+    steps: StrictInt | None = Field(None, ge=1, le=100_000)
+    parameters: dict[str, Any] = Field(min_length=1)
+    design: DesignSpec = Field(default_factory=DesignSpec)
+    seeds: SeedSpec = Field(default_factory=SeedSpec)
+    outputs: OutputSpec
+    fixed: dict[str, Any] = Field(default_factory=dict, alias="set")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One varied parameter: a list of values, or a range [low, high] (with num points for a grid)."""
+
+    key: str
+    values: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    num: int | None = None
+
+    def grid_values(self) -> list[Any]:
+        """The values a grid takes: the list, or num evenly spaced points from low to high."""
+        if self.values is not None:
+            return list(self.values)
+        step = (self.high - self.low) / (self.num - 1)
+        return [float(f"{self.low + i * step:.10g}") for i in range(self.num)]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file (its schema checks done; see design.plan_runs for the rest)."""
+
+    path: Path
+    name: str
+    description: str
+    base: Path
+    steps: int | None
+    fixed: dict[str, Any]
+    parameters: tuple[Parameter, ...]
+    design: str
+    samples: int | None
+    levels: int
+    seed_count: int
+    seed_base: int
+    final: tuple[str, ...]
+    final_window: int
+    every: int
+    series: tuple[str, ...] = field(default=())
+
+    @property
+    def source(self) -> str:
+        return _shown(self.path)
+
+    def outputs(self) -> dict[str, Any]:
+        """What each run keeps (also sent to the workers)."""
+        return {"final": list(self.final), "final_window": self.final_window, "every": self.every,
+                "series": list(self.series)}
+
+
+def flatten(table: dict[str, Any], prefix: str = "", is_leaf=lambda v: not isinstance(v, dict)) -> dict[str, Any]:
+    """Nested TOML tables to dotted keys: ``{"choice": {"beta": x}}`` and ``{"choice.beta": x}`` both give choice.beta."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if is_leaf(v) or (isinstance(v, dict) and not v):
+            out[key] = v
+        else:
+            out.update(flatten(v, key + ".", is_leaf))
+    return out
+
+
+def _is_parameter(value: Any) -> bool:
+    return not isinstance(value, dict) or any(k in value for k in RANGE_KEYS)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file; raises ScenarioError with every problem found."""
+    p = Path(path)
+    src = _shown(p.resolve()) if p.exists() else str(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise ScenarioError([Problem(str(path), "sweep", _MISSING, "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(src, "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
+    try:
+        spec = SweepFile.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_schema_problems(exc, src)) from None
+    problems: list[Problem] = []
+    params = flatten(spec.parameters, is_leaf=_is_parameter)
+    parameters = [x for key, value in params.items() if (x := _parameter(key, value, spec.design.kind, src, problems))]
+    fixed = flatten(spec.fixed)
+    for key in sorted(set(params) & set(fixed)):
+        problems.append(Problem(src, f"set.{key}", fixed[key], "also listed under [parameters]; keep it in one place"))
+    problems += _design_problems(spec, len(parameters), src)
+    if parameters and not problems:
+        n = _point_count(spec, parameters)
+        if n > MAX_POINTS:
+            problems.append(Problem(src, "design", spec.design.kind, f"{n} design points; the limit is {MAX_POINTS}"))
+    out = spec.outputs
+    series = out.series if out.series is not None else (out.final if out.every else [])
+    for where, names in (("outputs.final", out.final), ("outputs.series", series)):
+        for i, name in enumerate(names):
+            if name not in REPORTERS or name == "step":
+                near = difflib.get_close_matches(name, METRICS, n=1)
+                problems.append(Problem(src, f"{where}.{i}", name, "not a metric (see simulation/metrics.py)"
+                                        + (f"; did you mean '{near[0]}'?" if near else "")))
+        if len(set(names)) < len(names):
+            problems.append(Problem(src, where, list(names), "lists a metric twice"))
+    base = (p.resolve().parent / spec.base).resolve()
+    if not base.is_file():
+        problems.append(Problem(src, "base", spec.base, f"scenario file not found ({_shown(base)})"))
+    if problems:
+        raise ScenarioError(problems)
+    return Sweep(path=p.resolve(), name=spec.name or p.stem, description=spec.description, base=base, steps=spec.steps,
+                 fixed=fixed, parameters=tuple(parameters), design=spec.design.kind, samples=spec.design.samples,
+                 levels=spec.design.levels or 4, seed_count=spec.seeds.count, seed_base=spec.seeds.base,
+                 final=tuple(out.final), final_window=out.final_window, every=out.every, series=tuple(series))
+
+
+def _parameter(key: str, value: Any, design: str, src: str, problems: list[Problem]) -> Parameter | None:
+    where = f"parameters.{key}"
+    sampled = design != "grid"
+    if isinstance(value, list):
+        if sampled:
+            problems.append(Problem(src, where, value, f"{design} designs sample ranges: give {{ low = ..., high = ... }}"))
+        elif not value:
+            problems.append(Problem(src, where, value, "needs at least one value"))
+        elif any(isinstance(v, (dict, list)) for v in value):
+            problems.append(Problem(src, where, value, "values must be numbers, strings or booleans"))
+        elif any(isinstance(v, float) and not math.isfinite(v) for v in value):
+            problems.append(Problem(src, where, value, "must be finite numbers (NaN and infinity are not allowed)"))
+        elif len({repr(v) for v in value}) < len(value):
+            problems.append(Problem(src, where, value, "lists a value twice"))
+        else:
+            return Parameter(key, values=tuple(value))
+        return None
+    if not isinstance(value, dict):
+        problems.append(Problem(src, where, value, "expected a list of values or a range table { low, high }"))
+        return None
+    bad = len(problems)
+    for k in value:
+        if k not in RANGE_KEYS:
+            near = difflib.get_close_matches(str(k), RANGE_KEYS, n=1)
+            problems.append(Problem(src, f"{where}.{k}", value[k], "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")))
+    for k in ("low", "high"):
+        v = value.get(k, _MISSING)
+        if v is _MISSING:
+            problems.append(Problem(src, f"{where}.{k}", _MISSING, "required in a range table"))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.append(Problem(src, f"{where}.{k}", v, "must be a finite number"))
+    num = value.get("num", _MISSING)
+    if sampled and num is not _MISSING:
+        problems.append(Problem(src, f"{where}.num", num, f"num is for grid designs; {design} draws design.samples points"))
+    elif not sampled and num is _MISSING:
+        problems.append(Problem(src, f"{where}.num", _MISSING, "a grid range needs num (how many evenly spaced values)"))
+    elif not sampled and (isinstance(num, bool) or not isinstance(num, int) or num < 2):
+        problems.append(Problem(src, f"{where}.num", num, "must be an integer of at least 2"))
+    if len(problems) > bad:
+        return None
+    if not value["low"] < value["high"]:
+        problems.append(Problem(src, where, value, "low must be below high"))
+        return None
+    return Parameter(key, low=float(value["low"]), high=float(value["high"]), num=value.get("num"))
+
+
+def _design_problems(spec: SweepFile, dims: int, src: str) -> list[Problem]:
+    d, out = spec.design, []
+    if d.kind == "grid" and d.samples is not None:
+        out.append(Problem(src, "design.samples", d.samples, "a grid takes every combination; samples is for lhs, sobol and morris"))
+    if d.kind != "grid" and d.samples is None:
+        out.append(Problem(src, "design.samples", _MISSING, f"required for a {d.kind} design"))
+    if d.kind == "sobol" and d.samples is not None and d.samples & (d.samples - 1):
+        out.append(Problem(src, "design.samples", d.samples, "must be a power of 2 for Sobol sampling (e.g. 64, 128)"))
+    if d.kind != "morris" and d.levels is not None:
+        out.append(Problem(src, "design.levels", d.levels, "levels is for morris designs only"))
+    return out
+
+
+def _point_count(spec: SweepFile, parameters: list[Parameter]) -> int:
+    d = len(parameters)
+    if spec.design.kind == "grid":
+        return math.prod(len(p.grid_values()) if p.values is None else len(p.values) for p in parameters)
+    n = spec.design.samples or 0
+    return {"lhs": n, "sobol": n * (d + 2), "morris": n * (d + 1)}[spec.design.kind]
+
+
+def _schema_problems(exc: ValidationError, src: str) -> list[Problem]:
+    """Pydantic errors of the sweep file as problems, with did-you-mean for unknown keys."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(x) for x in loc) or "(root)"
+        rule = err["msg"]
+        value = err.get("input", _MISSING)
+        if err["type"] == "extra_forbidden":
+            model = SweepFile
+            for part in loc[:-1]:
+                f = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+                ann = getattr(f, "annotation", None)
+                model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+                if model is None:
+                    break
+            names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+            near = difflib.get_close_matches(str(loc[-1]), names, n=1)
+            rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
+        elif err["type"] == "missing":
+            value, rule = _MISSING, "required"
+        elif err["type"] == "finite_number":
+            rule = "must be a finite number (NaN and infinity are not allowed)"
+        elif err["type"] == "literal_error":
+            rule = f"must be one of {', '.join(DESIGNS)}"
+        out.append(Problem(src, key, value, rule))
+    return out
