@@ -76,7 +76,7 @@ def run(cfg: Config, seed: int = 0, steps: int | None = None,
         on_week: called after every week (progress bars, invariant checks, live views).
     """
     if steps is not None:
-        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"steps": int(steps)})}, deep=True)
+        cfg = cfg.with_steps(steps)
     t0 = time.perf_counter()
     model = OutsourcingModel(cfg, seed=seed)
     t1 = time.perf_counter()

@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         return _invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
     if args.replications > 1:
-        return _run_replications(args, _with_steps(cfg, steps), seed)
+        return _run_replications(args, cfg.with_steps(steps), seed)
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
     print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
     bar = Progress(steps, unit="weeks")
@@ -182,10 +182,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_steps(cfg: Config, steps: int) -> Config:
-    return cfg.model_copy(update={"run": cfg.run.model_copy(update={"steps": int(steps)})}, deep=True)
-
-
 def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}-r{args.replications}"
     print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
@@ -193,7 +189,7 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
     bar = Progress(args.replications)
     try:
         with Executor(workers=args.workers) as ex:
-            reps = run_replications(cfg, seed, args.replications, out, ex, bar)
+            reps = run_replications(cfg, seed, args.replications, out, ex, lambda o: bar.count(o.ok))
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -238,7 +234,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _invalid(problems)
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
-    base, whatif = _with_steps(base, steps), _with_steps(whatif, steps)
+    base, whatif = base.with_steps(steps), whatif.with_steps(steps)
     if window is None:
         first = min([e.at for e in whatif.events] + ([whatif.providers.failure_week] if whatif.providers.failure_week else []),
                     default=1)
@@ -246,19 +242,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
     seeds = derive_seeds(args.seed, args.replications)
     print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
-    bar = Progress(2 * args.replications)
-    offset = [0]
-
-    class _Shifted(Progress):  # one bar across both batches
-        def update(self, done: int, failed: int = 0) -> None:
-            bar.update(offset[0] + done, failed)
-
+    bar = Progress(2 * args.replications)  # one bar across both batches
+    tick = lambda outcome: bar.count(outcome.ok)  # noqa: E731 - the same callback for both batches
     try:
         with Executor(workers=args.workers) as ex:
-            b = run_replications(base, args.seed, args.replications, out / "base", ex, _Shifted(1, enabled=False), seeds)
-            offset[0] = args.replications
-            w = run_replications(whatif, args.seed, args.replications, out / "whatif", ex, _Shifted(1, enabled=False),
-                                 seeds)
+            b = run_replications(base, args.seed, args.replications, out / "base", ex, tick, seeds)
+            w = run_replications(whatif, args.seed, args.replications, out / "whatif", ex, tick, seeds)
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED

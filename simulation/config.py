@@ -283,6 +283,10 @@ class Config(_Section):
             raise ValueError("providers.kpo_count: must be at least 1 when the catalogue has KPO services")
         return self
 
+    def with_steps(self, steps: int) -> "Config":
+        """A copy of this config that runs ``steps`` weeks."""
+        return self.model_copy(update={"run": self.run.model_copy(update={"steps": int(steps)})}, deep=True)
+
     def term_weeks(self, kind: Kind) -> int:
         return self.contracts.term_weeks_kpo if kind == Kind.KPO else self.contracts.term_weeks_bpo
 

@@ -70,7 +70,6 @@ class Environment:
         self._ramps: list[tuple[ScenarioEvent, float, float]] = []  # (event, start value, end value)
         for ev in self.events:
             get_value(cfg, ev.target)  # fail early on unknown targets
-        self.applied: list[tuple[int, str, float]] = []
 
     @property
     def demand_level(self) -> float:
@@ -100,21 +99,17 @@ class Environment:
                 if ev.ramp_weeks > 0:
                     self._ramps.append((ev, start, end))
                 else:
-                    self._set(ev.target, end)
+                    set_value(self.cfg, ev.target, end)
                 changed = True
         still: list[tuple[ScenarioEvent, float, float]] = []
         for ev, start, end in self._ramps:
             frac = min(1.0, (self.week - max(ev.at, 1) + 1) / ev.ramp_weeks)
-            self._set(ev.target, start + frac * (end - start))
+            set_value(self.cfg, ev.target, start + frac * (end - start))
             changed = True
             if frac < 1.0:
                 still.append((ev, start, end))
         self._ramps = still
         return changed
-
-    def _set(self, target: str, value: float) -> None:
-        set_value(self.cfg, target, value)
-        self.applied.append((self.week, target, float(get_value(self.cfg, target))))
 
     def hire_from_pool(self, region: str, wanted: float) -> float:
         """Take up to ``wanted`` hours/week of KPO talent from a region's pool; returns what was hired."""

@@ -9,6 +9,7 @@ mean gets a t-based 95% confidence interval.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,6 @@ from scipy import stats
 from simulation.api import write_atomic
 from simulation.config import Config
 from simulation.executor import Executor, Outcome, derive_seeds, replication_tasks
-from simulation.progress import Progress
 
 KEY_METRICS = ("permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "in_house_share",
                "unmet_share", "loyalty_mean", "switch_rate", "mean_price_bpo", "mean_price_kpo", "provider_utilization",
@@ -39,19 +39,13 @@ class Replications:
 
 
 def run_replications(cfg: Config, base_seed: int, replications: int, folder: Path, executor: Executor,
-                     progress: Progress | None = None, seeds: list[int] | None = None) -> Replications:
-    """Run R replications into ``folder/rep-XXX`` and write the manifest and the across-seed summary."""
+                     on_done: Callable[[Outcome], None] | None = None, seeds: list[int] | None = None) -> Replications:
+    """Run R replications into ``folder/rep-XXX`` and write the manifest and the across-seed summary.
+
+    ``on_done`` is called as each replication finishes (progress reporting).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     seeds = seeds or derive_seeds(base_seed, replications)
-    done = failed = 0
-
-    def on_done(outcome: Outcome) -> None:
-        nonlocal done, failed
-        done += 1
-        failed += not outcome.ok
-        if progress:
-            progress.update(done, failed)
-
     outcomes = executor.map(replication_tasks(cfg, seeds, folder), on_done)
     reps = Replications(folder, seeds, outcomes)
     ok = [Path(o.task.out_dir) for o in outcomes if o.ok]

@@ -70,6 +70,8 @@ def deliver_contracts(m: "OutsourcingModel", demand: NDArray[np.float64]) -> tup
     act = np.flatnonzero(book.active)
     m.book_sales(book.provider[act], book.price[act] * book.reserved[act], m.slots.broker[act],
                  book.price[act] * book.reserved[act] * fee_rate[act])
+    # The firm side is priced on its own (price x (1 + fee)), not as the sum of the two bookings above,
+    # so the weekly money invariant (payments = provider revenue + broker fees) is a real check.
     return delivered, book.price * book.reserved * (1.0 + fee_rate) * book.active, base * fee_rate
 
 
@@ -131,7 +133,7 @@ def broker_columns(m: "OutsourcingModel", s: NDArray, available: NDArray, busy: 
     stay = ((prev >= 0) & (m.rng_choice.random(len(s)) >= m.cfg.intermediaries.reassign_probability)
             & t.active[last] & (available[last] > EPS) & t.offers[last, sl.service[s]])
     j[stay] = prev[stay]
-    table = broker_pick_table(m, available > EPS)
+    table = broker_pick_table(m, available > EPS) if not stay.all() else None
     for rows, b, v, region in broker_groups(m, s[~stay]):
         rows = np.flatnonzero(~stay)[rows]
         prob = table[b, v, region]
@@ -274,10 +276,10 @@ def realise_outcomes(m: "OutsourcingModel", f: Fills) -> None:
     if hours.sum() > 0:
         m.flows.quality = float(np.average(quality, weights=hours))
         m.flows.on_time = float(np.average(on_time, weights=hours))
-    _add_totals(m, f, q, j, used_s, used_k, work, paid, nonprice, onboarding, switch)
+    _add_totals(m, f, c, j, used_s, used_k, work, paid, nonprice, onboarding, switch)
 
 
-def _add_totals(m: "OutsourcingModel", f: Fills, q, j, used_s, used_k, work, paid, nonprice, onboarding, switch) -> None:
+def _add_totals(m: "OutsourcingModel", f: Fills, c, j, used_s, used_k, work, paid, nonprice, onboarding, switch) -> None:
     sl, cat, t, fl = m.slots, m.catalogue, m.providers, m.flows
     kpo = cat.kind[sl.service] == 1
     fl.demand, fl.in_house, fl.permanent = f.demand.sum(), f.in_house.sum(), f.permanent.sum()
@@ -303,7 +305,6 @@ def _add_totals(m: "OutsourcingModel", f: Fills, q, j, used_s, used_k, work, pai
     fl.loyalty_mean = float(np.nanmean(y)) if np.isfinite(y := loyalty(sl.J, sl.cand_ok)).any() else float("nan")
     fl.switch_rate = switch
     fl.onboarding_costs = float(onboarding.sum())
-    c = m.inhouse_cost_per_slot()
     fl.firm_surplus = float((c[used_s] * hours).sum() - pv.sum() - (nonprice * hours).sum() - fl.onboarding_costs)
 
 

@@ -27,7 +27,7 @@ from simulation.metrics import REPORTERS, WeekFlows
 from simulation.providers import (BPO, KPO, ProviderTable, base_cost, coordination_cost, entry_services,
                                   exit_candidates, update_providers)
 from simulation.records import ContractEventKind, Mode
-from simulation.review import _close, review
+from simulation.review import close_contracts, review
 from simulation.slots import build_slots, draw_providers, replace_candidates
 from simulation.spells import SpellTracker
 
@@ -66,6 +66,7 @@ class OutsourcingModel(mesa.Model):
         self.pending_revenue = np.zeros(self.providers.n)
         self.flows = WeekFlows()
         self.refresh_parameters()
+        self.service_utilization = self.target_util_by_service.copy()  # market tightness before week 1
         self.datacollector = mesa.DataCollector(model_reporters=REPORTERS)
 
     # ----------------------------------------------------------------- the weekly schedule
@@ -136,15 +137,15 @@ class OutsourcingModel(mesa.Model):
         cross_p = act[t.region[book.provider[act]] != sl.region[act]]
         cross_hours += np.bincount(book.provider[cross_p], weights=f.permanent[cross_p], minlength=n)
         committed = book.committed(n)
-        asked = np.bincount(j.ravel(), weights=f.served.ravel(), minlength=n) + np.bincount(
-            sl.main_provider[sl.main_provider >= 0], weights=f.unmet[sl.main_provider >= 0], minlength=n)
+        has_main = sl.main_provider >= 0  # unserved on-call work counts as asked of the firm's usual provider
+        asked = self.market.served + np.bincount(sl.main_provider[has_main], weights=f.unmet[has_main], minlength=n)
         cap_before = t.view("capacity").copy()
         self.flows.max_overuse = float(np.max(used - cap_before, initial=-np.inf)) if n else 0.0
         self.flows.capacity = float(cap_before[t.view("active")].sum())
         self.flows.used = float(used.sum())
-        update_providers(t, self.cfg, self.environment, used, committed, asked, revenue, cross_hours, self.unit_cost)
-        active = t.view("active")
-        self.flows.provider_profit = float(((revenue - cap_before * self.unit_cost - cross_hours * self.coordination) * active).sum())
+        profit = update_providers(t, self.cfg, self.environment, used, committed, asked, revenue, cross_hours,
+                                  self.unit_cost)
+        self.flows.provider_profit = float(profit.sum())
         self.prev_utilization = t.view("utilization").copy()
         self.pending_revenue = np.zeros(n)
         for row in exit_candidates(t, self.cfg):
@@ -192,8 +193,6 @@ class OutsourcingModel(mesa.Model):
         kinds = self.catalogue.kind
         self.target_util_by_service = np.where(kinds == KPO, self.cfg.providers.target_utilization_kpo,
                                                self.cfg.providers.target_utilization_bpo)
-        if not hasattr(self, "service_utilization"):
-            self.service_utilization = self.target_util_by_service.copy()
 
     def _refresh_service_utilization(self) -> None:
         t = self.providers
@@ -302,7 +301,7 @@ class OutsourcingModel(mesa.Model):
         self.provider_agents[row].exit_market(self.week)
         hit = np.flatnonzero(book.active & (book.provider == row))
         if len(hit):
-            _close(self, hit, ContractEventKind.PROVIDER_EXIT, reason)
+            close_contracts(self, hit, ContractEventKind.PROVIDER_EXIT, reason)
             sl.next_review[hit] = self.week  # re-source at this week's review
         s, k = np.nonzero((sl.cand == row) & sl.cand_ok)
         self.spells.close_column(s, k)

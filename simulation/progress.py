@@ -47,6 +47,10 @@ class Progress:
         return f"{self.unit} {self.done:>{len(str(self.total))}}/{self.total} [{bar}] {100 * frac:3.0f}%  " \
                f"failed {self.failed}  ETA {eta_text}"
 
+    def count(self, ok: bool) -> None:
+        """Record one finished unit of work (an executor outcome callback)."""
+        self.update(self.done + 1, self.failed + (not ok))
+
     def close(self) -> None:
         if self.enabled and self.tty:
             self.stream.write("\n")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config, Kind
+from simulation.config import Config
 from simulation.environment import REGIONS, Environment
 
 BPO, KPO = 0, 1
@@ -103,8 +103,12 @@ def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]
 def update_providers(table: ProviderTable, cfg: Config, env: Environment, used: NDArray[np.float64],
                      committed: NDArray[np.float64], spot_requested: NDArray[np.float64],
                      revenue: NDArray[np.float64], cross_hours: NDArray[np.float64],
-                     unit_cost: NDArray[np.float64]) -> None:
-    """Weekly pricing, capacity and profit bookkeeping for every active provider (in place)."""
+                     unit_cost: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Weekly pricing, capacity and profit bookkeeping for every active provider (in place).
+
+    Returns:
+        This week's profit per provider (zero for providers that had already exited).
+    """
     p = cfg.providers
     n = table.n
     act = table.active[:n]
@@ -118,13 +122,13 @@ def update_providers(table: ProviderTable, cfg: Config, env: Environment, used: 
     a = 1.0 / p.profit_memory_weeks
     table.demand_ema[:n] += a * (committed + spot_requested - table.demand_ema[:n])
     cost = cap * unit_cost + cross_hours * coordination_cost(table, cfg)
-    profit = revenue - cost
+    profit = np.where(act, revenue - cost, 0.0)
     table.profit_ema[:n] += a * (profit - table.profit_ema[:n])
     table.revenue_ema[:n] += a * (revenue - table.revenue_ema[:n])
     table.loss_weeks[:n] = np.where(act & (table.profit_ema[:n] < 0), table.loss_weeks[:n] + 1, 0)
 
     if p.fixed_price:
-        return  # validation cases: capacity, prices and quality stay as set
+        return profit  # validation cases: capacity, prices and quality stay as set
     desired = np.maximum(table.demand_ema[:n], committed) / np.maximum(target, 1e-6)
     lag = np.where(table.kind[:n] == KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo)
     change = (desired - cap) / lag
@@ -136,6 +140,7 @@ def update_providers(table: ProviderTable, cfg: Config, env: Environment, used: 
             hires[kpo_r] *= env.hire_from_pool(name, wanted) / wanted
     new_cap = cap + hires + np.where(act, np.minimum(change, 0.0), 0.0)
     table.capacity[:n] = np.where(act, np.maximum(new_cap, np.maximum(committed, 1.0)), cap)
+    return profit
 
 
 def exit_candidates(table: ProviderTable, cfg: Config) -> NDArray[np.intp]:
@@ -170,6 +175,3 @@ def entry_services(table: ProviderTable, cfg: Config, rng: np.random.Generator) 
             out.append(v)
     return out
 
-
-def kind_code(kind: Kind) -> int:
-    return KPO if kind == Kind.KPO else BPO

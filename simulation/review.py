@@ -82,9 +82,9 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
             booked = np.bincount(book.provider[s[term_rows]], weights=fee, minlength=len(m.pending_revenue))
             m.pending_revenue += booked  # the provider's side; it counts in next week's profit
             m.flows.provider_revenue += float(booked.sum())
-            _close(m, s[term_rows], ContractEventKind.TERMINATED, "ended early for a cheaper option")
+            close_contracts(m, s[term_rows], ContractEventKind.TERMINATED, "ended early for a cheaper option")
         if len(exp_rows):
-            _close(m, s[exp_rows], ContractEventKind.EXPIRED, "not renewed at term end")
+            close_contracts(m, s[exp_rows], ContractEventKind.EXPIRED, "not renewed at term end")
     if len(renew):
         ss = s[renew]
         free = m.providers.capacity[book.provider[ss]] - book.committed(m.providers.n)[book.provider[ss]]
@@ -140,7 +140,7 @@ def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved
                         reserved_hours_per_week=np.where(has, book.reserved[s], 0.0), outcome=outcome)
 
 
-def _close(m: "OutsourcingModel", slots: NDArray, kind: ContractEventKind, reason: str) -> None:
+def close_contracts(m: "OutsourcingModel", slots: NDArray, kind: ContractEventKind, reason: str) -> None:
     """End contracts and their permanent spells; the firm-service drops to on-call until it re-sources."""
     book = m.contracts
     m.spells.close(Form.PERMANENT, slots, book.k[slots])

@@ -274,14 +274,18 @@ def test_event_at_week_zero_is_not_silently_dropped():
 def test_ramped_event_at_week_zero_ramps_like_any_other():
     """A ramped event at week 0 spreads its change over ramp_weeks equal steps, exactly like the same event at week 1."""
     def applied(at: int) -> list[float]:
+        """The live demand multiplier after each of 8 weeks."""
         cfg = load_scenario(None, {"run.steps": 8, "events": [{"at": at, "target": "environment.demand_multiplier",
                                                                 "action": "set", "value": 2.0, "ramp_weeks": 4}]})
         env = Environment(cfg)
+        values = []
         for _ in range(cfg.run.steps):
             env.advance()
-        return [value for _, _, value in env.applied]
+            values.append(env.cfg.environment.demand_multiplier)
+        return values
 
-    assert applied(1) == [1.25, 1.5, 1.75, 2.0]  # quarters of 1.0 -> 2.0: exact in binary floating point
+    # quarters of 1.0 -> 2.0 are exact in binary floating point; then the value stays at its end point
+    assert applied(1) == [1.25, 1.5, 1.75, 2.0, 2.0, 2.0, 2.0, 2.0]
     assert applied(0) == applied(1)
 
 
