@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig
-from simulation.environment import UnknownParameter, apply_action, get_value
+from simulation.config import UnknownParameter, apply_action, get_value
 
 META_KEYS = {"extends"}
 

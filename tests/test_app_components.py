@@ -27,9 +27,9 @@ from simulation.app import (
 )
 from simulation.app import cli as app_cli
 from simulation.app import components as C
-from simulation.choice import loyalty
+from simulation.model.market.choice import loyalty
 from simulation.model import OutsourcingModel
-from simulation.records import Mode
+from simulation.model.records import Mode
 
 SMALL = {"firms.count": 100, "providers.bpo_count": 10, "providers.kpo_count": 4}
 WEEKS = 20

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from simulation.choice import logit_probabilities, loyalty, sample_rows, update_preferences
+from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows, update_preferences
 
 shape_st = st.tuples(st.integers(1, 5), st.integers(1, 6))
 j_values = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False)

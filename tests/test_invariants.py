@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.config import EventConfig
-from simulation.records import VALID_TRANSITIONS, ContractEventKind, ContractStatus, STATUS_AFTER
+from simulation.model.records import VALID_TRANSITIONS, ContractEventKind, ContractStatus, STATUS_AFTER
 
 from conftest import BASELINE
 

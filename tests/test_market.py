@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.market import SpotMarket, deliver_permanent
+from simulation.model.market.spot import SpotMarket, deliver_permanent
 
 # Summing m requests per provider, one division and one multiplication each carry a relative rounding
 # error of about (m + 2) * 2.2e-16 (m <= 40 here, so < 1e-14); 1e-12 is a comfortable bound that still

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.config import NegotiationConfig
-from simulation.negotiation import bargaining_power, nash_price, provider_reservation
+from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 
 EPS = np.finfo(float).eps
 price_st = st.floats(min_value=-100.0, max_value=1000.0, allow_nan=False, allow_infinity=False)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulation.config import ProviderConfig
-from simulation.outcomes import delivered_quality, on_time_share
+from simulation.model.market.outcomes import delivered_quality, on_time_share
 
 P = ProviderConfig(overload_quality_loss=0.5, late_base_rate=0.05, overload_lateness=1.0)
 unit = st.floats(0.0, 1.0)

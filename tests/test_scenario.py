@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig, parameter_units
-from simulation.environment import Environment
+from simulation.model.environment import Environment
 from simulation.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy import integrate
 from scipy.stats import norm
 
-from simulation.negotiation import nash_price
-from simulation.sourcing import (IN_HOUSE, OPTIONS, average_experience, choose_option, expected_shortfall,
+from simulation.model.market.negotiation import nash_price
+from simulation.model.sourcing.costs import (IN_HOUSE, OPTIONS, average_experience, choose_option, expected_shortfall,
                                  in_house_cost, newsvendor_capacity, permanent_terms)
 
 EPS = np.finfo(float).eps

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulation.choice import loyalty
-from simulation.records import Channel, Mode, labels
-from simulation.sourcing import OPTIONS
+from simulation.model.market.choice import loyalty
+from simulation.model.records import Channel, Mode, labels
+from simulation.model.sourcing.costs import OPTIONS
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from simulation.config import Config
-from simulation.environment import UnknownParameter, get_value
+from simulation.config import UnknownParameter, get_value
 from simulation.executor import derive_seeds
 from simulation.scenario import _MISSING, Problem, ScenarioError, load_scenario
 from simulation.sweeps.spec import Sweep

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from simulation.metrics import REPORTERS
+from simulation.model.metrics import REPORTERS
 from simulation.scenario import _MISSING, Problem, ScenarioError, _shown
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.records import Channel, Form, labels
+from simulation.model.records import Channel, Form, labels
 
 FORMS = ("on_call", "permanent")  # form index 0 and 1 of the tracker
 

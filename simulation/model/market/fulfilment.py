@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.choice import loyalty, logit_probabilities, sample_rows, update_preferences
-from simulation.agents import Intermediary
-from simulation.market import SpotMarket, deliver_permanent
-from simulation.outcomes import delivered_quality, on_time_share
-from simulation.records import Channel, Form, Mode
-from simulation.slots import column_for, replace_candidates
-from simulation.sourcing import nonprice_cost
+from simulation.model.market.choice import loyalty, logit_probabilities, sample_rows, update_preferences
+from simulation.model.agents import Intermediary
+from simulation.model.market.spot import SpotMarket, deliver_permanent
+from simulation.model.market.outcomes import delivered_quality, on_time_share
+from simulation.model.records import Channel, Form, Mode
+from simulation.model.state.slots import column_for, replace_candidates
+from simulation.model.sourcing.costs import nonprice_cost
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel

@@ -14,8 +14,8 @@ import mesa
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.choice import logit_probabilities
-from simulation.records import Mode
+from simulation.model.market.choice import logit_probabilities
+from simulation.model.records import Mode
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel

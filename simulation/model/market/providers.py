@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
-from simulation.environment import REGIONS, Environment
+from simulation.model.environment import REGIONS, Environment
 
 BPO, KPO = 0, 1
 DOMESTIC, OFFSHORE = 0, 1

@@ -16,6 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
+           "IntermediaryConfig", "Kind", "NegotiationConfig", "ProviderConfig", "RegionConfig", "RunConfig",
+           "ServiceConfig", "parameter_units"]
+
 
 def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
     """A documented parameter: default, unit and description in one place."""

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.choice import logit_probabilities
-from simulation.fulfilment import broker_groups, broker_pick_table, column_prices
-from simulation.negotiation import bargaining_power, nash_price, provider_reservation
-from simulation.records import Channel, Mode
-from simulation.sourcing import (IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER,
+from simulation.model.market.choice import logit_probabilities
+from simulation.model.market.fulfilment import broker_groups, broker_pick_table, column_prices
+from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
+from simulation.model.records import Channel, Mode
+from simulation.model.sourcing.costs import (IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER,
                                  PermanentTerms, average_experience, expected_shortfall, in_house_cost,
                                  nonprice_cost, permanent_terms)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.catalogue import Catalogue
+from simulation.model.catalogue import Catalogue
 from simulation.config import Config
-from simulation.providers import KPO, ProviderTable
-from simulation.records import Channel, Mode
+from simulation.model.market.providers import KPO, ProviderTable
+from simulation.model.records import Channel, Mode
 
 
 @dataclass

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulation.records import Channel, Mode, labels
-from simulation.sourcing import OPTIONS
+from simulation.model.records import Channel, Mode, labels
+from simulation.model.sourcing.costs import OPTIONS
 
 OUTCOMES = ("in_house", "on_call", "on_call_broker", "kept", "renewed", "signed", "no_capacity", "no_deal")
 OUTCOME = {name: code for code, name in enumerate(OUTCOMES)}

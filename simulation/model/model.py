@@ -13,23 +13,23 @@ import mesa
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.agents import BPOProvider, Firm, Intermediary, KPOSpecialist, Provider
-from simulation.catalogue import Catalogue
+from simulation.model.agents import BPOProvider, Firm, Intermediary, KPOSpecialist, Provider
+from simulation.model.catalogue import Catalogue
 from simulation.config import Config
-from simulation.contracts import ContractBook
-from simulation.decisions import DecisionLog
-from simulation.demand import DemandProcess
-from simulation.environment import REGIONS, Environment
-from simulation.fulfilment import (Fills, deliver_contracts, in_house_and_residual, realise_outcomes,
+from simulation.model.state.contracts import ContractBook
+from simulation.model.state.decisions import DecisionLog
+from simulation.model.demand import DemandProcess
+from simulation.model.environment import REGIONS, Environment
+from simulation.model.market.fulfilment import (Fills, deliver_contracts, in_house_and_residual, realise_outcomes,
                                    serve_on_call)
-from simulation.market import SpotMarket
-from simulation.metrics import REPORTERS, WeekFlows
-from simulation.providers import (BPO, KPO, ProviderTable, base_cost, coordination_cost, entry_services,
+from simulation.model.market.spot import SpotMarket
+from simulation.model.metrics import REPORTERS, WeekFlows
+from simulation.model.market.providers import (BPO, KPO, ProviderTable, base_cost, coordination_cost, entry_services,
                                   exit_candidates, update_providers)
-from simulation.records import ContractEventKind, Mode
-from simulation.review import close_contracts, review
-from simulation.slots import build_slots, draw_providers, replace_candidates
-from simulation.spells import SpellTracker
+from simulation.model.records import ContractEventKind, Mode
+from simulation.model.sourcing.review import close_contracts, review
+from simulation.model.state.slots import build_slots, draw_providers, replace_candidates
+from simulation.model.state.spells import SpellTracker
 
 STREAMS = ("init", "demand", "choice", "outcome", "review", "market")
 

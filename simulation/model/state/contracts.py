@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.records import Channel, Contract, ContractEvent, ContractEventKind, ContractStatus, next_status
+from simulation.model.records import Channel, Contract, ContractEvent, ContractEventKind, ContractStatus, next_status
 
 
 class ContractBook:

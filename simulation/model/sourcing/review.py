@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.decisions import OUTCOME
-from simulation.options import Due, price_options
-from simulation.records import Channel, ContractEventKind, Form, Mode
-from simulation.slots import column_for, replace_candidates
-from simulation.sourcing import IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER, choose_option
+from simulation.model.state.decisions import OUTCOME
+from simulation.model.sourcing.options import Due, price_options
+from simulation.model.records import Channel, ContractEventKind, Form, Mode
+from simulation.model.state.slots import column_for, replace_candidates
+from simulation.model.sourcing.costs import IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER, choose_option
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel

@@ -1,0 +1,62 @@
+"""Dotted keys into a config: ``regions.offshore.wage_per_hour`` names one parameter.
+
+Scenario events, ``--set`` overrides, sweeps and the dashboard all address parameters this way; these
+helpers are the one implementation of reading, writing and changing a parameter by its dotted key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from simulation.config.schema import EventAction
+
+
+class UnknownParameter(KeyError):
+    """An event or override aimed at a key that the config does not have."""
+
+
+def resolve(cfg: BaseModel, dotted: str) -> tuple[Any, str]:
+    """Return (container, last key) for a dotted key in a config; raises UnknownParameter."""
+    parts = dotted.split(".")
+    node: Any = cfg
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        else:
+            raise UnknownParameter(dotted)
+    last = parts[-1]
+    if isinstance(node, dict):
+        if last not in node:
+            raise UnknownParameter(dotted)
+    elif not (isinstance(node, BaseModel) and last in type(node).model_fields):
+        raise UnknownParameter(dotted)
+    return node, last
+
+
+def get_value(cfg: BaseModel, dotted: str) -> Any:
+    node, key = resolve(cfg, dotted)
+    return node[key] if isinstance(node, dict) else getattr(node, key)
+
+
+def set_value(cfg: BaseModel, dotted: str, value: Any) -> None:
+    """Assign with validation (sections use validate_assignment), casting to int where the field is int."""
+    node, key = resolve(cfg, dotted)
+    current = node[key] if isinstance(node, dict) else getattr(node, key)
+    if isinstance(current, bool) or not isinstance(current, (int, float)):
+        raise TypeError(f"{dotted} is not a numeric parameter")
+    if isinstance(current, int):
+        value = int(round(value))
+    setattr(node, key, value)
+
+
+def apply_action(action: str, current: float, value: float) -> float:
+    """The value a set, multiply or add event leads to from ``current``."""
+    if action == EventAction.SET:
+        return value
+    if action == EventAction.MULTIPLY:
+        return current * value
+    return current + value
