@@ -109,13 +109,13 @@ def collect(model: OutsourcingModel, cfg: Config) -> RunResult:
         "entry_week": t.entry_week[:n].astype(np.int64),
         "exit_week": t.exit_week[:n].astype(np.int64),
     })
-    sizes = model.firm_sizes
+    sizes = model.firms.size
     q = np.quantile(sizes, [1 / 3, 2 / 3])
     firms = pd.DataFrame({
         "firm_id": np.arange(len(sizes), dtype=np.int64),
         "size": sizes,
         "size_class": np.select([sizes <= q[0], sizes <= q[1]], ["small", "medium"], "large"),
-        "region": np.where(model.firm_regions == 1, "offshore", "domestic"),
+        "region": np.where(model.firms.region == 1, "offshore", "domestic"),
         "services": [",".join(names[model.slots.service[f.slots]]) for f in model.firm_agents],
     })
     return RunResult(config=cfg, seed=model.seed, metrics=metrics, contracts=model.contracts.to_frame(),

@@ -236,8 +236,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     steps = args.steps or whatif.run.steps
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
     if window is None:
-        first = min([e.at for e in whatif.events] + ([whatif.providers.failure_week] if whatif.providers.failure_week else []),
-                    default=1)
+        first = min([e.at for e in whatif.events], default=1)
         window = (max(first, 1), steps)
     out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
     seeds = derive_seeds(args.seed, args.replications)
@@ -256,7 +255,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not pairs:
         return _report_failures(b.failed + w.failed, out)
     table = compare([p[0] for p in pairs], [p[1] for p in pairs], window)
-    events = sorted({e.at for e in whatif.events} | ({whatif.providers.failure_week} if whatif.providers.failure_week else set()))
+    events = sorted({e.at for e in whatif.events})
     write_comparison(out, table, {"base": base.name, "whatif": whatif.name, "seeds": seeds, "window": list(window),
                                   "event_weeks": events, "pairs": len(pairs)})
     print(format_comparison(table, window))

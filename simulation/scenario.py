@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig
+from simulation.config import EVENT_TYPES, Config, EventAction, RegionConfig, ServiceConfig
 from simulation.config import UnknownParameter, apply_action, get_value
 
 META_KEYS = {"extends"}
@@ -121,7 +121,7 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             model, i = RegionConfig, i + 2
             continue
         if part == "events" and model is Config:
-            model, i = EventConfig, i + 2
+            model, i = EVENT_TYPES[str(loc[i + 2])], i + 3  # (events, index, event type tag, ...)
             continue
         field = model.model_fields.get(str(part))
         ann = getattr(field, "annotation", None)
@@ -131,19 +131,46 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+MOVED_TO_EVENTS = {
+    "providers.price_hike_week": "price hikes are events now: [[events]] at = WEEK, action = \"price_hike\", "
+                                 "providers = N, rise = SHARE",
+    "providers.failure_week": "provider failures are events now: [[events]] at = WEEK, action = \"provider_failure\", "
+                              "providers = N",
+}
+MOVED_TO_EVENTS["providers.price_hike"] = MOVED_TO_EVENTS["providers.price_hike_count"] = MOVED_TO_EVENTS["providers.price_hike_week"]
+MOVED_TO_EVENTS["providers.failure_count"] = MOVED_TO_EVENTS["providers.failure_week"]
+ACTIONS = ", ".join(a.value for a in EventAction)
+
+
+def _event_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error location without the event type tag pydantic puts after ``events.<i>``."""
+    if len(loc) > 2 and loc[0] == "events" and str(loc[2]) in EVENT_TYPES:
+        return loc[:2] + loc[3:]
+    return loc
+
+
 def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) -> list[Problem]:
     out = []
-    for err in exc.errors():
+    errors = exc.errors()
+    # An event with an unknown action is checked as a parameter event; its other keys say nothing more.
+    unknown_action = {err["loc"][1] for err in errors if err["type"] == "literal_error"
+                      and err["loc"][:1] == ("events",) and err["loc"][-1] == "action"}
+    for err in errors:
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc) or "(root)"
+        if loc[:1] == ("events",) and len(loc) > 1 and loc[1] in unknown_action and loc[-1] != "action":
+            continue
+        key = ".".join(str(p) for p in _event_loc(loc)) or "(root)"
         src = sources.get(key) or next((v for k, v in sources.items() if k.startswith(key + ".")), source)
         rule = err["msg"]
         if err["type"] == "extra_forbidden":
             model = _section_model(loc)
             near = difflib.get_close_matches(str(loc[-1]), _known_keys(model), n=1) if model else []
-            rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
+            rule = MOVED_TO_EVENTS.get(key) or "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
         elif err["type"] in ("finite_number",):
             rule = "must be a finite number (NaN and infinity are not allowed)"
+        elif err["type"] == "literal_error" and loc[:1] == ("events",) and loc[-1] == "action":
+            near = difflib.get_close_matches(str(err.get("input")), [a.value for a in EventAction], n=1)
+            rule = f"unknown action; expected one of {ACTIONS}" + (f"; did you mean '{near[0]}'?" if near else "")
         value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
         if not loc and err["type"] == "value_error":  # a whole-config rule: its message names the key
             key, _, rule = str(err["ctx"]["error"]).partition(": ")
@@ -228,29 +255,39 @@ def _reference(data: dict[str, Any]) -> Config:
 
 
 def _check_events(cfg: Config, events: Any, source: str) -> list[Problem]:
-    """Event targets must be numeric parameters and weeks inside the horizon; brokers may not leave."""
+    """Event weeks must lie inside the horizon; parameter events must aim at numeric parameters, and
+    brokers may enter but not leave."""
     out = []
     for i, ev in enumerate(events if isinstance(events, list) else []):
-        target, at = (ev.get("target"), ev.get("at", 0)) if isinstance(ev, dict) else (None, 0)
-        if not isinstance(target, str):
-            continue  # a missing or mistyped target is reported by the schema
-        try:
-            value = get_value(cfg, target)
-        except UnknownParameter:
-            leaf = target.rsplit(".", 1)[-1]
-            near = difflib.get_close_matches(leaf, _neighbours(cfg, target), n=1)
-            rule = "unknown parameter" + (f"; did you mean '{target.rsplit('.', 1)[0]}.{near[0]}'?" if near else "")
-            out.append(Problem(source, f"events.{i}.target", target, rule))
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            out.append(Problem(source, f"events.{i}.target", target, "events can only change numeric parameters"))
-        new = ev.get("value")
-        if target == "intermediaries.count" and isinstance(new, (int, float)) and \
-                apply_action(str(ev.get("action", "set")), value, new) < value:
-            out.append(Problem(source, f"events.{i}.value", new, "brokers can enter mid-run but not leave"))
+        if not isinstance(ev, dict):
+            continue  # reported by the schema
+        at = ev.get("at", 0)
         if isinstance(at, int) and at > cfg.run.steps:
             out.append(Problem(source, f"events.{i}.at", at, f"after the horizon (run.steps = {cfg.run.steps})"))
+        if str(ev.get("action", EventAction.SET)) not in (EventAction.SET, EventAction.MULTIPLY, EventAction.ADD):
+            continue
+        out.extend(_check_parameter_event(cfg, ev, i, source))
     return out
+
+
+def _check_parameter_event(cfg: Config, ev: dict[str, Any], i: int, source: str) -> list[Problem]:
+    target = ev.get("target")
+    if not isinstance(target, str):
+        return []  # a missing or mistyped target is reported by the schema
+    try:
+        value = get_value(cfg, target)
+    except UnknownParameter:
+        leaf = target.rsplit(".", 1)[-1]
+        near = difflib.get_close_matches(leaf, _neighbours(cfg, target), n=1)
+        rule = "unknown parameter" + (f"; did you mean '{target.rsplit('.', 1)[0]}.{near[0]}'?" if near else "")
+        return [Problem(source, f"events.{i}.target", target, rule)]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [Problem(source, f"events.{i}.target", target, "events can only change numeric parameters")]
+    new = ev.get("value")
+    if target == "intermediaries.count" and isinstance(new, (int, float)) and \
+            apply_action(str(ev.get("action", "set")), value, new) < value:
+        return [Problem(source, f"events.{i}.value", new, "brokers can enter mid-run but not leave")]
+    return []
 
 
 def _neighbours(cfg: Config, dotted: str) -> list[str]:

@@ -29,7 +29,7 @@ from simulation.app import cli as app_cli
 from simulation.app import components as C
 from simulation.model.market.choice import loyalty
 from simulation.model import OutsourcingModel
-from simulation.model.records import Mode
+from simulation.model.codes import Mode
 
 SMALL = {"firms.count": 100, "providers.bpo_count": 10, "providers.kpo_count": 4}
 WEEKS = 20
@@ -64,7 +64,7 @@ def test_form_shares_thins_long_runs_but_keeps_the_last_week(model):
 def test_loyalty_histogram_counts_outsourced_firm_services(model):
     """The histogram counts the y of every firm-service that buys outside; groups follow the 0.5 and 0.8 cut-offs."""
     sl = model.slots
-    y = loyalty(sl.J, sl.cand_ok)
+    y = loyalty(sl.preference, sl.known)
     expected = y[(sl.mode != Mode.IN_HOUSE) & np.isfinite(y)]
     hist, summary = C.loyalty_histogram(model), C.loyalty_summary(model)
     assert hist["count"].sum() == summary["n"] == len(expected) > 0
@@ -73,7 +73,7 @@ def test_loyalty_histogram_counts_outsourced_firm_services(model):
     assert math.isclose(summary["mean"], float(expected.mean()))
     assert set(hist.loc[hist["bin_end"] <= 0.5, "group"]) <= {"searcher"}
     assert set(hist.loc[hist["bin_start"] >= 0.8, "group"]) <= {"loyal"}
-    known = sl.cand_ok.sum(axis=1)
+    known = sl.known.sum(axis=1)
     assert math.isclose(summary["uniform"], 1.0 / known[known > 0].mean())  # y of a firm spread evenly over all it knows
 
 
@@ -106,8 +106,8 @@ def test_network_sample_is_a_stable_readable_bipartite_graph(model):
     nodes, edges = C.network_sample(model)
     firms, provs = nodes[nodes["side"] == "firm"], nodes[nodes["side"] == "provider"]
     assert len(firms) == 30 and firms["id"].is_unique
-    sizes = model.firm_sizes[firms["id"].to_numpy()]
-    assert np.all(np.diff(sizes) <= 0) and sizes[0] == model.firm_sizes.max() and sizes[-1] == model.firm_sizes.min()
+    sizes = model.firms.size[firms["id"].to_numpy()]
+    assert np.all(np.diff(sizes) <= 0) and sizes[0] == model.firms.size.max() and sizes[-1] == model.firms.size.min()
     assert set(edges["firm_id"]) <= set(firms["id"]) and set(edges["provider_id"]) == set(provs["id"])
     assert (edges["hours"] > 0).all() and set(edges["form"]) == {"on-call", "permanent"}
     assert edges[["y_firm", "y_provider"]].notna().all().all()

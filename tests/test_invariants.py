@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
-from simulation.config import EventConfig
-from simulation.model.records import VALID_TRANSITIONS, ContractEventKind, ContractStatus, STATUS_AFTER
+from simulation.config import ParameterEvent
+from simulation.model.ledger import STATUS_AFTER, VALID_TRANSITIONS, ContractEventKind, ContractStatus
 
 from conftest import BASELINE
 
@@ -77,7 +77,7 @@ def test_invariants_hold_through_a_recession_with_exits():
     cfg = load_scenario(BASELINE, {"firms.count": 200, "providers.bpo_count": 20, "providers.kpo_count": 8,
                                    "providers.exit_loss_weeks": 8})
 
-    cfg = cfg.model_copy(update={"events": [EventConfig(at=60, action="multiply", target="environment.demand_multiplier",
+    cfg = cfg.model_copy(update={"events": [ParameterEvent(at=60, action="multiply", target="environment.demand_multiplier",
                                                         value=0.4, ramp_weeks=4)]})
     model = run_checked(cfg, 5, 200)
     kinds = {e.event for e in model.contracts.events}

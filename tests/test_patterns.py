@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulation import load_scenario, run
-from simulation.config import EventConfig
+from simulation.config import ParameterEvent
 
 from conftest import BASELINE, WKH
 
@@ -155,10 +155,10 @@ def test_p3_more_demand_volatility_lowers_the_permanent_share():
 
 # ----------------------------------------------------------------------------- P7: business cycle
 RECESSION = [
-    EventConfig(at=200, action="multiply", target="environment.demand_multiplier", value=0.7, ramp_weeks=8),
-    EventConfig(at=200, action="multiply", target="environment.shock_volatility_multiplier", value=2.0, ramp_weeks=8),
-    EventConfig(at=300, action="set", target="environment.demand_multiplier", value=1.0, ramp_weeks=26),
-    EventConfig(at=300, action="set", target="environment.shock_volatility_multiplier", value=1.0, ramp_weeks=26),
+    ParameterEvent(at=200, action="multiply", target="environment.demand_multiplier", value=0.7, ramp_weeks=8),
+    ParameterEvent(at=200, action="multiply", target="environment.shock_volatility_multiplier", value=2.0, ramp_weeks=8),
+    ParameterEvent(at=300, action="set", target="environment.demand_multiplier", value=1.0, ramp_weeks=26),
+    ParameterEvent(at=300, action="set", target="environment.shock_volatility_multiplier", value=1.0, ramp_weeks=26),
 ]
 
 

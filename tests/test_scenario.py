@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from simulation.config import Config, EventConfig, RegionConfig, ServiceConfig, parameter_units
+from simulation.config import (Config, ParameterEvent, PriceHikeEvent, ProviderFailureEvent, RegionConfig, ServiceConfig,
+                               parameter_units)
 from simulation.model.environment import Environment
 from simulation.scenario import ScenarioError, load_scenario
 
@@ -350,7 +351,7 @@ def _leaf_fields() -> dict[str, object]:
                 out[f"{prefix}{name}"] = field
 
     walk(Config, "")
-    assert {ServiceConfig, RegionConfig, EventConfig} <= seen  # the walk really reached the nested tables
+    assert {ServiceConfig, RegionConfig, ParameterEvent, PriceHikeEvent, ProviderFailureEvent} <= seen  # the walk really reached the nested tables
     return out
 
 

@@ -41,7 +41,7 @@ def test_library_holds_the_baseline_and_at_least_eight_what_ifs_with_description
 def test_every_shipped_scenario_validates_and_runs_past_its_first_event(path):
     """Each shipped scenario loads and runs (scaled down) until a few weeks after its first event or failure."""
     cfg = load_scenario(path, SMALL)
-    starts = [e.at for e in cfg.events] + ([cfg.providers.failure_week] if cfg.providers.failure_week else [])
+    starts = [e.at for e in cfg.events]
     steps = min(min(starts, default=32) + 8, cfg.run.steps)
     result = run(cfg, seed=1, steps=steps)
     assert len(result.metrics) == steps

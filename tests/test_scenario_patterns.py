@@ -94,19 +94,20 @@ def hiked_volume(hike: float, seed: int, weeks: int = 260) -> np.ndarray:
     """Weekly hours bought from the three hiking providers, from the hike week on (price_hike.toml)."""
     from simulation import OutsourcingModel
 
+    hike_event = {"at": HIKE_WEEK, "action": "price_hike", "providers": 3, "rise": hike}
     cfg = load_scenario(ROOT / "scenarios" / "price_hike.toml",
-                        {**P6_SMALL, "providers.price_hike": hike, "run.steps": HIKE_WEEK + weeks})
+                        {**P6_SMALL, "events": [hike_event], "run.steps": HIKE_WEEK + weeks})
     model = OutsourcingModel(cfg, seed=seed)
     for _ in range(HIKE_WEEK - 1):
         model.step()
     t = model.providers
     active = np.flatnonzero(t.view("active"))
-    hiking = active[np.argsort(-t.capacity[active], kind="stable")][:3]  # the rule of model._largest_providers
+    hiking = active[np.argsort(-t.capacity[active], kind="stable")][:3]  # the rule of ProviderTable.largest
     out = []
     for _ in range(weeks + 1):
         model.step()
         f, sl, book = model.fills, model.slots, model.contracts
-        out.append(f.served[np.isin(sl.cand, hiking)].sum() + f.permanent[np.isin(book.provider, hiking) & book.active].sum())
+        out.append(f.served[np.isin(sl.provider, hiking)].sum() + f.permanent[np.isin(book.provider, hiking) & book.active].sum())
     return np.array(out)
 
 

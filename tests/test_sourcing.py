@@ -1,4 +1,4 @@
-"""Unit tests for simulation/sourcing.py: shortfall, newsvendor sizing, learning, permanent terms, in-house cost and option choice."""
+"""Unit tests for simulation/model/sourcing/costs.py: shortfall, newsvendor sizing, learning, permanent terms and in-house cost."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from scipy import integrate
 from scipy.stats import norm
 
 from simulation.model.market.negotiation import nash_price
-from simulation.model.sourcing.costs import (IN_HOUSE, OPTIONS, average_experience, choose_option, expected_shortfall,
-                                 in_house_cost, newsvendor_capacity, permanent_terms)
+from simulation.model.sourcing.costs import (average_experience, expected_shortfall, in_house_cost, newsvendor_capacity,
+                                             permanent_terms)
 
 EPS = np.finfo(float).eps
 mu_st = st.floats(0.0, 500.0)
@@ -286,57 +286,3 @@ def test_in_house_without_on_call_price_staffs_the_median():
     """With no usable on-call price (<= 0) the exceed probability defaults to 1/2: staff = mu."""
     staff, _ = in_house_cost(np.array([80.0, 80.0]), np.array([10.0, 10.0]), np.array([30.0, 30.0]), np.array([0.0, -5.0]))
     np.testing.assert_array_equal(staff, [80.0, 80.0])
-
-
-# ------------------------------------------------------------------ choose_option
-
-@st.composite
-def option_costs(draw):
-    """A (rows x 5) cost matrix with NaN for unavailable options and at least one available option per row."""
-    n = draw(st.integers(1, 6))
-    rows = []
-    for _ in range(n):
-        avail = draw(st.lists(st.booleans(), min_size=len(OPTIONS), max_size=len(OPTIONS)).filter(any))
-        rows.append([draw(st.floats(0.0, 1e4)) if a else np.nan for a in avail])
-    return np.array(rows)
-
-
-@given(option_costs(), st.floats(0.0, 1e3), st.floats(0.0, 1.0, exclude_max=True), st.floats(1.0, 1e4))
-@settings(max_examples=150, deadline=None)
-def test_choose_option_never_picks_nan(costs, intensity, u, scale):
-    """For any u in [0, 1) and any intensity the chosen option has a finite cost."""
-    pick = choose_option(costs, np.full(len(costs), scale), intensity, np.full(len(costs), u))
-    assert np.all(np.isfinite(costs[np.arange(len(costs)), pick]))
-
-
-def test_choose_option_u_zero_skips_unavailable_first_option():
-    """u = 0.0 (a legal output of Generator.random) does not pick an unavailable (NaN) in-house option (regression)."""
-    costs = np.array([[np.nan, 100.0, 120.0, np.nan, np.nan]])
-    assert choose_option(costs, np.array([100.0]), 12.0, np.array([0.0]))[0] != IN_HOUSE
-
-
-@given(option_costs(), st.floats(0.0, 1.0, exclude_max=True))
-@settings(max_examples=200, deadline=None)
-def test_choose_option_very_high_intensity_picks_cheapest(costs, u):
-    """With an enormous intensity the cheapest available option is chosen whatever u is (when the cheapest is unique by a margin)."""
-    finite = np.where(np.isfinite(costs), costs, np.inf)
-    srt = np.sort(finite, axis=1)
-    scale = np.full(len(costs), 100.0)
-    # Require the runner-up to be at least 1e-3 scale units dearer: exp(-1e9 * 1e-3 / 100) underflows to 0.
-    assume(np.all((srt[:, 1] - srt[:, 0] >= 0.1) | np.isinf(srt[:, 1])))
-    pick = choose_option(costs, scale, 1e9, np.full(len(costs), u))
-    np.testing.assert_array_equal(pick, np.argmin(finite, axis=1))
-
-
-def test_choose_option_frequencies_follow_logit():
-    """Seeded draws pick options with frequencies exp(-intensity * relative cost) / sum, and never the unavailable one."""
-    n = 100_000
-    costs = np.tile([100.0, 110.0, np.nan, 130.0, 105.0], (n, 1))
-    rel = np.array([0.0, 0.1, np.inf, 0.3, 0.05])
-    w = np.exp(-12.0 * rel)
-    p = w / w.sum()
-    pick = choose_option(costs, np.full(n, 100.0), 12.0, np.random.default_rng(3).random(n))
-    freq = np.bincount(pick, minlength=5) / n
-    # Binomial standard error sqrt(p (1 - p) / n) <= 1.6e-3; 5 SE makes a false alarm ~6e-7 per option.
-    assert np.all(np.abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12), (freq, p)
-    assert freq[2] == 0.0

@@ -22,21 +22,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation.model.codes import OPTIONS, REGIONS, Channel, Kind, Mode, labels
 from simulation.model.market.choice import loyalty
-from simulation.model.records import Channel, Mode, labels
-from simulation.model.sourcing.costs import OPTIONS
 
 if TYPE_CHECKING:
     from simulation.model import OutsourcingModel
 
-KINDS = ("bpo", "kpo")  # catalogue kind codes 0 and 1
+KINDS = labels(Kind)  # ("bpo", "kpo")
 FORM_LABELS = {"in_house": "in-house", "on_call": "on-call", "permanent": "permanent", "unmet": "unmet"}
 OPTION_LABELS = {"in_house": "in-house", "on_call": "on-call", "on_call_broker": "on-call via broker",
                  "permanent": "permanent", "permanent_broker": "permanent via broker"}
-REGION_NAMES = ("domestic", "offshore")
 LABEL_LIMIT = 45  # providers named one by one in the network sample up to this many
 SEARCHER_BELOW, LOYAL_AT = 0.5, 0.8  # y cut-offs, the same as analysis.measures uses for top shares
-MODE_LABELS = labels(Mode)
 
 
 def kinds_present(model: OutsourcingModel) -> tuple[str, ...]:
@@ -69,7 +66,7 @@ def form_shares(model: OutsourcingModel, max_points: int = 260) -> pd.DataFrame:
 def loyalty_values(model: OutsourcingModel) -> np.ndarray:
     """Loyalty y of every firm-service that buys outside (on-call or permanent) and has learnt a preference."""
     sl = model.slots
-    y = loyalty(sl.J, sl.cand_ok)
+    y = loyalty(sl.preference, sl.known)
     return y[(sl.mode != Mode.IN_HOUSE) & np.isfinite(y)]
 
 
@@ -96,7 +93,7 @@ def loyalty_summary(model: OutsourcingModel) -> dict[str, float]:
     """Firm-services counted, how many are searchers, mixed or loyal, the mean y and the uniform-spread y (1/K)."""
     y = loyalty_values(model)
     groups = loyalty_group(y)
-    k = model.slots.cand_ok.sum(axis=1)
+    k = model.slots.known.sum(axis=1)
     uniform = float(1.0 / np.mean(k[k > 0])) if np.any(k > 0) else float("nan")
     return {"n": len(y), "searchers": int(np.sum(groups == "searcher")), "mixed": int(np.sum(groups == "mixed")),
             "loyal": int(np.sum(groups == "loyal")), "mean": float(np.mean(y)) if len(y) else float("nan"),
@@ -161,7 +158,7 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataF
     top; both sides spread evenly over :func:`network_rows` rows). edges: firm_id, provider_id, form
     ("on-call" or "permanent"), hours (delivered this week), y_firm, y_provider.
     """
-    sizes = model.firm_sizes
+    sizes = model.firms.size
     order = np.argsort(-sizes, kind="stable")
     pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_firms, len(order))).round().astype(int))]
     sl, book, fills = model.slots, model.contracts, getattr(model, "fills", None)
@@ -174,23 +171,21 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataF
                                    "hours": hours}))
     if fills is not None:
         s, k = np.nonzero(fills.served[slots] > 0)
-        parts.append(pd.DataFrame({"firm_id": sl.firm[slots[s]], "provider_id": sl.cand[slots[s], k], "form": "on-call",
+        parts.append(pd.DataFrame({"firm_id": sl.firm[slots[s]], "provider_id": sl.provider[slots[s], k], "form": "on-call",
                                    "hours": fills.served[slots[s], k]}))
     edges = (pd.concat(parts, ignore_index=True) if parts else
              pd.DataFrame({"firm_id": [], "provider_id": [], "form": [], "hours": []}))
     edges = edges[edges["hours"] > 0].groupby(["firm_id", "provider_id", "form"], as_index=False)["hours"].sum()
-    q = np.quantile(sizes, [1 / 3, 2 / 3]) if len(sizes) else [0, 0]
-    firm_class = np.select([sizes[pick] <= q[0], sizes[pick] <= q[1]], ["small", "medium"], "large")
-    firms = pd.DataFrame({"side": "firm", "id": pick.astype(int), "group": firm_class,
-                          "region": [REGION_NAMES[r] for r in model.firm_regions[pick]],
+    firms = pd.DataFrame({"side": "firm", "id": pick.astype(int), "group": model.firms.size_class()[pick],
+                          "region": [REGIONS[r] for r in model.firms.region[pick]],
                           "label": [f"firm {i}" for i in pick], "labelled": True})
     t = model.providers
     used = np.unique(edges["provider_id"].to_numpy(dtype=np.int64))
     used = used[np.lexsort((used, t.region[used], t.kind[used]))]
     provs = pd.DataFrame({"side": "provider", "id": used.astype(int),
                           "group": [KINDS[t.kind[j]].upper() for j in used],
-                          "region": [REGION_NAMES[t.region[j]] for j in used],
-                          "label": [f"P{j} {KINDS[t.kind[j]].upper()} {REGION_NAMES[t.region[j]][:3]}" for j in used],
+                          "region": [REGIONS[t.region[j]] for j in used],
+                          "label": [f"P{j} {KINDS[t.kind[j]].upper()} {REGIONS[t.region[j]][:3]}" for j in used],
                           "labelled": len(used) <= LABEL_LIMIT})
     rows = network_rows(len(firms), len(provs))
     firms["y"], provs["y"] = _spread(len(firms), rows), _spread(len(provs), rows)
@@ -238,7 +233,7 @@ def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.Data
             "price (cu/h)"]
     if not model.decisions.enabled or not 0 <= firm_id < len(model.firm_agents):
         return pd.DataFrame(columns=cols)
-    rows = model.decisions.for_firm(firm_id)[-n:][::-1] if n > 0 else []
+    rows = model.firm_agents[firm_id].decision_trail()[-n:][::-1] if n > 0 else []
     out = []
     for r in rows:
         costs = {OPTION_LABELS[o]: float(r[f"cost_{o}"]) for o in OPTIONS}
@@ -257,17 +252,17 @@ def firm_summary(model: OutsourcingModel, firm_id: int) -> pd.DataFrame:
     cols = ["service", "kind", "mode", "channel", "provider", "price (cu/h)", "loyalty y"]
     if not 0 <= firm_id < len(model.firm_agents):
         return pd.DataFrame(columns=cols)
-    sl, book, cat = model.slots, model.contracts, model.catalogue
-    s = model.firm_agents[firm_id].slots
-    y = loyalty(sl.J[s], sl.cand_ok[s])
+    firm, sl, cat = model.firm_agents[firm_id], model.slots, model.catalogue
+    s = firm.slots
+    contracts = firm.contracts
     return pd.DataFrame({
-        "service": [cat.names[v].replace("_", " ") for v in sl.service[s]],
+        "service": [name.replace("_", " ") for name in firm.services],
         "kind": [KINDS[cat.kind[v]].upper() for v in sl.service[s]],
-        "mode": [MODE_LABELS[m].replace("_", "-") for m in sl.mode[s]],
+        "mode": [mode.name.lower().replace("_", "-") for mode in firm.modes.values()],
         "channel": [Channel(int(c)).name.lower() for c in sl.channel[s]],
-        "provider": book.provider[s].astype(int),
-        "price (cu/h)": np.where(book.active[s], book.price[s], np.nan),
-        "loyalty y": y,
+        "provider": [contracts[name].provider_id if name in contracts else -1 for name in firm.services],
+        "price (cu/h)": [contracts[name].price_per_hour if name in contracts else np.nan for name in firm.services],
+        "loyalty y": loyalty(sl.preference[s], sl.known[s]),
     }, columns=cols)
 
 

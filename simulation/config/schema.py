@@ -14,11 +14,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
-           "IntermediaryConfig", "Kind", "NegotiationConfig", "ProviderConfig", "RegionConfig", "RunConfig",
-           "ServiceConfig", "parameter_units"]
+           "IntermediaryConfig", "EVENT_TYPES", "MarketEvent", "NegotiationConfig", "ParameterEvent", "PriceHikeEvent",
+           "ProviderConfig", "ProviderFailureEvent", "RegionConfig", "RunConfig", "ServiceConfig", "ServiceKind",
+           "parameter_units"]
 
 
 def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
@@ -33,7 +34,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
-class Kind(StrEnum):
+class ServiceKind(StrEnum):
     """Service kind: task completion (BPO) or expertise (KPO)."""
 
     BPO = "bpo"
@@ -43,7 +44,7 @@ class Kind(StrEnum):
 class ServiceConfig(_Section):
     """One catalogue entry: a kind of work that firms buy."""
 
-    kind: Kind = P(Kind.BPO, "-", "bpo (task completion) or kpo (expertise).")
+    kind: ServiceKind = P(ServiceKind.BPO, "-", "bpo (task completion) or kpo (expertise).")
     skill_level: int = P(1, "level 1-5", "Skill the work requires; sets wage premium and scarcity.", ge=1, le=5)
     inhouse_cost_per_hour: float = P(30.0, "cu/hour", "Firm's own fully loaded cost of one hour of this work.", gt=0)
     demand_hours_per_size: float = P(40.0, "hours/week per size unit", "Mean weekly demand of a firm of size 1.", gt=0)
@@ -58,8 +59,8 @@ class ServiceConfig(_Section):
 
 
 def _default_services() -> dict[str, ServiceConfig]:
-    bpo = dict(kind=Kind.BPO, onboarding_cost_weeks=1.0, inhouse_switch_cost_weeks=6.0, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
-    kpo = dict(kind=Kind.KPO, onboarding_cost_weeks=8.0, inhouse_switch_cost_weeks=26.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
+    bpo = dict(kind=ServiceKind.BPO, onboarding_cost_weeks=1.0, inhouse_switch_cost_weeks=6.0, friction_share=0.10, error_cost_share=0.5, learning_strength=0.3)
+    kpo = dict(kind=ServiceKind.KPO, onboarding_cost_weeks=8.0, inhouse_switch_cost_weeks=26.0, friction_share=0.25, error_cost_share=1.0, learning_strength=0.8,
                project_rate_per_week=0.25, project_mean_weeks=16.0)
     return {
         "customer_service": ServiceConfig(**bpo, skill_level=1, inhouse_cost_per_hour=26.0, demand_hours_per_size=60.0, adoption_probability=0.7),
@@ -168,11 +169,6 @@ class ProviderConfig(_Section):
     entry_probability: Share = P(0.05, "probability/week", "Weekly chance of an entry into a service with high margins.")
     profit_memory_weeks: float = P(13.0, "weeks", "Time constant of providers' running profit and demand estimates.", ge=1)
     fixed_price: bool = P(False, "-", "Freeze spot prices at their initial level (validation cases).")
-    price_hike_week: int = P(0, "week", "Week from which the largest providers raise all their prices (0: never).", ge=0)
-    price_hike: float = P(0.0, "share of price", "Rise of the hiking providers' spot prices and reservation prices.", ge=0, le=10)
-    price_hike_count: int = P(1, "providers", "How many of the largest providers (by capacity) raise their prices.", ge=1)
-    failure_week: int = P(0, "week", "Week at which the largest active providers fail and leave at once (0: never).", ge=0)
-    failure_count: int = P(1, "providers", "How many of the largest providers (by capacity) fail at failure_week.", ge=1)
 
 
 class RegionConfig(_Section):
@@ -216,19 +212,58 @@ class EnvironmentConfig(_Section):
 
 
 class EventAction(StrEnum):
+    """What a scenario event does: change a parameter (set, multiply, add) or hit the market."""
+
     SET = "set"
     MULTIPLY = "multiply"
     ADD = "add"
+    PRICE_HIKE = "price_hike"
+    PROVIDER_FAILURE = "provider_failure"
 
 
-class EventConfig(_Section):
-    """A timed change to any numeric parameter (applied by the Environment)."""
+class ParameterEvent(_Section):
+    """A timed change to any numeric parameter, applied by the Environment at the start of the week."""
 
     at: int = P(0, "week", "Week the change starts.", ge=0)
-    action: EventAction = P(EventAction.SET, "-", "set, multiply or add.")
+    action: Literal[EventAction.SET, EventAction.MULTIPLY, EventAction.ADD] = P(EventAction.SET, "-", "set, multiply or add.")
     target: str = P("environment.demand_multiplier", "dotted key", "Parameter to change, e.g. regions.offshore.wage_growth_per_year.")
     value: float = P(1.0, "unit of the target", "Value to set, multiply by or add.")
     ramp_weeks: int = P(0, "weeks", "Spread the change linearly over this many weeks.", ge=0)
+
+
+class PriceHikeEvent(_Section):
+    """The largest providers raise all their prices: spot prices at once, contract prices as they are renegotiated."""
+
+    at: int = P(1, "week", "Week of the hike (applied in the providers' phase of that week).", ge=1)
+    action: Literal[EventAction.PRICE_HIKE] = P(EventAction.PRICE_HIKE, "-", "price_hike.")
+    providers: int = P(1, "providers", "How many of the largest active providers (by capacity) raise their prices.", ge=1)
+    rise: float = P(0.1, "share of price", "Rise of their spot prices and of the lowest contract price they accept.", ge=0, le=10)
+
+
+class ProviderFailureEvent(_Section):
+    """The largest providers fail and leave at once: their contracts end and their clients re-source."""
+
+    at: int = P(1, "week", "Week of the failure (applied in the providers' phase of that week).", ge=1)
+    action: Literal[EventAction.PROVIDER_FAILURE] = P(EventAction.PROVIDER_FAILURE, "-", "provider_failure.")
+    providers: int = P(1, "providers", "How many of the largest active providers (by capacity) fail.", ge=1)
+
+
+EVENT_TYPES: dict[str, type[_Section]] = {"parameter": ParameterEvent, EventAction.PRICE_HIKE.value: PriceHikeEvent,
+                                          EventAction.PROVIDER_FAILURE.value: ProviderFailureEvent}
+MarketEvent = PriceHikeEvent | ProviderFailureEvent
+
+
+def _event_type(event: Any) -> str:
+    """Which event class a raw or built event is: its action names it; set, multiply, add or none is a parameter event."""
+    action = event.get("action") if isinstance(event, dict) else getattr(event, "action", None)
+    return str(action) if str(action) in EVENT_TYPES else "parameter"
+
+
+EventConfig = Annotated[
+    Annotated[ParameterEvent, Tag("parameter")] | Annotated[PriceHikeEvent, Tag(EventAction.PRICE_HIKE.value)]
+    | Annotated[ProviderFailureEvent, Tag(EventAction.PROVIDER_FAILURE.value)],
+    Discriminator(_event_type),
+]
 
 
 class Config(_Section):
@@ -281,9 +316,9 @@ class Config(_Section):
         if set(self.regions) != {"domestic", "offshore"}:
             raise ValueError(f"regions: must be exactly 'domestic' and 'offshore', got {sorted(self.regions)}")
         kinds = {s.kind for s in self.services.values()}
-        if Kind.BPO in kinds and self.providers.bpo_count == 0:
+        if ServiceKind.BPO in kinds and self.providers.bpo_count == 0:
             raise ValueError("providers.bpo_count: must be at least 1 when the catalogue has BPO services")
-        if Kind.KPO in kinds and self.providers.kpo_count == 0:
+        if ServiceKind.KPO in kinds and self.providers.kpo_count == 0:
             raise ValueError("providers.kpo_count: must be at least 1 when the catalogue has KPO services")
         return self
 
@@ -291,8 +326,8 @@ class Config(_Section):
         """A copy of this config that runs ``steps`` weeks."""
         return self.model_copy(update={"run": self.run.model_copy(update={"steps": int(steps)})}, deep=True)
 
-    def term_weeks(self, kind: Kind) -> int:
-        return self.contracts.term_weeks_kpo if kind == Kind.KPO else self.contracts.term_weeks_bpo
+    def term_weeks(self, kind: ServiceKind) -> int:
+        return self.contracts.term_weeks_kpo if kind == ServiceKind.KPO else self.contracts.term_weeks_bpo
 
 
 def parameter_units() -> dict[str, str]:
@@ -310,7 +345,8 @@ def parameter_units() -> dict[str, str]:
     walk(Config, "")
     walk(ServiceConfig, "services.<name>.")
     walk(RegionConfig, "regions.<name>.")
-    walk(EventConfig, "events[].")
+    for event_type in EVENT_TYPES.values():
+        walk(event_type, "events[].")
     return out
 
 

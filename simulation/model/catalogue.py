@@ -1,4 +1,4 @@
-"""Service catalogue as arrays indexed by service (rebuilt whenever an event changes a parameter)."""
+"""The service catalogue as arrays indexed by service, rebuilt whenever an event changes a parameter."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config, Kind
+from simulation.config import Config
+from simulation.model.codes import Kind
 
 
 @dataclass(frozen=True)
 class Catalogue:
+    """One entry per service; ``len(catalogue)`` services, named by ``names``."""
+
     names: tuple[str, ...]
-    kind: NDArray[np.int8]  # 0 bpo, 1 kpo
+    kind: NDArray[np.int8]  # Kind
     skill: NDArray[np.int8]
     inhouse_cost: NDArray[np.float64]  # cu/hour at wage index 1
     demand_per_size: NDArray[np.float64]
@@ -26,17 +29,21 @@ class Catalogue:
     project_rate: NDArray[np.float64]
     project_weeks: NDArray[np.float64]
     term_weeks: NDArray[np.int32]
+    prior_quality: NDArray[np.float64]  # effective quality a firm expects of a provider it has not used yet
+    target_utilization: NDArray[np.float64]  # what the service's providers aim for (BPO ~82%, KPO ~70% billable)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Catalogue":
+    def from_config(cls, cfg: Config) -> Catalogue:
         s = list(cfg.services.values())
 
         def arr(attr: str, dtype: type = float) -> NDArray:
             return np.array([getattr(x, attr) for x in s], dtype=dtype)
 
+        p = cfg.providers
+        kind = np.array([Kind[x.kind.name] for x in s], np.int8)
         return cls(
             names=tuple(cfg.services),
-            kind=np.array([1 if x.kind == Kind.KPO else 0 for x in s], np.int8),
+            kind=kind,
             skill=arr("skill_level", np.int8),
             inhouse_cost=arr("inhouse_cost_per_hour"),
             demand_per_size=arr("demand_hours_per_size"),
@@ -49,7 +56,13 @@ class Catalogue:
             project_rate=arr("project_rate_per_week"),
             project_weeks=arr("project_mean_weeks"),
             term_weeks=np.array([cfg.term_weeks(x.kind) for x in s], np.int32),
+            prior_quality=np.where(kind == Kind.KPO, p.reliability_mean_kpo, p.reliability_mean_bpo) * (1.0 - p.late_base_rate),
+            target_utilization=np.where(kind == Kind.KPO, p.target_utilization_kpo, p.target_utilization_bpo),
         )
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def services_of(self, offers: NDArray[np.bool_]) -> str:
+        """Comma-separated names of the services a boolean row marks."""
+        return ",".join(name for name, on in zip(self.names, offers) if on)

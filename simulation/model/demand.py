@@ -24,10 +24,6 @@ class DemandProcess:
         mean_live = np.where(self.lumpy, project_rate * project_weeks, 1.0)
         self.projects = np.where(self.lumpy, rng.poisson(mean_live), 0).astype(np.int64)
 
-    def expected(self) -> NDArray[np.float64]:
-        """Mean weekly demand per firm-service at demand level 1."""
-        return self.base
-
     def stationary_sd(self, volatility: float) -> NDArray[np.float64]:
         """Approximate standard deviation of weekly demand (for initial estimates)."""
         cv_projects = np.divide(1.0, np.sqrt(self.rate * self.weeks), out=np.zeros_like(self.base), where=self.lumpy)

@@ -1,18 +1,19 @@
-"""The Environment: business cycle, regional wage indices, exchange rates, KPO talent pools and
-timed scenario events (set, multiply or add any numeric parameter, optionally ramped over weeks).
+"""The Environment: business cycle, regional wage indices, exchange rates, KPO talent pools and the
+scenario's timed events.
 
-Events act on the run's live :class:`~simulation.config.Config` through dotted keys such as
-``regions.offshore.wage_growth_per_year``; the model rereads derived arrays after any change.
+Parameter events (set, multiply or add any numeric parameter, optionally ramped over weeks) act on the
+run's live :class:`~simulation.config.Config` through dotted keys such as
+``regions.offshore.wage_growth_per_year``, at the start of their week; the model rereads what depends
+on parameters after any change. Market events (a price hike, a provider failure) are handed to the
+providers' phase of their week, which applies them.
 """
 
 from __future__ import annotations
 
 import math
 
-from simulation.config import Config, apply_action, get_value, set_value
-from simulation.model.records import ScenarioEvent
-
-REGIONS = ("domestic", "offshore")
+from simulation.config import Config, MarketEvent, ParameterEvent, apply_action, get_value, set_value
+from simulation.model.codes import REGIONS
 
 
 class Environment:
@@ -23,9 +24,10 @@ class Environment:
         self.week = 0
         self.wage_index = {r: 1.0 for r in REGIONS}
         self.talent_pool = {r: cfg.regions[r].talent_pool_hours for r in REGIONS}
-        self.events = [ScenarioEvent(e.at, e.action.value, e.target, e.value, e.ramp_weeks) for e in cfg.events]
-        self._ramps: list[tuple[ScenarioEvent, float, float]] = []  # (event, start value, end value)
-        for ev in self.events:
+        self.parameter_events = [e for e in cfg.events if isinstance(e, ParameterEvent)]
+        self.market_events: list[MarketEvent] = [e for e in cfg.events if not isinstance(e, ParameterEvent)]
+        self._ramps: list[tuple[ParameterEvent, float, float]] = []  # (event, start value, end value)
+        for ev in self.parameter_events:
             get_value(cfg, ev.target)  # fail early on unknown targets
 
     @property
@@ -42,14 +44,14 @@ class Environment:
         return rc.wage_per_hour * self.wage_index[region] * rc.exchange_rate
 
     def advance(self) -> bool:
-        """Move one week on; apply due events. Returns True if any parameter changed."""
+        """Move one week on; apply due parameter events. Returns True if any parameter changed."""
         self.week += 1
         for r in REGIONS:
             self.wage_index[r] *= (1.0 + self.cfg.regions[r].wage_growth_per_year) ** (1.0 / 52.0)
             rc = self.cfg.regions[r]
             self.talent_pool[r] += rc.talent_pool_refill_per_week * (rc.talent_pool_hours - self.talent_pool[r])
         changed = False
-        for ev in self.events:
+        for ev in self.parameter_events:
             if max(ev.at, 1) == self.week:  # an event at week 0 applies from the first week
                 start = float(get_value(self.cfg, ev.target))
                 end = apply_action(ev.action, start, ev.value)
@@ -58,7 +60,7 @@ class Environment:
                 else:
                     set_value(self.cfg, ev.target, end)
                 changed = True
-        still: list[tuple[ScenarioEvent, float, float]] = []
+        still: list[tuple[ParameterEvent, float, float]] = []
         for ev, start, end in self._ramps:
             frac = min(1.0, (self.week - max(ev.at, 1) + 1) / ev.ramp_weeks)
             set_value(self.cfg, ev.target, start + frac * (end - start))
@@ -67,6 +69,10 @@ class Environment:
                 still.append((ev, start, end))
         self._ramps = still
         return changed
+
+    def due_market_events(self) -> list[MarketEvent]:
+        """The market events of this week, in the order the scenario lists them."""
+        return [e for e in self.market_events if e.at == self.week]
 
     def hire_from_pool(self, region: str, wanted: float) -> float:
         """Take up to ``wanted`` hours/week of KPO talent from a region's pool; returns what was hired."""

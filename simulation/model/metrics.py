@@ -1,24 +1,43 @@
-"""Weekly metrics: declared reporters over the week's flows (mesa DataCollector model reporters).
+"""Weekly metrics: the week's totals, added up in one place, and the declared reporters over them.
 
-The model and market add flows up into one :class:`WeekFlows` per week; each reporter below is a
-named module-level function of the model (picklable, no lambdas), reading only that record and the
-populations. Column names are the ones DESIGN.md section 5 promises.
+Each phase of the week returns what it produced (fills, sales, outcome, provider and review totals);
+:func:`week_flows` adds them up into one :class:`WeekFlows` at the end of the step. Each reporter
+below is a named module-level function of the model (picklable, no lambdas) for Mesa's
+DataCollector, reading only that record, the contract book and the environment. Column names are the
+ones the run-folder documentation promises.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from simulation.model import OutsourcingModel
+from simulation.model.codes import Kind
+from simulation.model.market.fulfilment import Fills, Sales
+from simulation.model.market.outcomes import OutcomeTotals
+from simulation.model.sourcing.review import ReviewTotals
 
 
-@dataclass
+@dataclass(frozen=True)
+class ProviderTotals:
+    """Step 6's contribution to the week's totals."""
+
+    capacity: float  # hours/week of the active providers before this week's hiring
+    used: float
+    max_overuse: float  # largest excess of hours delivered over a provider's capacity (<= 0 when none)
+    provider_profit: float
+    active_providers: int
+    entries: int
+    exits: int
+    ended: int  # contracts ended by exits
+
+
+@dataclass(frozen=True)
 class WeekFlows:
-    """Totals of one week, filled phase by phase."""
+    """Totals of one week."""
 
     demand: float = 0.0
     in_house: float = 0.0
@@ -65,11 +84,51 @@ class WeekFlows:
     provider_profit: float = 0.0
 
 
+def sales_by_provider(sales: list[Sales], n_providers: int) -> NDArray[np.float64]:
+    """Revenue per provider row of the week's sales."""
+    by_provider = np.zeros(n_providers)
+    for batch in sales:
+        by_provider += np.bincount(batch.provider, weights=batch.revenue, minlength=n_providers)
+    return by_provider
+
+
+def sales_totals(sales: list[Sales]) -> tuple[float, float]:
+    """Total provider revenue and total broker fees of the week's sales, added in the order they were made."""
+    revenue = fees = 0.0
+    for batch in sales:
+        revenue += float(batch.revenue.sum())
+        fees += float(batch.fee.sum())
+    return revenue, fees
+
+
+def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: OutcomeTotals, providers: ProviderTotals,
+               review: ReviewTotals) -> WeekFlows:
+    """The week's totals from what its phases produced."""
+    kpo = slot_kind == Kind.KPO
+    revenue, fees = sales_totals(sales)
+    values: dict[str, Any] = dict(
+        demand=fills.demand.sum(), in_house=fills.in_house.sum(), permanent=fills.permanent.sum(),
+        on_call=fills.on_call.sum(), unmet=fills.unmet.sum(),
+        demand_bpo=fills.demand[~kpo].sum(), demand_kpo=fills.demand[kpo].sum(),
+        permanent_bpo=fills.permanent[~kpo].sum(), permanent_kpo=fills.permanent[kpo].sum(),
+        on_call_bpo=fills.on_call[~kpo].sum(), on_call_kpo=fills.on_call[kpo].sum(),
+        in_house_bpo=fills.in_house[~kpo].sum(), in_house_kpo=fills.in_house[kpo].sum(),
+        firm_payments=fills.spend.sum() + fills.permanent_paid.sum() + review.exit_fees_paid,
+        provider_revenue=revenue + review.exit_fees_booked, broker_fees=fees,
+        on_call_hours=fills.on_call.sum(), on_call_spend=fills.spend.sum(), permanent_spend=fills.permanent_paid.sum(),
+        ended=providers.ended + review.ended, renewed=review.renewed, signed=review.signed,
+        switching_costs=review.switching_costs,
+    )
+    for part in (outcomes, providers):
+        values.update({f.name: getattr(part, f.name) for f in fields(part) if f.name != "ended"})
+    return WeekFlows(**values)
+
+
 def _share(a: float, b: float) -> float:
     return a / b if b > 0 else 0.0
 
 
-def step(m: "OutsourcingModel") -> int:
+def step(m) -> int:
     return int(m.time)
 
 

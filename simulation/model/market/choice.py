@@ -3,6 +3,7 @@
 P(i picks j) = exp(beta J_ij) / sum_k exp(beta J_ik) over i's consideration set, and after each
 week J_ij <- (1 - gamma) J_ij + payoff_ij. Loyalty y_i = sum_j J_ij^2 / (sum_j J_ij)^2.
 All functions work on rows of a (requests x candidates) matrix at once; one implementation each.
+:func:`sample_rows` is the one inverse-CDF draw every random choice of the model goes through.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 
 
-def sample_rows(prob: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.intp]:
-    """Column drawn per row by inverse CDF with uniforms ``u``; -1 where a row has no mass."""
-    cdf = np.cumsum(prob, axis=1)
-    total = cdf[:, -1]
-    pick = (cdf <= (u * total)[:, None]).sum(axis=1)  # side='right': a zero-mass column is never drawn
-    pick = np.minimum(pick, prob.shape[1] - 1)
+def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The one random draw of the model: an index per row by inverse CDF of ``weights`` at uniforms ``u``.
+
+    ``weights`` is (rows, n), or (n,) shared by every row. A zero-weight index is never drawn; rows
+    whose weights are all zero get -1.
+    """
+    cdf = np.cumsum(weights, axis=-1)
+    total = cdf[..., -1]
+    if weights.ndim == 1:
+        pick = np.searchsorted(cdf, u * total, side="right")
+    else:
+        pick = (cdf <= (u * total)[:, None]).sum(axis=1)
+    pick = np.minimum(pick, weights.shape[-1] - 1)
     return np.where(total > 0, pick, -1)
 
 

@@ -1,18 +1,41 @@
-"""Quality and on-time delivery of a week's work, per (firm-service, provider) pair.
+"""Step 5 of the schedule: what the week's work was worth, and what firms, providers and brokers learn.
 
-Both worsen when the provider is overloaded (utilisation above a threshold) and improve with the
+Quality and on-time delivery, per (firm-service, provider) pair, both worsen when the provider is overloaded (utilisation above a threshold) and improve with the
 client-specific experience the provider has built (relationship-specific learning, Williamson 1985):
 experience closes part of the gap to perfect quality and removes part of the base lateness, up to the
 service's learning strength. Late work is as costly to the firm as faulty work, so what the firm
 experiences (and learns from) is the effective quality = quality x on-time share.
+
+Then firms update their preferences J (Weisbuch, Kirman & Herreiner 2000) with the surplus of the
+work each provider did, and their estimates of quality, demand and fill rate; experience grows under
+a dedicated (permanent) team, a little under on-call work, and fades otherwise (the hold-up mechanism);
+brokers learn from their clients' outcomes; relationship spells are recorded, and a new on-call spell
+costs the firm onboarding (knowledge transfer scaled by the hours handed over).
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services,
+``c`` the firm's own cost per hour of the work, ``E`` experience, ``q`` effective quality.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import ProviderConfig
+from simulation.config import Config, ProviderConfig
+from simulation.model.catalogue import Catalogue
+from simulation.model.codes import Channel, Form, Kind
+from simulation.model.market.choice import loyalty, update_preferences
+from simulation.model.market.fulfilment import EPS, Fills
+from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.state.brokers import BrokerBook
+from simulation.model.state.contracts import ContractBook
+from simulation.model.state.providers import ProviderTable
+from simulation.model.state.slots import FirmSlots
+from simulation.model.state.spells import SpellTracker
+
+QUALITY_ESTIMATE_WEIGHT = 0.2  # weight of this week's effective quality in a firm's running estimate
 
 
 def delivered_quality(reliability: NDArray, load_excess: NDArray, experience: NDArray, learning: NDArray,
@@ -26,3 +49,163 @@ def on_time_share(load_excess: NDArray, experience: NDArray, learning: NDArray, 
     """Share of the hours delivered on time: base lateness (cut by client experience) plus overload delays."""
     late = p.late_base_rate * (1.0 - learning * experience) + p.overload_lateness * load_excess
     return np.clip(1.0 - late, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class WorkDone:
+    """The week's work per used (slot, column) pair: on-call plus permanent delivery, and what it was worth."""
+
+    slot: NDArray[np.intp]
+    column: NDArray[np.intp]
+    provider: NDArray[np.int64]
+    hours: NDArray[np.float64]
+    paid: NDArray[np.float64]  # fees included
+    quality: NDArray[np.float64]
+    on_time: NDArray[np.float64]
+    nonprice: NDArray[np.float64]  # friction and error cost per hour, at the effective quality delivered
+
+
+@dataclass(frozen=True)
+class OutcomeTotals:
+    """Step 5's contribution to the week's totals."""
+
+    quality: float
+    on_time: float
+    offshore_volume: float
+    broker_volume: float
+    hours_bpo: float
+    hours_kpo: float
+    spend_bpo: float
+    spend_kpo: float
+    permanent_hours_paid: float
+    loyalty_mean: float
+    switch_rate: float
+    onboarding_costs: float
+    firm_surplus: float
+
+
+def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, brokers: BrokerBook,
+                     spells: SpellTracker, catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64],
+                     rng: np.random.Generator, week: int) -> OutcomeTotals:
+    """Step 5: quality, learning, estimates and spells; returns the week's outcome totals.
+
+    Args:
+        inhouse_cost: the firm's own cost per hour of each slot's work (its payoff benchmark).
+    """
+    done, under_contract = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng)
+    _learn(done, under_contract, fills, slots, book, catalogue, cfg, inhouse_cost)
+    if len(brokers):
+        via = slots.channel[done.slot] == Channel.BROKER
+        brokers.learn(slots.broker[done.slot][via], done.provider[via], (done.quality * done.on_time)[via],
+                      cfg.intermediaries.learning_rate, table.n)
+    opened, first_hours, onboarding = _record_spells(fills, slots, book, spells, catalogue, inhouse_cost, week)
+    _update_estimates(fills, slots, cfg, opened, first_hours)
+    switch = _track_main_providers(fills, slots)
+    return _totals(done, fills, slots, book, table, catalogue, inhouse_cost, onboarding, switch)
+
+
+def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, catalogue: Catalogue,
+               cfg: Config, c: NDArray, rng: np.random.Generator) -> tuple[WorkDone, NDArray[np.intp]]:
+    """Work per used pair and its quality; also returns the slots under a running contract."""
+    work, paid = fills.served.copy(), fills.spend.copy()
+    under_contract = np.flatnonzero(book.active)
+    work[under_contract, book.k[under_contract]] += fills.permanent[under_contract]
+    paid[under_contract, book.k[under_contract]] += fills.permanent_paid[under_contract]
+    s, k = np.nonzero(work > EPS)
+    j = slots.provider[s, k]
+    p = cfg.providers
+    load = np.maximum(table.utilization[j] - p.overload_threshold, 0.0)
+    noise = p.quality_noise_sd * rng.standard_normal(len(j))
+    v = slots.service[s]
+    E = slots.experience[s, k]
+    quality = delivered_quality(table.reliability[j], load, E, catalogue.learning[v], noise, p)
+    on_time = on_time_share(load, E, catalogue.learning[v], p)
+    nonprice = nonprice_cost(c[s], catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
+                             quality * on_time)  # late work costs the firm as much as faulty work
+    return WorkDone(s, k, j, work[s, k], paid[s, k], quality, on_time, nonprice), under_contract
+
+
+def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlots, book: ContractBook,
+           catalogue: Catalogue, cfg: Config, c: NDArray) -> None:
+    """Preferences, quality estimates and relationship-specific experience after the week's work."""
+    s, k = done.slot, done.column
+    rows, K = slots.provider.shape
+    share = done.hours / np.maximum(fills.demand[s], EPS)
+    payoff = np.zeros((rows, K))
+    payoff[s, k] = share * (1.0 - (done.paid / done.hours + done.nonprice) / c[s])
+    update_preferences(slots.preference, payoff, cfg.choice.gamma)
+    q = done.quality * done.on_time
+    slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
+
+    # A dedicated team learns the client, the shared pool barely; otherwise experience fades.
+    learning_rate = cfg.contracts.learning_rate_per_week
+    rate = np.zeros((rows, K))
+    rate[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
+    rate[under_contract, book.k[under_contract]] = learning_rate
+    decay = cfg.contracts.experience_decay_per_week
+    E = slots.experience
+    E[:] = np.where(rate > 0, E + rate * (1.0 - E), E * (1.0 - decay))
+
+
+def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, catalogue: Catalogue,
+                   c: NDArray, week: int) -> tuple[NDArray, NDArray, NDArray]:
+    """Record on-call and permanent spells; returns (slots that opened on-call spells, their first hours,
+    their onboarding costs)."""
+    s, k = np.nonzero(fills.served > EPS)
+    new = spells.record(week, Form.ON_CALL, s, k, slots.provider[s, k], fills.served[s, k], fills.spend[s, k],
+                        slots.channel[s])
+    opened = s[new]
+    first_hours = fills.served[opened, k[new]]  # knowledge transfer scales with the work handed over
+    onboarding = (catalogue.onboarding_weeks[slots.service[opened]] * first_hours * c[opened]
+                  * (1.0 - slots.experience[opened, k[new]]))
+    held = np.flatnonzero(book.active)
+    spells.record(week, Form.PERMANENT, held, book.k[held], book.provider[held], fills.permanent[held],
+                  fills.permanent_paid[held], book.channel[held].astype(np.int8))
+    spells.close_idle(week)
+    return opened, first_hours, onboarding
+
+
+def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config, opened: NDArray, first_hours: NDArray) -> None:
+    """Running estimates of demand (mean, variance), on-call fill rate and hours handed to new providers."""
+    alpha = 1.0 / cfg.firms.estimate_memory_weeks
+    dev = fills.demand - slots.demand_mean
+    slots.demand_mean += alpha * dev
+    slots.demand_var += alpha * (dev * dev - slots.demand_var)
+    asked = fills.on_call + fills.unmet
+    req = asked > EPS
+    slots.fill_rate[req] += alpha * (fills.on_call[req] / asked[req] - slots.fill_rate[req])
+    handed = np.bincount(opened, weights=first_hours, minlength=len(slots))
+    slots.new_spell_hours += alpha * (handed - slots.new_spell_hours)
+
+
+def _track_main_providers(fills: Fills, slots: FirmSlots) -> float:
+    """Remember each buyer's main on-call provider; returns the share that switched (NaN if none seen before)."""
+    bought = np.flatnonzero(fills.on_call > EPS)
+    main = slots.provider[bought, fills.served[bought].argmax(axis=1)]
+    prev = slots.main_provider[bought]
+    seen = prev >= 0
+    switch = float(np.mean(main[seen] != prev[seen])) if seen.any() else float("nan")
+    slots.main_provider[bought] = main
+    return switch
+
+
+def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable,
+            catalogue: Catalogue, c: NDArray, onboarding: NDArray, switch: float) -> OutcomeTotals:
+    hours, paid = done.hours, done.paid
+    kpo = (catalogue.kind[slots.service] == Kind.KPO)[done.slot]
+    cross = table.region[done.provider] != slots.region[done.slot]
+    broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
+        book.channel == Channel.BROKER, fills.permanent, 0.0)
+    y = loyalty(slots.preference, slots.known)
+    onboarding_costs = float(onboarding.sum())
+    some = hours.sum() > 0
+    return OutcomeTotals(
+        quality=float(np.average(done.quality, weights=hours)) if some else float("nan"),
+        on_time=float(np.average(done.on_time, weights=hours)) if some else float("nan"),
+        offshore_volume=hours[cross].sum(), broker_volume=broker_hours.sum(),
+        hours_bpo=hours[~kpo].sum(), hours_kpo=hours[kpo].sum(), spend_bpo=paid[~kpo].sum(), spend_kpo=paid[kpo].sum(),
+        permanent_hours_paid=book.reserved[book.active].sum(),
+        loyalty_mean=float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"),
+        switch_rate=switch, onboarding_costs=onboarding_costs,
+        firm_surplus=float((c[done.slot] * hours).sum() - paid.sum() - (done.nonprice * hours).sum() - onboarding_costs),
+    )

@@ -1,109 +1,73 @@
-"""Provider population: BPO providers and KPO specialists as rows of numpy arrays.
+"""Step 6 of the schedule: providers price, hire, book profits, exit and enter, vectorised over all rows.
 
-Pricing, capacity, exit and entry run vectorised over all providers once a week:
-- spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable);
-- capacity moves toward (commitments + expected on-call demand) / target utilisation with a hiring
-  lag; KPO hiring draws on the region's talent pool (scarce skills, slow to hire);
-- a provider exits after ``exit_loss_weeks`` consecutive weeks of running losses, unless it is the
-  last one offering a service; new providers enter services whose incumbents earn high margins.
-The Mesa agents in agents.py are handles onto these rows.
+- The spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable).
+- Capacity moves toward (commitments + expected on-call demand) / target utilisation with a hiring
+  lag; what each kind can hire is its agent class's rule (KPO specialists draw on their region's
+  talent pool: scarce skills, slow to hire).
+- A provider exits after ``exit_loss_weeks`` consecutive weeks of running losses, unless it is the
+  last one offering a service; its contracts end and its clients replace it.
+- New providers enter services whose incumbents earn high margins.
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
-from simulation.model.environment import REGIONS, Environment
-
-BPO, KPO = 0, 1
-DOMESTIC, OFFSHORE = 0, 1
-
-
-class ProviderTable:
-    """Growable arrays, one row per provider that ever existed (exited rows stay for the record)."""
-
-    def __init__(self, n_services: int) -> None:
-        self.n = 0
-        self.n_services = n_services
-        cap = 16
-        self.kind = np.zeros(cap, np.int8)
-        self.region = np.zeros(cap, np.int8)
-        self.skill = np.zeros(cap, np.int8)
-        self.offers = np.zeros((cap, n_services), bool)
-        self.capacity = np.zeros(cap)
-        self.markup = np.zeros(cap)
-        self.reliability = np.zeros(cap)
-        self.active = np.zeros(cap, bool)
-        self.profit_ema = np.zeros(cap)
-        self.revenue_ema = np.zeros(cap)
-        self.demand_ema = np.zeros(cap)
-        self.loss_weeks = np.zeros(cap, np.int32)
-        self.utilization = np.zeros(cap)
-        self.entry_week = np.zeros(cap, np.int32)
-        self.exit_week = np.full(cap, -1, np.int32)
-        self.price_factor = np.ones(cap)  # a provider's own price hike (1 = none)
-
-    _fields = ("kind", "region", "skill", "offers", "capacity", "markup", "reliability", "active", "profit_ema",
-               "revenue_ema", "demand_ema", "loss_weeks", "utilization", "entry_week", "exit_week", "price_factor")
-
-    def add(self, kind: int, region: int, skill: int, offers: NDArray[np.bool_], capacity: float, markup: float,
-            reliability: float, week: int) -> int:
-        """Append one provider; returns its row."""
-        if self.n == len(self.kind):
-            for name in self._fields:
-                arr = getattr(self, name)
-                grown = np.zeros((2 * len(arr),) + arr.shape[1:], arr.dtype)
-                if name == "exit_week":
-                    grown[:] = -1
-                if name == "price_factor":
-                    grown[:] = 1.0
-                grown[: len(arr)] = arr
-                setattr(self, name, grown)
-        j = self.n
-        self.kind[j], self.region[j], self.skill[j] = kind, region, skill
-        self.offers[j] = offers
-        self.capacity[j], self.markup[j], self.reliability[j] = capacity, markup, reliability
-        self.active[j], self.entry_week[j] = True, week
-        self.demand_ema[j] = capacity * 0.5
-        self.n += 1
-        return j
-
-    def view(self, name: str) -> NDArray:
-        """The live rows of one field."""
-        return getattr(self, name)[: self.n]
+from simulation.model.agents import PROVIDER_CLASSES
+from simulation.model.catalogue import Catalogue
+from simulation.model.codes import Kind
+from simulation.model.environment import Environment
+from simulation.model.ledger import ContractEventKind
+from simulation.model.market.fulfilment import Fills
+from simulation.model.market.pricing import Prices
+from simulation.model.market.spot import SpotMarket
+from simulation.model.state.contracts import ContractBook, end_contracts
+from simulation.model.state.providers import ProviderTable
+from simulation.model.state.slots import FirmSlots, draw_providers
+from simulation.model.state.spells import SpellTracker
 
 
-def base_cost(table: ProviderTable, env: Environment, cfg: Config) -> NDArray[np.float64]:
-    """Unit cost per hour of output: regional wage x skill premium / productivity."""
+@dataclass(frozen=True)
+class WeekLoad:
+    """What providers did this week, per provider row (hours/week unless said otherwise)."""
+
+    used: NDArray[np.float64]  # permanent and on-call hours delivered
+    asked: NDArray[np.float64]  # on-call hours asked of it (served, plus unserved work of clients it usually serves)
+    cross_hours: NDArray[np.float64]  # hours delivered to clients in the other region
+    committed: NDArray[np.float64]  # hours reserved by running contracts
+    revenue: NDArray[np.float64]  # cu earned this week, early-exit fees of last week included
+
+
+def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: ContractBook, table: ProviderTable,
+              sales_by_provider: NDArray[np.float64]) -> WeekLoad:
+    """Add the week's work up per provider."""
     n = table.n
-    wage = np.array([env.wage_per_hour(r) for r in REGIONS])[table.region[:n]]
-    prod = np.where(table.kind[:n] == KPO, cfg.providers.productivity_kpo, cfg.providers.productivity_bpo)
-    premium = cfg.providers.skill_wage_premium ** (table.skill[:n].astype(float) - 1.0)
-    return wage * premium / prod
-
-
-def coordination_cost(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
-    """Extra cost per hour of serving a client in the other region, by provider: coordination (skilled work
-    costs more to coordinate) plus any compliance cost on cross-border KPO work."""
-    n = table.n
-    per_region = np.array([cfg.regions[r].coordination_cost_per_hour for r in REGIONS])
-    compliance = np.array([cfg.regions[r].kpo_compliance_cost_per_hour for r in REGIONS])
-    premium = cfg.providers.skill_wage_premium ** (table.skill[:n].astype(float) - 1.0)
-    region = table.region[:n]
-    return per_region[region] * premium + np.where(table.kind[:n] == KPO, compliance[region], 0.0)
+    j = slots.provider
+    used = market.served.copy()
+    held = np.flatnonzero(book.active)
+    used += np.bincount(book.provider[held], weights=fills.permanent[held], minlength=n)
+    cross = table.region[j] != slots.region[:, None]
+    cross_hours = np.bincount(j[cross], weights=fills.served[cross], minlength=n)
+    held_cross = held[table.region[book.provider[held]] != slots.region[held]]
+    cross_hours += np.bincount(book.provider[held_cross], weights=fills.permanent[held_cross], minlength=n)
+    has_main = slots.main_provider >= 0  # unserved on-call work counts as asked of the firm's usual provider
+    asked = market.served + np.bincount(slots.main_provider[has_main], weights=fills.unmet[has_main], minlength=n)
+    return WeekLoad(used, asked, cross_hours, book.committed(n), sales_by_provider + table.view("fees_due"))
 
 
 def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
     p = cfg.providers
-    return np.where(table.kind[: table.n] == KPO, p.target_utilization_kpo, p.target_utilization_bpo)
+    return np.where(table.kind[: table.n] == Kind.KPO, p.target_utilization_kpo, p.target_utilization_bpo)
 
 
-def update_providers(table: ProviderTable, cfg: Config, env: Environment, used: NDArray[np.float64],
-                     committed: NDArray[np.float64], spot_requested: NDArray[np.float64],
-                     revenue: NDArray[np.float64], cross_hours: NDArray[np.float64],
-                     unit_cost: NDArray[np.float64]) -> NDArray[np.float64]:
+def update_providers(table: ProviderTable, load: WeekLoad, prices: Prices, cfg: Config,
+                     env: Environment) -> NDArray[np.float64]:
     """Weekly pricing, capacity and profit bookkeeping for every active provider (in place).
 
     Returns:
@@ -113,33 +77,31 @@ def update_providers(table: ProviderTable, cfg: Config, env: Environment, used: 
     n = table.n
     act = table.active[:n]
     cap = table.capacity[:n]
-    util = np.divide(used, cap, out=np.zeros(n), where=cap > 0)
+    util = np.divide(load.used, cap, out=np.zeros(n), where=cap > 0)
     table.utilization[:n] = np.where(act, util, 0.0)
     target = target_utilization(table, cfg)
     if not p.fixed_price:
         table.markup[:n] = np.clip(table.markup[:n] + p.markup_speed * (util - target) * act, p.markup_min, p.markup_max)
 
     a = 1.0 / p.profit_memory_weeks
-    table.demand_ema[:n] += a * (committed + spot_requested - table.demand_ema[:n])
-    cost = cap * unit_cost + cross_hours * coordination_cost(table, cfg)
-    profit = np.where(act, revenue - cost, 0.0)
+    table.demand_ema[:n] += a * (load.committed + load.asked - table.demand_ema[:n])
+    cost = cap * prices.unit_cost + load.cross_hours * prices.coordination
+    profit = np.where(act, load.revenue - cost, 0.0)
     table.profit_ema[:n] += a * (profit - table.profit_ema[:n])
-    table.revenue_ema[:n] += a * (revenue - table.revenue_ema[:n])
+    table.revenue_ema[:n] += a * (load.revenue - table.revenue_ema[:n])
     table.loss_weeks[:n] = np.where(act & (table.profit_ema[:n] < 0), table.loss_weeks[:n] + 1, 0)
+    table.fees_due[:n] = 0.0
 
     if p.fixed_price:
         return profit  # validation cases: capacity, prices and quality stay as set
-    desired = np.maximum(table.demand_ema[:n], committed) / np.maximum(target, 1e-6)
-    lag = np.where(table.kind[:n] == KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo)
+    desired = np.maximum(table.demand_ema[:n], load.committed) / np.maximum(target, 1e-6)
+    lag = np.where(table.kind[:n] == Kind.KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo)
     change = (desired - cap) / lag
     hires = np.where(act, np.maximum(change, 0.0), 0.0)
-    for r, name in enumerate(REGIONS):  # KPO hiring is limited by the regional talent pool
-        kpo_r = (table.kind[:n] == KPO) & (table.region[:n] == r) & (hires > 0)
-        wanted = float(hires[kpo_r].sum())
-        if wanted > 0:
-            hires[kpo_r] *= env.hire_from_pool(name, wanted) / wanted
+    for provider_class in PROVIDER_CLASSES.values():
+        provider_class.limit_hiring(hires, table, env)
     new_cap = cap + hires + np.where(act, np.minimum(change, 0.0), 0.0)
-    table.capacity[:n] = np.where(act, np.maximum(new_cap, np.maximum(committed, 1.0)), cap)
+    table.capacity[:n] = np.where(act, np.maximum(new_cap, np.maximum(load.committed, 1.0)), cap)
     return profit
 
 
@@ -150,7 +112,7 @@ def exit_candidates(table: ProviderTable, cfg: Config) -> NDArray[np.intp]:
     n = table.n
     losing = np.flatnonzero(table.active[:n] & (table.loss_weeks[:n] >= cfg.providers.exit_loss_weeks))
     out = []
-    counts = (table.offers[:n] & table.active[:n, None]).sum(axis=0)
+    counts = table.offer_counts()
     for j in losing:
         served = table.offers[j]
         if np.all(counts[served] > 1):
@@ -175,3 +137,21 @@ def entry_services(table: ProviderTable, cfg: Config, rng: np.random.Generator) 
             out.append(v)
     return out
 
+
+def remove_provider(row: int, table: ProviderTable, slots: FirmSlots, book: ContractBook, spells: SpellTracker,
+                    catalogue: Catalogue, rng: np.random.Generator, week: int, reason: str) -> int:
+    """Take a provider out of the market: its contracts end (their holders re-source at this week's
+    review) and every firm that knew it draws another provider of the service. Returns contracts ended."""
+    table.active[row] = False
+    table.exit_week[row] = week
+    hit = np.flatnonzero(book.active & (book.provider == row))
+    if len(hit):
+        end_contracts(book, spells, slots, hit, ContractEventKind.PROVIDER_EXIT, reason, week)
+        slots.next_review[hit] = week
+    s, k = np.nonzero((slots.provider == row) & slots.known)
+    spells.close_column(s, k)
+    j = draw_providers(table, slots.service[s], rng)
+    ok = (j >= 0) & ~(slots.provider[s] == j[:, None]).any(axis=1)  # a provider appears once in a set
+    slots.introduce(s[ok], k[ok], j[ok], catalogue.prior_quality, spells)
+    slots.known[s[~ok], k[~ok]] = False
+    return len(hit)

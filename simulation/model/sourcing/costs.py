@@ -2,7 +2,7 @@
 
 At a review a firm compares, for one service, the expected weekly cost of each option it can take
 (in-house staff, on-call work direct or through a broker, a permanent contract direct or through a
-broker) and picks by a logit over relative costs (bounded rationality). Costs include shortage risk,
+broker); its sourcing policy picks one (policies.py; by default a logit over relative costs). Costs include shortage risk,
 onboarding spread over the term, relationship-specific learning expected under a dedicated team
 (and the learning thrown away by leaving one), broker fees and the fixed cost of managing providers.
 
@@ -19,10 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
-
-OPTIONS = ("in_house", "on_call", "on_call_broker", "permanent", "permanent_broker")
-IN_HOUSE, ON_CALL, ON_CALL_BROKER, PERMANENT, PERMANENT_BROKER = range(5)
-
 
 def nonprice_cost(c: NDArray, friction: NDArray, learning: NDArray, experience: NDArray, error: NDArray,
                   quality: NDArray) -> NDArray[np.float64]:
@@ -103,13 +99,3 @@ def in_house_cost(mu: NDArray, sigma: NDArray, unit_cost: NDArray, on_call_hour:
     staff = newsvendor_capacity(mu, sigma, ratio)
     cost = unit_cost * staff + expected_shortfall(mu, sigma, staff) * on_call_hour
     return staff, cost
-
-
-def choose_option(costs: NDArray[np.float64], scale: NDArray[np.float64], intensity: float,
-                  u: NDArray[np.float64]) -> NDArray[np.intp]:
-    """Logit choice over options by relative cost (NaN = unavailable); returns option index per row."""
-    rel = (costs - np.nanmin(costs, axis=1, keepdims=True)) / scale[:, None]
-    w = np.where(np.isfinite(rel), np.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
-    cdf = np.cumsum(w, axis=1)
-    pick = (cdf <= (u * cdf[:, -1])[:, None]).sum(axis=1)
-    return np.minimum(pick, costs.shape[1] - 1)

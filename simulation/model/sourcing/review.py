@@ -1,149 +1,216 @@
-"""Step 7: contracts that expire are renewed or end, due firm-services review their sourcing mode,
-and new permanent contracts are signed, all vectorised over the firm-services due this week.
+"""Step 7: contracts that expire are renewed or end, due firm-services review their sourcing mode, and
+new permanent contracts are signed, all vectorised over the firm-services due this week.
 
-options.py prices the options; this module draws the choice (a logit over relative costs) and turns
-it into contract book changes (ledger events with reasons), modes and the decision log.
+options.py prices the options; each firm-service's sourcing policy picks one (policies.py); this
+module turns the choices into contract book changes (ledger events with reasons), modes, in-house
+staff and the decision log, and returns the week's review totals.
+
+Legend: ``s`` slot rows of the due batch, ``k`` consideration-set columns, ``j`` provider rows.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.model.state.decisions import OUTCOME
-from simulation.model.sourcing.options import Due, price_options
-from simulation.model.records import Channel, ContractEventKind, Form, Mode
-from simulation.model.state.slots import column_for, replace_candidates
-from simulation.model.sourcing.costs import IN_HOUSE, ON_CALL, ON_CALL_BROKER, OPTIONS, PERMANENT, PERMANENT_BROKER, choose_option
+from simulation.model.codes import OPTIONS, Channel, Mode, ReviewOutcome, SourcingOption
+from simulation.model.ledger import ContractEventKind
+from simulation.model.sourcing.options import Due, MarketView, Options, price_options
+from simulation.model.sourcing.policies import ReviewMenu, SourcingPolicy, choose
+from simulation.model.state.contracts import end_contracts
+from simulation.model.state.decisions import DecisionLog
+from simulation.model.state.spells import SpellTracker
 
-if TYPE_CHECKING:
-    from simulation.model import OutsourcingModel
+O = SourcingOption
 
 
-def review(m: "OutsourcingModel") -> None:
+@dataclass(frozen=True)
+class ReviewTotals:
+    """Step 7's contribution to the week's totals."""
+
+    renewed: int = 0
+    signed: int = 0
+    ended: int = 0
+    switching_costs: float = 0.0  # cu spent rebuilding in-house staff
+    exit_fees_paid: float = 0.0  # early-exit fees firms paid (cu)
+    exit_fees_booked: float = 0.0  # the same fees on the providers' side (booked as next week's revenue)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the due rows chose, with the terms of the permanent option they took."""
+
+    option: NDArray[np.intp]
+    price: NDArray[np.float64]  # negotiated price per hour (NaN unless a permanent option was chosen)
+    reserved: NDArray[np.float64]  # reserved hours per week
+    best_k: NDArray[np.int64]  # column of the provider of the permanent option
+
+    @property
+    def permanent(self) -> NDArray[np.bool_]:
+        return (self.option == O.PERMANENT) | (self.option == O.PERMANENT_BROKER)
+
+    @property
+    def channel(self) -> NDArray[np.int8]:
+        brokered = (self.option == O.ON_CALL_BROKER) | (self.option == O.PERMANENT_BROKER)
+        return np.where(brokered, Channel.BROKER, Channel.DIRECT).astype(np.int8)
+
+
+def review(view: MarketView, spells: SpellTracker, policies: list[SourcingPolicy], decisions: DecisionLog,
+           inhouse_cost: NDArray[np.float64], rng: np.random.Generator) -> ReviewTotals:
     """Renew or end expiring contracts and re-source every firm-service whose review is due."""
-    sl, book, cfg = m.slots, m.contracts, m.cfg
-    week = m.week
+    slots, book, week = view.slots, view.book, view.week
     expiring = book.active & (book.end <= week)
-    s = np.flatnonzero((sl.next_review <= week) | expiring)
+    s = np.flatnonzero((slots.next_review <= week) | expiring)
     if len(s) == 0:
-        return
-    sl.next_review[s] = np.where(sl.next_review[s] <= week, week + cfg.firms.review_interval_weeks, sl.next_review[s])
-    due = Due.of(m, s, expiring[s])
-    opt = price_options(m, due)
-    choice = choose_option(opt.costs, due.mu * due.c, cfg.firms.sourcing_choice_intensity, m.rng_review.random(len(s)))
-    price, reserved = np.full(len(s), np.nan), np.zeros(len(s))
-    for o in (PERMANENT, PERMANENT_BROKER):
+        return ReviewTotals()
+    interval = view.cfg.firms.review_interval_weeks
+    slots.next_review[s] = np.where(slots.next_review[s] <= week, week + interval, slots.next_review[s])
+    due = Due.gather(view, s, expiring[s], inhouse_cost)
+    opt = price_options(view, due)
+    menu = ReviewMenu(opt.costs, due.mu * due.c, rng.random(len(s)), slots.firm[s], slots.service[s], due.mid_term,
+                      view.cfg.firms.sourcing_choice_intensity)
+    choices = _terms_of(choose(policies, slots.policy[s], menu), opt)
+    return _apply(view, spells, decisions, due, opt, choices, inhouse_cost, rng)
+
+
+def _terms_of(option: NDArray[np.intp], opt: Options) -> Choices:
+    price, reserved = np.full(len(option), np.nan), np.zeros(len(option))
+    for o in (O.PERMANENT, O.PERMANENT_BROKER):
         if o in opt.price:
-            pick = choice == o
+            pick = option == o
             price[pick], reserved[pick] = opt.price[o][pick], opt.reserved[o][pick]
-    _apply(m, s, choice, opt.staff, opt.best_k.copy(), opt.broker_provider, price, reserved, due.mid_term,
-           due.expiring, opt.costs, opt.broker_top)
+    return Choices(option, price, reserved, opt.best_k.copy())
 
 
-def _apply(m: "OutsourcingModel", s, choice, staff, best_k, jpb, price, reserved, mid_term, expiring, costs, jb) -> None:
-    sl, book, cfg, cat = m.slots, m.contracts, m.cfg, m.catalogue
-    week = m.week
-    n = len(s)
-    outcome = np.full(n, OUTCOME["no_deal"], np.int8)
-    for option in (IN_HOUSE, ON_CALL, ON_CALL_BROKER):
-        outcome[choice == option] = OUTCOME[OPTIONS[option]]
-    perm = (choice == PERMANENT) | (choice == PERMANENT_BROKER)
-    chan = np.where((choice == ON_CALL_BROKER) | (choice == PERMANENT_BROKER), Channel.BROKER, Channel.DIRECT)
+def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, due: Due, opt: Options, choices: Choices,
+           inhouse_cost: NDArray, rng: np.random.Generator) -> ReviewTotals:
+    """Turn the choices into contracts, modes and staff; log the decisions."""
+    slots, book, s = view.slots, view.book, due.s
+    outcome = np.full(len(s), ReviewOutcome.NO_DEAL, np.int8)
+    for option in (O.IN_HOUSE, O.ON_CALL, O.ON_CALL_BROKER):
+        outcome[choices.option == option] = ReviewOutcome(option)
     holder = book.active[s]
-    mode_before = sl.mode[s].copy()
+    mode_before = slots.mode[s].copy()
+    _bring_in_broker_provider(view, spells, due, opt, choices)
 
-    # Permanent via broker: the broker's provider joins the consideration set.
-    pb = np.flatnonzero((choice == PERMANENT_BROKER) & ~mid_term)
-    if len(pb):
-        protected = np.zeros(sl.cand.shape, bool)
-        act = np.flatnonzero(book.active)
-        protected[act, book.k[act]] = True
-        col, new = column_for(sl, s[pb], jpb[pb], protected)
-        if new.any():
-            m.spells.close_column(s[pb][new], col[new])
-            replace_candidates(sl, s[pb][new], col[new], jpb[pb][new], cfg, cat)
-        best_k[pb] = col
-
-    kept = perm & mid_term
-    outcome[kept] = OUTCOME["kept"]
-    same = perm & holder & ~mid_term & (sl.cand[s, np.maximum(best_k, 0)] == book.provider[s]) & (chan == book.channel[s])
-    renew = np.flatnonzero(same)
-    outcome[renew] = OUTCOME["renewed"]
-    ending = holder & ~kept & ~same
-    if ending.any():
-        e = np.flatnonzero(ending)
-        exp_rows, term_rows = e[expiring[e]], e[~expiring[e]]
-        if len(term_rows):
-            fee = book.exit_fee[s[term_rows]]
-            m.flows.firm_payments += fee.sum()
-            booked = np.bincount(book.provider[s[term_rows]], weights=fee, minlength=len(m.pending_revenue))
-            m.pending_revenue += booked  # the provider's side; it counts in next week's profit
-            m.flows.provider_revenue += float(booked.sum())
-            close_contracts(m, s[term_rows], ContractEventKind.TERMINATED, "ended early for a cheaper option")
-        if len(exp_rows):
-            close_contracts(m, s[exp_rows], ContractEventKind.EXPIRED, "not renewed at term end")
-    if len(renew):
-        ss = s[renew]
-        free = m.providers.capacity[book.provider[ss]] - book.committed(m.providers.n)[book.provider[ss]]
-        reserved[renew] = np.minimum(reserved[renew], free + book.reserved[ss])  # never beyond capacity
-        book.renew(week, ss, price[renew], reserved[renew], cat.term_weeks[sl.service[ss]], cfg.contracts.early_exit_fee_weeks,
-                   "renewed at term end")
-        m.flows.renewed += len(renew)
-
-    new = np.flatnonzero(perm & ~kept & ~same)
-    signed = np.zeros(n, bool)
-    if len(new):
-        ss = s[new]
-        j = sl.cand[ss, best_k[new]]
-        free = m.providers.capacity[: m.providers.n] - book.committed(m.providers.n)
-        order = np.lexsort((m.rng_review.random(len(new)), j))
-        cum = np.zeros(len(new))
-        js, ks = j[order], reserved[new][order]
-        starts = np.r_[0, np.flatnonzero(np.diff(js)) + 1]
-        csum = np.cumsum(ks)
-        cum[order] = csum - np.repeat(np.r_[0.0, csum[starts[1:] - 1]], np.diff(np.r_[starts, len(js)]))
-        fits = cum <= free[j] + 1e-9
-        ok = new[fits]
-        if len(ok):
-            so = s[ok]
-            book.sign(week, so, best_k[ok], sl.cand[so, best_k[ok]], price[ok], reserved[ok],
-                      cat.term_weeks[sl.service[so]], chan[ok], cfg.contracts.early_exit_fee_weeks,
-                      np.where(holder[ok], "replaced the previous contract at review",
-                               np.where(mode_before[ok] == Mode.IN_HOUSE, "outsourced in-house work",
-                                        "committed on-call work")))
-            signed[ok] = True
-            m.flows.signed += len(ok)
-        outcome[new[fits]] = OUTCOME["signed"]
-        outcome[new[~fits]] = OUTCOME["no_capacity"]
+    kept = choices.permanent & due.mid_term
+    outcome[kept] = ReviewOutcome.KEPT
+    column = np.maximum(choices.best_k, 0)
+    same = (choices.permanent & holder & ~due.mid_term & (slots.provider[s, column] == book.provider[s])
+            & (choices.channel == book.channel[s]))
+    outcome[same] = ReviewOutcome.RENEWED
+    ending = np.flatnonzero(holder & ~kept & ~same)
+    fees_paid, fees_booked = _end_contracts(view, spells, due, ending)
+    renewed = _renew(view, due, choices, np.flatnonzero(same))
+    signed = _sign(view, due, choices, np.flatnonzero(choices.permanent & ~kept & ~same), holder, mode_before,
+                   outcome, rng)
 
     # Modes follow the outcome; a permanent choice without a contract falls back to on-call.
     has = book.active[s]
-    sl.mode[s] = np.where(has, Mode.PERMANENT, np.where(choice == IN_HOUSE, Mode.IN_HOUSE, Mode.ON_CALL))
-    sl.channel[s] = np.where(has, book.channel[s], chan)
-    back = (choice == IN_HOUSE) & (mode_before != Mode.IN_HOUSE)
-    m.flows.switching_costs += float((cat.inhouse_switch_weeks[sl.service[s[back]]] * sl.mu[s[back]]
-                                      * m.inhouse_cost_per_slot()[s[back]]).sum())
-    sl.inhouse[s] = np.where(choice == IN_HOUSE, staff, 0.0)
-
-    if m.decisions.enabled:
-        cand_j = np.where(best_k >= 0, sl.cand[s, np.maximum(best_k, 0)], -1)
-        m.decisions.add(week=np.full(n, week), firm_id=sl.firm[s], service=sl.service[s],
-                        mode_before=mode_before,
-                        **{f"cost_{o}": costs[:, i] for i, o in enumerate(OPTIONS)},
-                        candidate_provider=cand_j, broker_provider=jb,
-                        choice=choice, channel=sl.channel[s],
-                        provider_id=np.where(has, book.provider[s], -1),
-                        price_per_hour=np.where(has, book.price[s], np.nan),
-                        reserved_hours_per_week=np.where(has, book.reserved[s], 0.0), outcome=outcome)
+    slots.mode[s] = np.where(has, Mode.PERMANENT, np.where(choices.option == O.IN_HOUSE, Mode.IN_HOUSE, Mode.ON_CALL))
+    slots.channel[s] = np.where(has, book.channel[s], choices.channel)
+    back = s[(choices.option == O.IN_HOUSE) & (mode_before != Mode.IN_HOUSE)]
+    switching = float((view.catalogue.inhouse_switch_weeks[slots.service[back]] * slots.demand_mean[back]
+                       * inhouse_cost[back]).sum())
+    slots.inhouse_staff[s] = np.where(choices.option == O.IN_HOUSE, opt.staff, 0.0)
+    if decisions.enabled:
+        _log(view, decisions, due, opt, choices, mode_before, outcome)
+    return ReviewTotals(renewed=renewed, signed=signed, ended=len(ending), switching_costs=switching,
+                        exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
 
 
-def close_contracts(m: "OutsourcingModel", slots: NDArray, kind: ContractEventKind, reason: str) -> None:
-    """End contracts and their permanent spells; the firm-service drops to on-call until it re-sources."""
-    book = m.contracts
-    m.spells.close(Form.PERMANENT, slots, book.k[slots])
-    book.close(m.week, slots, kind, reason)
-    m.slots.mode[slots] = Mode.ON_CALL
-    m.flows.ended += len(slots)
+def _bring_in_broker_provider(view: MarketView, spells: SpellTracker, due: Due, opt: Options, choices: Choices) -> None:
+    """Permanent via broker (outside a running contract): the broker's provider joins the consideration set."""
+    slots, book = view.slots, view.book
+    pb = np.flatnonzero((choices.option == O.PERMANENT_BROKER) & ~due.mid_term)
+    if len(pb) == 0:
+        return
+    protected = np.zeros(slots.provider.shape, bool)
+    act = np.flatnonzero(book.active)
+    protected[act, book.k[act]] = True
+    col, new = slots.column_for(due.s[pb], opt.broker_provider[pb], protected)
+    if new.any():
+        slots.introduce(due.s[pb][new], col[new], opt.broker_provider[pb][new], view.catalogue.prior_quality, spells)
+    choices.best_k[pb] = col
+
+
+def _end_contracts(view: MarketView, spells: SpellTracker, due: Due, ending: NDArray) -> tuple[float, float]:
+    """End replaced contracts: at term end they expire; before it the firm pays the early-exit fee.
+
+    Returns the fees paid by firms and booked by providers.
+    """
+    book, table = view.book, view.table
+    paid = booked = 0.0
+    if len(ending) == 0:
+        return paid, booked
+    early, at_term = ending[~due.expiring[ending]], ending[due.expiring[ending]]
+    if len(early):
+        rows = due.s[early]
+        fee = book.exit_fee[rows]
+        paid = fee.sum()
+        owed = np.bincount(book.provider[rows], weights=fee, minlength=table.n)
+        table.fees_due[: table.n] += owed  # the provider's side; it counts in next week's profit
+        booked = float(owed.sum())
+        end_contracts(book, spells, view.slots, rows, ContractEventKind.TERMINATED, "ended early for a cheaper option",
+                      view.week)
+    if len(at_term):
+        end_contracts(book, spells, view.slots, due.s[at_term], ContractEventKind.EXPIRED, "not renewed at term end",
+                      view.week)
+    return paid, booked
+
+
+def _renew(view: MarketView, due: Due, choices: Choices, renew: NDArray) -> int:
+    """Renew the incumbent's contract on the newly negotiated terms (never beyond the provider's capacity)."""
+    if len(renew) == 0:
+        return 0
+    book, table, cat = view.book, view.table, view.catalogue
+    rows = due.s[renew]
+    free = table.capacity[book.provider[rows]] - book.committed(table.n)[book.provider[rows]]
+    choices.reserved[renew] = np.minimum(choices.reserved[renew], free + book.reserved[rows])
+    book.renew(view.week, rows, choices.price[renew], choices.reserved[renew], cat.term_weeks[view.slots.service[rows]],
+               view.cfg.contracts.early_exit_fee_weeks, "renewed at term end")
+    return len(renew)
+
+
+def _sign(view: MarketView, due: Due, choices: Choices, new: NDArray, holder: NDArray, mode_before: NDArray,
+          outcome: NDArray, rng: np.random.Generator) -> int:
+    """Sign new contracts where the provider still has the reserved hours free (in random order per provider)."""
+    if len(new) == 0:
+        return 0
+    slots, book, table, cat = view.slots, view.book, view.table, view.catalogue
+    rows = due.s[new]
+    j = slots.provider[rows, choices.best_k[new]]
+    free = table.capacity[: table.n] - book.committed(table.n)
+    order = np.lexsort((rng.random(len(new)), j))
+    cum = np.zeros(len(new))
+    js, ks = j[order], choices.reserved[new][order]
+    starts = np.r_[0, np.flatnonzero(np.diff(js)) + 1]
+    csum = np.cumsum(ks)
+    cum[order] = csum - np.repeat(np.r_[0.0, csum[starts[1:] - 1]], np.diff(np.r_[starts, len(js)]))
+    fits = cum <= free[j] + 1e-9
+    ok = new[fits]
+    if len(ok):
+        so = due.s[ok]
+        reason = np.where(holder[ok], "replaced the previous contract at review",
+                          np.where(mode_before[ok] == Mode.IN_HOUSE, "outsourced in-house work", "committed on-call work"))
+        book.sign(view.week, so, choices.best_k[ok], slots.provider[so, choices.best_k[ok]], choices.price[ok],
+                  choices.reserved[ok], cat.term_weeks[slots.service[so]], choices.channel[ok],
+                  view.cfg.contracts.early_exit_fee_weeks, reason)
+    outcome[new[fits]] = ReviewOutcome.SIGNED
+    outcome[new[~fits]] = ReviewOutcome.NO_CAPACITY
+    return len(ok)
+
+
+def _log(view: MarketView, decisions: DecisionLog, due: Due, opt: Options, choices: Choices, mode_before: NDArray,
+         outcome: NDArray) -> None:
+    slots, book, s = view.slots, view.book, due.s
+    has = book.active[s]
+    candidate = np.where(choices.best_k >= 0, slots.provider[s, np.maximum(choices.best_k, 0)], -1)
+    decisions.add(week=np.full(len(s), view.week), firm_id=slots.firm[s], service=slots.service[s],
+                  mode_before=mode_before, **{f"cost_{o}": opt.costs[:, i] for i, o in enumerate(OPTIONS)},
+                  candidate_provider=candidate, broker_provider=opt.broker_top, choice=choices.option,
+                  channel=slots.channel[s], provider_id=np.where(has, book.provider[s], -1),
+                  price_per_hour=np.where(has, book.price[s], np.nan),
+                  reserved_hours_per_week=np.where(has, book.reserved[s], 0.0), outcome=outcome)

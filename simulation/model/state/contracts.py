@@ -2,17 +2,24 @@
 
 A firm-service holds at most one permanent contract at a time. Current terms live in per-slot arrays
 (for the vectorised weekly delivery); every state change (signed, renewed, expired, terminated,
-provider_exit) is a :class:`~simulation.records.ContractEvent` checked against the state machine in
-records.py, so an invalid transition fails loudly instead of corrupting the ledger.
+provider_exit) is a :class:`~simulation.model.ledger.ContractEvent` checked against the state machine in
+ledger.py, so an invalid transition fails loudly instead of corrupting the ledger.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.model.records import Channel, Contract, ContractEvent, ContractEventKind, ContractStatus, next_status
+from simulation.model.codes import Channel, Form, Mode
+from simulation.model.ledger import Contract, ContractEvent, ContractEventKind, ContractStatus, next_status
+
+if TYPE_CHECKING:
+    from simulation.model.state.slots import FirmSlots
+    from simulation.model.state.spells import SpellTracker
 
 
 class ContractBook:
@@ -112,3 +119,11 @@ class ContractBook:
         df = pd.DataFrame(rows, columns=cols)
         return df.astype({"week": "int64", "contract_id": "int64", "firm_id": "int64", "provider_id": "int64",
                           "price_per_hour": "float64", "reserved_hours_per_week": "float64", "end_week": "int64"})
+
+
+def end_contracts(book: ContractBook, spells: SpellTracker, slots: FirmSlots, rows: NDArray, kind: ContractEventKind,
+                  reason: str, week: int) -> None:
+    """End the contracts of slots ``rows`` and their permanent spells; the slots drop to on-call until they re-source."""
+    spells.close(Form.PERMANENT, rows, book.k[rows])
+    book.close(week, rows, kind, reason)
+    slots.mode[rows] = Mode.ON_CALL

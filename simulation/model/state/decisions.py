@@ -9,11 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulation.model.records import Channel, Mode, labels
-from simulation.model.sourcing.costs import OPTIONS
-
-OUTCOMES = ("in_house", "on_call", "on_call_broker", "kept", "renewed", "signed", "no_capacity", "no_deal")
-OUTCOME = {name: code for code, name in enumerate(OUTCOMES)}
+from simulation.model.codes import OPTIONS, Channel, Mode, ReviewOutcome, labels
 
 COLUMNS = ("week", "firm_id", "service", "mode_before", *(f"cost_{o}" for o in OPTIONS), "candidate_provider",
            "broker_provider", "choice", "channel", "provider_id", "price_per_hour", "reserved_hours_per_week",
@@ -21,10 +17,12 @@ COLUMNS = ("week", "firm_id", "service", "mode_before", *(f"cost_{o}" for o in O
 
 
 class DecisionLog:
+    """The reviews of a run, batch by batch; ``to_frame()`` gives decisions.parquet."""
+
     def __init__(self, enabled: bool, service_names: tuple[str, ...]) -> None:
         self.enabled = enabled
         self.categories = {"service": tuple(service_names), "mode_before": labels(Mode), "choice": OPTIONS,
-                           "channel": labels(Channel), "outcome": OUTCOMES}
+                           "channel": labels(Channel), "outcome": labels(ReviewOutcome)}
         self._batches: list[dict[str, np.ndarray]] = []
 
     def add(self, **columns: np.ndarray) -> None:
@@ -47,5 +45,6 @@ class DecisionLog:
         return pd.DataFrame(data)
 
     def for_firm(self, firm_id: int) -> list[dict]:
+        """Every review of one firm so far, oldest first, as one dict per review."""
         df = self.to_frame()
         return df[df["firm_id"] == firm_id].to_dict("records")

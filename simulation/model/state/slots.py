@@ -1,9 +1,13 @@
-"""State of every firm-service pair ("slot"): the unit of sourcing decisions.
+"""Firm-service slots: the state of every (firm, service) pair, the unit of sourcing decisions.
 
-Each firm needs a subset of the service catalogue. For each service it holds a sourcing mode, in-house
-staff, a consideration set of known providers with preferences J (Weisbuch, Kirman & Herreiner 2000),
-relationship-specific experience E and quality estimates per known provider, and running estimates of
-its demand, on-call fill rate and the weekly hours it hands to providers it has not worked with lately.
+Each firm needs a subset of the service catalogue; each pair it needs is one slot (one row of every
+array below). A slot holds its sourcing mode, in-house staff, a consideration set of K known providers
+(columns) with the firm's preference for each (J of Weisbuch, Kirman & Herreiner 2000), the
+relationship-specific experience each has built with the firm, the firm's estimate of the quality each
+delivers, and the firm's running estimates of its demand, its on-call fill rate and the weekly hours it
+hands to providers it has not worked with lately (which cost onboarding).
+
+Legend for array code over slots: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows.
 """
 
 from __future__ import annotations
@@ -13,42 +17,77 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.model.catalogue import Catalogue
 from simulation.config import Config
-from simulation.model.market.providers import KPO, ProviderTable
-from simulation.model.records import Channel, Mode
+from simulation.model.catalogue import Catalogue
+from simulation.model.codes import Channel, Mode
+from simulation.model.state.providers import ProviderTable
+from simulation.model.state.spells import SpellTracker
 
 
 @dataclass
 class FirmSlots:
+    """One row per firm-service; (rows, K) arrays hold the consideration set's columns."""
+
     firm: NDArray[np.int64]
     service: NDArray[np.int64]
-    region: NDArray[np.int8]
-    base_demand: NDArray[np.float64]
-    inhouse_factor: NDArray[np.float64]
-    mode: NDArray[np.int8]
-    channel: NDArray[np.int8]
-    broker: NDArray[np.int64]
-    inhouse: NDArray[np.float64]
-    next_review: NDArray[np.int64]
-    cand: NDArray[np.int64]
-    cand_ok: NDArray[np.bool_]
-    J: NDArray[np.float64]
-    E: NDArray[np.float64]
-    Qf: NDArray[np.float64]
-    mu: NDArray[np.float64]
-    var: NDArray[np.float64]
-    fill: NDArray[np.float64]
-    new_spell_hours: NDArray[np.float64]
-    main_provider: NDArray[np.int64]
+    region: NDArray[np.int8]  # the firm's home region
+    base_demand: NDArray[np.float64]  # mean weekly hours at demand level 1
+    inhouse_factor: NDArray[np.float64]  # the firm's in-house cost relative to the service's (scale, own skill)
+    mode: NDArray[np.int8]  # Mode
+    channel: NDArray[np.int8]  # Channel of on-call work (a contract's channel lives in the contract book)
+    broker: NDArray[np.int64]  # the firm's broker
+    inhouse_staff: NDArray[np.float64]  # hours/week of own staff (in-house mode only)
+    next_review: NDArray[np.int64]  # week of the next sourcing review
+    provider: NDArray[np.int64]  # (rows, K) provider row of each known provider
+    known: NDArray[np.bool_]  # (rows, K) the column holds a provider
+    preference: NDArray[np.float64]  # (rows, K) J: discounted past payoffs
+    experience: NDArray[np.float64]  # (rows, K) E in [0, 1]: client-specific experience of the provider
+    quality_estimate: NDArray[np.float64]  # (rows, K) effective quality the firm expects
+    demand_mean: NDArray[np.float64]  # running estimate of weekly demand (hours)
+    demand_var: NDArray[np.float64]  # running estimate of its variance
+    fill_rate: NDArray[np.float64]  # running share of on-call requests served
+    new_spell_hours: NDArray[np.float64]  # running hours/week handed to providers in new spells (onboarding)
+    main_provider: NDArray[np.int64]  # the provider that did most of last week's on-call work (-1: none yet)
+    policy: NDArray[np.int16]  # index of the slot's sourcing policy (0: the model's default)
 
     def __len__(self) -> int:
         return len(self.firm)
 
+    @property
+    def columns(self) -> int:
+        """K: the size of a consideration set."""
+        return self.provider.shape[1]
 
-def prior_quality(kind: NDArray, cfg: Config) -> NDArray[np.float64]:
-    p = cfg.providers
-    return np.where(kind == KPO, p.reliability_mean_kpo, p.reliability_mean_bpo) * (1.0 - p.late_base_rate)
+    def introduce(self, s: NDArray, k: NDArray, provider: NDArray, prior_quality: NDArray,
+                  spells: SpellTracker) -> None:
+        """Put new providers into columns ``k`` of slots ``s``, forgetting what was known of the old ones.
+
+        The old provider's open spells end; the newcomer starts with no preference, no experience and the
+        prior quality of its service (``prior_quality`` per service).
+        """
+        spells.close_column(s, k)
+        self.provider[s, k] = provider
+        self.known[s, k] = True
+        self.preference[s, k] = 0.0
+        self.experience[s, k] = 0.0
+        self.quality_estimate[s, k] = prior_quality[self.service[s]]
+
+    def column_for(self, s: NDArray, provider: NDArray, protected: NDArray) -> tuple[NDArray, NDArray]:
+        """Column of ``provider`` in each slot's set, or the least preferred unprotected column to replace.
+
+        Empty columns are taken first. Returns (column, is_new) where is_new marks columns that must be
+        replaced by the provider.
+        """
+        match = (self.provider[s] == provider[:, None]) & self.known[s]
+        has = match.any(axis=1)
+        score = np.where(self.known[s], self.preference[s], -np.inf)
+        score = np.where(protected[s], np.inf, score)
+        k = np.where(has, match.argmax(axis=1), score.argmin(axis=1))
+        return k.astype(np.int64), ~has
+
+    def firm_bounds(self, n_firms: int) -> NDArray[np.int64]:
+        """Slot rows of firm i are ``bounds[i]:bounds[i + 1]`` (slots are sorted by firm)."""
+        return np.searchsorted(self.firm, np.arange(n_firms + 1))
 
 
 def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArray, table: ProviderTable,
@@ -59,69 +98,44 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
     none = ~need.any(axis=1)  # every firm needs at least one service
     need[np.flatnonzero(none), rng.integers(0, n_serv, none.sum())] = True
     firm, service = np.nonzero(need)
-    S, K = len(firm), cfg.choice.consideration_set_size
+    rows, K = len(firm), cfg.choice.consideration_set_size
     base = sizes[firm] * cat.demand_per_size[service]
 
-    mode = np.full(S, Mode.ON_CALL, np.int8)
+    mode = np.full(rows, Mode.ON_CALL, np.int8)
     if cfg.contracts.allow_in_house:
-        mode[rng.random(S) < cfg.firms.initial_in_house_share] = Mode.IN_HOUSE
-    cand = np.zeros((S, K), np.int64)
-    ok = np.zeros((S, K), bool)
-    n = table.n
+        mode[rng.random(rows) < cfg.firms.initial_in_house_share] = Mode.IN_HOUSE
+    provider = np.zeros((rows, K), np.int64)
+    known = np.zeros((rows, K), bool)
     for v in range(n_serv):
-        rows = np.flatnonzero(service == v)
-        offer = np.flatnonzero(table.offers[:n, v] & table.active[:n])
-        if len(rows) == 0:
+        of_service = np.flatnonzero(service == v)
+        offering = table.offering(v)
+        if len(of_service) == 0:
             continue
-        m = min(K, len(offer))
-        order = np.argsort(rng.random((len(rows), len(offer))), axis=1)[:, :m]
-        cand[rows[:, None], np.arange(m)[None, :]] = offer[order]
-        ok[rows, :m] = True
+        m = min(K, len(offering))
+        order = np.argsort(rng.random((len(of_service), len(offering))), axis=1)[:, :m]
+        provider[of_service[:, None], np.arange(m)[None, :]] = offering[order]
+        known[of_service, :m] = True
     f = cfg.firms
     inhouse_factor = sizes ** (-f.inhouse_scale_elasticity) * np.exp(f.inhouse_cost_dispersion * rng.standard_normal(n_firms))
-    n_brokers = max(cfg.intermediaries.count, 1)
-    firm_broker = rng.integers(0, n_brokers, n_firms)
+    firm_broker = rng.integers(0, max(cfg.intermediaries.count, 1), n_firms)
     return FirmSlots(
         firm=firm.astype(np.int64), service=service.astype(np.int64), region=firm_region[firm].astype(np.int8),
-        base_demand=base, inhouse_factor=inhouse_factor[firm], mode=mode, channel=np.full(S, Channel.DIRECT, np.int8), broker=firm_broker[firm],
-        inhouse=np.where(mode == Mode.IN_HOUSE, base * 1.2, 0.0),
-        next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, S),
-        cand=cand, cand_ok=ok, J=np.zeros((S, K)), E=np.zeros((S, K)),
-        Qf=np.repeat(prior_quality(cat.kind[service], cfg)[:, None], K, axis=1),
-        mu=base.copy(), var=np.zeros(S), fill=np.ones(S), new_spell_hours=base / 26.0,
-        main_provider=np.full(S, -1, np.int64),
+        base_demand=base, inhouse_factor=inhouse_factor[firm], mode=mode, channel=np.full(rows, Channel.DIRECT, np.int8),
+        broker=firm_broker[firm], inhouse_staff=np.where(mode == Mode.IN_HOUSE, base * 1.2, 0.0),
+        next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, rows),
+        provider=provider, known=known, preference=np.zeros((rows, K)), experience=np.zeros((rows, K)),
+        quality_estimate=np.repeat(cat.prior_quality[service][:, None], K, axis=1),
+        demand_mean=base.copy(), demand_var=np.zeros(rows), fill_rate=np.ones(rows), new_spell_hours=base / 26.0,
+        main_provider=np.full(rows, -1, np.int64), policy=np.zeros(rows, np.int16),
     )
-
-
-def replace_candidates(slots: FirmSlots, s: NDArray, k: NDArray, provider: NDArray, cfg: Config, cat: Catalogue) -> None:
-    """Put new providers into consideration-set columns, forgetting what was known of the old ones."""
-    slots.cand[s, k] = provider
-    slots.cand_ok[s, k] = True
-    slots.J[s, k] = 0.0
-    slots.E[s, k] = 0.0
-    slots.Qf[s, k] = prior_quality(cat.kind[slots.service[s]], cfg)
-
-
-def column_for(slots: FirmSlots, s: NDArray, provider: NDArray, protected: NDArray) -> tuple[NDArray, NDArray]:
-    """Column of ``provider`` in each slot's set, or the least preferred unprotected column to replace.
-
-    Returns (column, is_new) where is_new marks columns that must be replaced by the provider.
-    """
-    match = (slots.cand[s] == provider[:, None]) & slots.cand_ok[s]
-    has = match.any(axis=1)
-    score = np.where(slots.cand_ok[s], slots.J[s], -np.inf)  # empty columns are taken first
-    score = np.where(protected[s], np.inf, score)
-    k = np.where(has, match.argmax(axis=1), score.argmin(axis=1))
-    return k.astype(np.int64), ~has
 
 
 def draw_providers(table: ProviderTable, service: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
     """One active provider offering each requested service, uniformly at random (-1 if none)."""
     out = np.full(len(service), -1, np.int64)
-    n = table.n
     for v in np.unique(service):
         rows = np.flatnonzero(service == v)
-        offer = np.flatnonzero(table.offers[:n, v] & table.active[:n])
-        if len(offer):
-            out[rows] = offer[rng.integers(0, len(offer), len(rows))]
+        offering = table.offering(v)
+        if len(offering):
+            out[rows] = offering[rng.integers(0, len(offering), len(rows))]
     return out

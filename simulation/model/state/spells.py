@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.model.records import Channel, Form, labels
+from simulation.model.codes import Channel, Form, labels
 
-FORMS = ("on_call", "permanent")  # form index 0 and 1 of the tracker
+FORMS = labels(Form)  # ("on_call", "permanent"): the form codes of the tracker's first axis
 
 
 class SpellTracker:
     """Open spells per (slot, candidate column, form), and the closed ones so far."""
 
     def __init__(self, n_slots: int, n_cols: int, gap_weeks: int) -> None:
-        shape = (2, n_slots, n_cols)  # form index 0 = on-call, 1 = permanent
+        shape = (len(Form), n_slots, n_cols)
         self.gap = gap_weeks
         self.open = np.zeros(shape, bool)
         self.provider = np.full(shape, -1, np.int64)
@@ -31,14 +31,10 @@ class SpellTracker:
         self.channel = np.zeros(shape, np.int8)
         self._closed: list[dict[str, NDArray]] = []
 
-    @staticmethod
-    def _f(form: Form) -> int:
-        return 0 if form == Form.ON_CALL else 1
-
     def record(self, week: int, form: Form, s: NDArray, k: NDArray, provider: NDArray, volume: NDArray,
                spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
         """Add a week of work for (slot, column) pairs; returns which pairs opened a new spell."""
-        f = self._f(form)
+        f = int(form)
         new = ~self.open[f, s, k]
         ns, nk = s[new], k[new]
         self.open[f, ns, nk] = True
@@ -54,14 +50,14 @@ class SpellTracker:
 
     def close_idle(self, week: int) -> None:
         """End on-call spells that have had no work for more than ``gap`` weeks."""
-        idle = self.open[0] & (week - self.last[0] > self.gap)
+        idle = self.open[Form.ON_CALL] & (week - self.last[Form.ON_CALL] > self.gap)
         if idle.any():
             s, k = np.nonzero(idle)
-            self._close(0, s, k, censored=False)
+            self._close(Form.ON_CALL, s, k, censored=False)
 
     def close(self, form: Form, s: NDArray, k: NDArray) -> None:
         """End the open spells of the given pairs (provider replaced, contract ended)."""
-        f = self._f(form)
+        f = int(form)
         s, k = np.asarray(s, np.int64), np.asarray(k, np.int64)
         keep = self.open[f, s, k]
         if keep.any():
@@ -74,7 +70,7 @@ class SpellTracker:
 
     def finish(self) -> None:
         """Write every spell still open at the horizon as right-censored."""
-        for f in (0, 1):
+        for f in Form:
             s, k = np.nonzero(self.open[f])
             if len(s):
                 self._close(f, s, k, censored=True)

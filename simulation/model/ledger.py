@@ -1,44 +1,16 @@
-"""Typed value objects that cross module boundaries: forms, channels, contracts, ledger events.
+"""The contract ledger's vocabulary: contract states, ledger events and the state machine between them.
 
-Contracts are plain values, not agents (DESIGN.md section 3). Every state change of a permanent
-contract is one :class:`ContractEvent` with its reason; :data:`VALID_TRANSITIONS` is the state machine
-the ledger enforces. On-call work is recorded per relationship spell instead (see spells.py).
+Contracts are plain values, not agents. Every state change of a permanent contract is one
+:class:`ContractEvent` with its reason; :data:`VALID_TRANSITIONS` is the state machine the ledger
+enforces. On-call work is recorded per relationship spell instead (state/spells.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
-
-def labels(enum: type[IntEnum]) -> tuple[str, ...]:
-    """Lower-case member names indexed by value (values must be 0..n-1): code -> label lookups."""
-    out = [""] * len(enum)
-    for member in enum:
-        out[member.value] = member.name.lower()
-    return tuple(out)
-
-
-class Mode(IntEnum):
-    """How a firm sources one service."""
-
-    IN_HOUSE = 0
-    ON_CALL = 1
-    PERMANENT = 2
-
-
-class Form(IntEnum):
-    """Contract form of outsourced work."""
-
-    ON_CALL = 1
-    PERMANENT = 2
-
-
-class Channel(IntEnum):
-    """Whether the firm deals with the provider directly or through a broker."""
-
-    DIRECT = 0
-    BROKER = 1
+from simulation.model.codes import Channel
 
 
 class ContractStatus(StrEnum):
@@ -124,14 +96,3 @@ class ContractEvent:
     reserved_hours_per_week: float
     end_week: int
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioEvent:
-    """A timed change to one parameter, resolved from the config for the Environment."""
-
-    at: int
-    action: str
-    target: str
-    value: float
-    ramp_weeks: int = 0

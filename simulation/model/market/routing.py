@@ -1,0 +1,115 @@
+"""Brokers route their clients' on-call requests to providers (the broker side of step 4).
+
+A broker rates every provider by its expected all-in cost per hour for a service (price with
+coordination for the client's region, plus generic friction and the cost of errors at the quality the
+broker has learned across all its clients) and picks by a logit over relative cost among eligible
+providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
+last while that provider has spare capacity (account continuity: no new onboarding), and re-picks
+otherwise, or with probability ``reassign_probability`` a week. The picked provider joins the
+client's consideration set.
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``b`` brokers,
+``v`` services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulation.model.agents import Intermediary
+from simulation.model.catalogue import Catalogue
+from simulation.model.codes import Region
+from simulation.model.market.choice import sample_rows
+from simulation.model.market.pricing import Prices
+from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.state.brokers import BrokerBook
+from simulation.model.state.contracts import ContractBook
+from simulation.model.state.providers import ProviderTable
+from simulation.model.state.slots import FirmSlots
+from simulation.model.state.spells import SpellTracker
+
+EPS = 1e-9
+
+
+def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalogue: Catalogue,
+               eligible: NDArray[np.bool_], intensity: float) -> NDArray[np.float64]:
+    """Every broker's pick probabilities, shape (broker, service, client region, provider), in one pass.
+
+    Args:
+        eligible: per provider row, whether it may be picked at all (besides being active and offering
+            the service), e.g. whether it has spare capacity left this week.
+        intensity: the brokers' logit intensity over relative cost.
+    """
+    n = table.n
+    quality = brokers.estimates(n)  # (B, n)
+    regions = np.array(list(Region))
+    price = prices.for_client(np.arange(n)[None, :], regions[:, None])  # (2, n)
+    c = catalogue.inhouse_cost[:, None]
+    nonprice = nonprice_cost(c[None, :, :], catalogue.friction[None, :, None], catalogue.learning[None, :, None], 0.0,
+                             catalogue.error_cost[None, :, None], quality[:, None, :])  # (B, V, n)
+    cost = price[None, None, :, :] + nonprice[:, :, None, :]  # (B, V, 2, n)
+    offered = (table.active[:n] & eligible[:n])[None, :] & table.offers[:n].T  # (V, n)
+    offered = np.broadcast_to(offered[None, :, None, :], cost.shape)
+    prob = Intermediary.pick_distribution(cost.reshape(-1, n), offered.reshape(-1, n), intensity)
+    return prob.reshape(cost.shape)
+
+
+def broker_groups(slots: FirmSlots, s: NDArray, n_brokers: int,
+                  n_services: int) -> Iterator[tuple[NDArray[np.intp], int, int, int]]:
+    """Yield (positions in ``s``, broker, service, client region) for slots that share one broker pick."""
+    if n_brokers == 0 or len(s) == 0:
+        return
+    key = (slots.broker[s] * n_services + slots.service[s]) * len(Region) + slots.region[s]
+    for group in np.unique(key):
+        b, rest = divmod(int(group), len(Region) * n_services)
+        v, region = divmod(rest, len(Region))
+        yield np.flatnonzero(key == group), b, v, region
+
+
+def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
+          book: ContractBook, spells: SpellTracker, catalogue: Catalogue, available: NDArray[np.float64],
+          busy: NDArray[np.bool_], rng: np.random.Generator, reassign_probability: float,
+          intensity: float) -> NDArray[np.int64]:
+    """Consideration-set column each brokered request of slots ``s`` goes to this round (-1: none).
+
+    Columns under a permanent contract or already used this week (``busy``) are never replaced; a
+    request whose set has no free column is left for the next round.
+    """
+    if len(s) == 0:
+        return np.empty(0, np.int64)
+    j = np.full(len(s), -1, np.int64)
+    u = rng.random(len(s))
+    prev = slots.main_provider[s]
+    last = np.maximum(prev, 0)
+    stay = ((prev >= 0) & (rng.random(len(s)) >= reassign_probability) & table.active[last]
+            & (available[last] > EPS) & table.offers[last, slots.service[s]])
+    j[stay] = prev[stay]
+    probabilities = pick_table(table, prices, brokers, catalogue, available > EPS, intensity) if not stay.all() else None
+    moving = np.flatnonzero(~stay)
+    for rows, b, v, region in broker_groups(slots, s[moving], len(brokers), len(catalogue)):
+        rows = moving[rows]
+        pick = sample_rows(probabilities[b, v, region], u[rows])
+        j[rows] = np.where(pick >= 0, pick, j[rows])
+    return _join_sets(s, j, slots, book, spells, catalogue, busy)
+
+
+def _join_sets(s: NDArray[np.int64], j: NDArray[np.int64], slots: FirmSlots, book: ContractBook,
+               spells: SpellTracker, catalogue: Catalogue, busy: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Columns of the routed providers, bringing newcomers into the sets where a column is free."""
+    has = j >= 0
+    k = np.full(len(s), -1, np.int64)
+    if has.any():
+        protected = busy.copy()
+        act = np.flatnonzero(book.active)
+        protected[act, book.k[act]] = True
+        col, new = slots.column_for(s[has], j[has], protected)
+        blocked = new & protected[s[has], col]
+        new &= ~blocked
+        col = np.where(blocked, -1, col)
+        if new.any():
+            slots.introduce(s[has][new], col[new], j[has][new], catalogue.prior_quality, spells)
+        k[has] = col
+    return k

@@ -1,0 +1,123 @@
+"""Sourcing policies: how a firm picks one option at a review from the expected weekly costs of all five.
+
+A policy is a replaceable object. The model gives every due firm-service the costs of in-house work,
+on-call work (direct or through its broker) and a permanent contract (direct or through the broker),
+as priced by options.py, and asks the firm's policy to choose. The default, :class:`CostLogit`, is
+bounded rationality: a logit over costs relative to the firm's weekly in-house cost of its demand.
+Fixed strategies (:data:`ALWAYS_PERMANENT`, :data:`ON_CALL_ONLY`, :data:`NEVER_OUTSOURCE`) take the
+cheapest of the options they allow, and fall back to the cheapest available option when none of them
+is on the table (no deal, in-house not allowed). A user's own policy subclasses :class:`SourcingPolicy`
+and is given to one firm (``firm.follow(policy)``) or a segment (``model.assign_policy``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulation.model.codes import ON_CALL_OPTIONS, PERMANENT_OPTIONS, SourcingOption
+from simulation.model.market.choice import sample_rows
+
+
+@dataclass(frozen=True)
+class ReviewMenu:
+    """What a policy sees of the firm-services it decides for this week (one row each).
+
+    Attributes:
+        costs: (rows, 5) expected weekly cost of each :class:`SourcingOption` in cu/week; NaN where the
+            option is not available. Holders in mid-term see their contract as it stands under the
+            permanent option of its channel, and every other option includes the early-exit fee.
+        scale: the firm's weekly cost of doing its expected demand in-house at its own hourly cost (cu/week),
+            the yardstick costs are compared against.
+        uniform: one uniform draw per row from the review's random stream.
+        firm_id, service: who decides, for which service (catalogue index).
+        mid_term: the row holds a contract that is not up for renewal.
+        choice_intensity: the configured logit intensity (firms.sourcing_choice_intensity).
+    """
+
+    costs: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    uniform: NDArray[np.float64]
+    firm_id: NDArray[np.int64]
+    service: NDArray[np.int64]
+    mid_term: NDArray[np.bool_]
+    choice_intensity: float
+
+    def __len__(self) -> int:
+        return len(self.costs)
+
+    def rows(self, which: NDArray[np.bool_]) -> ReviewMenu:
+        """The menu of a subset of rows."""
+        return ReviewMenu(self.costs[which], self.scale[which], self.uniform[which], self.firm_id[which],
+                          self.service[which], self.mid_term[which], self.choice_intensity)
+
+
+class SourcingPolicy(ABC):
+    """Chooses one :class:`SourcingOption` per row of a :class:`ReviewMenu` (never an unavailable one)."""
+
+    name: str = "policy"
+
+    @abstractmethod
+    def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
+        """The option each row takes."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class CostLogit(SourcingPolicy):
+    """Bounded rationality: P(option) proportional to exp(-intensity x (cost - cheapest) / scale).
+
+    Args:
+        intensity: logit intensity over relative cost; None uses the configured one, which scenario
+            events may change during a run.
+    """
+
+    name = "adaptive"
+
+    def __init__(self, intensity: float | None = None) -> None:
+        self.intensity = intensity
+
+    def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
+        intensity = menu.choice_intensity if self.intensity is None else self.intensity
+        rel = (menu.costs - np.nanmin(menu.costs, axis=1, keepdims=True)) / menu.scale[:, None]
+        weights = np.where(np.isfinite(rel), np.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
+        pick = sample_rows(weights, menu.uniform)
+        return np.where(pick >= 0, pick, SourcingOption.ON_CALL)
+
+
+class Cheapest(SourcingPolicy):
+    """The cheapest of the allowed options; the cheapest available option when none of them is available."""
+
+    def __init__(self, name: str, allowed: tuple[SourcingOption, ...]) -> None:
+        self.name = name
+        self.allowed = np.zeros(len(SourcingOption), bool)
+        self.allowed[list(allowed)] = True
+
+    def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
+        costs = np.where(np.isnan(menu.costs), np.inf, menu.costs)
+        preferred = np.where(self.allowed[None, :], costs, np.inf)
+        own = np.isfinite(preferred).any(axis=1)
+        pick = np.where(own, preferred.argmin(axis=1), costs.argmin(axis=1))
+        return np.where(np.isfinite(costs).any(axis=1), pick, SourcingOption.ON_CALL)
+
+
+ADAPTIVE = CostLogit()
+ALWAYS_PERMANENT = Cheapest("permanent", PERMANENT_OPTIONS)
+ON_CALL_ONLY = Cheapest("on-call", ON_CALL_OPTIONS)
+NEVER_OUTSOURCE = Cheapest("in-house", (SourcingOption.IN_HOUSE,))
+
+
+def choose(policies: list[SourcingPolicy], policy_of_row: NDArray[np.integer], menu: ReviewMenu) -> NDArray[np.intp]:
+    """Each row's option, asked of the policy each row follows (``policies[policy_of_row]``)."""
+    used = np.unique(policy_of_row)
+    if len(used) == 1:
+        return policies[int(used[0])].choose(menu)
+    choice = np.empty(len(menu), np.intp)
+    for index in used:
+        rows = policy_of_row == index
+        choice[rows] = policies[int(index)].choose(menu.rows(rows))
+    return choice

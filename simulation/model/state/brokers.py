@@ -1,0 +1,77 @@
+"""Intermediaries' state: each broker's fee rate, its estimate of every provider's quality, its earnings.
+
+A broker learns provider quality from the outcomes of all its clients' brokered work, an information
+advantage over a single firm. The Intermediary agents are handles onto the rows here.
+
+Legend: ``b`` broker rows, ``j`` provider rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def prior_quality(reliability_mean_bpo: float, reliability_mean_kpo: float, late_base_rate: float) -> float:
+    """What a broker expects of a provider it has never seen: mean base quality of both kinds, on time."""
+    return 0.5 * (reliability_mean_bpo + reliability_mean_kpo) * (1.0 - late_base_rate)
+
+
+class BrokerBook:
+    """Rows of brokers; ``quality`` is (brokers, provider capacity), filled with the prior where unseen."""
+
+    def __init__(self) -> None:
+        self.prior = np.zeros(0)  # per broker: what it expects of a provider it has never seen
+        self.fee_rate = np.zeros(0)
+        self.income = np.zeros(0)
+        self.quality = np.zeros((0, 16))
+        self._config_fee: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.fee_rate)
+
+    def add(self, count: int, fee_rate: float, prior: float) -> NDArray[np.int64]:
+        """Admit ``count`` brokers charging ``fee_rate`` and expecting quality ``prior``; returns their rows."""
+        rows = np.arange(len(self), len(self) + count)
+        self.fee_rate = np.r_[self.fee_rate, np.full(count, fee_rate)]
+        self.income = np.r_[self.income, np.zeros(count)]
+        self.prior = np.r_[self.prior, np.full(count, prior)]
+        self.quality = np.vstack([self.quality, np.full((count, self.quality.shape[1]), prior)])
+        return rows
+
+    def apply_config_fee(self, fee_rate: float) -> None:
+        """Every broker charges the configured fee when it changes (a scenario event); a fee set on one
+        broker through its agent stands until then."""
+        if fee_rate != self._config_fee:
+            self.fee_rate[:] = fee_rate
+            self._config_fee = fee_rate
+
+    def fee_for(self, broker: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Fee rate of each given broker row (zero when there are no brokers)."""
+        return self.fee_rate[broker] if len(self) else np.zeros(len(broker))
+
+    def estimates(self, n_providers: int) -> NDArray[np.float64]:
+        """(brokers, n_providers) quality estimates; providers never observed keep the prior."""
+        have = self.quality.shape[1]
+        if have < n_providers:
+            grown = np.repeat(self.prior[:, None], max(n_providers, 2 * have), axis=1)
+            grown[:, :have] = self.quality
+            self.quality = grown
+        return self.quality[:, :n_providers]
+
+    def learn(self, broker: NDArray[np.int64], provider: NDArray[np.int64], observed_quality: NDArray[np.float64],
+              rate: float, n_providers: int) -> None:
+        """Move each broker's estimates toward the mean quality each provider delivered to its clients this week."""
+        if len(broker) == 0:
+            return
+        est = self.estimates(n_providers)
+        key = broker * n_providers + provider
+        counts = np.bincount(key, minlength=len(self) * n_providers).reshape(len(self), n_providers)
+        sums = np.bincount(key, weights=observed_quality, minlength=len(self) * n_providers).reshape(len(self), n_providers)
+        seen = counts > 0
+        est[seen] += rate * (sums[seen] / counts[seen] - est[seen])
+
+    def earn(self, broker: NDArray[np.int64], fee: NDArray[np.float64]) -> None:
+        """Book fees earned by the given brokers."""
+        if len(self):
+            self.income += np.bincount(broker, weights=fee, minlength=len(self))
