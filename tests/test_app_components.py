@@ -295,10 +295,10 @@ def test_add_parser_registers_the_app_subcommand():
 
 def test_chart_specs_validate():
     """Every chart template is valid Vega-Lite (Altair validates it once when it is built)."""
-    dashboard = pytest.importorskip("simulation.app.dashboard", reason="the dashboard needs mesa[viz] (solara, altair)")
+    charts = pytest.importorskip("simulation.app.charts", reason="the dashboard needs mesa[viz] (solara, altair)")
     for name, args in (("shares", ()), ("loyalty", ()), ("series", ("prices", ("on-call BPO",), "cu/h", ",.1f")),
                        ("providers", (("BPO", "KPO"),)), ("network", (40,))):
-        spec = dashboard.chart_spec(name, *args)
+        spec = charts.chart_spec(name, *args)
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
 
 

@@ -62,7 +62,3 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.names)
-
-    def services_of(self, offers: NDArray[np.bool_]) -> str:
-        """Comma-separated names of the services a boolean row marks."""
-        return ",".join(name for name, on in zip(self.names, offers) if on)

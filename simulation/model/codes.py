@@ -31,10 +31,6 @@ class Region(IntEnum):
     DOMESTIC = 0
     OFFSHORE = 1
 
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
 
 REGIONS = labels(Region)  # ("domestic", "offshore"): the region names of the config
 
@@ -70,15 +66,10 @@ class SourcingOption(IntEnum):
     PERMANENT = 3
     PERMANENT_BROKER = 4
 
-    @property
-    def channel(self) -> Channel:
-        return Channel.BROKER if self in BROKERED else Channel.DIRECT
-
 
 OPTIONS = labels(SourcingOption)
 PERMANENT_OPTIONS = (SourcingOption.PERMANENT, SourcingOption.PERMANENT_BROKER)
 ON_CALL_OPTIONS = (SourcingOption.ON_CALL, SourcingOption.ON_CALL_BROKER)
-BROKERED = frozenset({SourcingOption.ON_CALL_BROKER, SourcingOption.PERMANENT_BROKER})
 
 
 class ReviewOutcome(IntEnum):

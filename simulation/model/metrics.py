@@ -128,56 +128,56 @@ def _share(a: float, b: float) -> float:
     return a / b if b > 0 else 0.0
 
 
-def step(m) -> int:
-    return int(m.time)
+def step(model) -> int:
+    return int(model.time)
 
 
-def permanent_share(m) -> float: return _share(m.flows.permanent, m.flows.demand)
-def permanent_share_bpo(m) -> float: return _share(m.flows.permanent_bpo, m.flows.demand_bpo)
-def permanent_share_kpo(m) -> float: return _share(m.flows.permanent_kpo, m.flows.demand_kpo)
-def on_call_share(m) -> float: return _share(m.flows.on_call, m.flows.demand)
-def on_call_share_bpo(m) -> float: return _share(m.flows.on_call_bpo, m.flows.demand_bpo)
-def on_call_share_kpo(m) -> float: return _share(m.flows.on_call_kpo, m.flows.demand_kpo)
-def in_house_share(m) -> float: return _share(m.flows.in_house, m.flows.demand)
-def in_house_share_bpo(m) -> float: return _share(m.flows.in_house_bpo, m.flows.demand_bpo)
-def in_house_share_kpo(m) -> float: return _share(m.flows.in_house_kpo, m.flows.demand_kpo)
-def unmet_share(m) -> float: return _share(m.flows.unmet, m.flows.demand)
-def loyalty_mean(m) -> float: return m.flows.loyalty_mean
-def switch_rate(m) -> float: return m.flows.switch_rate
-def mean_price_bpo(m) -> float: return _share(m.flows.spend_bpo, m.flows.hours_bpo) if m.flows.hours_bpo > 0 else float("nan")
-def mean_price_kpo(m) -> float: return _share(m.flows.spend_kpo, m.flows.hours_kpo) if m.flows.hours_kpo > 0 else float("nan")
-def mean_price_on_call(m) -> float: return m.flows.on_call_spend / m.flows.on_call_hours if m.flows.on_call_hours > 0 else float("nan")
-def mean_price_permanent(m) -> float: return m.flows.permanent_spend / m.flows.permanent_hours_paid if m.flows.permanent_hours_paid > 0 else float("nan")
-def provider_utilization(m) -> float: return _share(m.flows.used, m.flows.capacity)
-def offshore_share(m) -> float: return _share(m.flows.offshore_volume, m.flows.permanent + m.flows.on_call)
-def broker_share(m) -> float: return _share(m.flows.broker_volume, m.flows.permanent + m.flows.on_call)
-def active_providers(m) -> int: return m.flows.active_providers
-def firm_payments(m) -> float: return m.flows.firm_payments
-def provider_revenue(m) -> float: return m.flows.provider_revenue
-def broker_fees(m) -> float: return m.flows.broker_fees
-def demand_hours(m) -> float: return m.flows.demand
-def in_house_hours(m) -> float: return m.flows.in_house
-def permanent_hours(m) -> float: return m.flows.permanent
-def on_call_hours(m) -> float: return m.flows.on_call
-def unmet_hours(m) -> float: return m.flows.unmet
-def capacity_hours(m) -> float: return m.flows.capacity
-def used_hours(m) -> float: return m.flows.used
-def max_capacity_overuse(m) -> float: return m.flows.max_overuse
-def provider_entries(m) -> int: return m.flows.entries
-def provider_exits(m) -> int: return m.flows.exits
-def contracts_signed(m) -> int: return m.flows.signed
-def contracts_renewed(m) -> int: return m.flows.renewed
-def contracts_ended(m) -> int: return m.flows.ended
-def active_contracts(m) -> int: return int(np.count_nonzero(m.contracts.active))
-def onboarding_costs(m) -> float: return m.flows.onboarding_costs
-def switching_costs(m) -> float: return m.flows.switching_costs
-def quality_mean(m) -> float: return m.flows.quality
-def on_time_rate(m) -> float: return m.flows.on_time
-def firm_surplus(m) -> float: return m.flows.firm_surplus
-def provider_profit(m) -> float: return m.flows.provider_profit
-def demand_level(m) -> float: return m.environment.demand_level
-def wage_index_offshore(m) -> float: return m.environment.wage_index["offshore"]
-def wage_index_domestic(m) -> float: return m.environment.wage_index["domestic"]
+def permanent_share(model) -> float: return _share(model.flows.permanent, model.flows.demand)
+def permanent_share_bpo(model) -> float: return _share(model.flows.permanent_bpo, model.flows.demand_bpo)
+def permanent_share_kpo(model) -> float: return _share(model.flows.permanent_kpo, model.flows.demand_kpo)
+def on_call_share(model) -> float: return _share(model.flows.on_call, model.flows.demand)
+def on_call_share_bpo(model) -> float: return _share(model.flows.on_call_bpo, model.flows.demand_bpo)
+def on_call_share_kpo(model) -> float: return _share(model.flows.on_call_kpo, model.flows.demand_kpo)
+def in_house_share(model) -> float: return _share(model.flows.in_house, model.flows.demand)
+def in_house_share_bpo(model) -> float: return _share(model.flows.in_house_bpo, model.flows.demand_bpo)
+def in_house_share_kpo(model) -> float: return _share(model.flows.in_house_kpo, model.flows.demand_kpo)
+def unmet_share(model) -> float: return _share(model.flows.unmet, model.flows.demand)
+def loyalty_mean(model) -> float: return model.flows.loyalty_mean
+def switch_rate(model) -> float: return model.flows.switch_rate
+def mean_price_bpo(model) -> float: return _share(model.flows.spend_bpo, model.flows.hours_bpo) if model.flows.hours_bpo > 0 else float("nan")
+def mean_price_kpo(model) -> float: return _share(model.flows.spend_kpo, model.flows.hours_kpo) if model.flows.hours_kpo > 0 else float("nan")
+def mean_price_on_call(model) -> float: return model.flows.on_call_spend / model.flows.on_call_hours if model.flows.on_call_hours > 0 else float("nan")
+def mean_price_permanent(model) -> float: return model.flows.permanent_spend / model.flows.permanent_hours_paid if model.flows.permanent_hours_paid > 0 else float("nan")
+def provider_utilization(model) -> float: return _share(model.flows.used, model.flows.capacity)
+def offshore_share(model) -> float: return _share(model.flows.offshore_volume, model.flows.permanent + model.flows.on_call)
+def broker_share(model) -> float: return _share(model.flows.broker_volume, model.flows.permanent + model.flows.on_call)
+def active_providers(model) -> int: return model.flows.active_providers
+def firm_payments(model) -> float: return model.flows.firm_payments
+def provider_revenue(model) -> float: return model.flows.provider_revenue
+def broker_fees(model) -> float: return model.flows.broker_fees
+def demand_hours(model) -> float: return model.flows.demand
+def in_house_hours(model) -> float: return model.flows.in_house
+def permanent_hours(model) -> float: return model.flows.permanent
+def on_call_hours(model) -> float: return model.flows.on_call
+def unmet_hours(model) -> float: return model.flows.unmet
+def capacity_hours(model) -> float: return model.flows.capacity
+def used_hours(model) -> float: return model.flows.used
+def max_capacity_overuse(model) -> float: return model.flows.max_overuse
+def provider_entries(model) -> int: return model.flows.entries
+def provider_exits(model) -> int: return model.flows.exits
+def contracts_signed(model) -> int: return model.flows.signed
+def contracts_renewed(model) -> int: return model.flows.renewed
+def contracts_ended(model) -> int: return model.flows.ended
+def active_contracts(model) -> int: return int(np.count_nonzero(model.contracts.active))
+def onboarding_costs(model) -> float: return model.flows.onboarding_costs
+def switching_costs(model) -> float: return model.flows.switching_costs
+def quality_mean(model) -> float: return model.flows.quality
+def on_time_rate(model) -> float: return model.flows.on_time
+def firm_surplus(model) -> float: return model.flows.firm_surplus
+def provider_profit(model) -> float: return model.flows.provider_profit
+def demand_level(model) -> float: return model.environment.demand_level
+def wage_index_offshore(model) -> float: return model.environment.wage_index["offshore"]
+def wage_index_domestic(model) -> float: return model.environment.wage_index["domestic"]
 
 
 REPORTERS = {f.__name__: f for f in (

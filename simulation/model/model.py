@@ -105,9 +105,9 @@ class OutsourcingModel(mesa.Model):
         self.refresh_prices()
 
     def realise_demand(self) -> NDArray[np.float64]:
-        f = self.cfg.firms
-        volatility = f.demand_volatility * self.cfg.environment.shock_volatility_multiplier
-        return self.demand.realise(self.environment.demand_level, volatility, f.demand_persistence, self.rng_demand)
+        firms = self.cfg.firms
+        volatility = firms.demand_volatility * self.cfg.environment.shock_volatility_multiplier
+        return self.demand.realise(self.environment.demand_level, volatility, firms.demand_persistence, self.rng_demand)
 
     def update_providers(self, fills: Fills, market: SpotMarket, sales: list[Sales]) -> ProviderTotals:
         """Step 6: book the week for every provider, then exits, market events and entries."""

@@ -63,9 +63,9 @@ def entrant(table: ProviderTable, service: int, week: int, cfg: Config, catalogu
 
 def draw_firms(cfg: Config, rng: np.random.Generator) -> FirmTable:
     """Lognormal firm sizes and home regions."""
-    f = cfg.firms
-    sizes = np.exp(f.size_log_mean + f.size_log_sd * rng.standard_normal(f.count))
-    region = (rng.random(f.count) < f.offshore_home_share).astype(np.int8)
+    firms = cfg.firms
+    sizes = np.exp(firms.size_log_mean + firms.size_log_sd * rng.standard_normal(firms.count))
+    region = (rng.random(firms.count) < firms.offshore_home_share).astype(np.int8)
     return FirmTable(size=sizes, region=region)
 
 

@@ -111,12 +111,13 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
         offering = table.offering(v)
         if len(of_service) == 0:
             continue
-        m = min(K, len(offering))
-        order = np.argsort(rng.random((len(of_service), len(offering))), axis=1)[:, :m]
-        provider[of_service[:, None], np.arange(m)[None, :]] = offering[order]
-        known[of_service, :m] = True
-    f = cfg.firms
-    inhouse_factor = sizes ** (-f.inhouse_scale_elasticity) * np.exp(f.inhouse_cost_dispersion * rng.standard_normal(n_firms))
+        size = min(K, len(offering))
+        order = np.argsort(rng.random((len(of_service), len(offering))), axis=1)[:, :size]
+        provider[of_service[:, None], np.arange(size)[None, :]] = offering[order]
+        known[of_service, :size] = True
+    firms = cfg.firms
+    inhouse_factor = (sizes ** (-firms.inhouse_scale_elasticity)
+                      * np.exp(firms.inhouse_cost_dispersion * rng.standard_normal(n_firms)))
     firm_broker = rng.integers(0, max(cfg.intermediaries.count, 1), n_firms)
     return FirmSlots(
         firm=firm.astype(np.int64), service=service.astype(np.int64), region=firm_region[firm].astype(np.int8),
