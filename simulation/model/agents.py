@@ -87,6 +87,23 @@ class Firm(mesa.Agent):
         return self.model.decisions.for_firm(self.firm_id)
 
 
+class TableColumn:
+    """A provider's value in one column of the provider table, read (and written) through its agent."""
+
+    def __init__(self, field: str, doc: str, writable: bool = True) -> None:
+        self.field, self.__doc__, self.writable = field, doc, writable
+
+    def __get__(self, agent: Provider | None, owner: type) -> float | TableColumn:
+        if agent is None:
+            return self
+        return float(getattr(agent.model.providers, self.field)[agent.row])
+
+    def __set__(self, agent: Provider, value: float) -> None:
+        if not self.writable:
+            raise AttributeError(f"{self.field} is computed by the model each week; it cannot be set")
+        getattr(agent.model.providers, self.field)[agent.row] = value
+
+
 class Provider(mesa.Agent):
     """A provider of outsourced work; its state is row ``row`` of the provider table.
 
@@ -126,11 +143,11 @@ class Provider(mesa.Agent):
     def provider_id(self) -> int:
         return self.row
 
-    def _get(self, field: str) -> float:
-        return float(getattr(self.model.providers, field)[self.row])
-
-    def _set(self, field: str, value: float) -> None:
-        getattr(self.model.providers, field)[self.row] = value
+    capacity = TableColumn("capacity", "Hours of work per week it can deliver.")
+    markup = TableColumn("markup", "Spot markup over unit cost; it moves with utilisation each week, and posted "
+                                   "spot prices follow it at the start of the next week.")
+    reliability = TableColumn("reliability", "Base quality of its work (0-1) before load and client experience.")
+    utilization = TableColumn("utilization", "Share of capacity used last week.", writable=False)
 
     @property
     def region(self) -> Region:
@@ -148,39 +165,6 @@ class Provider(mesa.Agent):
     @property
     def active(self) -> bool:
         return bool(self.model.providers.active[self.row])
-
-    @property
-    def capacity(self) -> float:
-        """Hours of work per week it can deliver."""
-        return self._get("capacity")
-
-    @capacity.setter
-    def capacity(self, hours: float) -> None:
-        self._set("capacity", hours)
-
-    @property
-    def markup(self) -> float:
-        """Spot markup over unit cost (moves with utilisation each week)."""
-        return self._get("markup")
-
-    @markup.setter
-    def markup(self, value: float) -> None:
-        """Posted spot prices follow at the start of the next week."""
-        self._set("markup", value)
-
-    @property
-    def reliability(self) -> float:
-        """Base quality of its work (0-1) before load and client experience."""
-        return self._get("reliability")
-
-    @reliability.setter
-    def reliability(self, value: float) -> None:
-        self._set("reliability", value)
-
-    @property
-    def utilization(self) -> float:
-        """Share of capacity used last week."""
-        return self._get("utilization")
 
     @property
     def spot_price(self) -> float:
