@@ -12,11 +12,12 @@ from pathlib import Path
 
 from simulation.app import cli as app_cli
 from simulation.sweeps import cli as sweep_cli
-from simulation.api import RunResult, export_csv, load_run_config, load_scenario, run, save_run
+from simulation.api import RunResult, load_scenario, run, save_run
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError, derive_seeds
 from simulation.experiments import compare, format_comparison, run_replications, write_comparison
 from simulation.progress import Progress
+from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")

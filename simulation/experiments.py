@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulation.api import write_atomic
+from simulation.runfolder import write_atomic
 from simulation.config import Config
 from simulation.executor import Executor, Outcome, derive_seeds, replication_tasks
 

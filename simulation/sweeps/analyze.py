@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.api import write_atomic
+from simulation.runfolder import write_atomic
 from simulation.config import parameter_units
 from simulation.sweeps.store import load_results, summarise
 

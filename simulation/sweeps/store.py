@@ -9,7 +9,7 @@ Layout (docs/sweeps.md)::
     <folder>/summary.parquet|csv  one row per design point: mean and 95% t interval across seeds
 
 A run's key is a hash of its resolved config, seed and outsim version (design.run_key). Every file is
-written atomically (simulation.api.write_atomic), the series before the final row, so a run counts as
+written atomically (simulation.runfolder.write_atomic), the series before the final row, so a run counts as
 done exactly when its final-row file exists with the right key and outputs; resuming skips it.
 """
 
@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.api import write_atomic
+from simulation.runfolder import write_atomic
 from simulation.experiments import t_half_width
 from simulation.sweeps.design import Plan, Run
 
