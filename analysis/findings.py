@@ -16,6 +16,7 @@ import numpy as np
 
 from analysis import measures as M
 from analysis.load import RunData
+from analysis.stats import window_mean
 
 VOICE_SERVICES = ("customer_service",)  # contact-centre (voice BPO) work in the default catalogue
 
@@ -31,16 +32,17 @@ def _get(d: dict, *keys, default=float("nan")):
 def run_numbers(run: RunData) -> dict[str, float]:
     """Every number the findings and calibration use, for one run (NaN where not computable)."""
     m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
+    means = window_mean(m, w)
     n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
                            "firms": len(run.firms), "providers_start": int((run.providers["entry_week"] <= 0).sum())}
     for suffix, label in (("", "all"), ("_bpo", "bpo"), ("_kpo", "kpo")):
         for form in M.MODES:
-            n[f"{form}_{label}"] = M.window_mean(m, f"{form}_share{suffix}", w)
+            n[f"{form}_{label}"] = float(means[f"{form}_share{suffix}"])
         out = n[f"permanent_{label}"] + n[f"on_call_{label}"]
         n[f"permanent_of_outsourced_{label}"] = n[f"permanent_{label}"] / out if out > 0 else float("nan")
     for col in ("unmet_share", "loyalty_mean", "switch_rate", "provider_utilization", "offshore_share",
                 "broker_share"):
-        n[col] = M.window_mean(m, col, w) if col in m else float("nan")
+        n[col] = float(means.get(col, float("nan")))
     for label, suffix in (("all", ""), ("bpo", "_bpo"), ("kpo", "_kpo")):
         wk = M.first_week_above(m, f"permanent_share{suffix}", f"on_call_share{suffix}") if len(m) else None
         n[f"perm_above_week_{label}"] = float(wk) if wk is not None else float("nan")

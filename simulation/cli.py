@@ -10,6 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from analysis.stats import last_window, window_mean
 from simulation.app import cli as app_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
@@ -301,10 +302,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def summary_table(result: RunResult) -> str:
     """Final-year averages: shares by form and kind, loyalty, prices and unmet share."""
-    m = result.metrics
-    last = m[m["step"] > m["step"].max() - 52]
-    row = last.mean(numeric_only=True)
-    lines = [f"Summary of the last {len(last)} weeks (seed {result.seed}, {result.timings.get('run', 0):.1f} s):",
+    first, last = last_window(int(result.metrics["step"].max()))
+    row = window_mean(result.metrics, (first, last))
+    lines = [f"Summary of the last {last - first + 1} weeks (seed {result.seed}, {result.timings.get('run', 0):.1f} s):",
              f"  {'':22}{'all':>9}{'BPO':>9}{'KPO':>9}"]
 
     def pct(x: float) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.stats import last_window, window_mean
 from simulation.api import run
 from simulation.config import Config
 from simulation.executor import Executor, Outcome, Task
@@ -71,8 +72,8 @@ def run_one(task: Task, outputs: dict[str, Any]) -> tuple[Outcome, dict[str, flo
         if os.environ.get(FAIL_ENV) == str(task.seed):
             raise RuntimeError(f"{FAIL_ENV}={task.seed}: failure injected by the test hook")
         metrics = run(Config.model_validate(task.config), seed=task.seed).metrics
-        last = metrics[metrics["step"] > metrics["step"].max() - outputs["final_window"]]
-        finals = {m: float(last[m].mean()) for m in outputs["final"]}
+        window = last_window(int(metrics["step"].max()), outputs["final_window"])
+        finals = {m: float(mean) for m, mean in window_mean(metrics, window, outputs["final"]).items()}
         series = None
         if outputs["every"]:
             series = metrics.loc[metrics["step"] % outputs["every"] == 0, ["step", *outputs["series"]]]
