@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulation.runfolder import write_atomic
-from simulation.experiments import t_half_width
+from analysis.stats import t_half_width
 from simulation.sweeps.design import Plan, Run
 
 META_KEY = b"outsim.sweep"
