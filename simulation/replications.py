@@ -42,6 +42,9 @@ def run_replications(cfg: Config, base_seed: int, replications: int, folder: Pat
                      on_done: Callable[[Outcome], None] | None = None, seeds: list[int] | None = None) -> Replications:
     """Run R replications into ``folder/rep-XXX`` and write the folder's manifest.
 
+    The manifest lists the replications that finished under ``replications`` and the others, with
+    their tracebacks, under ``failed``.
+
     Args:
         cfg: the config every replication runs.
         base_seed: the seed the replication seeds derive from (recorded in the manifest).
@@ -56,7 +59,7 @@ def run_replications(cfg: Config, base_seed: int, replications: int, folder: Pat
     reps = Replications(folder, seeds, executor.map(replication_tasks(cfg, seeds, folder), on_done))
     write_manifest(folder, {
         "kind": "replications", "scenario": cfg.name, "description": cfg.description, "base_seed": base_seed,
-        "seeds": seeds, "replications": [Path(o.task.out_dir).name for o in reps.outcomes],
+        "seeds": seeds, "replications": [d.name for d in reps.run_dirs],
         "failed": [{"folder": Path(o.task.out_dir).name, "seed": o.task.seed, "error": o.error} for o in reps.failed],
         "config": cfg.model_dump(mode="json"),
     })

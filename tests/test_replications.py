@@ -9,10 +9,11 @@ import json
 
 import pandas as pd
 
+from analysis.load import load
 from analysis.replications import write_summary
 from simulation import load_scenario
 from simulation.cli import main
-from simulation.executor import Executor, Task, derive_seeds, run_task
+from simulation.executor import Executor, Outcome, Task, derive_seeds, run_task
 from simulation.replications import default_window, event_weeks, run_replications
 
 from conftest import BASELINE, ROOT
@@ -54,6 +55,23 @@ def test_replications_give_the_same_bytes_in_process_and_on_two_dask_workers(tmp
     assert write_summary(a.folder, a.run_dirs).read_bytes() == write_summary(b.folder, b.run_dirs).read_bytes()
     manifest = json.loads((b.folder / "manifest.json").read_text())
     assert manifest["kind"] == "replications" and manifest["seeds"] == derive_seeds(3, 3)
+
+
+class _OneFailure:
+    """An executor stand-in that runs every task in this process except the second, which comes back failed."""
+
+    def map(self, tasks, on_done=None):
+        return [run_task(t) if i != 1 else Outcome(t, False, 0.0, "Traceback ...\nRuntimeError: boom")
+                for i, t in enumerate(tasks)]
+
+
+def test_a_failed_replication_is_listed_as_failed_and_the_folder_still_loads(tmp_path):
+    """The manifest lists only finished replications (the failed one under failed), so analysis can load the rest."""
+    reps = run_replications(load_scenario(BASELINE, {**TINY, "run.steps": 20}), 1, 3, tmp_path / "reps", _OneFailure())
+    manifest = json.loads((tmp_path / "reps" / "manifest.json").read_text())
+    assert manifest["replications"] == ["rep-000", "rep-002"] == [d.name for d in reps.run_dirs]
+    assert [f["folder"] for f in manifest["failed"]] == ["rep-001"] and "boom" in manifest["failed"][0]["error"]
+    assert [r.path.name for r in load(tmp_path / "reps").runs] == ["rep-000", "rep-002"]
 
 
 def test_outsim_compare_writes_the_table_and_prints_it(tmp_path, capsys):
