@@ -3,7 +3,7 @@
 Every function takes pandas DataFrames shaped like the run-folder tables (docs/run-folders.md) and
 returns a DataFrame or a number; none reads files or touches a model, so each can be tested on a few
 hand-made rows. The spell-survival and market-structure measures live in :mod:`analysis.survival` and
-:mod:`analysis.structure` and are re-exported here.
+:mod:`analysis.structure`, the week windows in :mod:`analysis.stats`; they are re-exported here.
 
 Sourcing modes are ``in_house``, ``on_call`` and ``permanent``. Form shares from metrics are shares of
 all demand (hours); shares computed from relationships.parquet are shares of *outsourced* volume only,
