@@ -11,7 +11,7 @@ import pytest
 
 from analysis import measures as M
 from analysis.explain import explain
-from analysis.figures import figure_specs
+from analysis.figure_registry import figure_specs
 from analysis.load import NotEnoughData, load_run
 from analysis.report import write_report
 from analysis.stats import window_mean
