@@ -61,6 +61,7 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
         interval of the mean paired difference), n (pairs), significant (the interval excludes 0).
     """
     def window_means(d: Path) -> pd.Series:
+        """The key metrics of one run folder averaged over the window."""
         metrics = pd.read_parquet(d / "metrics.parquet")
         return window_mean(metrics, window, [c for c in KEY_METRICS if c in metrics.columns])
 

@@ -106,6 +106,7 @@ def _broken(y: np.ndarray, jump: float = 0.05) -> np.ndarray:
 
 
 def _wkh_figure(folder: Path, results: pd.DataFrame, fit: pd.DataFrame, wkh: tuple[int, float, float], setup: str) -> Path:
+    """Measured y per run and per beta (mean, 95% interval) over both mean-field branches and the window."""
     from matplotlib.ticker import NullFormatter
 
     plt = pyplot()

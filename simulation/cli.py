@@ -186,6 +186,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
+    """``outsim run --replications R``: run the seeds, then write the summary across them and the report."""
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}-r{args.replications}"
     print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
           flush=True)
@@ -206,6 +207,7 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
 
 
 def _report_failures(failed: list, out: Path) -> int:
+    """Print each failed run's last error line and the folder; EXIT_FAILED if any run failed."""
     for o in failed:
         last = o.error.strip().splitlines()[-1] if o.error else "unknown error"
         print(f"outsim: {Path(o.task.out_dir).name} (seed {o.task.seed}) failed: {last}", file=sys.stderr)
@@ -217,6 +219,7 @@ def _report_failures(failed: list, out: Path) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``outsim compare BASE WHATIF``: run both on common seeds, then compare them paired over a window."""
     problems: list[str] = []
     cfgs = []
     for path in (args.base, args.whatif):

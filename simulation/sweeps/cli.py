@@ -128,6 +128,7 @@ def _fmt(x: object) -> str:
 
 
 def _analyze(out: Path) -> int:
+    """Run the sweep analysis of analysis/sweeps.py on the folder and list what it wrote."""
     from analysis.sweeps import AnalysisError, analyze  # matplotlib and SALib only when asked
     from simulation.config import parameter_units
 

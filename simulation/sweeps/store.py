@@ -159,12 +159,14 @@ class Manifest:
         self.flush(force=False)
 
     def counts(self) -> dict[str, int]:
+        """How many (point, seed) records are done, failed and pending."""
         out = {"done": 0, "failed": 0, "pending": 0}
         for rec in self.records:
             out[rec["status"]] += 1
         return out
 
     def flush(self, force: bool = True, **extra: Any) -> None:
+        """Add ``extra`` to the header and rewrite manifest.json (unless ``force`` is off and it was just written)."""
         self.data.update(extra)
         now = time.monotonic()
         if not force and now - self._last < self.every:
