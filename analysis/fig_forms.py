@@ -25,6 +25,7 @@ from analysis.figures import (
     styled,
 )
 from analysis.load import NotEnoughData
+from analysis.stats import window_mean
 
 KINDS = ("bpo", "kpo")
 
@@ -113,14 +114,13 @@ def survival(data, out_dir: str | Path) -> Path:
             if curve is None:
                 continue
             x, y = curve.steps()
-            se = np.r_[0.0, curve.std_err]
+            lo, hi = curve.greenwood_band()
             med = curve.median()
             med_text = f"median {med:.0f} wk" if np.isfinite(med) else "median not reached"
             ax.step(x, y, where="post", color=FORM_COLOURS[form], ls=KIND_STYLES[kind], lw=1.8,
                     label=f"{KIND_LABELS[kind]}: {curve.n:,} spells, {curve.n_censored / curve.n:.0%} censored,\n"
                           f"{med_text}")
-            ax.fill_between(x, np.clip(y - 1.96 * se, 0, 1), np.clip(y + 1.96 * se, 0, 1), step="post",
-                            color=FORM_COLOURS[form], alpha=0.15, lw=0)
+            ax.fill_between(x, lo, hi, step="post", color=FORM_COLOURS[form], alpha=0.15, lw=0)
             horizon = max(horizon, float(curve.quantile(0.95)) if np.isfinite(curve.quantile(0.95)) else x[-1])
             drawn += 1
         ax.set_title(f"{FORM_LABELS[form]} spells")
@@ -158,7 +158,7 @@ def loyalty(data, out_dir: str | Path) -> Path:
                label=f"searchers below {M.SEARCHER_BELOW:.0%}: {summary['searcher_share']:.0%}")
     ax.axvline(M.LOYAL_AT, color="#444444", ls="--", lw=1.5,
                label=f"loyal from {M.LOYAL_AT:.0%}: {summary['loyal_share']:.0%}")
-    y_mean = M.window_mean(run.metrics, "loyalty_mean", window) if "loyalty_mean" in run.metrics else float("nan")
+    y_mean = window_mean(run.metrics, window, ["loyalty_mean"]).iloc[0] if "loyalty_mean" in run.metrics else float("nan")
     ax.set_xlabel("share of the firm-service's on-call spend with its top provider")
     ax.set_ylabel("firm-services (count)")
     ax.set_xlim(0, 1)

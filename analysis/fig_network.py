@@ -15,7 +15,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from scipy import stats
 
 from analysis.figures import (
     FORM_COLOURS,
@@ -27,6 +26,7 @@ from analysis.figures import (
     styled,
 )
 from analysis.load import Comparison, NotEnoughData
+from analysis.stats import t_half_width
 
 SIZE_COLOURS = {"small": "#C7E9C0", "medium": "#74C476", "large": "#238B45"}
 PROVIDER_COLOURS = {"bpo": "#56B4E9", "kpo": "#CC79A7"}
@@ -166,7 +166,7 @@ def _band(runs, metric: str):
     n = values.shape[0]
     if n < 2:
         return week, mean, None, None, n
-    half = stats.t.ppf(0.975, n - 1) * np.nanstd(values, axis=0, ddof=1) / np.sqrt(n)
+    half = t_half_width(np.nanstd(values, axis=0, ddof=1), n)
     return week, mean, mean - half, mean + half, n
 
 

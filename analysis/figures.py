@@ -1,4 +1,4 @@
-"""Figures of a run folder: shared style, saving, and the registry the report draws from.
+"""Figures of a run folder: the shared style, figure creation and saving that every figure module uses.
 
 Every figure function takes loaded data (a :class:`~analysis.load.RunData`, a list of them for bands
 across replications, or a :class:`~analysis.load.Comparison`) and an output folder, saves the figure as
@@ -8,8 +8,8 @@ only a part is missing (a run without permanent contracts) it draws the rest and
 
 The figure functions live in :mod:`analysis.fig_forms` (forms, spells, loyalty, transitions),
 :mod:`analysis.fig_market` (prices, capacity, concentration, surplus, brokers) and
-:mod:`analysis.fig_network` (relationship network, what-if comparison); :func:`figure_specs` lists
-them in report order. Figures are stand-alone ``matplotlib.figure.Figure`` objects rendered by the Agg (PNG)
+:mod:`analysis.fig_network` (relationship network, what-if comparison); :mod:`analysis.figure_registry`
+lists them in report order. Figures are stand-alone ``matplotlib.figure.Figure`` objects rendered by the Agg (PNG)
 and SVG backends: no display is needed, pyplot's global state and backend are left alone.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -95,73 +94,3 @@ def percent_axis(ax, axis: str = "y") -> None:
     """Format an axis holding shares in [0, 1] as percentages."""
     from matplotlib.ticker import PercentFormatter
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """One registered figure: file name, what it shows, and what it needs."""
-
-    name: str
-    title: str
-    caption: str
-    draw: Callable[..., Path]
-    needs: str = "run"  # "run" (a run, or runs for bands) or "comparison"
-
-
-def _registry() -> list[FigureSpec]:
-    from analysis import fig_forms as f
-    from analysis import fig_market as m
-    from analysis import fig_network as n
-    return [
-        FigureSpec("emergence", "Emergence of sourcing forms", "Share of demand (hours) served in-house, on-call and "
-                   "under permanent contracts, week by week, for BPO and KPO work.", f.emergence),
-        FigureSpec("transitions", "Sourcing-mode transitions", "Sourcing mode before and after every review "
-                   "(counts and row shares).", f.transitions),
-        FigureSpec("survival", "Relationship survival", "Kaplan-Meier survival of firm-provider spells by form "
-                   "and kind (right-censored spells handled).", f.survival),
-        FigureSpec("loyalty", "Loyalty: concentration of on-call spend", "Share of each firm-service's on-call "
-                   "spend with its top provider in the last year, the empirical counterpart of loyalty y.",
-                   f.loyalty),
-        FigureSpec("segments", "Outsourced volume by form and segment", "Permanent vs on-call share of outsourced "
-                   "volume in the last year by firm size class and provider region.", f.segments),
-        FigureSpec("prices", "Prices by form and kind", "Mean price paid per hour (quarterly), on-call vs "
-                   "permanent, BPO and KPO.", m.prices),
-        FigureSpec("capacity", "Utilisation and providers", "Provider utilisation, active providers, and entry and "
-                   "exit per year.", m.capacity),
-        FigureSpec("concentration", "Market concentration", "Herfindahl-Hirschman index of provider volume per "
-                   "service in the last year.", m.concentration),
-        FigureSpec("surplus", "Surplus split", "Firm surplus and provider profit per year.", m.surplus),
-        FigureSpec("brokers", "Intermediaries", "Broker share of matches and of volume by firm size class and by "
-                   "service kind.", m.brokers),
-        FigureSpec("network", "Firm-provider network", "Active relationships of a sample of firms at two weeks, "
-                   "coloured by form.", n.network),
-        FigureSpec("whatif", "What-if against baseline", "Key metrics of the base and what-if scenarios with bands "
-                   "across replications and the event weeks.", n.whatif, needs="comparison"),
-    ]
-
-
-def figure_specs() -> list[FigureSpec]:
-    """Every registered figure, in report order."""
-    return _registry()
-
-
-@dataclass(frozen=True)
-class DrawnFigure:
-    """The result of drawing one registered figure: its PNG, or the reason it could not be drawn."""
-
-    spec: FigureSpec
-    png: Path | None
-    message: str | None = None
-
-
-def draw_all(data, out_dir: str | Path, needs: Sequence[str] = ("run",)) -> list[DrawnFigure]:
-    """Draw every registered figure whose ``needs`` is in ``needs``; NotEnoughData becomes a message."""
-    drawn = []
-    for spec in figure_specs():
-        if spec.needs not in needs:
-            continue
-        try:
-            drawn.append(DrawnFigure(spec, spec.draw(data, out_dir)))
-        except NotEnoughData as exc:
-            drawn.append(DrawnFigure(spec, None, str(exc)))
-    return drawn

@@ -13,9 +13,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from analysis import measures as M
 from analysis.load import RunData
+from analysis.stats import window_mean
 
 VOICE_SERVICES = ("customer_service",)  # contact-centre (voice BPO) work in the default catalogue
 
@@ -28,19 +30,24 @@ def _get(d: dict, *keys, default=float("nan")):
     return d
 
 
-def run_numbers(run: RunData) -> dict[str, float]:
-    """Every number the findings and calibration use, for one run (NaN where not computable)."""
-    m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
-    n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
-                           "firms": len(run.firms), "providers_start": int((run.providers["entry_week"] <= 0).sum())}
+def _share_numbers(metrics: pd.DataFrame, window: tuple[int, int]) -> dict[str, float]:
+    """Window means of the form shares (all work, BPO, KPO), permanent's part of outsourced work and key metrics."""
+    means = window_mean(metrics, window)
+    n: dict[str, float] = {}
     for suffix, label in (("", "all"), ("_bpo", "bpo"), ("_kpo", "kpo")):
         for form in M.MODES:
-            n[f"{form}_{label}"] = M.window_mean(m, f"{form}_share{suffix}", w)
+            n[f"{form}_{label}"] = float(means[f"{form}_share{suffix}"])
         out = n[f"permanent_{label}"] + n[f"on_call_{label}"]
         n[f"permanent_of_outsourced_{label}"] = n[f"permanent_{label}"] / out if out > 0 else float("nan")
     for col in ("unmet_share", "loyalty_mean", "switch_rate", "provider_utilization", "offshore_share",
                 "broker_share"):
-        n[col] = M.window_mean(m, col, w) if col in m else float("nan")
+        n[col] = float(means.get(col, float("nan")))
+    return n
+
+
+def _crossing_numbers(m: pd.DataFrame) -> dict[str, float]:
+    """When the permanent share first exceeds the on-call share, how often after, and from when for good."""
+    n: dict[str, float] = {}
     for label, suffix in (("all", ""), ("bpo", "_bpo"), ("kpo", "_kpo")):
         wk = M.first_week_above(m, f"permanent_share{suffix}", f"on_call_share{suffix}") if len(m) else None
         n[f"perm_above_week_{label}"] = float(wk) if wk is not None else float("nan")
@@ -49,6 +56,15 @@ def run_numbers(run: RunData) -> dict[str, float]:
         n[f"perm_above_after_{label}"] = float(above.mean()) if len(after) else float("nan")
         good = M.stays_above_from(m, f"permanent_share{suffix}", f"on_call_share{suffix}") if len(m) else None
         n[f"perm_above_for_good_{label}"] = float(good) if good is not None else float("nan")
+    return n
+
+
+def run_numbers(run: RunData) -> dict[str, float]:
+    """Every number the findings and calibration use, for one run (NaN where not computable)."""
+    m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
+    n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
+                           "firms": len(run.firms), "providers_start": int((run.providers["entry_week"] <= 0).sum()),
+                           **_share_numbers(m, w), **_crossing_numbers(m)}
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):
         n[f"renewal_{kind}"] = float(ren.at[kind, "rate"]) if kind in ren.index else float("nan")
@@ -185,14 +201,12 @@ def _compare(f: Formatter, a: str, b: str, words: tuple[str, str, str] = ("highe
     return words[0] if x > y else words[1] if x < y else words[2]
 
 
-def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
-    """Key findings as sentences, each stating the numbers it rests on (means and ranges over runs)."""
-    f = Formatter(numbers)
-    w = f"weeks {f('window_first', 'num')}–{f('window_last', 'num')}" if len(numbers) == 1 else "the last 52 weeks"
+def _form_statements(f: Formatter, window: str) -> list[str]:
+    """Sentences on the forms of sourcing: shares by form and kind, and when permanent overtook on-call."""
     out = []
     no_perm = f.ok("permanent_all") and f.mean("permanent_all") == 0 and f.mean("permanent_of_outsourced_all") == 0
     if f.ok("permanent_all"):
-        out.append(f"In {w}, {f('permanent_all')} of demand (hours) was served under permanent contracts, "
+        out.append(f"In {window}, {f('permanent_all')} of demand (hours) was served under permanent contracts, "
                    f"{f('on_call_all')} on-call and {f('in_house_all')} in-house; {f('unmet_share')} went unmet.")
     if no_perm:
         out.append("No work was done under permanent contracts in this run.")
@@ -208,6 +222,14 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
                        f"for {name} and was above it in {f(f'perm_above_after_{label}')} of the weeks after; {tail}.")
         elif f.ok("permanent_all") and not no_perm:
             out.append(f"Permanent share never exceeded on-call share for {name}.")
+    return out
+
+
+def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
+    """Key findings as sentences, each stating the numbers it rests on (means and ranges over runs)."""
+    f = Formatter(numbers)
+    window = f"weeks {f('window_first', 'num')}–{f('window_last', 'num')}" if len(numbers) == 1 else "the last 52 weeks"
+    out = _form_statements(f, window)
     if f.ok("renewal_bpo", "renewal_kpo"):
         out.append(f"Renewal at term end (renewed / (renewed + expired)): {f('renewal_kpo')} for KPO contracts vs "
                    f"{f('renewal_bpo')} for BPO ({_compare(f, 'renewal_kpo', 'renewal_bpo')} for KPO; "

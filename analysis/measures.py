@@ -3,7 +3,7 @@
 Every function takes pandas DataFrames shaped like the run-folder tables (docs/run-folders.md) and
 returns a DataFrame or a number; none reads files or touches a model, so each can be tested on a few
 hand-made rows. The spell-survival and market-structure measures live in :mod:`analysis.survival` and
-:mod:`analysis.structure` and are re-exported here.
+:mod:`analysis.structure`, the week windows in :mod:`analysis.stats`; they are re-exported here.
 
 Sourcing modes are ``in_house``, ``on_call`` and ``permanent``. Form shares from metrics are shares of
 all demand (hours); shares computed from relationships.parquet are shares of *outsourced* volume only,
@@ -15,13 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.stats import YEAR, last_window  # noqa: F401
 from analysis.structure import (  # noqa: F401
-    YEAR,
     entry_exit_by_year,
     hhi,
     hhi_by_service,
     in_window,
-    last_window,
     offshore_price_ratio,
     price_summary,
     prices_over_time,
@@ -55,12 +54,6 @@ def form_shares(metrics: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
         out[mode] = metrics[f"{mode}_share{suffix}"].to_numpy()
     out["unmet"] = (1.0 - out[list(MODES)].sum(axis=1)).clip(lower=0.0)
     return out
-
-
-def window_mean(metrics: pd.DataFrame, column: str, window: tuple[int, int]) -> float:
-    """Mean of a weekly metric over weeks ``first..last`` (NaN weeks skipped; NaN if none)."""
-    sel = metrics[(metrics["step"] >= window[0]) & (metrics["step"] <= window[1])][column]
-    return float(sel.mean()) if sel.notna().any() else float("nan")
 
 
 def first_week_above(metrics: pd.DataFrame, above: str, below: str) -> int | None:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from analysis import findings as F
 from analysis import measures as M
-from analysis.figures import DrawnFigure, draw_all
+from analysis.figure_registry import DrawnFigure, draw_all
 from analysis.load import Comparison, Replications, RunData, load
 
 CSS = """

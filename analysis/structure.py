@@ -6,6 +6,8 @@ evenly over its weeks ``start_week..end_week`` and the part inside the window is
 That is exact for permanent spells (reserved hours are paid weekly) and an approximation for on-call
 spells, whose work is uneven from week to week.
 
+Windows are inclusive (first, last) pairs of weeks, as everywhere in analysis/ (:mod:`analysis.stats`).
+
 Prices are what the firm paid per hour of work, ``spend / volume_hours``, broker fees included.
 """
 
@@ -14,12 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-YEAR = 52
-
-
-def last_window(steps: int, weeks: int = YEAR) -> tuple[int, int]:
-    """The last ``weeks`` weeks of a run of ``steps`` weeks, as an inclusive (first, last) pair."""
-    return max(1, steps - weeks + 1), steps
+from analysis.stats import YEAR
 
 
 def overlap_fraction(spells: pd.DataFrame, first: int, last: int) -> np.ndarray:

@@ -10,7 +10,8 @@ conventions are explicit:
   t_i <= t of (1 - d_i / n_i), with d_i spells ending at t_i and n_i spells at risk (length >= t_i);
 - a spell censored at t counts as at risk at t (censoring is taken to happen just after the events
   of the same week), so ties between ends and censorings are handled the usual way;
-- the variance is Greenwood's formula.
+- the variance is Greenwood's formula; :meth:`Survival.greenwood_band` turns it into the usual
+  pointwise 95% band S(t) +- z * se(t) with z the standard normal quantile (about 1.96).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from analysis.stats import CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,21 @@ class Survival:
     def steps(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(x, y) for ``plt.step(x, y, where="post")``, starting at (0, 1)."""
         return np.r_[0.0, self.times], np.r_[1.0, self.survival]
+
+    def greenwood_band(self, confidence: float = CONFIDENCE) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Pointwise confidence band of S from Greenwood's variance: S +- z * std_err, clipped to [0, 1].
+
+        ``z`` is the standard normal quantile of ``(1 + confidence) / 2`` (scipy.stats.norm; 1.96 for
+        95%). The band is the plain normal approximation on the S scale, pointwise (not simultaneous).
+
+        Returns:
+            (lower, upper), aligned with :meth:`steps`: one value at t = 0 (where S = 1 exactly and the
+            band has no width), then one per event time.
+        """
+        z = stats.norm.ppf((1 + confidence) / 2)
+        _, survival = self.steps()
+        std_err = np.r_[0.0, self.std_err]
+        return np.clip(survival - z * std_err, 0, 1), np.clip(survival + z * std_err, 0, 1)
 
 
 def kaplan_meier(durations: ArrayLike, censored: ArrayLike) -> Survival:

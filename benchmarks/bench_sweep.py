@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from simulation.executor import Executor
 from simulation.sweeps import load_sweep, plan_runs, run_sweep
-from simulation.sweeps.runner import _task, run_one
+from simulation.sweeps.runner import run_one, sweep_task
 from simulation.sweeps.store import SweepStore
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -82,7 +82,7 @@ def reference(plan: Any, folder: Path) -> float:
     store, outputs = SweepStore(folder), plan.sweep.outputs()
     t0 = time.perf_counter()
     for r in plan.runs:
-        outcome, _, _ = run_one(_task(r, store), outputs)
+        outcome, _, _ = run_one(sweep_task(r, store), outputs)
         assert outcome.ok, outcome.error
     return time.perf_counter() - t0
 

@@ -1,4 +1,4 @@
-"""The ``outsim`` command line: a thin layer over the public API (simulation.api).
+"""The ``outsim`` command line: a thin layer over the public API (simulation.api), the run machinery and analysis/.
 
 Exit codes: 0 success, 2 invalid input (one line per problem, never a traceback), 1 a run failed.
 """
@@ -10,13 +10,16 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from analysis.replications import compare, format_comparison, write_comparison, write_summary
+from analysis.stats import last_window, window_mean
 from simulation.app import cli as app_cli
 from simulation.sweeps import cli as sweep_cli
-from simulation.api import RunResult, export_csv, load_run_config, load_scenario, run, save_run
+from simulation.api import RunResult, load_scenario, run, save_run
 from simulation.config import Config
-from simulation.executor import Executor, ExecutorError, derive_seeds
-from simulation.experiments import compare, format_comparison, run_replications, write_comparison
+from simulation.executor import Executor, ExecutorError
 from simulation.progress import Progress
+from simulation.replications import default_window, run_comparison, run_replications, write_comparison_manifest
+from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
@@ -183,6 +186,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
+    """``outsim run --replications R``: run the seeds, then write the summary across them and the report."""
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}-r{args.replications}"
     print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
           flush=True)
@@ -194,15 +198,16 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
+    write_summary(out, reps.run_dirs)
     if args.format == "csv":
-        for o in reps.outcomes:
-            if o.ok:
-                export_csv(o.task.out_dir)
+        for run_dir in reps.run_dirs:
+            export_csv(run_dir)
     code = _report_failures(reps.failed, out)
     return _finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
 
 
 def _report_failures(failed: list, out: Path) -> int:
+    """Print each failed run's last error line and the folder; EXIT_FAILED if any run failed."""
     for o in failed:
         last = o.error.strip().splitlines()[-1] if o.error else "unknown error"
         print(f"outsim: {Path(o.task.out_dir).name} (seed {o.task.seed}) failed: {last}", file=sys.stderr)
@@ -214,6 +219,7 @@ def _report_failures(failed: list, out: Path) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``outsim compare BASE WHATIF``: run both on common seeds, then compare them paired over a window."""
     problems: list[str] = []
     cfgs = []
     for path in (args.base, args.whatif):
@@ -235,32 +241,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
-    if window is None:
-        first = min([e.at for e in whatif.events], default=1)
-        window = (max(first, 1), steps)
+    window = window or default_window(whatif)
     out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
-    seeds = derive_seeds(args.seed, args.replications)
     print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
-    bar = Progress(2 * args.replications)  # one bar across both batches
-    tick = lambda outcome: bar.count(outcome.ok)  # noqa: E731 - the same callback for both batches
+    bar = Progress(2 * args.replications)  # one bar across both sides
     try:
         with Executor(workers=args.workers) as ex:
-            b = run_replications(base, args.seed, args.replications, out / "base", ex, tick, seeds)
-            w = run_replications(whatif, args.seed, args.replications, out / "whatif", ex, tick, seeds)
+            runs = run_comparison(base, whatif, args.seed, args.replications, out, ex, lambda o: bar.count(o.ok))
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
-    pairs = [(Path(x.task.out_dir), Path(y.task.out_dir)) for x, y in zip(b.outcomes, w.outcomes) if x.ok and y.ok]
-    if not pairs:
-        return _report_failures(b.failed + w.failed, out)
-    table = compare([p[0] for p in pairs], [p[1] for p in pairs], window)
-    events = sorted({e.at for e in whatif.events})
-    write_comparison(out, table, {"base": base.name, "whatif": whatif.name, "seeds": seeds, "window": list(window),
-                                  "event_weeks": events, "pairs": len(pairs)})
+    for side in (runs.base, runs.whatif):
+        write_summary(side.folder, side.run_dirs)
+    if not runs.pairs:
+        return _report_failures(runs.failed, out)
+    table = compare([b for b, _ in runs.pairs], [w for _, w in runs.pairs], window)
+    write_comparison(out, table)
+    write_comparison_manifest(runs, window)
     print(format_comparison(table, window))
     print(f"\ntable: {out / 'comparison.csv'}")
-    return _finish_with_report(out, args.report, _report_failures(b.failed + w.failed, out))
+    return _finish_with_report(out, args.report, _report_failures(runs.failed, out))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -299,10 +300,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def summary_table(result: RunResult) -> str:
     """Final-year averages: shares by form and kind, loyalty, prices and unmet share."""
-    m = result.metrics
-    last = m[m["step"] > m["step"].max() - 52]
-    row = last.mean(numeric_only=True)
-    lines = [f"Summary of the last {len(last)} weeks (seed {result.seed}, {result.timings.get('run', 0):.1f} s):",
+    first, last = last_window(int(result.metrics["step"].max()))
+    row = window_mean(result.metrics, (first, last))
+    lines = [f"Summary of the last {last - first + 1} weeks (seed {result.seed}, {result.timings.get('run', 0):.1f} s):",
              f"  {'':22}{'all':>9}{'BPO':>9}{'KPO':>9}"]
 
     def pct(x: float) -> str:

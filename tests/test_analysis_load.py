@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.figures import figure_specs
+from analysis.figure_registry import figure_specs
 from analysis.load import (
     Comparison,
     NotEnoughData,

@@ -46,6 +46,20 @@ def test_kaplan_meier_matches_hand_computation_with_censoring_and_ties():
     assert (km.n, km.n_censored) == (8, 3)
 
 
+def test_greenwood_band_is_the_curve_plus_minus_the_normal_quantile_times_the_standard_error():
+    """The 95% band is S +- 1.96 se at each step of the curve (clipped to [0, 1]) and has no width at t = 0."""
+    km = M.kaplan_meier([2, 3, 3, 3, 5, 6, 6, 8], [False, False, False, True, True, False, True, False])
+    lo, hi = km.greenwood_band()
+    x, y = km.steps()
+    z = 1.959963984540054  # standard normal 97.5% quantile
+    assert len(lo) == len(hi) == len(x) and lo[0] == hi[0] == 1.0
+    np.testing.assert_allclose(lo[1:], np.clip(km.survival - z * km.std_err, 0, 1), rtol=1e-12)
+    np.testing.assert_allclose(hi[1:], np.clip(km.survival + z * km.std_err, 0, 1), rtol=1e-12)
+    se = 7 / 8 * math.sqrt(1 / (8 * 7))  # the first step: S = 7/8 with Greenwood se 0.117
+    assert y[1] == 7 / 8 and lo[1] == pytest.approx(7 / 8 - z * se) and hi[1] == 1.0  # 7/8 + 0.229 is clipped
+    assert km.greenwood_band(0.5)[0][1] > lo[1]  # a lower confidence gives a narrower band
+
+
 def test_kaplan_meier_without_censoring_is_the_empirical_survival():
     """With no censoring KM equals the share of spells longer than t."""
     km = M.kaplan_meier(np.arange(1, 11), np.zeros(10, bool))

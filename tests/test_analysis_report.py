@@ -11,9 +11,10 @@ import pytest
 
 from analysis import measures as M
 from analysis.explain import explain
-from analysis.figures import figure_specs
+from analysis.figure_registry import figure_specs
 from analysis.load import NotEnoughData, load_run
 from analysis.report import write_report
+from analysis.stats import window_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--set", "firms.count=150", "--set", "providers.bpo_count=15", "--set", "providers.kpo_count=6"]
@@ -68,7 +69,7 @@ def test_report_states_numbers_computed_from_the_data(baseline_run, baseline_rep
     """Key findings, calibration and provenance carry the numbers the measures compute from the same folder."""
     run = load_run(baseline_run)
     window = M.last_window(run.steps)
-    perm = M.window_mean(run.metrics, "permanent_share", window)
+    perm = window_mean(run.metrics, window, ["permanent_share"])["permanent_share"]
     assert f"In weeks {window[0]}–{window[1]}, {perm:.0%} of demand (hours) was served under permanent" in baseline_report
     rates = M.renewal_rates(run.contracts).set_index("kind")["rate"]
     assert set(rates.index) == {"bpo"}  # 120 weeks reach the 104-week BPO term, not the 156-week KPO term

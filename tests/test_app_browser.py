@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,17 +31,11 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, free_port):
     """`python -m simulation.app.cli` on a free loopback port; yields (url, save folder); always terminated."""
     tmp = tmp_path_factory.mktemp("app")
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "server.log", "w")  # noqa: SIM115 (open for the server's whole life, closed below)
     proc = subprocess.Popen([sys.executable, "-m", "simulation.app.cli", "--port", str(port), "--out", str(tmp / "saved")],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -266,14 +266,14 @@ def test_cli_rejects_a_port_in_use(capsys):
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
-def test_cli_warns_on_all_interfaces_and_prints_the_address(monkeypatch, capsys, tmp_path):
+def test_cli_warns_on_all_interfaces_and_prints_the_address(monkeypatch, capsys, tmp_path, free_port):
     """Listening on 0.0.0.0 warns; the address to open is printed; the scenario and save folder reach the page."""
     served = {}
     monkeypatch.setattr(app_cli, "ensure_assets", list)
     monkeypatch.setattr(app_cli, "_serve", lambda host, port: served.update(host=host, port=port) or 0)
     for name in ("OUTSIM_APP_SCENARIO", "OUTSIM_APP_OUT", "SOLARA_TELEMETRY_MIXPANEL_ENABLE", "SOLARA_THEME_SHOW_BANNER"):
         monkeypatch.setenv(name, "")  # restored after the test, whatever cmd_app sets
-    port = _free_port()
+    port = free_port()
     assert app_cli.main(["--host", "0.0.0.0", "--port", str(port), "--scenario", str(WKH),
                          "--out", str(tmp_path / "saved")]) == 0
     out, err = capsys.readouterr()
@@ -300,12 +300,6 @@ def test_chart_specs_validate():
                        ("providers", (("BPO", "KPO"),)), ("network", (40,))):
         spec = charts.chart_spec(name, *args)
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_ensure_assets_unpacks_npm_packages_whole(tmp_path):

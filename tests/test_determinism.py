@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from simulation import load_scenario, run, save_run
-from simulation.api import DATA_FILES
+from simulation.runfolder import DATA_FILES
 
 from conftest import BASELINE
 

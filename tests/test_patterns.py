@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.stats import window_mean
 from simulation import load_scenario, run
 
 from conftest import BASELINE, WKH
@@ -92,11 +93,6 @@ def test_p1_above_transition_loyalty_follows_mean_field(n, beta):
 
 
 # ----------------------------------------------------------------------------- P2: specificity
-def _window_mean(metrics, column: str, start: int, end: int) -> float:
-    m = metrics[(metrics["step"] > start) & (metrics["step"] <= end)]
-    return float(m[column].mean())
-
-
 def test_p2_stronger_learning_raises_permanent_share_and_relationship_length():
     """All else equal (same seeds), doubling relationship learning vs none raises permanent share and spell length."""
     diffs_share, diffs_kpo, diffs_len = [], [], []
@@ -105,8 +101,8 @@ def test_p2_stronger_learning_raises_permanent_share_and_relationship_length():
         for mult in (0.0, 2.0):
             r = run(load_scenario(BASELINE, {**SMALL, "contracts.learning_multiplier": mult, "run.steps": 400}), seed=seed)
             perm = r.relationships[r.relationships["form"] == "permanent"]
-            out[mult] = (_window_mean(r.metrics, "permanent_share", 200, 400),
-                         _window_mean(r.metrics, "permanent_share_kpo", 200, 400), perm["weeks"].mean())
+            shares = window_mean(r.metrics, (201, 400), ["permanent_share", "permanent_share_kpo"])
+            out[mult] = (shares["permanent_share"], shares["permanent_share_kpo"], perm["weeks"].mean())
         diffs_share.append(out[2.0][0] - out[0.0][0])
         diffs_kpo.append(out[2.0][1] - out[0.0][1])
         diffs_len.append(out[2.0][2] - out[0.0][2])
@@ -144,8 +140,9 @@ def test_p3_more_demand_volatility_lowers_the_permanent_share():
     """All else equal, weekly demand volatility 0.4 gives a lower permanent share than 0.05, in every seed."""
     gaps = []
     for seed in SEEDS:
-        shares = [_window_mean(run(load_scenario(BASELINE, {**SMALL, "firms.demand_volatility": v, "run.steps": 400}),
-                                   seed=seed).metrics, "permanent_share", 200, 400) for v in (0.05, 0.4)]
+        runs = [run(load_scenario(BASELINE, {**SMALL, "firms.demand_volatility": v, "run.steps": 400}), seed=seed)
+                for v in (0.05, 0.4)]
+        shares = [window_mean(r.metrics, (201, 400), ["permanent_share"])["permanent_share"] for r in runs]
         gaps.append(shares[0] - shares[1])
     # Measured gaps (seeds 1-3): 0.22, 0.19, 0.15 (e.g. 0.521 vs 0.299). A floor of 0.08 is well clear of
     # seed noise (< 0.02) while still failing if the take-or-pay mechanism weakens to a third of its size.

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulation import load_scenario, run
-from simulation.api import DATA_FILES
+from simulation.runfolder import DATA_FILES
 from simulation.cli import main
 from simulation.scenario import ScenarioError, list_scenarios
 

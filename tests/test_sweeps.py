@@ -20,9 +20,11 @@ import pytest
 from conftest import BASELINE, ROOT
 from scipy import stats
 
+from analysis.sweeps import analyze
+from analysis.wkh import mean_field_y
+from simulation.config import parameter_units
 from simulation.executor import derive_seeds
 from simulation.sweeps import load_results, load_series, load_sweep, plan_runs, run_key, run_sweep
-from simulation.sweeps.analyze import analyze, mean_field_y
 from simulation.sweeps.cli import add_parser, main
 from simulation.sweeps.runner import FAIL_ENV, batch_size
 
@@ -352,7 +354,7 @@ final = ["permanent_share"]
 final_window = 10
 """)
     run_sweep(plan_runs(load_sweep(f)), tmp_path / "out", workers=0, progress=False, log=lambda s: None)
-    notes, files = analyze(tmp_path / "out")
+    notes, files = analyze(tmp_path / "out", units=parameter_units())
     table = pd.read_csv(tmp_path / "out" / "morris_permanent_share.csv")
     assert list(table.columns) == ["parameter", "mu", "mu_star", "mu_star_conf", "sigma"] and len(table) == 2
     assert (table["mu_star"] >= table["mu"].abs() - 1e-12).all()

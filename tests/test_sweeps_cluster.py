@@ -27,12 +27,6 @@ FAIL_BASE = 99  # the failure test's seed base; the cluster's workers fail its s
 FAIL_SEED = derive_seeds(FAIL_BASE, 2)[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,8 +62,8 @@ def stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
 class Cluster:
     """A scheduler plus workers (no nanny: each worker is one process, so SIGKILL really kills it)."""
 
-    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, port: int, workers: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.procs: list[subprocess.Popen] = []
@@ -92,9 +86,9 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(free_port):
     """Two workers; both fail runs with seed FAIL_SEED (the test hook), which only the failure test uses."""
-    c = Cluster(2, {FAIL_ENV: str(FAIL_SEED)})
+    c = Cluster(free_port(), 2, {FAIL_ENV: str(FAIL_SEED)})
     try:
         yield c
     finally:
@@ -157,9 +151,9 @@ def test_a_failing_run_on_the_cluster_is_isolated_and_the_exit_code_is_1(tmp_pat
     assert len(df) == 6 and set(df["seed"]) == {derive_seeds(FAIL_BASE, 2)[0]}
 
 
-def test_a_worker_killed_mid_sweep_does_not_stop_the_sweep(tmp_path):
+def test_a_worker_killed_mid_sweep_does_not_stop_the_sweep(tmp_path, free_port):
     """SIGKILL one of two workers after the first results arrive: every run still finishes, each stored once."""
-    c = Cluster(2)
+    c = Cluster(free_port(), 2)
     try:
         f = tiny_sweep(tmp_path, seeds_base=7, steps=120, firms=150, values=4, seeds=3)
         out = tmp_path / "out"

@@ -9,18 +9,19 @@ From Python::
     run_sweep(plan, "outputs/sweeps/wkh_beta", workers=2)
     df = load_results("outputs/sweeps/wkh_beta")   # one row per run: point, seed, parameters, final metrics
 
-Modules: spec (the sweep file), design (design points, runs and their keys), store (the sweep folder),
-runner (execution, faults, Ctrl-C), analyze (sensitivity indices and figures), cli (``outsim sweep``).
-See docs/sweeps.md.
+Modules: spec (the sweep file), design (design points, runs and their keys), store (writing the sweep
+folder), runner (execution, faults, Ctrl-C), cli (``outsim sweep``). Reading a sweep folder back, the
+summary across seeds and the sensitivity analysis and figures are in analysis/ (sweep_results, sweeps);
+``load_results`` and ``load_series`` are re-exported here. See docs/sweeps.md.
 """
 
+from analysis.sweep_results import load_results, load_series
 from simulation.sweeps.design import Plan, Run, plan_runs, run_key
 from simulation.sweeps.runner import SweepReport, run_sweep
 from simulation.sweeps.spec import Sweep, load_sweep
-from simulation.sweeps.store import load_results, load_series, summarise
 
 __all__ = ["Plan", "Run", "Sweep", "SweepReport", "cli", "load_results", "load_series", "load_sweep", "plan_runs",
-           "run_key", "run_sweep", "summarise"]
+           "run_key", "run_sweep"]
 
 
 def __getattr__(name: str):

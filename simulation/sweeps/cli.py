@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.sweep_results import load_results, summarise
 from simulation.executor import ExecutorError
 from simulation.scenario import ScenarioError
 from simulation.sweeps.design import plan_runs
 from simulation.sweeps.runner import run_sweep
 from simulation.sweeps.spec import load_sweep
-from simulation.sweeps.store import load_results, summarise
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 SHOWN_FAILURES = 20
@@ -128,10 +128,12 @@ def _fmt(x: object) -> str:
 
 
 def _analyze(out: Path) -> int:
-    from simulation.sweeps.analyze import AnalysisError, analyze  # matplotlib and SALib only when asked
+    """Run the sweep analysis of analysis/sweeps.py on the folder and list what it wrote."""
+    from analysis.sweeps import AnalysisError, analyze  # matplotlib and SALib only when asked
+    from simulation.config import parameter_units
 
     try:
-        notes, files = analyze(out)
+        notes, files = analyze(out, units=parameter_units())
     except AnalysisError as exc:
         print(f"outsim: analysis: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -32,12 +32,14 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.stats import last_window, window_mean
+from analysis.sweep_results import write_summary
 from simulation.api import run
 from simulation.config import Config
 from simulation.executor import Executor, Outcome, Task
 from simulation.progress import Progress
 from simulation.sweeps.design import Plan, Run, outsim_version
-from simulation.sweeps.store import Manifest, SweepStore, write_summary
+from simulation.sweeps.store import Manifest, SweepStore
 
 FAIL_ENV = "OUTSIM_SWEEP_FAIL_SEED"
 RESUBMITS = 2
@@ -71,8 +73,8 @@ def run_one(task: Task, outputs: dict[str, Any]) -> tuple[Outcome, dict[str, flo
         if os.environ.get(FAIL_ENV) == str(task.seed):
             raise RuntimeError(f"{FAIL_ENV}={task.seed}: failure injected by the test hook")
         metrics = run(Config.model_validate(task.config), seed=task.seed).metrics
-        last = metrics[metrics["step"] > metrics["step"].max() - outputs["final_window"]]
-        finals = {m: float(last[m].mean()) for m in outputs["final"]}
+        window = last_window(int(metrics["step"].max()), outputs["final_window"])
+        finals = {m: float(mean) for m, mean in window_mean(metrics, window, outputs["final"]).items()}
         series = None
         if outputs["every"]:
             series = metrics.loc[metrics["step"] % outputs["every"] == 0, ["step", *outputs["series"]]]
@@ -91,7 +93,8 @@ def batch_size(mean_seconds: float | None, remaining: int, slots: int, target_se
     return max(1, min(size, fair, 1000))
 
 
-def _task(r: Run, store: SweepStore) -> Task:
+def sweep_task(r: Run, store: SweepStore) -> Task:
+    """The executor task of one sweep run (its result file is named after the run's key)."""
     return Task(r.config, r.seed, str(store.runs_dir / f"{r.key}.parquet"), r.key)
 
 
@@ -198,7 +201,7 @@ def _execute(pending: list[Run], store: SweepStore, outputs: dict[str, Any], sin
     try:
         if client is None:
             for r in pending:
-                sink.take(r, *run_one(_task(r, store), outputs))
+                sink.take(r, *run_one(sweep_task(r, store), outputs))
             return
         _distribute(client, ex, pending, store, outputs, sink, report, target, inflight)
     except KeyboardInterrupt:
@@ -233,7 +236,7 @@ def _distribute(client: Any, ex: Executor, pending: list[Run], store: SweepStore
         return slots["n"]
 
     def submit(batch: list[Run], attempts: int) -> None:
-        f = client.submit(run_batch, [_task(r, store) for r in batch], outputs, pure=False, retries=2)
+        f = client.submit(run_batch, [sweep_task(r, store) for r in batch], outputs, pure=False, retries=2)
         inflight[f.key] = (f, batch, attempts)
         ac.add(f)
 
@@ -254,7 +257,7 @@ def _distribute(client: Any, ex: Executor, pending: list[Run], store: SweepStore
                 submit(batch, attempts + 1)
                 continue
             err = traceback.format_exc()
-            results = [(Outcome(replace(_task(r, store), config={}), False, 0.0, err), None, None) for r in batch]
+            results = [(Outcome(replace(sweep_task(r, store), config={}), False, 0.0, err), None, None) for r in batch]
         for r, (outcome, finals, series) in zip(batch, results):
             sink.take(r, outcome, finals, series)
         top_up()

@@ -1,4 +1,4 @@
-"""The sweep folder: one Parquet file per run, a manifest, the design and a summary across seeds.
+"""Writing the sweep folder: one Parquet file per run, the manifest and the design, resumable run by run.
 
 Layout (docs/sweeps.md)::
 
@@ -9,8 +9,9 @@ Layout (docs/sweeps.md)::
     <folder>/summary.parquet|csv  one row per design point: mean and 95% t interval across seeds
 
 A run's key is a hash of its resolved config, seed and outsim version (design.run_key). Every file is
-written atomically (simulation.api.write_atomic), the series before the final row, so a run counts as
-done exactly when its final-row file exists with the right key and outputs; resuming skips it.
+written atomically (simulation.runfolder.write_atomic), the series before the final row, so a run counts as
+done exactly when its final-row file exists with the right key and outputs; resuming skips it. Reading the
+folder back and the summary across seeds are analysis/sweep_results.py's job.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.api import write_atomic
-from simulation.experiments import t_half_width
+from simulation.runfolder import utc_now, write_atomic, write_json
 from simulation.sweeps.design import Plan, Run
 
 META_KEY = b"outsim.sweep"
-ID_COLUMNS = ("key", "point", "seed")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def outputs_signature(outputs: dict[str, Any]) -> str:
@@ -134,7 +128,7 @@ class Manifest:
         self.path = folder / "manifest.json"
         old = self._read()
         previous = {r["key"]: r for r in old.get("runs", [])}
-        self.data = {**header, "created_utc": old.get("created_utc", _now()), "invocations": old.get("invocations", [])}
+        self.data = {**header, "created_utc": old.get("created_utc", utc_now()), "invocations": old.get("invocations", [])}
         self.records = [{"key": r.key, "point": r.point, "seed": r.seed, "status": "pending",
                          "computed": int(previous.get(r.key, {}).get("computed", 0)),
                          "seconds": previous.get(r.key, {}).get("seconds")} for r in runs]
@@ -165,71 +159,19 @@ class Manifest:
         self.flush(force=False)
 
     def counts(self) -> dict[str, int]:
+        """How many (point, seed) records are done, failed and pending."""
         out = {"done": 0, "failed": 0, "pending": 0}
         for rec in self.records:
             out[rec["status"]] += 1
         return out
 
     def flush(self, force: bool = True, **extra: Any) -> None:
+        """Add ``extra`` to the header and rewrite manifest.json (unless ``force`` is off and it was just written)."""
         self.data.update(extra)
         now = time.monotonic()
         if not force and now - self._last < self.every:
             return
         self._last = now
-        data = {**self.data, "updated_utc": _now(), "counts": self.counts(), "runs": self.records}
-        write_atomic(self.path, lambda p: p.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8"))
+        write_json(self.path, {**self.data, "updated_utc": utc_now(), "counts": self.counts(), "runs": self.records},
+                   indent=1)
 
-
-def load_results(folder: str | Path) -> pd.DataFrame:
-    """Every stored run of a sweep folder in one DataFrame: key, point, seed, parameters, final metrics."""
-    runs = Path(folder) / "runs"
-    if not any(runs.glob("*.parquet")):
-        return pd.DataFrame(columns=list(ID_COLUMNS))
-    frame = pd.read_parquet(runs)
-    shared = _shared_runs(Path(folder))
-    if shared is not None:  # one stored run serves several design points: one row per point
-        frame = shared.merge(frame.drop(columns=["point", "seed"]), on="key", how="inner")
-    return frame.sort_values(["point", "seed"], kind="stable").reset_index(drop=True)
-
-
-def _shared_runs(folder: Path) -> pd.DataFrame | None:
-    """(key, point, seed) of every done run when some key serves several points, else None."""
-    try:
-        runs = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["runs"]
-    except (OSError, ValueError, KeyError):
-        return None
-    table = pd.DataFrame([r for r in runs if r.get("status") == "done"], columns=["key", "point", "seed"])
-    return table if table["key"].duplicated().any() else None
-
-
-def load_series(folder: str | Path) -> pd.DataFrame:
-    """The kept time series of every run (one row per run and sampled week), or an empty frame."""
-    series = Path(folder) / "series"
-    if not series.is_dir() or not any(series.glob("*.parquet")):
-        return pd.DataFrame(columns=[*ID_COLUMNS, "step"])
-    frame = pd.read_parquet(series)
-    return frame.sort_values(["point", "seed", "step"], kind="stable").reset_index(drop=True)
-
-
-def summarise(results: pd.DataFrame, parameters: list[str], outputs: list[str]) -> pd.DataFrame:
-    """One row per design point: its parameters, n (seeds done) and, per output, mean, lo and hi (95% t interval)."""
-    cols = ["point", *parameters]
-    if results.empty:
-        return pd.DataFrame(columns=[*cols, "n"])
-    g = results.groupby("point", sort=True)
-    out = g[parameters].first().reset_index() if parameters else g.size().reset_index()[["point"]]
-    out["n"] = g.size().to_numpy()
-    for m in outputs:
-        mean, sd, n = g[m].mean().to_numpy(), g[m].std().to_numpy(), g[m].count().to_numpy()
-        half = t_half_width(sd, n)
-        out[f"{m}_mean"], out[f"{m}_lo"], out[f"{m}_hi"] = mean, mean - half, mean + half
-    return out
-
-
-def write_summary(folder: str | Path, parameters: list[str], outputs: list[str]) -> pd.DataFrame:
-    """summary.parquet and summary.csv from the stored runs; returns the table."""
-    folder = Path(folder)
-    table = summarise(load_results(folder), parameters, outputs)
-    write_atomic(folder / "summary.parquet", lambda p: table.to_parquet(p, index=False))
-    write_atomic(folder / "summary.csv", lambda p: table.to_csv(p, index=False))
-    return table

@@ -1,30 +1,24 @@
-"""Replications, paired comparisons and the Dask executor layer (simulation/executor.py, experiments.py)."""
+"""Replications, paired comparisons and the Dask executor layer (simulation/executor.py, replications.py).
+
+The statistics over replications (analysis/replications.py) are tested in test_analysis_replications.py.
+"""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
-import pytest
-from scipy import stats
 
+from analysis.load import load
+from analysis.replications import write_summary
 from simulation import load_scenario
 from simulation.cli import main
-from simulation.executor import Executor, Task, derive_seeds, run_task
-from simulation.experiments import compare, run_replications, summarise
+from simulation.executor import Executor, Outcome, Task, derive_seeds, run_task
+from simulation.replications import default_window, event_weeks, run_replications
 
 from conftest import BASELINE, ROOT
 
 TINY = {"firms.count": 60, "providers.bpo_count": 6, "providers.kpo_count": 3, "run.steps": 40}
-
-
-def _fake_run(folder, values: dict[str, list[float]]):
-    """A run folder whose metrics.parquet holds the given weekly series (steps 1..T)."""
-    folder.mkdir(parents=True)
-    T = len(next(iter(values.values())))
-    pd.DataFrame({"step": np.arange(1, T + 1), **values}).to_parquet(folder / "metrics.parquet", index=False)
-    return folder
 
 
 def test_derived_seeds_are_reproducible_distinct_and_depend_on_the_base_seed():
@@ -33,33 +27,6 @@ def test_derived_seeds_are_reproducible_distinct_and_depend_on_the_base_seed():
     assert a == b and len(set(a)) == 20
     assert derive_seeds(8, 20) != a
     assert derive_seeds(7, 5) == a[:5]  # a prefix: adding replications keeps the first ones
-
-
-def test_summary_gives_mean_and_t_interval_per_metric_and_week(tmp_path):
-    """Across three runs the summary holds the mean and mean +- t(0.975, 2) sd / sqrt(3), per week."""
-    runs = [_fake_run(tmp_path / f"r{i}", {"x": [v, 2 * v]}) for i, v in enumerate([1.0, 2.0, 6.0])]
-    s = summarise(runs).set_index(["metric", "step"])
-    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 6.0], ddof=1) / np.sqrt(3)
-    assert s.loc[("x", 1), "mean"] == pytest.approx(3.0)
-    assert s.loc[("x", 1), "lo"] == pytest.approx(3.0 - half)
-    assert s.loc[("x", 2), "hi"] == pytest.approx(6.0 + 2 * half)
-    assert s.loc[("x", 2), "n"] == 3
-
-
-def test_paired_comparison_uses_per_seed_differences_over_the_window(tmp_path):
-    """Differences are taken seed by seed over the window; a constant shift is significant, noise alone is not."""
-    base, what = [], []
-    for i, level in enumerate([0.2, 0.5, 0.8]):  # large between-seed spread, identical +0.1 shift
-        base.append(_fake_run(tmp_path / f"b{i}", {"permanent_share": [9.0, level, level], "unmet_share": [0, 0.1, 0.2]}))
-        what.append(_fake_run(tmp_path / f"w{i}", {"permanent_share": [0.0, level + 0.1, level + 0.1],
-                                                    "unmet_share": [0, 0.1 + 0.01 * (i - 1), 0.2 - 0.01 * (i - 1)]}))
-    t = compare(base, what, (2, 3)).set_index("metric")
-    assert t.loc["permanent_share", "diff_mean"] == pytest.approx(0.1)
-    assert t.loc["permanent_share", "diff_lo"] == pytest.approx(0.1)  # no spread in the paired differences
-    assert bool(t.loc["permanent_share", "significant"])
-    assert t.loc["permanent_share", "base_mean"] == pytest.approx(0.5)  # week 1 (9.0) is outside the window
-    assert t.loc["unmet_share", "diff_mean"] == pytest.approx(0.0)
-    assert not bool(t.loc["unmet_share", "significant"])
 
 
 def test_a_failing_task_is_recorded_with_its_traceback_and_the_others_finish(tmp_path):
@@ -84,9 +51,27 @@ def test_replications_give_the_same_bytes_in_process_and_on_two_dask_workers(tmp
     for rep in ("rep-000", "rep-001", "rep-002"):
         for table in ("metrics", "contracts", "relationships"):
             assert (a.folder / rep / f"{table}.parquet").read_bytes() == (b.folder / rep / f"{table}.parquet").read_bytes()
-    assert (a.folder / "summary.parquet").read_bytes() == (b.folder / "summary.parquet").read_bytes()
+    assert [d.name for d in a.run_dirs] == ["rep-000", "rep-001", "rep-002"]
+    assert write_summary(a.folder, a.run_dirs).read_bytes() == write_summary(b.folder, b.run_dirs).read_bytes()
     manifest = json.loads((b.folder / "manifest.json").read_text())
     assert manifest["kind"] == "replications" and manifest["seeds"] == derive_seeds(3, 3)
+
+
+class _OneFailure:
+    """An executor stand-in that runs every task in this process except the second, which comes back failed."""
+
+    def map(self, tasks, on_done=None):
+        return [run_task(t) if i != 1 else Outcome(t, False, 0.0, "Traceback ...\nRuntimeError: boom")
+                for i, t in enumerate(tasks)]
+
+
+def test_a_failed_replication_is_listed_as_failed_and_the_folder_still_loads(tmp_path):
+    """The manifest lists only finished replications (the failed one under failed), so analysis can load the rest."""
+    reps = run_replications(load_scenario(BASELINE, {**TINY, "run.steps": 20}), 1, 3, tmp_path / "reps", _OneFailure())
+    manifest = json.loads((tmp_path / "reps" / "manifest.json").read_text())
+    assert manifest["replications"] == ["rep-000", "rep-002"] == [d.name for d in reps.run_dirs]
+    assert [f["folder"] for f in manifest["failed"]] == ["rep-001"] and "boom" in manifest["failed"][0]["error"]
+    assert [r.path.name for r in load(tmp_path / "reps").runs] == ["rep-000", "rep-002"]
 
 
 def test_outsim_compare_writes_the_table_and_prints_it(tmp_path, capsys):
@@ -104,6 +89,15 @@ def test_outsim_compare_writes_the_table_and_prints_it(tmp_path, capsys):
     base = pd.read_parquet(tmp_path / "cmp" / "base" / "rep-000" / "metrics.parquet")
     what = pd.read_parquet(tmp_path / "cmp" / "whatif" / "rep-000" / "metrics.parquet")
     assert base["permanent_share"].iloc[:103].equals(what["permanent_share"].iloc[:103])  # common random numbers
+
+
+def test_a_comparison_averages_from_the_first_event_to_the_end():
+    """The default window starts at the what-if's first event week (a market event too); none gives week 1."""
+    recession = load_scenario(ROOT / "scenarios" / "recession.toml", {"run.steps": 300})
+    assert default_window(recession) == (event_weeks(recession)[0], 300) and event_weeks(recession)[0] > 1
+    failure = load_scenario(BASELINE, {"run.steps": 50, "events": [{"at": 20, "action": "provider_failure"}]})
+    assert event_weeks(failure) == [20] and default_window(failure) == (20, 50)
+    assert default_window(load_scenario(BASELINE, {"run.steps": 50})) == (1, 50)
 
 
 def test_bad_replication_options_exit_2(capsys):

@@ -1,0 +1,92 @@
+"""Statistics over replications and paired what-if comparisons, read from their run folders.
+
+- A replications folder gets ``summary.parquet``: per metric and week, the mean across replications
+  and the 95% t interval of that mean (:func:`summarise`).
+- A comparison folder gets ``comparison.parquet`` and ``comparison.csv``: per key metric, each side's
+  mean over a window of weeks and the paired difference seed by seed (the sides share their seeds:
+  common random numbers), whose mean gets a 95% t interval; it is significant when the interval
+  excludes 0 (:func:`compare`).
+
+Columns are described in docs/run-folders.md; the interval and the window mean are those of
+:mod:`analysis.stats`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.files import write_atomic, write_parquet_and_csv
+from analysis.stats import t_half_width, window_mean
+
+KEY_METRICS = ("permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "in_house_share",
+               "unmet_share", "loyalty_mean", "switch_rate", "mean_price_bpo", "mean_price_kpo", "provider_utilization",
+               "offshore_share", "broker_share", "active_providers", "quality_mean", "on_time_rate")
+
+
+def summarise(run_dirs: list[Path]) -> pd.DataFrame:
+    """Mean and 95% confidence interval of the mean, per metric and week, across replications.
+
+    Returns:
+        Columns ``metric, step, mean, lo, hi, n``, sorted by metric and step.
+    """
+    frames = [pd.read_parquet(d / "metrics.parquet") for d in run_dirs]
+    long = pd.concat([f.melt(id_vars="step", var_name="metric") for f in frames], ignore_index=True)
+    g = long.groupby(["metric", "step"], sort=True)["value"]
+    out = g.agg(mean="mean", sd="std", n="count").reset_index()
+    half = t_half_width(out["sd"].to_numpy(), out["n"].to_numpy())
+    out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    return out[["metric", "step", "mean", "lo", "hi", "n"]]
+
+
+def write_summary(folder: Path, run_dirs: list[Path]) -> Path | None:
+    """Write ``folder/summary.parquet`` over the given replications; None (nothing written) if there are none."""
+    if not run_dirs:
+        return None
+    table = summarise(run_dirs)
+    write_atomic(folder / "summary.parquet", lambda p: table.to_parquet(p, index=False))
+    return folder / "summary.parquet"
+
+
+def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, int]) -> pd.DataFrame:
+    """Paired comparison of key metrics averaged over weeks ``window`` (inclusive), one pair per seed.
+
+    Args:
+        base_dirs, whatif_dirs: run folders, the i-th of each run with the same seed.
+        window: inclusive (first, last) weeks to average over.
+
+    Returns:
+        One row per key metric present: metric, base_mean, whatif_mean, diff_mean, diff_lo, diff_hi (95% t
+        interval of the mean paired difference), n (pairs), significant (the interval excludes 0).
+    """
+    def window_means(d: Path) -> pd.Series:
+        """The key metrics of one run folder averaged over the window."""
+        metrics = pd.read_parquet(d / "metrics.parquet")
+        return window_mean(metrics, window, [c for c in KEY_METRICS if c in metrics.columns])
+
+    base = pd.DataFrame([window_means(d) for d in base_dirs])
+    what = pd.DataFrame([window_means(d) for d in whatif_dirs])
+    diff = what - base
+    n = diff.notna().sum()
+    half = pd.Series(t_half_width(diff.std().to_numpy(), n.to_numpy()), index=diff.columns)
+    out = pd.DataFrame({"base_mean": base.mean(), "whatif_mean": what.mean(), "diff_mean": diff.mean(),
+                        "diff_lo": diff.mean() - half, "diff_hi": diff.mean() + half, "n": n})
+    out["significant"] = (out["diff_lo"] > 0) | (out["diff_hi"] < 0)
+    return out.rename_axis("metric").reset_index()
+
+
+def write_comparison(folder: Path, table: pd.DataFrame) -> None:
+    """Save the comparison table as ``comparison.parquet`` and ``comparison.csv``."""
+    write_parquet_and_csv(folder, "comparison", table)
+
+
+def format_comparison(table: pd.DataFrame, window: tuple[int, int]) -> str:
+    """The comparison as a terminal table."""
+    lines = [f"Paired comparison over weeks {window[0]}-{window[1]} ({int(table['n'].max())} seed pairs; "
+             "95% t interval of the mean difference):",
+             f"  {'metric':22}{'baseline':>11}{'what-if':>11}{'difference':>12}  {'95% interval':>22}  sig."]
+    for r in table.itertuples():
+        lines.append(f"  {r.metric:22}{r.base_mean:11.4g}{r.whatif_mean:11.4g}{r.diff_mean:+12.4g}  "
+                     f"[{r.diff_lo:+9.3g}, {r.diff_hi:+9.3g}]  {'yes' if r.significant else 'no'}")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Run folders on disk: atomic writes, the manifest, and reading a run's config back (docs/run-folders.md).
+
+Every file is written through a temporary name (``.<name>.tmp-<pid>``) and renamed into place, so no
+reader ever sees a half-written file; the sweep store removes such leftovers when it starts. A run
+folder holds ``manifest.json`` (what was run, with which seed, versions and git revision) and one
+Parquet file per table in :data:`DATA_FILES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from simulation.config import Config
+from simulation.scenario import _MISSING, Problem, ScenarioError, problems_from
+
+DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
+MANIFEST = "manifest.json"
+VERSIONED_PACKAGES = ("outsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file and rename it into place, so no reader sees a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Mapping[str, Any], indent: int = 2) -> None:
+    """Write ``data`` as JSON with sorted keys and a final newline, atomically."""
+    text = json.dumps(data, indent=indent, sort_keys=True) + "\n"
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def utc_now() -> str:
+    """The current time in UTC to the second, ISO 8601 (the ``created_utc`` of manifests)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_manifest(folder: Path, data: Mapping[str, Any]) -> None:
+    """Write ``folder/manifest.json`` for a folder of many runs, stamped with ``created_utc``."""
+    write_json(folder / MANIFEST, {**data, "created_utc": utc_now()})
+
+
+def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of one seeded run: scenario, resolved config, seed, versions, git revision, timings.
+
+    Args:
+        config: the resolved config the run used.
+        seed: the run seed.
+        timings: seconds spent in setup, run and collect.
+        origin: how the config was made (scenario file, overrides, ``--from`` folder), if known.
+    """
+    return {
+        "kind": "run",
+        "origin": origin,
+        "scenario": config.name,
+        "description": config.description,
+        "seed": seed,
+        "steps": int(config.run.steps),
+        "config": config.model_dump(mode="json"),
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "timings_seconds": timings,
+        "created_utc": utc_now(),
+        "files": {name: f"{name}.parquet" for name in DATA_FILES},
+    }
+
+
+def write_run_folder(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]) -> Path:
+    """Write one Parquet file per table, then manifest.json, each atomically; returns the folder."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        write_atomic(out / f"{name}.parquet", partial(table.to_parquet, index=False))
+    write_json(out / MANIFEST, manifest)
+    return out
+
+
+def load_run_config(run_dir: str | Path) -> tuple[Config, int]:
+    """The resolved config and seed a run folder was made with, so the run can be repeated exactly.
+
+    Raises:
+        ScenarioError: if the folder has no readable manifest or its config no longer validates.
+    """
+    path = Path(run_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        config, seed = manifest["config"], int(manifest["seed"])
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(run_dir), MANIFEST, _MISSING, "not a run folder (no manifest.json)")]) from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError([Problem(str(path), "config", _MISSING, f"unreadable manifest ({exc})")]) from None
+    try:
+        return Config.model_validate(config), seed
+    except ValidationError as exc:
+        raise ScenarioError(problems_from(exc, str(path), {})) from None
+
+
+def export_csv(run_dir: str | Path) -> list[Path]:
+    """Write a CSV copy of every Parquet table in a run folder (for spreadsheets); returns the files.
+
+    Raises:
+        ScenarioError: the folder holds no Parquet table.
+    """
+    folder = Path(run_dir)
+    tables = sorted(folder.glob("*.parquet"))
+    if not tables:
+        raise ScenarioError([Problem(str(folder), "parquet", _MISSING, "no Parquet tables to export (is this a run folder?)")])
+    out = []
+    for table in tables:
+        target = table.with_suffix(".csv")
+        write_atomic(target, partial(pd.read_parquet(table).to_csv, index=False))
+        out.append(target)
+    return out
+
+
+def versions() -> dict[str, str]:
+    """Python's version and those of outsim and the packages that shape its results."""
+    out = {"python": platform.python_version()}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def git_revision() -> str | None:
+    """The git commit of the outsim source tree, with ``-dirty`` if tracked files changed; None outside git."""
+    try:
+        here = Path(__file__).resolve().parent
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
