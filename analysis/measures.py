@@ -34,7 +34,7 @@ MODES = ("in_house", "on_call", "permanent")
 FORMS = ("on_call", "permanent")
 LOYAL_AT, SEARCHER_BELOW = 0.8, 0.5
 
-# Decision outcome -> sourcing mode after the review (simulation/review.py: a permanent choice that
+# Decision outcome -> sourcing mode after the review (simulation/model/sourcing/review.py: a permanent choice that
 # ends without a contract falls back to on-call).
 MODE_AFTER = {"kept": "permanent", "renewed": "permanent", "signed": "permanent", "in_house": "in_house",
               "on_call": "on_call", "on_call_broker": "on_call", "no_deal": "on_call", "no_capacity": "on_call"}

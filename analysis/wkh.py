@@ -28,7 +28,7 @@ def mean_field_y(n: int, betas: np.ndarray, gamma: float, pi: float, loyal: bool
 
     From a loyal start (all preference on one provider) or a symmetric one with an infinitesimal push,
     which grows only where the symmetric state is unstable; the damped iteration converges on both
-    branches (the same solver as tests/test_patterns.py, vectorised over beta).
+    branches; vectorised over beta.
     """
     betas = np.asarray(betas, float)[:, None]
     J = np.zeros((len(betas), n))
@@ -47,7 +47,13 @@ def mean_field_y(n: int, betas: np.ndarray, gamma: float, pi: float, loyal: bool
 
 
 def disordered_y(n: int, betas: np.ndarray, gamma: float, pi: float) -> np.ndarray:
-    """Expected y below the transition with finite memory (1/n in the gamma -> 0 limit); see tests/test_patterns.py."""
+    """Expected y below the transition with finite memory (1/n in the gamma -> 0 limit).
+
+    With one purchase a week, sum_j J_j = pi / gamma exactly, and each J_j is a geometric sum of
+    Bernoulli(1/n) hits, so E[y] = 1/n + (1 - 1/n) gamma / (2 - gamma) at beta = 0. For beta > 0 the
+    logit feeds fluctuations back with gain beta / beta_c (linear response), dividing the excess by
+    (1 - beta / beta_c).
+    """
     return 1.0 / n + (1.0 - 1.0 / n) * gamma / (2.0 - gamma) / (1.0 - np.asarray(betas, float) * pi / (n * gamma))
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from simulation.config import Config
-from simulation.scenario import _MISSING, Problem, ScenarioError, problems_from
+from simulation.scenario import MISSING, Problem, ScenarioError, problems_from
 
 DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
 MANIFEST = "manifest.json"
@@ -102,9 +102,9 @@ def load_run_config(run_dir: str | Path) -> tuple[Config, int]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         config, seed = manifest["config"], int(manifest["seed"])
     except FileNotFoundError:
-        raise ScenarioError([Problem(str(run_dir), MANIFEST, _MISSING, "not a run folder (no manifest.json)")]) from None
+        raise ScenarioError([Problem(str(run_dir), MANIFEST, MISSING, "not a run folder (no manifest.json)")]) from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ScenarioError([Problem(str(path), "config", _MISSING, f"unreadable manifest ({exc})")]) from None
+        raise ScenarioError([Problem(str(path), "config", MISSING, f"unreadable manifest ({exc})")]) from None
     try:
         return Config.model_validate(config), seed
     except ValidationError as exc:
@@ -120,7 +120,7 @@ def export_csv(run_dir: str | Path) -> list[Path]:
     folder = Path(run_dir)
     tables = sorted(folder.glob("*.parquet"))
     if not tables:
-        raise ScenarioError([Problem(str(folder), "parquet", _MISSING, "no Parquet tables to export (is this a run folder?)")])
+        raise ScenarioError([Problem(str(folder), "parquet", MISSING, "no Parquet tables to export (is this a run folder?)")])
     out = []
     for table in tables:
         target = table.with_suffix(".csv")

@@ -30,11 +30,11 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        shown = "" if self.value is _MISSING else f" = {self.value!r}"
+        shown = "" if self.value is MISSING else f" = {self.value!r}"
         return f"{self.source}: {self.key}{shown}: {self.rule}"
 
 
-_MISSING = object()
+MISSING = object()  # a problem about a key that has no value (a missing file, a required key)
 
 
 class ScenarioError(ValueError):
@@ -48,10 +48,10 @@ class ScenarioError(ValueError):
 def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
     """Parse ``dotted.key=value`` with the value read as a TOML literal (bare words become strings)."""
     if "=" not in text:
-        raise ScenarioError([Problem(source, text, _MISSING, "expected dotted.key=value")])
+        raise ScenarioError([Problem(source, text, MISSING, "expected dotted.key=value")])
     key, raw = (x.strip() for x in text.split("=", 1))
     if not key:
-        raise ScenarioError([Problem(source, text, _MISSING, "missing key before '='")])
+        raise ScenarioError([Problem(source, text, MISSING, "missing key before '='")])
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -62,24 +62,24 @@ def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
-        raise ScenarioError([Problem(_shown(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
+        raise ScenarioError([Problem(shown_path(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
         if chain:
-            raise ScenarioError([Problem(_shown(chain[-1]), "extends", _shown(path), "file not found")]) from None
-        raise ScenarioError([Problem(_shown(path), "scenario", _MISSING, "file not found")]) from None
+            raise ScenarioError([Problem(shown_path(chain[-1]), "extends", shown_path(path), "file not found")]) from None
+        raise ScenarioError([Problem(shown_path(path), "scenario", MISSING, "file not found")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(_shown(path), "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
+        raise ScenarioError([Problem(shown_path(path), "toml", MISSING, f"TOML syntax error: {exc}")]) from None
     parent = data.pop("extends", None)
     if not chain:
         data.setdefault("name", path.stem)  # a scenario is named after its own file unless it says otherwise
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ScenarioError([Problem(_shown(path), "extends", parent, "must be a file path string")])
+        raise ScenarioError([Problem(shown_path(path), "extends", parent, "must be a file path string")])
     base = _read_toml((path.parent / parent).resolve(), (*chain, path))
     return deep_merge(base, data)
 
@@ -171,7 +171,7 @@ def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) ->
         elif err["type"] == "literal_error" and loc[:1] == ("events",) and loc[-1] == "action":
             near = difflib.get_close_matches(str(err.get("input")), [a.value for a in EventAction], n=1)
             rule = f"unknown action; expected one of {ACTIONS}" + (f"; did you mean '{near[0]}'?" if near else "")
-        value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
+        value = err.get("input", MISSING) if err["type"] != "missing" else MISSING
         if not loc and err["type"] == "value_error":  # a whole-config rule: its message names the key
             key, _, rule = str(err["ctx"]["error"]).partition(": ")
             src = sources.get(key, source)
@@ -181,15 +181,15 @@ def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) ->
 
 
 def _lookup(data: Any, dotted: str) -> Any:
-    """The raw value at a dotted key of scenario data, or _MISSING."""
+    """The raw value at a dotted key of scenario data, or MISSING."""
     for part in dotted.split("."):
         if not isinstance(data, dict) or part not in data:
-            return _MISSING
+            return MISSING
         data = data[part]
     return data
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path as a user would write it: relative to the working folder when inside it."""
     try:
         return str(path.relative_to(Path.cwd()))
@@ -213,7 +213,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
     source = "(defaults)" if base is None else "(run folder)"
     if path is not None:
         if not Path(path).is_file():
-            raise ScenarioError([Problem(str(path), "scenario", _MISSING, "file not found")])
+            raise ScenarioError([Problem(str(path), "scenario", MISSING, "file not found")])
         p = Path(path).resolve()
         source = str(path)
         data = _read_toml(p)

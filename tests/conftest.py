@@ -1,4 +1,7 @@
-"""Shared fixtures: small configs that run in well under a second, and free loopback ports."""
+"""Shared fixtures: scaled-down markets, and free loopback ports.
+
+Hand-made market states for unit tests of single phases (no full model) are built by tests/markets.py.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,19 @@ BASELINE = ROOT / "scenarios" / "baseline.toml"
 WKH = ROOT / "scenarios" / "validation" / "wkh.toml"
 
 
+def market_size(firms: int) -> dict[str, int]:
+    """Overrides that scale the baseline market to ``firms`` firms, keeping its proportions
+    (one BPO provider per 10 firms, one KPO specialist per 25)."""
+    return {"firms.count": firms, "providers.bpo_count": max(1, firms // 10), "providers.kpo_count": max(1, firms // 25)}
+
+
+SMALL = market_size(300)  # the size of the seeded pattern and golden runs
+
+
 @pytest.fixture
-def small_config():
-    """The baseline market scaled down to 120 firms, 12 BPO providers, 6 KPO specialists, 60 weeks."""
-    return load_scenario(BASELINE, {"firms.count": 120, "providers.bpo_count": 12, "providers.kpo_count": 6,
-                                    "run.steps": 60})
+def small_market():
+    """The baseline scaled to 300 firms (30 BPO providers, 12 KPO specialists)."""
+    return load_scenario(BASELINE, SMALL)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import socket
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BASELINE, WKH
+from conftest import BASELINE, WKH, market_size
 
 from simulation import load_scenario, run
 from simulation.app import (
@@ -31,7 +31,7 @@ from simulation.model.market.choice import loyalty
 from simulation.model import OutsourcingModel
 from simulation.model.codes import Mode
 
-SMALL = {"firms.count": 100, "providers.bpo_count": 10, "providers.kpo_count": 4}
+SMALL = market_size(100)
 WEEKS = 20
 
 

@@ -7,11 +7,11 @@ import json
 from simulation import load_scenario, run, save_run
 from simulation.runfolder import DATA_FILES
 
-from conftest import BASELINE
+from conftest import BASELINE, market_size
 
 
 def _folder(tmp_path, name, seed):
-    cfg = load_scenario(BASELINE, {"firms.count": 150, "providers.bpo_count": 15, "providers.kpo_count": 6})
+    cfg = load_scenario(BASELINE, market_size(150))
     return save_run(run(cfg, seed=seed, steps=80), tmp_path / name)
 
 

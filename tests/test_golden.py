@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from simulation import load_scenario, run, save_run
-from simulation.api import DATA_FILES
+from simulation.runfolder import DATA_FILES
+
+from conftest import SMALL
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = {"firms.count": 300, "providers.bpo_count": 30, "providers.kpo_count": 12}
 
 #: name: (scenario file, overrides, seed, weeks or None for the scenario's own horizon)
 CASES = {

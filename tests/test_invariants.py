@@ -15,7 +15,7 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.config import ParameterEvent
 from simulation.model.ledger import STATUS_AFTER, VALID_TRANSITIONS, ContractEventKind, ContractStatus
 
-from conftest import BASELINE
+from conftest import BASELINE, market_size
 
 REL = 1e-9  # floating-point round-off on sums of thousands of terms; any real leak is orders larger
 
@@ -58,10 +58,9 @@ def run_checked(cfg, seed: int, steps: int) -> OutsourcingModel:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_invariants_hold_every_week_of_a_scaled_baseline(seed):
+def test_invariants_hold_every_week_of_a_scaled_baseline(seed, small_market):
     """Money, volume, capacity and contract transitions hold in every week of 260-week runs on three seeds."""
-    cfg = load_scenario(BASELINE, {"firms.count": 300, "providers.bpo_count": 30, "providers.kpo_count": 12})
-    model = run_checked(cfg, seed, 260)
+    model = run_checked(small_market, seed, 260)
     kinds = {e.event for e in model.contracts.events}
     assert {ContractEventKind.SIGNED, ContractEventKind.RENEWED, ContractEventKind.EXPIRED} <= kinds
 
@@ -74,11 +73,9 @@ def test_invariants_hold_every_week_of_the_full_baseline():
 
 def test_invariants_hold_through_a_recession_with_exits():
     """A deep recession (many exits and early terminations) keeps every invariant."""
-    cfg = load_scenario(BASELINE, {"firms.count": 200, "providers.bpo_count": 20, "providers.kpo_count": 8,
-                                   "providers.exit_loss_weeks": 8})
-
+    cfg = load_scenario(BASELINE, {**market_size(200), "providers.exit_loss_weeks": 8})
     cfg = cfg.model_copy(update={"events": [ParameterEvent(at=60, action="multiply", target="environment.demand_multiplier",
-                                                        value=0.4, ramp_weeks=4)]})
+                                                           value=0.4, ramp_weeks=4)]})
     model = run_checked(cfg, 5, 200)
     kinds = {e.event for e in model.contracts.events}
     assert ContractEventKind.PROVIDER_EXIT in kinds or ContractEventKind.TERMINATED in kinds

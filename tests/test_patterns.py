@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis import wkh
 from analysis.stats import window_mean
 from simulation import load_scenario, run
 
-from conftest import BASELINE, WKH
+from conftest import BASELINE, SMALL, WKH
 
-SMALL = {"firms.count": 300, "providers.bpo_count": 30, "providers.kpo_count": 12}
 SEEDS = (1, 2, 3)
 
 pytestmark = pytest.mark.slow
@@ -25,33 +25,15 @@ pytestmark = pytest.mark.slow
 GAMMA, PI = 0.1, 0.5  # wkh.toml: gamma = 0.1; payoff pi = 1 - price 13 / in-house cost 26
 
 
-def mean_field_y(n: int, beta: float, gamma: float, pi: float, ordered: bool) -> float:
-    """Fixed point of J_j = (pi / gamma) P_j with P = softmax(beta J), from a loyal or a symmetric start."""
-    J = np.zeros(n)
-    if ordered:
-        J[0] = pi / gamma
-    else:
-        J[:] = pi / (n * gamma)
-        J[0] += 1e-9  # an infinitesimal push: it grows only where the symmetric state is unstable
-    for _ in range(20_000):
-        z = beta * J
-        P = np.exp(z - z.max())
-        P /= P.sum()
-        J = 0.5 * J + 0.5 * pi * P / gamma  # damped iteration: converges on both branches
-    P = J / J.sum()
-    return float((P**2).sum())
+def mean_field_y(n: int, beta: float, ordered: bool) -> float:
+    """The mean-field loyalty of analysis/wkh.py at one beta, from a loyal or a symmetric start."""
+    return float(wkh.mean_field_y(n, [beta], GAMMA, PI, loyal=ordered)[0])
 
 
-def disordered_y(n: int, beta: float, gamma: float, pi: float) -> float:
-    """Expected y below the transition, with finite memory.
-
-    With one purchase a week, sum_j J_j = pi / gamma exactly, and each J_j is a geometric sum of
-    Bernoulli(1/n) hits, so E[y] = 1/n + (1 - 1/n) gamma / (2 - gamma) at beta = 0. For beta > 0 the
-    logit feeds fluctuations back with gain beta / beta_c (linear response), dividing the excess by
-    (1 - beta / beta_c). The mean-field 1/n is the gamma -> 0 limit of this.
-    """
-    beta_c = n * gamma / pi
-    return 1.0 / n + (1.0 - 1.0 / n) * gamma / (2.0 - gamma) / (1.0 - beta / beta_c)
+def disordered_y(n: int, beta: float) -> float:
+    """The finite-memory loyalty below the transition of analysis/wkh.py: with one purchase a week,
+    E[y] = 1/n + (1 - 1/n) gamma / (2 - gamma) at beta = 0, the excess divided by (1 - beta / beta_c)."""
+    return float(wkh.disordered_y(n, [beta], GAMMA, PI)[0])
 
 
 def measured_y(n: int, beta: float) -> float:
@@ -61,14 +43,14 @@ def measured_y(n: int, beta: float) -> float:
 
 
 def test_mean_field_solver_matches_the_known_n2_solution():
-    """The test's own solver agrees with gamma D = pi tanh(beta D / 2) for n = 2 and gives 1/n below beta_c."""
+    """The mean-field solver agrees with gamma D = pi tanh(beta D / 2) for n = 2 and gives 1/n below beta_c."""
     beta = 1.0
     D = 1.0
     for _ in range(500):
         D = PI * np.tanh(beta * D / 2) / GAMMA
     p1 = 0.5 * (1 + GAMMA * D / PI)
-    assert mean_field_y(2, beta, GAMMA, PI, ordered=False) == pytest.approx(p1**2 + (1 - p1) ** 2, abs=1e-6)
-    assert mean_field_y(3, 0.3, GAMMA, PI, ordered=False) == pytest.approx(1 / 3, abs=1e-6)
+    assert mean_field_y(2, beta, ordered=False) == pytest.approx(p1**2 + (1 - p1) ** 2, abs=1e-6)
+    assert mean_field_y(3, 0.3, ordered=False) == pytest.approx(1 / 3, abs=1e-6)
 
 
 @pytest.mark.parametrize("n, beta", [(2, 0.2), (3, 0.3)])
@@ -77,7 +59,7 @@ def test_p1_below_transition_loyalty_stays_near_one_over_n(n, beta):
     y = measured_y(n, beta)
     # Seed-to-seed sd of the 200-week mean is about 0.002; 0.015 also allows for the linear-response
     # approximation (measured 3-seed means: 0.549 vs 0.553 for n = 2, 0.405 vs 0.403 for n = 3).
-    assert y == pytest.approx(disordered_y(n, beta, GAMMA, PI), abs=0.015)
+    assert y == pytest.approx(disordered_y(n, beta), abs=0.015)
     assert y < 1.0 / n + 0.1  # and clearly not loyal
 
 
@@ -89,7 +71,7 @@ def test_p1_above_transition_loyalty_follows_mean_field(n, beta):
     # Finite memory makes loyal firms still visit others now and then, so y falls short of the
     # mean field by O(gamma); measured 3-seed means: n=2: 0.976 (mf 0.995), 0.995 (1.000);
     # n=3 at beta 1.5-2.5: 0.978-0.994 (mf 0.998-1.000). 0.03 is about 1.5x the largest gap.
-    assert y == pytest.approx(mean_field_y(n, beta, GAMMA, PI, ordered=True), abs=0.03)
+    assert y == pytest.approx(mean_field_y(n, beta, ordered=True), abs=0.03)
 
 
 # ----------------------------------------------------------------------------- P2: specificity

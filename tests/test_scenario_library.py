@@ -18,12 +18,12 @@ from simulation.runfolder import DATA_FILES
 from simulation.cli import main
 from simulation.scenario import ScenarioError, list_scenarios
 
-from conftest import ROOT
+from conftest import ROOT, market_size
 
 SCENARIOS = ROOT / "scenarios"
 SHIPPED = [info.path for info in list_scenarios(SCENARIOS)]
 BAD = sorted((ROOT / "tests" / "data" / "bad_scenarios").glob("*.toml"))
-SMALL = {"firms.count": 120, "providers.bpo_count": 12, "providers.kpo_count": 6}
+SMALL = market_size(120)
 
 
 def test_library_holds_the_baseline_and_at_least_eight_what_ifs_with_descriptions():

@@ -15,7 +15,7 @@ import pytest
 
 from simulation import load_scenario, run
 
-from conftest import ROOT
+from conftest import ROOT, market_size
 
 SEEDS = (1, 2, 3)
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def test_p9_small_firms_and_kpo_work_use_brokers_more(seed):
 
 # ----------------------------------------------------------------------------- P6: lock-in
 HIKE_WEEK = 150
-P6_SMALL = {"firms.count": 500, "providers.bpo_count": 50, "providers.kpo_count": 20}
+P6_SMALL = market_size(500)
 
 
 def hiked_volume(hike: float, seed: int, weeks: int = 260) -> np.ndarray:

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from simulation.config import Config
 from simulation.config import UnknownParameter, get_value
 from simulation.executor import derive_seeds
-from simulation.scenario import _MISSING, Problem, ScenarioError, load_scenario
+from simulation.scenario import MISSING, Problem, ScenarioError, load_scenario
 from simulation.sweeps.spec import Sweep
 
 
@@ -178,6 +178,6 @@ def _unknown(cfg: BaseModel, key: str, src: str) -> Problem | None:
         if part not in names:
             near = difflib.get_close_matches(part, names, n=1)
             fix = ".".join([*parts[:depth], near[0], *parts[depth + 1:]]) if near else ""
-            return Problem(src, f"parameters.{key}", _MISSING, "unknown parameter" + (f"; did you mean '{fix}'?" if fix else ""))
+            return Problem(src, f"parameters.{key}", MISSING, "unknown parameter" + (f"; did you mean '{fix}'?" if fix else ""))
         node = node[part] if isinstance(node, dict) else getattr(node, part)
     return None

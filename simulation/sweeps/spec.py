@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from simulation.model.metrics import REPORTERS
-from simulation.scenario import _MISSING, Problem, ScenarioError, _shown
+from simulation.scenario import MISSING, Problem, ScenarioError, shown_path
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 METRICS = sorted(k for k in REPORTERS if k != "step")
@@ -119,7 +119,7 @@ class Sweep:
 
     @property
     def source(self) -> str:
-        return _shown(self.path)
+        return shown_path(self.path)
 
     def outputs(self) -> dict[str, Any]:
         """What each run keeps (also sent to the workers)."""
@@ -146,13 +146,13 @@ def _is_parameter(value: Any) -> bool:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; raises ScenarioError with every problem found."""
     p = Path(path)
-    src = _shown(p.resolve()) if p.exists() else str(path)
+    src = shown_path(p.resolve()) if p.exists() else str(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (FileNotFoundError, IsADirectoryError):
-        raise ScenarioError([Problem(str(path), "sweep", _MISSING, "file not found")]) from None
+        raise ScenarioError([Problem(str(path), "sweep", MISSING, "file not found")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(src, "toml", _MISSING, f"TOML syntax error: {exc}")]) from None
+        raise ScenarioError([Problem(src, "toml", MISSING, f"TOML syntax error: {exc}")]) from None
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as exc:
@@ -180,7 +180,7 @@ def load_sweep(path: str | Path) -> Sweep:
             problems.append(Problem(src, where, list(names), "lists a metric twice"))
     base = (p.resolve().parent / spec.base).resolve()
     if not base.is_file():
-        problems.append(Problem(src, "base", spec.base, f"scenario file not found ({_shown(base)})"))
+        problems.append(Problem(src, "base", spec.base, f"scenario file not found ({shown_path(base)})"))
     if problems:
         raise ScenarioError(problems)
     return Sweep(path=p.resolve(), name=spec.name or p.stem, description=spec.description, base=base, steps=spec.steps,
@@ -215,16 +215,16 @@ def _parameter(key: str, value: Any, design: str, src: str, problems: list[Probl
             near = difflib.get_close_matches(str(k), RANGE_KEYS, n=1)
             problems.append(Problem(src, f"{where}.{k}", value[k], "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")))
     for k in ("low", "high"):
-        v = value.get(k, _MISSING)
-        if v is _MISSING:
-            problems.append(Problem(src, f"{where}.{k}", _MISSING, "required in a range table"))
+        v = value.get(k, MISSING)
+        if v is MISSING:
+            problems.append(Problem(src, f"{where}.{k}", MISSING, "required in a range table"))
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             problems.append(Problem(src, f"{where}.{k}", v, "must be a finite number"))
-    num = value.get("num", _MISSING)
-    if sampled and num is not _MISSING:
+    num = value.get("num", MISSING)
+    if sampled and num is not MISSING:
         problems.append(Problem(src, f"{where}.num", num, f"num is for grid designs; {design} draws design.samples points"))
-    elif not sampled and num is _MISSING:
-        problems.append(Problem(src, f"{where}.num", _MISSING, "a grid range needs num (how many evenly spaced values)"))
+    elif not sampled and num is MISSING:
+        problems.append(Problem(src, f"{where}.num", MISSING, "a grid range needs num (how many evenly spaced values)"))
     elif not sampled and (isinstance(num, bool) or not isinstance(num, int) or num < 2):
         problems.append(Problem(src, f"{where}.num", num, "must be an integer of at least 2"))
     if len(problems) > bad:
@@ -240,7 +240,7 @@ def _design_problems(spec: SweepFile, dims: int, src: str) -> list[Problem]:
     if d.kind == "grid" and d.samples is not None:
         out.append(Problem(src, "design.samples", d.samples, "a grid takes every combination; samples is for lhs, sobol and morris"))
     if d.kind != "grid" and d.samples is None:
-        out.append(Problem(src, "design.samples", _MISSING, f"required for a {d.kind} design"))
+        out.append(Problem(src, "design.samples", MISSING, f"required for a {d.kind} design"))
     if d.kind == "sobol" and d.samples is not None and d.samples & (d.samples - 1):
         out.append(Problem(src, "design.samples", d.samples, "must be a power of 2 for Sobol sampling (e.g. 64, 128)"))
     if d.kind != "morris" and d.levels is not None:
@@ -263,7 +263,7 @@ def _schema_problems(exc: ValidationError, src: str) -> list[Problem]:
         loc = tuple(err["loc"])
         key = ".".join(str(x) for x in loc) or "(root)"
         rule = err["msg"]
-        value = err.get("input", _MISSING)
+        value = err.get("input", MISSING)
         if err["type"] == "extra_forbidden":
             model = SweepFile
             for part in loc[:-1]:
@@ -276,7 +276,7 @@ def _schema_problems(exc: ValidationError, src: str) -> list[Problem]:
             near = difflib.get_close_matches(str(loc[-1]), names, n=1)
             rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
         elif err["type"] == "missing":
-            value, rule = _MISSING, "required"
+            value, rule = MISSING, "required"
         elif err["type"] == "finite_number":
             rule = "must be a finite number (NaN and infinity are not allowed)"
         elif err["type"] == "literal_error":
