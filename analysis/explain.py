@@ -1,7 +1,6 @@
 """The written trail of one firm: every sourcing review and every contract event, week by week.
 
-KPO work leaves "a clear written trail of how decisions were made" (DESIGN.md section 2); the model
-keeps one for every firm. :func:`explain` turns a run folder's decision log (decisions.parquet) and
+KPO work leaves a clear written trail of how decisions were made; the model keeps one for every firm. :func:`explain` turns a run folder's decision log (decisions.parquet) and
 contract ledger (contracts.parquet) into plain text for one firm, optionally one service: at each
 review the options compared with their expected weekly costs (the cheapest marked), the choice, the
 channel and the outcome; and each contract event with its price, reserved hours and reason.

@@ -3,8 +3,8 @@
 :func:`run_numbers` computes a flat dict of named numbers from one loaded run (NaN where the data do
 not allow a number). Over replications the same numbers are computed per run and shown as the mean
 with the range across runs; no sentence is written without the number behind it. :func:`calibration`
-sets the model's numbers beside the industry figures of DESIGN.md ("Industry figures the baseline
-should sit near").
+sets the model's numbers beside the industry figures the baseline should sit near (ISG/TPI Index,
+Everest Group, Deloitte outsourcing surveys, Aon and WTW salary surveys, NASSCOM, SPI benchmark).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def _calibration_html(numbers: Sequence[dict]) -> str:
     body = "".join(f"<tr><td class='l'>{_esc(r['measure'])}</td><td class='l'>{_esc(r['industry'])}</td>"
                    f"<td>{_esc(r['model'])}</td><td>{_esc(r['range'])}</td><td class='l {r['verdict']}'>{_esc(r['verdict'])}</td>"
                    f"<td class='l sub'>{_esc(r['how'])}</td></tr>" for r in rows)
-    return ("<p class='sub'>Industry figures from DESIGN.md (ISG/TPI, Everest, Deloitte, Aon/WTW, NASSCOM, SPI) beside "
+    return ("<p class='sub'>Industry figures (ISG/TPI Index, Everest Group, Deloitte, Aon/WTW, NASSCOM, SPI) beside "
             "the model's own numbers; the verdict compares the model's number (mean over runs) with the range used, "
             "our reading of the industry figure.</p>"
             "<table><tr><th class='l'>measure</th><th class='l'>industry</th><th>model</th><th>range used</th><th class='l'>verdict</th>"
