@@ -1,8 +1,11 @@
 """Golden runs: seeded scenarios must keep writing byte-identical Parquet files.
 
-The hashes below were made before the architecture renovation and are unchanged by it: a refactoring
+The hashes below were made before the architecture renovation and were unchanged by it: a refactoring
 that changes any output byte fails here. A change that alters results on purpose regenerates them in
-the same commit (``python tests/test_golden.py`` prints the current hashes) and says so.
+the same commit (``python tests/test_golden.py`` prints the current hashes) and says so. History:
+- metrics.parquet gained nine columns for calibration moments (capacity and hours used by kind, posted
+  prices by kind and region, the in-house cost of outsourced work); every earlier column and every
+  other table kept its bytes.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ GOLDEN = {
         "contracts": "a775a0cf0e49443861525726abf8456cdb4021452dc4981a08cafe0fc5fece63",
         "decisions": "51ba38c4abc789e0e165bfa50fa6bd1a4f074499ababb0f4e5990827d6cab091",
         "firms": "d3915ad279843b1f8838d56fe6865252b097581f911d306f188798c7ed31bac8",
-        "metrics": "4e7f7c7de15492d3072f6ab7b011f7bb0a56cb6c46639b08abdc12d3729aba0a",
+        "metrics": "b6dfaf2f39cfc0f9d2226b9db7ffa49d205ca665577a9284f10d1c584f246863",
         "providers": "bf6a4e405d62e4b218fac701beccc178001f7b448d850dfa4fc1292b9a16b8af",
         "relationships": "349b28b23c0173f497b89e2946674aca91842b2ea57b809158d20ad05e778f36",
     },
@@ -41,7 +44,7 @@ GOLDEN = {
         "contracts": "7134c4b5ea07c1547dd86dc944903672d5d69d6747a03caf7ec721c0d130428c",
         "decisions": "500c9192d0f431362e3481ab54cb7c6dc53c151b037ae2c8b795ea04241ad217",
         "firms": "66e9caa089af825988620dd4149c8e0d438ec6e40a95a8055e671d9d861bd843",
-        "metrics": "f371ac6b9218c0a47ee00ae7dedd5c910cb5ce4e0b89c84b088bee7cc5016461",
+        "metrics": "bf472e9a916e3ab18f0a0503e60973b8d960eceb460e7b242cc6793b6a654094",
         "providers": "215d08cc3a514cf55f2b801be93b57b08f609255903cc1d3f37c5638dc1fc184",
         "relationships": "8c49b797b086d285fa80f250b698df2eeba734746cac73f0883994fda0b463ea",
     },
@@ -49,7 +52,7 @@ GOLDEN = {
         "contracts": "d0c1b70af6069fdf113ffb6f13a49930e73537e3ba0b7bb5659ceca01f3a8cce",
         "decisions": "2c6beebd3fc2b76c921965eb16c08f9ec9f9ba296a163818c5b62f250ff82ffd",
         "firms": "7fde47296deb5651752a5749aafa303ddf83a55bcbce40498a3908fa25271cf2",
-        "metrics": "15e1a7a7f45cbdbff50b0edf8807478956a92c2218a7ca4119585b4133bf3dc1",
+        "metrics": "0ed74698d15791a97807e099a1362bad723ad8cfac44ff46605ebd4862a8c4b2",
         "providers": "b195e73d98e70339885b4e435845d23e54d5472c853c8cf7e8a9fdac1da87451",
         "relationships": "de6254454100bbe01574063a9dce0cc3fad52ce4ed74cda0802d99c013fb8b04",
     },
@@ -57,7 +60,7 @@ GOLDEN = {
         "contracts": "645cd5a82658a73b4b85613124c4a3a6d41cfe77eb6c3439b1ff336e8c72d685",
         "decisions": "0a81396d1e259731dd8cfa40a63f6cca5aa3da12dc96fab57bd710f694a1f06e",
         "firms": "7fde47296deb5651752a5749aafa303ddf83a55bcbce40498a3908fa25271cf2",
-        "metrics": "d7b9d5e1d311246b7242de91a737f6a17c51e23605998bccf22b6700fdf0924f",
+        "metrics": "cb35ac91d5fd109cf6ac5130aa577ef0d88e7f4c816d58d80f8e84ac63c05086",
         "providers": "30f7fc054e26a70eaabbdc259d6d3eed2ceb6b2ac02cc08ad17045a73aa560ce",
         "relationships": "4ac8a49c4e4bc8e993e8245c164e4704f0e4af0ed56d0aaed299ed502b56290f",
     },

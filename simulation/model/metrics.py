@@ -27,6 +27,14 @@ class ProviderTotals:
 
     capacity: float  # hours/week of the active providers before this week's hiring
     used: float
+    capacity_bpo: float
+    capacity_kpo: float
+    used_bpo: float
+    used_kpo: float
+    posted_price_bpo_domestic: float  # capacity-weighted mean spot price of active providers (NaN: none)
+    posted_price_bpo_offshore: float
+    posted_price_kpo_domestic: float
+    posted_price_kpo_offshore: float
     max_overuse: float  # largest excess of hours delivered over a provider's capacity (<= 0 when none)
     provider_profit: float
     active_providers: int
@@ -82,6 +90,15 @@ class WeekFlows:
     on_time: float = float("nan")
     firm_surplus: float = 0.0
     provider_profit: float = 0.0
+    outsourced_inhouse_cost: float = 0.0
+    capacity_bpo: float = 0.0
+    capacity_kpo: float = 0.0
+    used_bpo: float = 0.0
+    used_kpo: float = 0.0
+    posted_price_bpo_domestic: float = float("nan")
+    posted_price_bpo_offshore: float = float("nan")
+    posted_price_kpo_domestic: float = float("nan")
+    posted_price_kpo_offshore: float = float("nan")
 
 
 def sales_by_provider(sales: list[Sales], n_providers: int) -> NDArray[np.float64]:
@@ -178,6 +195,15 @@ def provider_profit(model) -> float: return model.flows.provider_profit
 def demand_level(model) -> float: return model.environment.demand_level
 def wage_index_offshore(model) -> float: return model.environment.wage_index["offshore"]
 def wage_index_domestic(model) -> float: return model.environment.wage_index["domestic"]
+def outsourced_inhouse_cost(model) -> float: return model.flows.outsourced_inhouse_cost
+def capacity_hours_bpo(model) -> float: return model.flows.capacity_bpo
+def capacity_hours_kpo(model) -> float: return model.flows.capacity_kpo
+def used_hours_bpo(model) -> float: return model.flows.used_bpo
+def used_hours_kpo(model) -> float: return model.flows.used_kpo
+def posted_price_bpo_domestic(model) -> float: return model.flows.posted_price_bpo_domestic
+def posted_price_bpo_offshore(model) -> float: return model.flows.posted_price_bpo_offshore
+def posted_price_kpo_domestic(model) -> float: return model.flows.posted_price_kpo_domestic
+def posted_price_kpo_offshore(model) -> float: return model.flows.posted_price_kpo_offshore
 
 
 REPORTERS = {f.__name__: f for f in (
@@ -187,5 +213,8 @@ REPORTERS = {f.__name__: f for f in (
     offshore_share, broker_share, active_providers, firm_payments, provider_revenue, broker_fees, demand_hours,
     in_house_hours, permanent_hours, on_call_hours, unmet_hours, capacity_hours, used_hours, max_capacity_overuse,
     provider_entries, provider_exits, contracts_signed, contracts_renewed, contracts_ended, active_contracts,
-    onboarding_costs, switching_costs, quality_mean, on_time_rate, firm_surplus, provider_profit, demand_level, wage_index_domestic, wage_index_offshore,
+    onboarding_costs, switching_costs, quality_mean, on_time_rate, firm_surplus, provider_profit, demand_level,
+    wage_index_domestic, wage_index_offshore, outsourced_inhouse_cost, capacity_hours_bpo, capacity_hours_kpo,
+    used_hours_bpo, used_hours_kpo, posted_price_bpo_domestic, posted_price_bpo_offshore, posted_price_kpo_domestic,
+    posted_price_kpo_offshore,
 )}

@@ -26,7 +26,8 @@ from simulation.model.environment import Environment
 from simulation.model.market.fulfilment import Fills, Sales, fulfil
 from simulation.model.market.outcomes import realise_outcomes
 from simulation.model.market.pricing import Prices, market_utilization
-from simulation.model.market.providers import entry_services, exit_candidates, remove_provider, update_providers, week_load
+from simulation.model.market.providers import (capacity_and_prices, entry_services, exit_candidates, remove_provider,
+                                              update_providers, week_load)
 from simulation.model.market.spot import SpotMarket
 from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, sales_by_provider, week_flows
 from simulation.model.sourcing.options import MarketView
@@ -113,9 +114,7 @@ class OutsourcingModel(mesa.Model):
         """Step 6: book the week for every provider, then exits, market events and entries."""
         table, n = self.providers, self.providers.n
         load = week_load(fills, market, self.slots, self.contracts, table, sales_by_provider(sales, n))
-        capacity_before = table.view("capacity").copy()
-        max_overuse = float(np.max(load.used - capacity_before, initial=-np.inf)) if n else 0.0
-        capacity = float(capacity_before[table.view("active")].sum())
+        before = capacity_and_prices(table, load, self.prices)
         profit = update_providers(table, load, self.prices, self.cfg, self.environment)
         exits = ended = 0
         for row in exit_candidates(table, self.cfg):
@@ -135,9 +134,8 @@ class OutsourcingModel(mesa.Model):
             self._enter(service)
             entries += 1
         self.prices.market_utilization = market_utilization(table, self.catalogue.target_utilization)
-        return ProviderTotals(capacity=capacity, used=float(load.used.sum()), max_overuse=max_overuse,
-                              provider_profit=float(profit.sum()), active_providers=int(table.view("active").sum()),
-                              entries=entries, exits=exits, ended=ended)
+        return ProviderTotals(**before, provider_profit=float(profit.sum()),
+                              active_providers=int(table.view("active").sum()), entries=entries, exits=exits, ended=ended)
 
     def review_sourcing(self) -> ReviewTotals:
         self.explore()  # after providers have booked the week, so no column changes under its hours

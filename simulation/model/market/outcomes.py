@@ -82,6 +82,7 @@ class OutcomeTotals:
     switch_rate: float
     onboarding_costs: float
     firm_surplus: float
+    outsourced_inhouse_cost: float  # what the outsourced hours would have cost the firms in-house (cu)
 
 
 def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, brokers: BrokerBook,
@@ -198,6 +199,7 @@ def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, 
         book.channel == Channel.BROKER, fills.permanent, 0.0)
     y = loyalty(slots.preference, slots.known)
     onboarding_costs = float(onboarding.sum())
+    inhouse_value = (c[done.slot] * hours).sum()
     some = hours.sum() > 0
     return OutcomeTotals(
         quality=float(np.average(done.quality, weights=hours)) if some else float("nan"),
@@ -207,5 +209,6 @@ def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, 
         permanent_hours_paid=book.reserved[book.active].sum(),
         loyalty_mean=float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"),
         switch_rate=switch, onboarding_costs=onboarding_costs,
-        firm_surplus=float((c[done.slot] * hours).sum() - paid.sum() - (done.nonprice * hours).sum() - onboarding_costs),
+        firm_surplus=float(inhouse_value - paid.sum() - (done.nonprice * hours).sum() - onboarding_costs),
+        outsourced_inhouse_cost=float(inhouse_value),
     )

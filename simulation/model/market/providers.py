@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from simulation.config import Config
 from simulation.model.agents import PROVIDER_CLASSES
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Kind
+from simulation.model.codes import Kind, Region
 from simulation.model.environment import Environment
 from simulation.model.ledger import ContractEventKind
 from simulation.model.market.fulfilment import Fills
@@ -59,6 +59,27 @@ def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: Contract
     has_main = slots.main_provider >= 0  # unserved on-call work counts as asked of the firm's usual provider
     asked = market.served + np.bincount(slots.main_provider[has_main], weights=fills.unmet[has_main], minlength=n)
     return WeekLoad(used, asked, cross_hours, book.committed(n), sales_by_provider + table.view("fees_due"))
+
+
+def capacity_and_prices(table: ProviderTable, load: WeekLoad, prices: Prices) -> dict[str, float]:
+    """This week's capacity and hours used by the active providers, in all and by kind, before hiring and exits,
+    and the capacity-weighted mean spot price each kind posts in each region (NaN where there is none)."""
+    n = table.n
+    active = table.view("active")
+    capacity = table.view("capacity")
+    out = {"capacity": float(capacity[active].sum()), "used": float(load.used.sum()),
+           "max_overuse": float(np.max(load.used - capacity, initial=-np.inf)) if n else 0.0}
+    for kind in Kind:
+        mine = active & (table.view("kind") == kind)
+        label = kind.name.lower()
+        out[f"capacity_{label}"] = float(capacity[mine].sum())
+        out[f"used_{label}"] = float(load.used[mine].sum())
+        for region in Region:
+            posting = mine & (table.view("region") == region)
+            weight = capacity[posting].sum()
+            price = float(np.dot(prices.spot_price[posting], capacity[posting]) / weight) if weight > 0 else float("nan")
+            out[f"posted_price_{label}_{region.name.lower()}"] = price
+    return out
 
 
 def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
