@@ -13,8 +13,10 @@ from pathlib import Path
 from analysis.replications import compare, format_comparison, write_comparison, write_summary
 from analysis.stats import last_window, window_mean
 from simulation.app import cli as app_cli
+from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
+from simulation.cli_common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, invalid
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError
 from simulation.progress import Progress
@@ -23,19 +25,11 @@ from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors also exit 2, without a traceback
-        self.print_usage(sys.stderr)
-        print(f"outsim: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_INVALID)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="outsim", description="Agent-based simulator of outsourcing markets.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="outsim", description="Agent-based simulator of outsourcing markets.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = sub.add_parser("run", help="run one scenario and save a run folder")
     p.add_argument("scenario", nargs="?", default=None, help=f"scenario TOML (default: {DEFAULT_SCENARIO})")
     p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
@@ -87,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", type=Path)
     app_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
+    calibrate_cli.add_parser(sub)
     return parser
 
 
@@ -94,15 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
                 "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app,
-                "sweep": sweep_cli.cmd_sweep}
+                "sweep": sweep_cli.cmd_sweep, "calibrate": calibrate_cli.cmd_calibrate}
     return commands[args.command](args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
-        return _invalid([f"--steps: --steps = {args.steps}: must be at least 1"])
+        return invalid([f"--steps: --steps = {args.steps}: must be at least 1"])
     if args.from_dir is not None and args.scenario is not None:
-        return _invalid([f"--from: {args.from_dir}: give either a scenario file or --from RUN_DIR, not both"])
+        return invalid([f"--from: {args.from_dir}: give either a scenario file or --from RUN_DIR, not both"])
     try:
         if args.from_dir is not None:
             cfg, seed = load_run_config(args.from_dir)
@@ -111,13 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             cfg, seed = load_scenario(args.scenario or DEFAULT_SCENARIO, args.overrides), 1
     except ScenarioError as exc:
-        return _invalid([str(p) for p in exc.problems])
+        return invalid([str(p) for p in exc.problems])
     seed = seed if args.seed is None else args.seed
     steps = args.steps or cfg.run.steps
     if args.replications < 1:
-        return _invalid([f"--replications: --replications = {args.replications}: must be at least 1"])
+        return invalid([f"--replications: --replications = {args.replications}: must be at least 1"])
     if args.workers is not None and args.workers < 0:
-        return _invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
+        return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
     if args.replications > 1:
         return _run_replications(args, cfg.with_steps(steps), seed)
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
@@ -162,13 +157,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         return _finish_with_report(args.run_dir, True, EXIT_OK) if _is_folder(args.run_dir) else EXIT_INVALID
     except RunFolderError as exc:
-        return _invalid([f"{args.run_dir}: {exc}"], ran=False)
+        return invalid([f"{args.run_dir}: {exc}"], ran=False)
 
 
 def _is_folder(path: Path) -> bool:
     if (path / "manifest.json").is_file():
         return True
-    _invalid([f"{path}: manifest.json: not a run folder (no manifest.json)"], ran=False)
+    invalid([f"{path}: manifest.json: not a run folder (no manifest.json)"], ran=False)
     return False
 
 
@@ -181,7 +176,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         print(explain(args.run_dir, args.firm, args.service))
     except (RunFolderError, ValueError) as exc:
-        return _invalid([f"{args.run_dir}: --firm {args.firm}: {exc}"], ran=False)
+        return invalid([f"{args.run_dir}: --firm {args.firm}: {exc}"], ran=False)
     return EXIT_OK
 
 
@@ -237,7 +232,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         else:
             window = (int(start), int(end))
     if problems:
-        return _invalid(problems)
+        return invalid(problems)
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
@@ -272,13 +267,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: ok")
         except ScenarioError as exc:
             problems += [str(p) for p in exc.problems]
-    return _invalid(problems, ran=False) if problems else EXIT_OK
+    return invalid(problems, ran=False) if problems else EXIT_OK
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     rows = list_scenarios(args.folder)
     if not rows:
-        return _invalid([f"{args.folder}: no scenario files found"], ran=False)
+        return invalid([f"{args.folder}: no scenario files found"], ran=False)
     width = max(len(r.path) for r in rows)
     for r in rows:
         status = "" if r.valid else "  [INVALID: run outsim validate]"
@@ -292,7 +287,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         files = export_csv(args.run_dir)
     except ScenarioError as exc:
-        return _invalid([str(p) for p in exc.problems], ran=False)
+        return invalid([str(p) for p in exc.problems], ran=False)
     for f in files:
         print(f)
     return EXIT_OK
@@ -321,14 +316,6 @@ def summary_table(result: RunResult) -> str:
     lines.append(f"  {'provider utilisation':22}{pct(row.provider_utilization)}")
     lines.append(f"  {'active providers':22}{row.active_providers:9.0f}")
     return "\n".join(lines)
-
-
-def _invalid(lines: list[str], ran: bool = True) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
-    tail = "; nothing was run." if ran else "."
-    print(f"outsim: {len(lines)} problem(s){tail}", file=sys.stderr)
-    return EXIT_INVALID
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,9 +14,11 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,29 +122,65 @@ class Executor:
         if self._cluster is not None:
             self._cluster.close()
 
-    def map(self, tasks: Iterable[Task], on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-        """Run every task; returns outcomes in task order, calling ``on_done`` as each finishes."""
+    def map(self, tasks: Iterable[Any], on_done: Callable[[Any], None] | None = None,
+            function: Callable[[Any], Any] | None = None, on_lost: Callable[[Any, str], Any] | None = None) -> list[Any]:
+        """Run every task; returns the results in task order, calling ``on_done`` as each finishes.
+
+        Args:
+            function: what a worker does with one task (default :func:`run_task`); it must not raise,
+                but report a failure as its result.
+            on_lost: the result of a task whose worker died (given the task and the traceback); by
+                default a failed :class:`Outcome`.
+        """
+        function = function or run_task
+        on_lost = on_lost or (lambda task, error: Outcome(task, False, 0.0, error))
         tasks = list(tasks)
-        outcomes: dict[int, Outcome] = {}
+        results: dict[int, Any] = {}
         if self._client is None:
             for i, task in enumerate(tasks):
-                outcomes[i] = run_task(task)
+                results[i] = function(task)
                 if on_done:
-                    on_done(outcomes[i])
+                    on_done(results[i])
         else:
             from dask.distributed import as_completed
 
-            futures = self._client.map(run_task, tasks, pure=False)
+            futures = self._client.map(function, tasks, pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
             for future in as_completed(futures):
                 i = index[future.key]
                 try:
-                    outcomes[i] = future.result()
+                    results[i] = future.result()
                 except Exception:  # noqa: BLE001 - e.g. a worker died: the task is reported as failed
-                    outcomes[i] = Outcome(tasks[i], False, 0.0, traceback.format_exc())
+                    results[i] = on_lost(tasks[i], traceback.format_exc())
                 if on_done:
-                    on_done(outcomes[i])
-        return [outcomes[i] for i in range(len(tasks))]
+                    on_done(results[i])
+        return [results[i] for i in range(len(tasks))]
+
+
+@contextmanager
+def interruptible(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """An Executor for work the user may stop with Ctrl-C.
+
+    Workers ignore SIGINT, so a Ctrl-C reaches only this process as KeyboardInterrupt; it propagates
+    after the executor has shut down (in-flight work is dropped with the cluster), and a second Ctrl-C
+    during that shutdown is ignored so it cannot leave worker processes behind.
+    """
+    ex = Executor(workers=workers, scheduler=scheduler).__enter__()
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        yield ex
+    except KeyboardInterrupt:
+        if main:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        raise
+    finally:
+        try:
+            ex.__exit__(None, None, None)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
 
 
 def _local_worker_environment():

@@ -24,9 +24,11 @@ class Progress:
         self.start = time.monotonic()
         self._last = -1e9
         self.done = self.failed = 0
+        self.note = ""
 
-    def update(self, done: int, failed: int = 0) -> None:
-        self.done, self.failed = done, failed
+    def update(self, done: int, failed: int = 0, note: str = "") -> None:
+        """Show ``done`` of the total (``failed`` of them failed), with an optional note such as the best loss."""
+        self.done, self.failed, self.note = done, failed, note
         now = time.monotonic()
         if not self.enabled:
             return
@@ -44,8 +46,9 @@ class Progress:
         elapsed = time.monotonic() - self.start
         eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
         eta_text = "--:--" if eta != eta else f"{int(eta // 60)}:{int(eta % 60):02d}"
+        note = f"  {self.note}" if self.note else ""
         return f"{self.unit} {self.done:>{len(str(self.total))}}/{self.total} [{bar}] {100 * frac:3.0f}%  " \
-               f"failed {self.failed}  ETA {eta_text}"
+               f"failed {self.failed}{note}  ETA {eta_text}"
 
     def count(self, ok: bool) -> None:
         """Record one finished unit of work (an executor outcome callback)."""

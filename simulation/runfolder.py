@@ -8,13 +8,14 @@ Parquet file per table in :data:`DATA_FILES`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import subprocess
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ from simulation.scenario import MISSING, Problem, ScenarioError, problems_from
 DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = ("outsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
+
+
+@lru_cache(maxsize=1)
+def outsim_version() -> str:
+    """The installed outsim version (part of every run key: a new version recomputes)."""
+    try:
+        return metadata.version("outsim")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def run_key(config: dict[str, Any], seed: int, version: str | None = None) -> str:
+    """sha256 (first 16 hex digits) of the resolved config JSON (sorted keys), the seed and the outsim version."""
+    text = json.dumps({"config": config, "seed": int(seed), "version": version or outsim_version()},
+                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:

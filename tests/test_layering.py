@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("simulation", "analysis")
-ENTRY_POINTS = ("simulation.cli", "simulation.app", "simulation.sweeps")
+ENTRY_POINTS = ("simulation.cli", "simulation.app", "simulation.sweeps", "simulation.calibrate")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 
 

@@ -27,9 +27,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulation.cli_common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser
 from simulation.scenario import ScenarioError, load_scenario
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 ALL_INTERFACES = {"0.0.0.0", "::", "[::]", ""}
 APP_MODULE = "simulation.app.dashboard"
@@ -196,16 +196,9 @@ def _url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors exit 2 without a traceback, like outsim's
-        self.print_usage(sys.stderr)
-        print(f"outsim app: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_INVALID)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m simulation.app.cli``: the same as ``outsim app``."""
-    parser = _Parser(prog="outsim app", description="Serve the interactive outsim dashboard.")
+    parser = Parser(prog="outsim app", description="Serve the interactive outsim dashboard.")
     _add_arguments(parser)
     return cmd_app(parser.parse_args(argv))
 

@@ -16,7 +16,8 @@ summary across seeds and the sensitivity analysis and figures are in analysis/ (
 """
 
 from analysis.sweep_results import load_results, load_series
-from simulation.sweeps.design import Plan, Run, plan_runs, run_key
+from simulation.runfolder import run_key
+from simulation.sweeps.design import Plan, Run, plan_runs
 from simulation.sweeps.runner import SweepReport, run_sweep
 from simulation.sweeps.spec import Sweep, load_sweep
 

@@ -15,21 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.sweep_results import load_results, summarise
+from simulation.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Parser, invalid
 from simulation.executor import ExecutorError
 from simulation.scenario import ScenarioError
 from simulation.sweeps.design import plan_runs
 from simulation.sweeps.runner import run_sweep
 from simulation.sweeps.spec import load_sweep
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 SHOWN_FAILURES = 20
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors exit 2 too, without a traceback
-        self.print_usage(sys.stderr)
-        print(f"outsim: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_INVALID)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="outsim sweep", description="Run every design point x seed of a sweep file on Dask.")
+    parser = Parser(prog="outsim sweep", description="Run every design point x seed of a sweep file on Dask.")
     add_arguments(parser)
     return cmd_sweep(parser.parse_args(argv))
 
@@ -63,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Validate, run or resume, summarise and (with --analyze) analyse a sweep."""
     if args.workers is not None and args.workers < 0:
-        return _invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
+        return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
     try:
         plan = plan_runs(load_sweep(args.file))
     except ScenarioError as exc:
-        return _invalid([str(p) for p in exc.problems])
+        return invalid([str(p) for p in exc.problems])
     except KeyboardInterrupt:
         print("\noutsim: interrupted before anything ran.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -172,13 +165,6 @@ def _resume_command(args: argparse.Namespace) -> str:
     if args.analyze:
         parts.append("--analyze")
     return shlex.join(parts)
-
-
-def _invalid(lines: list[str]) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
-    print(f"outsim: {len(lines)} problem(s); nothing was run.", file=sys.stderr)
-    return EXIT_INVALID
 
 
 if __name__ == "__main__":  # pragma: no cover

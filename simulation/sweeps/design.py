@@ -14,22 +14,18 @@ numbers), derived from the seed base with :func:`simulation.executor.derive_seed
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import itertools
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import metadata
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from simulation.config import Config
 from simulation.config import UnknownParameter, get_value
 from simulation.executor import derive_seeds
-from simulation.scenario import MISSING, Problem, ScenarioError, load_scenario
+from simulation.runfolder import run_key
+from simulation.scenario import Problem, ScenarioError, load_scenario
+from simulation.studyfiles import relabel, unknown_parameter
 from simulation.sweeps.spec import Sweep
 
 
@@ -54,22 +50,6 @@ class Plan:
     points: list[dict[str, Any]]
     seeds: list[int]
     runs: list[Run]
-
-
-@lru_cache(maxsize=1)
-def outsim_version() -> str:
-    """The installed outsim version (part of every run key: a new version recomputes)."""
-    try:
-        return metadata.version("outsim")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def run_key(config: dict[str, Any], seed: int, version: str | None = None) -> str:
-    """sha256 (first 16 hex digits) of the resolved config JSON (sorted keys), the seed and the outsim version."""
-    text = json.dumps({"config": config, "seed": int(seed), "version": version or outsim_version()},
-                      sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def is_integer(cfg: Config, key: str) -> bool:
@@ -124,12 +104,12 @@ def plan_runs(sweep: Sweep) -> Plan:
     try:
         base = load_scenario(sweep.base, fixed)
     except ScenarioError as exc:
-        problems = [_relabel(p, src, sweep.fixed, "set.", sweep.steps is not None) for p in exc.problems]
+        problems = [relabel(p, src, sweep.fixed, "set.", sweep.steps is not None) for p in exc.problems]
         try:
             base = load_scenario(sweep.base)  # check the parameters against the base alone
         except ScenarioError:
             raise ScenarioError(problems) from None
-    problems += [q for p in sweep.parameters if (q := _unknown(base, p.key, src)) is not None]
+    problems += [q for p in sweep.parameters if (q := unknown_parameter(base, p.key, src)) is not None]
     unknown = {q.key.removeprefix("parameters.") for q in problems}
     steps = base.run.steps
     for name, value in (("final_window", sweep.final_window), ("every", sweep.every)):
@@ -144,7 +124,7 @@ def plan_runs(sweep: Sweep) -> Plan:
             cfg = load_scenario(None, {k: v for k, v in values.items() if k not in unknown}, base=base)
         except ScenarioError as exc:
             for p in exc.problems:
-                q = _relabel(p, src, values, "parameters.")
+                q = relabel(p, src, values, "parameters.")
                 found.setdefault((q.source, q.key, q.rule), []).append(q.value)
             continue
         if problems:
@@ -157,27 +137,3 @@ def plan_runs(sweep: Sweep) -> Plan:
     if problems:
         raise ScenarioError(problems)
     return Plan(sweep, base, raw, points, seeds, runs)
-
-
-def _relabel(p: Problem, src: str, overrides: dict[str, Any], section: str, steps_given: bool = False) -> Problem:
-    """A load_scenario problem caused by the sweep file, relabelled with the sweep file and its table."""
-    if p.source not in ("--set", "(run folder)"):
-        return p  # a problem inside the base scenario file itself
-    if p.key == "run.steps" and steps_given:
-        return Problem(src, "steps", p.value, p.rule)
-    ours = any(k == p.key or k.startswith(p.key + ".") or p.key.startswith(k + ".") for k in overrides)
-    return Problem(src, section + p.key if ours else p.key, p.value, p.rule)
-
-
-def _unknown(cfg: BaseModel, key: str, src: str) -> Problem | None:
-    """A problem if ``key`` is not a parameter of the base config, with did-you-mean at the first wrong part."""
-    node: Any = cfg
-    parts = key.split(".")
-    for depth, part in enumerate(parts):
-        names = list(node) if isinstance(node, dict) else list(type(node).model_fields) if isinstance(node, BaseModel) else []
-        if part not in names:
-            near = difflib.get_close_matches(part, names, n=1)
-            fix = ".".join([*parts[:depth], near[0], *parts[depth + 1:]]) if near else ""
-            return Problem(src, f"parameters.{key}", MISSING, "unknown parameter" + (f"; did you mean '{fix}'?" if fix else ""))
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return None

@@ -17,11 +17,8 @@ the model itself fail, so this is how the tests check that a failure stays isola
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import signal
-import threading
 import time
 import traceback
 from collections import deque
@@ -36,9 +33,10 @@ from analysis.stats import last_window, window_mean
 from analysis.sweep_results import write_summary
 from simulation.api import run
 from simulation.config import Config
-from simulation.executor import Executor, Outcome, Task
+from simulation.executor import Executor, Outcome, Task, interruptible
 from simulation.progress import Progress
-from simulation.sweeps.design import Plan, Run, outsim_version
+from simulation.runfolder import outsim_version
+from simulation.sweeps.design import Plan, Run
 from simulation.sweeps.store import Manifest, SweepStore
 
 FAIL_ENV = "OUTSIM_SWEEP_FAIL_SEED"
@@ -193,30 +191,19 @@ def _header(plan: Plan) -> dict[str, Any]:
 
 def _execute(pending: list[Run], store: SweepStore, outputs: dict[str, Any], sink: _Sink, report: SweepReport,
              workers: int | None, scheduler: str | None, target: float) -> None:
-    ex = Executor(workers=workers, scheduler=scheduler).__enter__()  # workers ignore SIGINT; we handle it
-    quiet = threading.current_thread() is threading.main_thread()
-    old = signal.getsignal(signal.SIGINT)
-    client = ex.client
     inflight: dict[str, tuple[Any, list[Run], int]] = {}
-    try:
-        if client is None:
-            for r in pending:
-                sink.take(r, *run_one(sweep_task(r, store), outputs))
-            return
-        _distribute(client, ex, pending, store, outputs, sink, report, target, inflight)
-    except KeyboardInterrupt:
-        if quiet:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
-        if client is not None:
-            client.cancel([f for f, _, _ in inflight.values()])
-        raise
-    finally:
+    with interruptible(workers, scheduler) as ex:
+        client = ex.client
         try:
-            ex.__exit__(None, None, None)
-        finally:
-            if quiet:
-                signal.signal(signal.SIGINT, old)
+            if client is None:
+                for r in pending:
+                    sink.take(r, *run_one(sweep_task(r, store), outputs))
+                return
+            _distribute(client, ex, pending, store, outputs, sink, report, target, inflight)
+        except KeyboardInterrupt:
+            if client is not None:
+                client.cancel([f for f, _, _ in inflight.values()])
+            raise
 
 
 

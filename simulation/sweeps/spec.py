@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from simulation.model.metrics import REPORTERS
 from simulation.scenario import MISSING, Problem, ScenarioError, shown_path
+from simulation.studyfiles import base_scenario, flatten, read_toml, schema_problems
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 METRICS = sorted(k for k in REPORTERS if k != "step")
@@ -127,18 +127,6 @@ class Sweep:
                 "series": list(self.series)}
 
 
-def flatten(table: dict[str, Any], prefix: str = "", is_leaf=lambda v: not isinstance(v, dict)) -> dict[str, Any]:
-    """Nested TOML tables to dotted keys: ``{"choice": {"beta": x}}`` and ``{"choice.beta": x}`` both give choice.beta."""
-    out: dict[str, Any] = {}
-    for k, v in table.items():
-        key = f"{prefix}{k}"
-        if is_leaf(v) or (isinstance(v, dict) and not v):
-            out[key] = v
-        else:
-            out.update(flatten(v, key + ".", is_leaf))
-    return out
-
-
 def _is_parameter(value: Any) -> bool:
     return not isinstance(value, dict) or any(k in value for k in RANGE_KEYS)
 
@@ -146,17 +134,11 @@ def _is_parameter(value: Any) -> bool:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; raises ScenarioError with every problem found."""
     p = Path(path)
-    src = shown_path(p.resolve()) if p.exists() else str(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError):
-        raise ScenarioError([Problem(str(path), "sweep", MISSING, "file not found")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(src, "toml", MISSING, f"TOML syntax error: {exc}")]) from None
+    data, src = read_toml(p, "sweep")
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_schema_problems(exc, src)) from None
+        raise ScenarioError(schema_problems(exc, src, SweepFile, {"kind": f"must be one of {', '.join(DESIGNS)}"})) from None
     problems: list[Problem] = []
     params = flatten(spec.parameters, is_leaf=_is_parameter)
     parameters = [x for key, value in params.items() if (x := _parameter(key, value, spec.design.kind, src, problems))]
@@ -178,9 +160,7 @@ def load_sweep(path: str | Path) -> Sweep:
                                         + (f"; did you mean '{near[0]}'?" if near else "")))
         if len(set(names)) < len(names):
             problems.append(Problem(src, where, list(names), "lists a metric twice"))
-    base = (p.resolve().parent / spec.base).resolve()
-    if not base.is_file():
-        problems.append(Problem(src, "base", spec.base, f"scenario file not found ({shown_path(base)})"))
+    base = base_scenario(p, spec.base, src, problems)
     if problems:
         raise ScenarioError(problems)
     return Sweep(path=p.resolve(), name=spec.name or p.stem, description=spec.description, base=base, steps=spec.steps,
@@ -254,32 +234,3 @@ def _point_count(spec: SweepFile, parameters: list[Parameter]) -> int:
         return math.prod(len(p.grid_values()) if p.values is None else len(p.values) for p in parameters)
     n = spec.design.samples or 0
     return {"lhs": n, "sobol": n * (d + 2), "morris": n * (d + 1)}[spec.design.kind]
-
-
-def _schema_problems(exc: ValidationError, src: str) -> list[Problem]:
-    """Pydantic errors of the sweep file as problems, with did-you-mean for unknown keys."""
-    out = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(x) for x in loc) or "(root)"
-        rule = err["msg"]
-        value = err.get("input", MISSING)
-        if err["type"] == "extra_forbidden":
-            model = SweepFile
-            for part in loc[:-1]:
-                f = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
-                ann = getattr(f, "annotation", None)
-                model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-                if model is None:
-                    break
-            names = [f.alias or n for n, f in model.model_fields.items()] if model else []
-            near = difflib.get_close_matches(str(loc[-1]), names, n=1)
-            rule = "unknown key" + (f"; did you mean '{near[0]}'?" if near else "")
-        elif err["type"] == "missing":
-            value, rule = MISSING, "required"
-        elif err["type"] == "finite_number":
-            rule = "must be a finite number (NaN and infinity are not allowed)"
-        elif err["type"] == "literal_error":
-            rule = f"must be one of {', '.join(DESIGNS)}"
-        out.append(Problem(src, key, value, rule))
-    return out

@@ -8,7 +8,7 @@ Layout (docs/sweeps.md)::
     <folder>/series/<key>.parquet the run's metrics every k weeks (when outputs.every > 0)
     <folder>/summary.parquet|csv  one row per design point: mean and 95% t interval across seeds
 
-A run's key is a hash of its resolved config, seed and outsim version (design.run_key). Every file is
+A run's key is a hash of its resolved config, seed and outsim version (runfolder.run_key). Every file is
 written atomically (simulation.runfolder.write_atomic), the series before the final row, so a run counts as
 done exactly when its final-row file exists with the right key and outputs; resuming skips it. Reading the
 folder back and the summary across seeds are analysis/sweep_results.py's job.

@@ -1,0 +1,71 @@
+"""One evaluation run, as a worker does it: run a config with a seed and measure the target moments.
+
+Moments are computed from the run's tables in memory with the same functions the report uses
+(:mod:`analysis.moments`), so nothing is written by workers: the client stores what comes back.
+
+Test hook: when the environment variable ``OUTSIM_CALIBRATE_FAIL_TRIAL`` equals a task's trial
+number, its runs raise before they start (seen by worker processes that inherit the variable). No
+parameter value makes the model itself fail, so this is how the tests check that a failing evaluation
+stays isolated.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, replace
+from typing import Any
+
+from analysis import moments
+from analysis.load import run_data_from_tables
+from simulation.api import run
+from simulation.config import Config
+from simulation.runfolder import DATA_FILES
+
+FAIL_ENV = "OUTSIM_CALIBRATE_FAIL_TRIAL"
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """One run to do: a resolved config (JSON-able), a seed, and the moments to measure (name, first, last)."""
+
+    key: str
+    trial: int  # the search trial it belongs to, or -1 for a profile point
+    config: dict[str, Any]
+    seed: int
+    moments: tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What came back: the moments by label (``name@first-last``) or the error of a failed run."""
+
+    task: EvaluationTask
+    ok: bool
+    values: dict[str, float]
+    seconds: float
+    error: str = ""
+
+
+def evaluate(task: EvaluationTask) -> Evaluated:
+    """Run one task wherever it lands; never raises (a failure comes back as data, without the config)."""
+    t0 = time.perf_counter()
+    light = replace(task, config={})
+    try:
+        if os.environ.get(FAIL_ENV) == str(task.trial):
+            raise RuntimeError(f"{FAIL_ENV}={task.trial}: failure injected by the test hook")
+        cfg = Config.model_validate(task.config)
+        result = run(cfg, seed=task.seed)
+        data = run_data_from_tables({name: getattr(result, name) for name in DATA_FILES},
+                                    {"config": task.config, "steps": cfg.run.steps, "seed": task.seed})
+        values = {f"{name}@{first}-{last}": float(moments.moment(data, name, (first, last)))
+                  for name, first, last in task.moments}
+        return Evaluated(light, True, values, time.perf_counter() - t0)
+    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback; the search goes on
+        return Evaluated(light, False, {}, time.perf_counter() - t0, traceback.format_exc())
+
+
+def lost(task: EvaluationTask, error: str) -> Evaluated:
+    """The result of a task whose worker died."""
+    return Evaluated(replace(task, config={}), False, {}, 0.0, error)
