@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import YEAR, last_window  # noqa: F401
+from analysis.stats import YEAR, last_window, window_rows  # noqa: F401
 from analysis.structure import (  # noqa: F401
     entry_exit_by_year,
     hhi,
@@ -156,12 +156,21 @@ def conversion_summary(decisions: pd.DataFrame) -> dict[str, float]:
             "mean_weeks": float(done.mean()) if len(done) else float("nan")}
 
 
-def renewal_rates(contracts: pd.DataFrame, by: str = "kind") -> pd.DataFrame:
+def renewal_rates(contracts: pd.DataFrame, by: str = "kind", window: tuple[int, int] | None = None) -> pd.DataFrame:
     """Renewal rate at term end per group: renewed / (renewed + expired) ledger events.
 
     Terminations and provider exits happen before term end and are not counted.
+
+    Args:
+        contracts: the contract ledger.
+        by: the column that names the groups (``kind``, ``service``, ...).
+        window: optional (first, last) weeks: only events in those weeks count (default: all).
+
+    Returns:
+        One row per group with events: ``renewed``, ``expired`` (counts) and ``rate``.
     """
-    ev = contracts[contracts["event"].astype(str).isin(["renewed", "expired"])]
+    ev = contracts if window is None else window_rows(contracts, window, "week")
+    ev = ev[ev["event"].astype(str).isin(["renewed", "expired"])]
     t = pd.crosstab(ev[by].astype(str), ev["event"].astype(str)).reindex(columns=["renewed", "expired"]).fillna(0)
     t["rate"] = t["renewed"] / (t["renewed"] + t["expired"])
     t.columns.name = None

@@ -7,7 +7,8 @@ against the model's reporters, so a new metric cannot go without a unit.
 
 from __future__ import annotations
 
-_METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
+#: Unit -> the weekly metrics in that unit.
+METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
     "share of demand (0-1)": (
         "permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "on_call_share_bpo",
         "on_call_share_kpo", "in_house_share", "in_house_share_bpo", "in_house_share_kpo", "unmet_share"),
@@ -36,7 +37,7 @@ _METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
 }
 
 #: Weekly metric name -> its unit, in the order of the table above.
-METRIC_UNITS: dict[str, str] = {name: unit for unit, names in _METRICS_BY_UNIT.items() for name in names}
+METRIC_UNITS: dict[str, str] = {name: unit for unit, names in METRICS_BY_UNIT.items() for name in names}
 
 
 def metric_label(name: str) -> str:

@@ -137,11 +137,14 @@ def test_conversion_times_from_first_on_call_review_to_first_signing():
 
 
 def test_renewal_rates_use_only_term_ends():
-    """Renewal rate = renewed / (renewed + expired); terminations and exits are ignored."""
-    c = pd.DataFrame({"event": ["renewed", "renewed", "expired", "terminated", "expired", "provider_exit"],
+    """Renewal rate = renewed / (renewed + expired); terminations and exits are ignored; a window keeps its weeks' events."""
+    c = pd.DataFrame({"week": [10, 20, 30, 30, 40, 40],
+                      "event": ["renewed", "renewed", "expired", "terminated", "expired", "provider_exit"],
                       "kind": ["bpo", "bpo", "bpo", "bpo", "kpo", "kpo"]})
     r = M.renewal_rates(c).set_index("kind")
     assert r.at["bpo", "rate"] == pytest.approx(2 / 3) and r.at["kpo", "rate"] == 0.0
+    late = M.renewal_rates(c, window=(20, 39)).set_index("kind")
+    assert list(late.index) == ["bpo"] and late.at["bpo", "rate"] == 0.5
 
 
 # ------------------------------------------------------------------ form shares
