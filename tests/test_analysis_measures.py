@@ -286,15 +286,3 @@ def test_surplus_by_year_sums_weeks():
     m = pd.DataFrame({"step": np.arange(1, 105), "firm_surplus": np.ones(104), "provider_profit": np.full(104, 3.0)})
     t = M.surplus_by_year(m)
     assert list(t["firm_surplus"]) == [52, 52] and t["provider_share"].iloc[0] == pytest.approx(0.75)
-
-
-def test_early_exits_and_expected_savings():
-    """Early ends count terminating firms and those choosing in-house; savings compare the chosen cost with in-house."""
-    c = pd.DataFrame({"week": [1, 1, 20, 30], "firm_id": [0, 1, 0, 1], "service": ["a", "a", "a", "a"],
-                      "event": ["signed", "signed", "terminated", "expired"]})
-    d = pd.DataFrame({"week": [20, 40], "firm_id": [0, 1], "service": ["a", "a"], "mode_before": ["permanent", "on_call"],
-                      "choice": ["in_house", "on_call"], "outcome": ["in_house", "on_call"],
-                      "cost_in_house": [100.0, 200.0], "cost_on_call": [90.0, 150.0]})
-    e = M.early_exit_stats(c, d)
-    assert e["ended_early_share"] == 0.5 and e["took_back_share"] == 1.0
-    np.testing.assert_allclose(M.expected_savings(d), [0.25])
