@@ -222,15 +222,13 @@ def offshore_price_ratio_all_in(run: RunData, window: Window, *, kind: str) -> f
 SHARE = "share (0-1)"
 PRICE_RATIO = "ratio (offshore / domestic)"
 
+KINDS = ("bpo", "kpo")
+RENEWAL_GROUPS = {"bpo": "BPO contracts", "kpo": "KPO contracts", "voice": "contact-centre (customer_service) contracts",
+                  "other": "contracts of all other services"}
+
 NAMED_MOMENTS = (
-    Moment("renewal_rate_bpo", SHARE, "BPO contracts at term end that were renewed: renewed / (renewed + expired) "
-           "events in the window", partial(renewal_rate, group="bpo")),
-    Moment("renewal_rate_kpo", SHARE, "KPO contracts at term end that were renewed: renewed / (renewed + expired) "
-           "events in the window", partial(renewal_rate, group="kpo")),
-    Moment("renewal_rate_voice", SHARE, "contact-centre (customer_service) contracts at term end that were renewed: "
-           "renewed / (renewed + expired) events in the window", partial(renewal_rate, group="voice")),
-    Moment("renewal_rate_other", SHARE, "contracts of all other services at term end that were renewed: "
-           "renewed / (renewed + expired) events in the window", partial(renewal_rate, group="other")),
+    *(Moment(f"renewal_rate_{group}", SHARE, f"{label} at term end that were renewed: renewed / (renewed + expired) "
+             "events in the window", partial(renewal_rate, group=group)) for group, label in RENEWAL_GROUPS.items()),
     Moment("contract_term_years", "years", "mean (end_week - week) / 52 of the contracts signed or renewed in the "
            "window", contract_term_years),
     Moment("early_exit_share", SHARE, "firms that held a permanent contract in the window and ended one early "
@@ -239,22 +237,14 @@ NAMED_MOMENTS = (
            "review at a termination chose in-house; natural window: the whole run", early_exit_insourced_share),
     Moment("realised_saving", "share of the in-house cost", "sum(firm_surplus) / sum(outsourced_inhouse_cost) over "
            "the window: net saving of outsourced work against doing it in-house", realised_saving),
-    Moment("utilisation_bpo", "share of capacity", "sum(used_hours_bpo) / sum(capacity_hours_bpo) over the window",
-           partial(utilisation, kind="bpo")),
-    Moment("utilisation_kpo", "share of capacity", "sum(used_hours_kpo) / sum(capacity_hours_kpo) over the window",
-           partial(utilisation, kind="kpo")),
-    Moment("offshore_price_ratio_posted_bpo", PRICE_RATIO, "mean posted_price_bpo_offshore / mean "
-           "posted_price_bpo_domestic over the window (spot prices BPO providers quote)",
-           partial(offshore_price_ratio_posted, kind="bpo")),
-    Moment("offshore_price_ratio_posted_kpo", PRICE_RATIO, "mean posted_price_kpo_offshore / mean "
-           "posted_price_kpo_domestic over the window (spot prices KPO providers quote)",
-           partial(offshore_price_ratio_posted, kind="kpo")),
-    Moment("offshore_price_ratio_all_in_bpo", PRICE_RATIO, "spend / hours paid to offshore over domestic BPO "
-           "providers, spells pro-rated into the window (coordination and broker fees included)",
-           partial(offshore_price_ratio_all_in, kind="bpo")),
-    Moment("offshore_price_ratio_all_in_kpo", PRICE_RATIO, "spend / hours paid to offshore over domestic KPO "
-           "providers, spells pro-rated into the window (coordination and broker fees included)",
-           partial(offshore_price_ratio_all_in, kind="kpo")),
+    *(Moment(f"utilisation_{kind}", "share of capacity", f"sum(used_hours_{kind}) / sum(capacity_hours_{kind}) over "
+             "the window", partial(utilisation, kind=kind)) for kind in KINDS),
+    *(Moment(f"offshore_price_ratio_posted_{kind}", PRICE_RATIO, f"mean posted_price_{kind}_offshore / mean "
+             f"posted_price_{kind}_domestic over the window (spot prices {kind.upper()} providers quote)",
+             partial(offshore_price_ratio_posted, kind=kind)) for kind in KINDS),
+    *(Moment(f"offshore_price_ratio_all_in_{kind}", PRICE_RATIO, f"spend / hours paid to offshore over domestic "
+             f"{kind.upper()} providers, spells pro-rated into the window (coordination and broker fees included)",
+             partial(offshore_price_ratio_all_in, kind=kind)) for kind in KINDS),
 )
 
 METRIC_MOMENTS = tuple(Moment(name, unit, f"mean of the weekly metric {name} over the window's weeks",
