@@ -1,7 +1,7 @@
 """Calibration moments: named numbers of one run over a week window, defined once.
 
 ``outsim calibrate`` fits parameters so that these moments match industry figures, and the report's
-calibration table (:mod:`analysis.findings`) shows the same moments, so both always say the same.
+calibration table (:mod:`analysis.calibration_table`) shows the same moments, so both say the same.
 A moment is a function of a run's tables (:class:`analysis.load.RunData`) and an inclusive week
 window ``(first, last)`` that returns a float: NaN when the data do not allow it (no event of the
 kind in the window, a metric an older run folder lacks, a zero denominator). There are two families:
@@ -9,10 +9,10 @@ kind in the window, a metric an older run folder lacks, a zero denominator). The
 - every weekly metric (each column of metrics.parquet but ``step``) is a moment named after it: its
   mean over the window's weeks (:func:`analysis.stats.window_mean`, NaN weeks skipped), in the unit
   of :mod:`analysis.metric_units`;
-- named moments for the industry figures (docs/calibration.md): renewal at term end (ISG/TPI
-  Index), contract term (ISG), early exits and taking work back in-house (Deloitte Global Outsourcing
-  Survey), the realised saving against in-house work (Deloitte), provider utilisation by kind
-  (Everest Group, NASSCOM) and the offshore price ratio (Everest Group).
+- named moments for the industry figures of the calibration table (ISG/TPI Index, Everest Group,
+  Deloitte outsourcing surveys, NASSCOM; definitions in docs/calibration.md): renewal at term end,
+  contract term, early exits and taking work back in-house, the realised saving against in-house
+  work, provider utilisation by kind and the offshore price ratio.
 
 The natural window is the last year of the run (:func:`analysis.stats.last_window`), except for
 ``early_exit_share`` and ``early_exit_insourced_share``: the survey figures count early exits over a
