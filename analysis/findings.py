@@ -1,10 +1,9 @@
-"""Key numbers of a run, the sentences the report states with them, and the calibration table.
+"""Key numbers of a run, the sentences the report states with them, and checks on the run's data.
 
 :func:`run_numbers` computes a flat dict of named numbers from one loaded run (NaN where the data do
-not allow a number). Over replications the same numbers are computed per run and shown as the mean
-with the range across runs; no sentence is written without the number behind it. :func:`calibration`
-sets the model's numbers beside the industry figures the baseline should sit near (ISG/TPI Index,
-Everest Group, Deloitte outsourcing surveys, Aon and WTW salary surveys, NASSCOM, SPI benchmark).
+not allow a number), among them the calibration moments the calibration table shows
+(:mod:`analysis.calibration_table`). Over replications the same numbers are computed per run and
+shown as the mean with the range across runs; no sentence is written without the number behind it.
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from analysis import measures as M
+from analysis.calibration_table import calibration_moments
+from analysis.formatting import Formatter
 from analysis.load import RunData
+from analysis.moments import moment, whole_run
 from analysis.stats import window_mean
-
-VOICE_SERVICES = ("customer_service",)  # contact-centre (voice BPO) work in the default catalogue
 
 
 def _get(d: dict, *keys, default=float("nan")):
@@ -39,8 +39,7 @@ def _share_numbers(metrics: pd.DataFrame, window: tuple[int, int]) -> dict[str, 
             n[f"{form}_{label}"] = float(means[f"{form}_share{suffix}"])
         out = n[f"permanent_{label}"] + n[f"on_call_{label}"]
         n[f"permanent_of_outsourced_{label}"] = n[f"permanent_{label}"] / out if out > 0 else float("nan")
-    for col in ("unmet_share", "loyalty_mean", "switch_rate", "provider_utilization", "offshore_share",
-                "broker_share"):
+    for col in ("unmet_share", "loyalty_mean", "switch_rate", "offshore_share", "broker_share"):
         n[col] = float(means.get(col, float("nan")))
     return n
 
@@ -67,12 +66,8 @@ def run_numbers(run: RunData) -> dict[str, float]:
                            **_share_numbers(m, w), **_crossing_numbers(m)}
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):
-        n[f"renewal_{kind}"] = float(ren.at[kind, "rate"]) if kind in ren.index else float("nan")
+        n[f"renewal_{kind}"] = moment(run, f"renewal_rate_{kind}", whole_run(run))
         n[f"renewal_events_{kind}"] = float(ren.loc[kind, ["renewed", "expired"]].sum()) if kind in ren.index else 0.0
-    c = run.contracts.assign(group=np.where(run.contracts["service"].astype(str).isin(VOICE_SERVICES), "voice", "other"))
-    ren = M.renewal_rates(c, "group").set_index("group")
-    for g in ("voice", "other"):
-        n[f"renewal_{g}"] = float(ren.at[g, "rate"]) if g in ren.index else float("nan")
     spells = M.spell_summary(rel).set_index(["form", "kind"]) if len(rel) else None
     for form in M.FORMS:
         for kind in ("bpo", "kpo"):
@@ -100,11 +95,6 @@ def run_numbers(run: RunData) -> dict[str, float]:
             has = prices is not None and (form, kind) in prices.index
             n[f"price_{form}_{kind}"] = float(prices.at[(form, kind), "mean_price"]) if has else float("nan")
             n[f"price_cv_{form}_{kind}"] = float(prices.at[(form, kind), "cv"]) if has else float("nan")
-    for kind in ("bpo", "kpo"):
-        n[f"offshore_price_ratio_{kind}"] = M.offshore_price_ratio(rel, run.providers, kind, w)
-    util = M.utilisation_by_kind(rel, run.providers, w).set_index("kind")
-    for kind in ("bpo", "kpo"):
-        n[f"utilisation_{kind}"] = float(util.at[kind, "utilisation"]) if kind in util.index else float("nan")
     ee = M.entry_exit_by_year(run.providers, run.steps)
     n.update({"entries": float(ee["entries"].sum()), "exits": float(ee["exits"].sum()),
               "providers_end": float(m["active_providers"].iloc[-1]) if len(m) and "active_providers" in m else float("nan")})
@@ -118,15 +108,10 @@ def run_numbers(run: RunData) -> dict[str, float]:
             has = b is not None and k in b.index
             n[f"broker_volume_{k}"] = float(b.at[k, "volume_share"]) if has else float("nan")
             n[f"broker_matches_{k}"] = float(b.at[k, "match_share"]) if has else float("nan")
-    ex = M.early_exit_stats(run.contracts, run.decisions)
-    n.update({"ended_early_share": ex["ended_early_share"], "took_back_share": ex["took_back_share"],
-              "buyers": ex["buyers"]})
-    sav = M.expected_savings(run.decisions)
-    n["saving_mean"] = float(sav.mean()) if len(sav) else float("nan")
-    n["saving_median"] = float(sav.median()) if len(sav) else float("nan")
+    n.update(calibration_moments(run))
+    for name in ("offshore_price_ratio_posted_kpo", "offshore_price_ratio_all_in_kpo"):  # the table shows BPO only
+        n[name] = moment(run, name, w)
     cfg = run.config
-    n["term_years_bpo"] = _get(cfg, "contracts", "term_weeks_bpo") / 52
-    n["term_years_kpo"] = _get(cfg, "contracts", "term_weeks_kpo") / 52
     n["wage_growth_offshore"] = _get(cfg, "regions", "offshore", "wage_growth_per_year")
     n["wage_growth_domestic"] = _get(cfg, "regions", "domestic", "wage_growth_per_year")
     for region in ("offshore", "domestic"):
@@ -134,64 +119,6 @@ def run_numbers(run: RunData) -> dict[str, float]:
         n[f"wage_growth_realised_{region}"] = float(m[col].iloc[-1] ** (52 / len(m)) - 1) if col in m and len(m) \
             else float("nan")
     return n
-
-
-class Formatter:
-    """Formats one named number over one or several runs: the value, or the mean with the range."""
-
-    def __init__(self, numbers: Sequence[dict[str, float]]):
-        self.numbers = list(numbers)
-
-    def values(self, key: str) -> np.ndarray:
-        """The number across runs, NaN where a run lacks it."""
-        return np.array([float(n.get(key, float("nan"))) for n in self.numbers])
-
-    def ok(self, *keys: str) -> bool:
-        """True when every key has a finite value in at least one run."""
-        return all(np.isfinite(self.values(k)).any() for k in keys)
-
-    def mean(self, key: str) -> float:
-        """Mean across runs (NaN-skipping)."""
-        v = self.values(key)
-        return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-
-    def __call__(self, key: str, kind: str = "pct") -> str:
-        v = self.values(key)
-        v = v[np.isfinite(v)]
-        if not len(v):
-            return "n/a"
-        one = _fmt(float(v.mean()), kind)
-        if len(self.numbers) == 1:
-            return one
-        missing = f", {len(self.numbers) - len(v)} without it" if len(v) < len(self.numbers) else ""
-        lo, hi = _fmt(float(v.min()), kind, bare=True), _fmt(float(v.max()), kind, bare=True)
-        if lo == hi:
-            return f"{one} (same in all {len(v)} runs{missing})"
-        dash = " to " if v.min() < 0 else "–"
-        return f"{one} ({lo}{dash}{hi} over {len(v)} runs{missing})"
-
-
-def _fmt(x: float, kind: str, bare: bool = False) -> str:
-    """One number as text; ``bare`` drops the unit words (for ranges: "11–15")."""
-    if not math.isfinite(x):
-        return "n/a"
-    if kind == "pct":
-        return f"{x:.0%}" if abs(x) >= 0.1 or x == 0 else f"{x:.1%}"
-    if kind in ("week", "weeks"):
-        if bare:
-            return f"{x:.0f}"
-        return f"week {x:.0f}" if kind == "week" else f"{x:.0f} week{'s' if round(x) != 1 else ''}"
-    if kind == "weeks_years":
-        return f"{x:.0f}" if bare else f"{x:.0f} weeks ({x / 52:.1f} years)"
-    if kind == "money":
-        return f"{x / 1e6:,.0f}" if bare else f"{x / 1e6:,.0f} M cu"
-    if kind == "price":
-        return f"{x:.1f}" if bare else f"{x:.1f} cu/h"
-    if kind == "ratio":
-        return f"{x:.2f}"
-    if kind == "years":
-        return f"{x:.1f}" if bare else f"{x:.1f} years"
-    return f"{x:,.0f}"
 
 
 def _compare(f: Formatter, a: str, b: str, words: tuple[str, str, str] = ("higher", "lower", "the same")) -> str:
@@ -269,9 +196,11 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
         if f.ok(f"price_on_call_{kind}", f"price_permanent_{kind}"):
             out.append(f"{name} prices in the last year: on-call {f(f'price_on_call_{kind}', 'price')} vs permanent "
                        f"{f(f'price_permanent_{kind}', 'price')} (volume-weighted, broker fees included).")
-    if f.ok("offshore_price_ratio_bpo"):
-        out.append(f"Offshore BPO providers charged {f('offshore_price_ratio_bpo', 'ratio')} times the domestic "
-                   f"price per hour (KPO: {f('offshore_price_ratio_kpo', 'ratio')}).")
+    if f.ok("offshore_price_ratio_all_in_bpo"):
+        out.append(f"In the last year clients paid offshore BPO providers {f('offshore_price_ratio_all_in_bpo', 'ratio')} "
+                   f"times the domestic price per hour, all in (posted spot prices: "
+                   f"{f('offshore_price_ratio_posted_bpo', 'ratio')}); KPO: {f('offshore_price_ratio_all_in_kpo', 'ratio')} "
+                   f"({f('offshore_price_ratio_posted_kpo', 'ratio')}).")
     if f.ok("provider_utilization"):
         out.append(f"Provider utilisation averaged {f('provider_utilization')} in the last year; "
                    f"providers entering over the run: {f('entries', 'num')}, exiting: {f('exits', 'num')}, leaving "
@@ -284,67 +213,10 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
         out.append(f"Brokers carried {f('broker_volume_small')} of small firms' outsourced volume vs "
                    f"{f('broker_volume_large')} of large firms' ({_compare(f, 'broker_volume_small', 'broker_volume_large')}"
                    f" for small firms), and {f('broker_volume_kpo')} of KPO vs {f('broker_volume_bpo')} of BPO volume.")
-    if f.ok("ended_early_share"):
-        out.append(f"{f('ended_early_share')} of the firms that signed a contract ended one early; "
-                   f"{f('took_back_share')} of those took the work back in-house at that review.")
+    if f.ok("early_exit_share"):
+        out.append(f"Over the run, {f('early_exit_share')} of the firms that held a permanent contract ended one early; "
+                   f"{f('early_exit_insourced_share')} of those took the work back in-house at such a review.")
     return out
-
-
-#: (label, target text, number key(s), format, range used for the verdict or None, how the model's number is made)
-TARGETS = (
-    ("Long-term contract term", "3–5 years (ISG: 3.5 years in 2015)", ("term_years_bpo", "term_years_kpo"), "years",
-     (3.0, 5.0), "config contracts.term_weeks_bpo / _kpo"),
-    ("Relationship length, permanent", "3–5 years incl. renewals", ("km_median_permanent_bpo", "km_median_permanent_kpo"),
-     "weeks_years", (156, 260), "Kaplan-Meier median of permanent spells (BPO, KPO)"),
-    ("Renewal at term end, contact centre", "under 50–75%", ("renewal_voice",), "pct", (0.0, 0.75),
-     "customer_service: renewed / (renewed + expired)"),
-    ("Renewal at term end, other work", "about 85%", ("renewal_other",), "pct", (0.8, 0.9),
-     "all other services: renewed / (renewed + expired)"),
-    ("Net saving against in-house", "about 15% (10–40%)", ("saving_mean", "saving_median"), "pct", (0.10, 0.40),
-     "mean and median of 1 - cost(choice) / cost(in-house) at reviews that outsourced (expected costs)"),
-    ("Offshore BPO price / onshore", "about 1/3", ("offshore_price_ratio_bpo",), "ratio", (0.25, 0.45),
-     "volume-weighted price per hour paid to offshore vs domestic BPO providers, last year"),
-    ("Offshore wage growth per year", "6–10%", ("wage_growth_offshore", "wage_growth_realised_offshore"), "pct",
-     (0.06, 0.10), "config regions.offshore.wage_growth_per_year; realised from wage_index_offshore"),
-    ("Onshore wage growth per year", "3.5–4.5%", ("wage_growth_domestic", "wage_growth_realised_domestic"), "pct",
-     (0.035, 0.045), "config regions.domestic.wage_growth_per_year; realised from wage_index_domestic"),
-    ("Provider utilisation, all", "BPO 80–85%, KPO ~70%", ("provider_utilization",), "pct", None,
-     "metric provider_utilization, last-year mean"),
-    ("Provider utilisation, BPO", "80–85%", ("utilisation_bpo",), "pct", (0.80, 0.85),
-     "approximate: hours served / final capacity, last year"),
-    ("Provider utilisation, KPO", "about 70%", ("utilisation_kpo",), "pct", (0.65, 0.75),
-     "approximate: hours served / final capacity, last year"),
-    ("Buyers who ended a contract early", "about half", ("ended_early_share",), "pct", (0.4, 0.6),
-     "firms with a terminated event / firms that signed a contract"),
-    ("... of those, took work back in-house", "about a third", ("took_back_share",), "pct", (0.25, 0.42),
-     "terminating reviews that chose in-house"),
-    ("Annual staff attrition", "voice BPO 30–50%, KPO 15–20%", (), "pct", None, "not modelled"),
-)
-
-
-def calibration(numbers: Sequence[dict[str, float]]) -> list[dict[str, str]]:
-    """Rows of the calibration table: industry figure, the model's number(s), and whether they fall in range."""
-    f = Formatter(numbers)
-    rows = []
-    for label, target, keys, kind, rng, how in TARGETS:
-        shown = " / ".join(f(k, kind) for k in keys) if keys else "—"
-        verdict = "—"
-        if rng is not None and keys and f.ok(keys[0]):
-            vals = [f.mean(k) for k in keys if f.ok(k)]
-            inside = [rng[0] <= v <= rng[1] for v in vals]
-            verdict = "within" if all(inside) else "partly" if any(inside) else \
-                ("below" if all(v < rng[0] for v in vals) else "above" if all(v > rng[1] for v in vals) else "outside")
-        elif keys and not f.ok(keys[0]):
-            verdict = "no data"
-        if rng is None:
-            used = "—"
-        elif kind == "weeks_years":
-            used = f"{rng[0]:.0f}–{rng[1]:.0f} weeks ({rng[0] / 52:.0f}–{rng[1] / 52:.0f} years)"
-        else:
-            used = f"{_fmt(rng[0], kind, bare=True)}–{_fmt(rng[1], kind)}"
-        rows.append({"measure": label, "industry": target, "model": shown, "range": used, "verdict": verdict,
-                     "how": how})
-    return rows
 
 
 def data_checks(run: RunData) -> list[str]:

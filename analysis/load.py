@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 TABLES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
+KIND_TABLES = ("contracts", "relationships", "decisions")  # tables that get a ``kind`` column from their service
 
 #: Columns each table must have for the analysis to work (docs/run-folders.md).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -43,14 +44,14 @@ class RunData:
     """Everything one seeded run wrote, as loaded from its folder.
 
     Attributes:
-        path: the run folder.
+        path: the run folder (None for a run built in memory by :func:`run_data_from_tables`).
         manifest: the parsed manifest.json.
         metrics, contracts, relationships, decisions, firms, providers: the Parquet tables; the
             contracts, relationships and decisions tables carry an extra ``kind`` column (bpo/kpo)
             taken from the service catalogue in the manifest's config.
     """
 
-    path: Path
+    path: Path | None
     manifest: dict[str, Any]
     metrics: pd.DataFrame
     contracts: pd.DataFrame
@@ -79,7 +80,8 @@ class RunData:
     @property
     def label(self) -> str:
         """Short name for captions: scenario and seed."""
-        return f"{self.manifest.get('scenario', self.path.name)} (seed {self.manifest.get('seed', '?')})"
+        scenario = self.manifest.get("scenario") or (self.path.name if self.path else "run")
+        return f"{scenario} (seed {self.manifest.get('seed', '?')})"
 
 
 @dataclass
@@ -159,6 +161,40 @@ def add_kind(df: pd.DataFrame, service_kind: dict[str, str]) -> pd.DataFrame:
     return out
 
 
+def run_data_from_tables(tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
+                         path: Path | None = None) -> RunData:
+    """A :class:`RunData` from a run's tables as they are in memory, enriched as loading a folder does.
+
+    This is the one place where a run's tables are checked and enriched: :func:`load_run` reads the
+    folder's files and hands them here, and a caller that holds a finished run's tables (a
+    calibration worker, say) gets the same RunData without writing a folder.
+
+    Args:
+        tables: one DataFrame per name in :data:`TABLES` (the tables of a run folder); not modified.
+        manifest: the run's manifest (its ``config`` gives the service kinds).
+        path: the folder the tables were read from, if any (error messages name its files).
+
+    Returns:
+        The tables and the manifest; contracts, relationships and decisions get a ``kind`` column.
+
+    Raises:
+        RunFolderError: a table is missing or lacks required columns.
+    """
+    where = str(path) if path else "run tables"
+    missing = [name for name in TABLES if name not in tables]
+    if missing:
+        raise RunFolderError(f"{where}: missing table(s) {', '.join(missing)}")
+    files = manifest.get("files") or {}
+    for name in TABLES:
+        lacking = [c for c in REQUIRED_COLUMNS[name] if c not in tables[name].columns]
+        if lacking:
+            source = path / files.get(name, f"{name}.parquet") if path else f"{name} table"
+            raise RunFolderError(f"{source}: missing column(s) {', '.join(lacking)}")
+    kinds = service_kinds(manifest)
+    enriched = {name: add_kind(tables[name], kinds) if name in KIND_TABLES else tables[name] for name in TABLES}
+    return RunData(path=path, manifest=manifest, **enriched)
+
+
 def load_run(path: str | Path) -> RunData:
     """Load one run folder (kind ``"run"``).
 
@@ -166,7 +202,8 @@ def load_run(path: str | Path) -> RunData:
         path: the folder holding manifest.json and the six Parquet tables.
 
     Returns:
-        The tables and the manifest; contracts, relationships and decisions get a ``kind`` column.
+        The tables and the manifest; contracts, relationships and decisions get a ``kind`` column
+        (see :func:`run_data_from_tables`).
 
     Raises:
         RunFolderError: the folder is not a run folder, a table is missing or lacks required columns.
@@ -184,17 +221,10 @@ def load_run(path: str | Path) -> RunData:
     for name in TABLES:
         file = path / files.get(name, f"{name}.parquet")
         try:
-            df = pd.read_parquet(file)
+            tables[name] = pd.read_parquet(file)
         except Exception as exc:  # pyarrow raises several types for a corrupt file
             raise RunFolderError(f"{file}: cannot be read as Parquet ({exc})") from exc
-        lacking = [c for c in REQUIRED_COLUMNS[name] if c not in df.columns]
-        if lacking:
-            raise RunFolderError(f"{file}: missing column(s) {', '.join(lacking)}")
-        tables[name] = df
-    kinds = service_kinds(manifest)
-    for name in ("contracts", "relationships", "decisions"):
-        tables[name] = add_kind(tables[name], kinds)
-    return RunData(path=path, manifest=manifest, **tables)
+    return run_data_from_tables(tables, manifest, path)
 
 
 def load_replications(path: str | Path) -> Replications:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import YEAR, last_window  # noqa: F401
+from analysis.stats import YEAR, last_window, window_rows  # noqa: F401
 from analysis.structure import (  # noqa: F401
     entry_exit_by_year,
     hhi,
@@ -24,7 +24,6 @@ from analysis.structure import (  # noqa: F401
     offshore_price_ratio,
     price_summary,
     prices_over_time,
-    utilisation_by_kind,
     weekly_profile,
     with_provider_region,
 )
@@ -156,54 +155,25 @@ def conversion_summary(decisions: pd.DataFrame) -> dict[str, float]:
             "mean_weeks": float(done.mean()) if len(done) else float("nan")}
 
 
-def renewal_rates(contracts: pd.DataFrame, by: str = "kind") -> pd.DataFrame:
+def renewal_rates(contracts: pd.DataFrame, by: str = "kind", window: tuple[int, int] | None = None) -> pd.DataFrame:
     """Renewal rate at term end per group: renewed / (renewed + expired) ledger events.
 
     Terminations and provider exits happen before term end and are not counted.
+
+    Args:
+        contracts: the contract ledger.
+        by: the column that names the groups (``kind``, ``service``, ...).
+        window: optional (first, last) weeks: only events in those weeks count (default: all).
+
+    Returns:
+        One row per group with events: ``renewed``, ``expired`` (counts) and ``rate``.
     """
-    ev = contracts[contracts["event"].astype(str).isin(["renewed", "expired"])]
+    ev = contracts if window is None else window_rows(contracts, window, "week")
+    ev = ev[ev["event"].astype(str).isin(["renewed", "expired"])]
     t = pd.crosstab(ev[by].astype(str), ev["event"].astype(str)).reindex(columns=["renewed", "expired"]).fillna(0)
     t["rate"] = t["renewed"] / (t["renewed"] + t["expired"])
     t.columns.name = None
     return t.reset_index()
-
-
-def early_exit_stats(contracts: pd.DataFrame, decisions: pd.DataFrame) -> dict[str, float]:
-    """How many buyers ended a contract early, and how many of those took the work back in-house.
-
-    A buyer is a firm that signed at least one contract; an early end is a ``terminated`` event; the work
-    went back in-house when the review that terminated it chose in-house (same firm, service and week).
-    """
-    ev = contracts.assign(event=contracts["event"].astype(str), service=contracts["service"].astype(str))
-    buyers = ev.loc[ev["event"] == "signed", "firm_id"].nunique()
-    term = ev[ev["event"] == "terminated"][["week", "firm_id", "service"]]
-    d = decisions[["week", "firm_id", "service", "outcome"]].assign(service=decisions["service"].astype(str),
-                                                                     outcome=decisions["outcome"].astype(str))
-    back = term.merge(d, on=["week", "firm_id", "service"], how="left")
-    enders = term["firm_id"].nunique()
-    insourcers = back.loc[back["outcome"] == "in_house", "firm_id"].nunique()
-    return {"buyers": buyers, "ended_early": enders, "ended_early_share": enders / buyers if buyers else float("nan"),
-            "took_back_in_house": insourcers,
-            "took_back_share": insourcers / enders if enders else float("nan")}
-
-
-def expected_savings(decisions: pd.DataFrame) -> pd.Series:
-    """Expected net saving against in-house at reviews that chose to outsource: 1 - cost(choice) / cost(in-house).
-
-    Uses the expected weekly costs the firm compared at the review (all-in: price, fees, onboarding,
-    shortage risk, coordination); reviews where the chosen option failed (no capacity, no deal) are
-    left out.
-    """
-    d = decisions[~decisions["outcome"].astype(str).isin(["in_house", "no_capacity", "no_deal"])]
-    choice = d["choice"].astype(str)
-    chosen = np.full(len(d), np.nan)
-    for option in choice.unique():
-        col = f"cost_{option}"
-        if col in d:
-            pick = (choice == option).to_numpy()
-            chosen[pick] = d.loc[pick, col].to_numpy()
-    saving = 1.0 - chosen / d["cost_in_house"].to_numpy()
-    return pd.Series(saving, index=d.index).dropna()
 
 
 # ---------------------------------------------------------------- loyalty

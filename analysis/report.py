@@ -24,7 +24,9 @@ import pandas as pd
 
 from analysis import findings as F
 from analysis import measures as M
+from analysis.calibration_table import calibration
 from analysis.figure_registry import DrawnFigure, draw_all
+from analysis.formatting import Formatter
 from analysis.load import Comparison, Replications, RunData, load
 
 CSS = """
@@ -112,13 +114,15 @@ def _provenance_html(manifest: dict, extra: dict | None = None) -> str:
 
 
 def _calibration_html(numbers: Sequence[dict]) -> str:
-    rows = F.calibration(numbers)
+    rows = calibration(numbers)
     body = "".join(f"<tr><td class='l'>{_esc(r['measure'])}</td><td class='l'>{_esc(r['industry'])}</td>"
                    f"<td>{_esc(r['model'])}</td><td>{_esc(r['range'])}</td><td class='l {r['verdict']}'>{_esc(r['verdict'])}</td>"
                    f"<td class='l sub'>{_esc(r['how'])}</td></tr>" for r in rows)
     return ("<p class='sub'>Industry figures (ISG/TPI Index, Everest Group, Deloitte, Aon/WTW, NASSCOM, SPI) beside "
             "the model's own numbers; the verdict compares the model's number (mean over runs) with the range used, "
-            "our reading of the industry figure.</p>"
+            "our reading of the industry figure. A name at the start of a row's last column is the calibration "
+            "moment that `outsim calibrate` fits, taken over the last year of the run (early exits: the whole "
+            "run).</p>"
             "<table><tr><th class='l'>measure</th><th class='l'>industry</th><th>model</th><th>range used</th><th class='l'>verdict</th>"
             f"<th class='l'>how the model's number is made</th></tr>{body}</table>")
 
@@ -179,7 +183,7 @@ def _summary(runs: Sequence[RunData], label: str) -> str:
 
 
 def _headline(numbers: Sequence[dict]) -> str:
-    f = F.Formatter(numbers)
+    f = Formatter(numbers)
     if not f.ok("permanent_all"):
         return ""
     renewal = (f" Renewal at term end: {f('renewal_kpo')} (KPO) vs {f('renewal_bpo')} (BPO)."

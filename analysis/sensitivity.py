@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.files import write_atomic
-from analysis.sweep_figures import metric_label, pyplot, save_png
+from analysis.metric_units import METRIC_UNITS
+from analysis.sweep_figures import pyplot, save_png
 
 
 def sensitivity(folder: Path, manifest: dict[str, Any], results: pd.DataFrame, notes: list[str]) -> list[Path]:
@@ -88,7 +89,7 @@ def sensitivity_figure(folder: Path, kind: str, tables: dict[str, pd.DataFrame],
                 ax.text(ms, yi + 0.2, f"  mu {mu:+.3f}", va="center", fontsize=7)
             ax.set_xlim(0, 1.25 * float((t["mu_star"] + t["mu_star_conf"]).max()))
             ax.set_xlabel(f"effect on {m} per step of {step:.2g} x range\n"
-                          f"[{metric_label(m).split('[')[-1].rstrip(']')}; mu < 0: raising the parameter lowers it]")
+                          f"[{METRIC_UNITS.get(m, '-')}; mu < 0: raising the parameter lowers it]")
         ax.set_yticks(y, t["parameter"])
         ax.set_title(f"{'Sobol indices' if kind == 'sobol' else 'Morris screening'}: {m}")
         ax.axvline(0, color="black", lw=0.6)

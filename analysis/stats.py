@@ -2,7 +2,8 @@
 
 - A window is an inclusive pair of weeks ``(first, last)``: week ``w`` is in it when
   ``first <= w <= last``. :func:`last_window` gives the last ``weeks`` weeks of a run (the last year by
-  default), :func:`window_mean` the mean of weekly metrics over a window. Run summaries, replication
+  default), :func:`window_rows` the rows of a table in a window, :func:`window_mean` the mean of weekly
+  metrics over a window. Run summaries, replication
   comparisons, sweep outputs and the report's findings all average this one way.
 - The 95% confidence interval of a mean of ``n`` values with sample standard deviation ``sd`` is
   ``mean +- t(0.975, n - 1) * sd / sqrt(n)`` (Student's t): :func:`t_half_width` gives its half-width
@@ -43,6 +44,12 @@ def last_window(steps: int, weeks: int = YEAR) -> tuple[int, int]:
     return max(1, steps - weeks + 1), steps
 
 
+def window_rows(table: pd.DataFrame, window: tuple[int, int], week_column: str = "step") -> pd.DataFrame:
+    """The rows of ``table`` whose week (``week_column``: ``step`` in metrics, ``week`` in the ledger) is in ``window``."""
+    week = table[week_column]
+    return table[(week >= window[0]) & (week <= window[1])]
+
+
 def window_mean(metrics: pd.DataFrame, window: tuple[int, int], columns: Sequence[str] | None = None) -> pd.Series:
     """Mean of weekly metrics over the weeks of ``window`` (NaN weeks skipped; NaN if none is left).
 
@@ -54,5 +61,5 @@ def window_mean(metrics: pd.DataFrame, window: tuple[int, int], columns: Sequenc
     Returns:
         One value per metric, indexed by its name.
     """
-    rows = metrics[(metrics["step"] >= window[0]) & (metrics["step"] <= window[1])]
+    rows = window_rows(metrics, window)
     return rows[[c for c in metrics.columns if c != "step"] if columns is None else list(columns)].mean()

@@ -1,4 +1,4 @@
-"""Market structure from run tables: concentration, prices, utilisation, entry and exit.
+"""Market structure from run tables: concentration, prices, entry and exit.
 
 Spells (relationships.parquet) hold a total volume and spend over their weeks, not a weekly series.
 Where a measure needs a time window (the last year, a quarter), a spell's volume and spend are spread
@@ -148,26 +148,6 @@ def offshore_price_ratio(spells: pd.DataFrame, providers: pd.DataFrame, kind: st
         return float("nan")
     price = totals["spend"] / totals["volume_hours"]
     return float(price["offshore"] / price["domestic"])
-
-
-def utilisation_by_kind(spells: pd.DataFrame, providers: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
-    """Approximate provider utilisation per kind in a window: hours served / hours of capacity.
-
-    Capacity is only saved at the end of the run (``capacity_hours_final``), so the capacity of each
-    provider is taken as that final value over the weeks it was active inside the window. This is close
-    for the last year (capacity moves slowly) and misleading for early windows; the weekly
-    ``provider_utilization`` metric (all providers) is exact.
-    """
-    first, last = window
-    p = providers.copy()
-    start = np.maximum(p["entry_week"].clip(lower=1), first)
-    stop = np.where(p["exit_week"] >= 0, np.minimum(p["exit_week"], last), last)
-    p["capacity_in_window"] = p["capacity_hours_final"] * np.clip(stop - start + 1, 0, None)
-    served = in_window(spells, window).groupby("provider_id")["volume_hours"].sum()
-    p["served"] = p["provider_id"].map(served).fillna(0.0)
-    out = p.groupby("kind")[["served", "capacity_in_window"]].sum()
-    out["utilisation"] = out["served"] / out["capacity_in_window"].where(out["capacity_in_window"] > 0)
-    return out.reset_index()
 
 
 def entry_exit_by_year(providers: pd.DataFrame, steps: int) -> pd.DataFrame:

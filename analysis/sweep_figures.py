@@ -18,34 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.files import write_atomic
+from analysis.metric_units import metric_label
 from analysis.sweep_results import band
-
-
-METRIC_UNITS = {  # metrics whose unit the naming rules of metric_label would get wrong
-    "loyalty_mean": "loyalty y (0-1; 1 = always the same provider)", "switch_rate": "share of on-call buyers per week",
-    "provider_utilization": "share of capacity", "offshore_share": "share of outsourced hours",
-    "broker_share": "share of outsourced hours", "quality_mean": "quality (0-1)", "on_time_rate": "share of hours",
-    "active_providers": "providers", "active_contracts": "contracts", "demand_level": "index",
-    "max_capacity_overuse": "hours/week"}
-
-
-def metric_label(name: str) -> str:
-    """Axis label of a metric, with its unit."""
-    if name in METRIC_UNITS:
-        unit = METRIC_UNITS[name]
-    elif "share" in name:
-        unit = "share of demand (0-1)"
-    elif name.startswith("mean_price"):
-        unit = "cu/hour"
-    elif name.endswith("_hours"):
-        unit = "hours/week"
-    elif name.startswith(("contracts_", "provider_entries", "provider_exits")):
-        unit = "per week"
-    elif name.startswith("wage_index"):
-        unit = "index"
-    else:
-        unit = "cu/week"
-    return f"{name} [{unit}]"
 
 
 def parameter_label(key: str, units: Mapping[str, str]) -> str:

@@ -137,11 +137,14 @@ def test_conversion_times_from_first_on_call_review_to_first_signing():
 
 
 def test_renewal_rates_use_only_term_ends():
-    """Renewal rate = renewed / (renewed + expired); terminations and exits are ignored."""
-    c = pd.DataFrame({"event": ["renewed", "renewed", "expired", "terminated", "expired", "provider_exit"],
+    """Renewal rate = renewed / (renewed + expired); terminations and exits are ignored; a window keeps its weeks' events."""
+    c = pd.DataFrame({"week": [10, 20, 30, 30, 40, 40],
+                      "event": ["renewed", "renewed", "expired", "terminated", "expired", "provider_exit"],
                       "kind": ["bpo", "bpo", "bpo", "bpo", "kpo", "kpo"]})
     r = M.renewal_rates(c).set_index("kind")
     assert r.at["bpo", "rate"] == pytest.approx(2 / 3) and r.at["kpo", "rate"] == 0.0
+    late = M.renewal_rates(c, window=(20, 39)).set_index("kind")
+    assert list(late.index) == ["bpo"] and late.at["bpo", "rate"] == 0.5
 
 
 # ------------------------------------------------------------------ form shares
@@ -283,15 +286,3 @@ def test_surplus_by_year_sums_weeks():
     m = pd.DataFrame({"step": np.arange(1, 105), "firm_surplus": np.ones(104), "provider_profit": np.full(104, 3.0)})
     t = M.surplus_by_year(m)
     assert list(t["firm_surplus"]) == [52, 52] and t["provider_share"].iloc[0] == pytest.approx(0.75)
-
-
-def test_early_exits_and_expected_savings():
-    """Early ends count terminating firms and those choosing in-house; savings compare the chosen cost with in-house."""
-    c = pd.DataFrame({"week": [1, 1, 20, 30], "firm_id": [0, 1, 0, 1], "service": ["a", "a", "a", "a"],
-                      "event": ["signed", "signed", "terminated", "expired"]})
-    d = pd.DataFrame({"week": [20, 40], "firm_id": [0, 1], "service": ["a", "a"], "mode_before": ["permanent", "on_call"],
-                      "choice": ["in_house", "on_call"], "outcome": ["in_house", "on_call"],
-                      "cost_in_house": [100.0, 200.0], "cost_on_call": [90.0, 150.0]})
-    e = M.early_exit_stats(c, d)
-    assert e["ended_early_share"] == 0.5 and e["took_back_share"] == 1.0
-    np.testing.assert_allclose(M.expected_savings(d), [0.25])
