@@ -11,14 +11,9 @@ Run it as ``python -m analysis.report RUN_DIR``.
 
 from __future__ import annotations
 
-import base64
-import html
-import json
-import numbers
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -26,98 +21,29 @@ from analysis import findings as F
 from analysis import measures as M
 from analysis.calibration_table import calibration
 from analysis.figure_registry import DrawnFigure, draw_all
+from analysis.html import config_html, esc, page, png, provenance_html, table
 from analysis.formatting import Formatter
 from analysis.load import Comparison, Replications, RunData, load
-
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #ccc;padding:.25em .55em;
-text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}.sub{color:#555}
-figure{margin:1.4em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#444;font-size:.93em}
-.missing{background:#fff6e0;border:1px solid #e8c66a;padding:.6em .9em;border-radius:4px}
-.within{color:#1a7f37}.below,.above,.outside{color:#b35900}.partly{color:#7a6a00}
-details{margin:.6em 0}summary{cursor:pointer;font-weight:600}code{background:#f4f4f4;padding:0 .2em}
-li{margin:.25em 0}
-"""
-
-
-def _esc(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def _table(df: pd.DataFrame, formats: dict[str, str] | None = None, left: Iterable[str] = ()) -> str:
-    """A DataFrame as an HTML table; ``formats`` maps column -> format spec (e.g. ".0%")."""
-    formats, left = formats or {}, set(left)
-    head = "".join(f"<th class='l'>{_esc(str(c).replace('_', ' '))}</th>" if c in left else
-                   f"<th>{_esc(str(c).replace('_', ' '))}</th>" for c in df.columns)
-    rows = []
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            if isinstance(v, float) and pd.isna(v):
-                text = "–"
-            elif c in formats and isinstance(v, numbers.Number):
-                text = format(v, formats[c])
-            elif isinstance(v, float):
-                text = f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-            else:
-                text = str(v)
-            cells.append(f"<td class='l'>{_esc(text)}</td>" if c in left else f"<td>{_esc(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
 
 def _figures_html(drawn: Sequence[DrawnFigure], prefix: str = "") -> str:
     out = []
     for d in drawn:
         fid = f"fig-{prefix}{d.spec.name}"
         if d.png is None:
-            out.append(f"<figure id='{fid}'><h3>{_esc(d.spec.title)}</h3><p class='missing'>Not drawn: "
-                       f"{_esc(d.message)}</p></figure>")
+            out.append(f"<figure id='{fid}'><h3>{esc(d.spec.title)}</h3><p class='missing'>Not drawn: "
+                       f"{esc(d.message)}</p></figure>")
             continue
-        data = base64.b64encode(d.png.read_bytes()).decode("ascii")
-        out.append(f"<figure id='{fid}'><h3>{_esc(d.spec.title)}</h3><img alt='{_esc(d.spec.title)}' "
-                   f"src='data:image/png;base64,{data}'><figcaption>{_esc(d.spec.caption)} "
+        out.append(f"<figure id='{fid}'><h3>{esc(d.spec.title)}</h3>{png(d.png, d.spec.title)}"
+                   f"<figcaption>{esc(d.spec.caption)} "
                    f"(<code>figures/{prefix.replace('-', '/')}{d.png.name}</code>, also as SVG)</figcaption></figure>")
     return "\n".join(out)
 
 
-def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
-    rows = []
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            rows += _flatten(v, key + ".")
-        else:
-            rows.append((key, json.dumps(v) if isinstance(v, (list, bool)) or v is None else str(v)))
-    return rows
-
-
-def _config_html(config: dict) -> str:
-    rows = "".join(f"<tr><td class='l'><code>{_esc(k)}</code></td><td class='l'>{_esc(v)}</td></tr>"
-                   for k, v in _flatten(config))
-    return (f"<details><summary>Resolved config ({len(_flatten(config))} values)</summary>"
-            f"<table><tr><th class='l'>key</th><th class='l'>value</th></tr>{rows}</table></details>")
-
-
-def _provenance_html(manifest: dict, extra: dict | None = None) -> str:
-    keys = ["kind", "scenario", "description", "seed", "seeds", "steps", "git_revision", "created_utc"]
-    rows = [(k, manifest[k]) for k in keys if k in manifest] + list((extra or {}).items())
-    for group in ("versions", "timings_seconds"):
-        for k, v in (manifest.get(group) or {}).items():
-            rows.append((f"{group}.{k}", v))
-    body = "".join(f"<tr><td class='l'>{_esc(k)}</td><td class='l'>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
 def _calibration_html(numbers: Sequence[dict]) -> str:
     rows = calibration(numbers)
-    body = "".join(f"<tr><td class='l'>{_esc(r['measure'])}</td><td class='l'>{_esc(r['industry'])}</td>"
-                   f"<td>{_esc(r['model'])}</td><td>{_esc(r['range'])}</td><td class='l {r['verdict']}'>{_esc(r['verdict'])}</td>"
-                   f"<td class='l sub'>{_esc(r['how'])}</td></tr>" for r in rows)
+    body = "".join(f"<tr><td class='l'>{esc(r['measure'])}</td><td class='l'>{esc(r['industry'])}</td>"
+                   f"<td>{esc(r['model'])}</td><td>{esc(r['range'])}</td><td class='l {r['verdict']}'>{esc(r['verdict'])}</td>"
+                   f"<td class='l sub'>{esc(r['how'])}</td></tr>" for r in rows)
     return ("<p class='sub'>Industry figures (ISG/TPI Index, Everest Group, Deloitte, Aon/WTW, NASSCOM, SPI) beside "
             "the model's own numbers; the verdict compares the model's number (mean over runs) with the range used, "
             "our reading of the industry figure. A name at the start of a row's last column is the calibration "
@@ -135,39 +61,34 @@ def _tables_html(run: RunData) -> str:
         spells = spells.rename(columns={"censored_share": "censored", "mean_weeks": "mean weeks (biased by censoring)",
                                         "km_q25_weeks": "KM 25% ended (weeks)", "km_median_weeks": "KM median (weeks)",
                                         "km_q75_weeks": "KM 75% ended (weeks)", "survive_52": "lasting > 52 weeks"})
-        parts.append("<h3>Relationship spells (whole run; KM = Kaplan-Meier)</h3>" + _table(
+        parts.append("<h3>Relationship spells (whole run; KM = Kaplan-Meier)</h3>" + table(
             spells, {"censored": ".0%", "lasting > 52 weeks": ".0%", "volume_hours": ",.0f", "spells": ",d"},
             left=("form", "kind")))
     tm = M.transition_matrix(run.decisions).reset_index()
     parts.append("<h3>Mode transitions at reviews (rows: before, columns: after)</h3>"
-                 + _table(tm, {m: ",d" for m in M.MODES}, left=("mode_before",)))
+                 + table(tm, {m: ",d" for m in M.MODES}, left=("mode_before",)))
     ren = M.renewal_rates(run.contracts, "service")
     if len(ren):
-        parts.append("<h3>Renewal at term end by service</h3>" + _table(ren, {"rate": ".0%"}, left=("service",)))
+        parts.append("<h3>Renewal at term end by service</h3>" + table(ren, {"rate": ".0%"}, left=("service",)))
     prices = M.price_summary(M.with_provider_region(run.relationships, run.providers), ("form", "kind", "region"), w)
     if len(prices):
-        parts.append(f"<h3>Prices by form, kind and provider region, weeks {w[0]}–{w[1]} (cu/h)</h3>" + _table(
+        parts.append(f"<h3>Prices by form, kind and provider region, weeks {w[0]}–{w[1]} (cu/h)</h3>" + table(
             prices, {"spells": ",d", "volume_hours": ",.0f", "cv": ".2f"}, left=("form", "kind", "region")))
     hhi = M.hhi_by_service(run.relationships, w)
     if len(hhi):
-        parts.append(f"<h3>Concentration by service, weeks {w[0]}–{w[1]}</h3>" + _table(
+        parts.append(f"<h3>Concentration by service, weeks {w[0]}–{w[1]}</h3>" + table(
             hhi, {"hhi": ",.0f", "equivalent_providers": ".1f"}, left=("service", "kind")))
     if len(run.relationships):
         seg = pd.concat([M.segment_form_shares(run.relationships, run.firms, run.providers, by, w).assign(by=by)
                          for by in ("size_class", "region")])
-        parts.append(f"<h3>Outsourced volume by form and segment, weeks {w[0]}–{w[1]}</h3>" + _table(
+        parts.append(f"<h3>Outsourced volume by form and segment, weeks {w[0]}–{w[1]}</h3>" + table(
             seg[["by", "segment", "on_call", "permanent", "volume_hours"]],
             {"on_call": ".0%", "permanent": ".0%", "volume_hours": ",.0f"}, left=("by", "segment")))
         br = pd.concat([M.broker_shares(run.relationships, run.firms, by).assign(by=by) for by in ("size_class", "kind")])
-        parts.append("<h3>Broker share of matches and volume (whole run)</h3>" + _table(
+        parts.append("<h3>Broker share of matches and volume (whole run)</h3>" + table(
             br[["by", "segment", "spells", "match_share", "volume_share"]],
             {"spells": ",d", "match_share": ".0%", "volume_share": ".0%"}, left=("by", "segment")))
     return "\n".join(parts)
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
 
 
 def _summary(runs: Sequence[RunData], label: str) -> str:
@@ -175,11 +96,11 @@ def _summary(runs: Sequence[RunData], label: str) -> str:
     cfg = r.config
     kinds = r.service_kind
     services = ", ".join(f"{s} ({k.upper()})" for s, k in kinds.items())
-    return (f"<p>{_esc(r.manifest.get('description', ''))}</p><p>{_esc(label)}: {len(r.firms):,} client firms, "
+    return (f"<p>{esc(r.manifest.get('description', ''))}</p><p>{esc(label)}: {len(r.firms):,} client firms, "
             f"{int((r.providers['entry_week'] <= 0).sum())} providers at the start "
             f"({F._get(cfg, 'providers', 'bpo_count', default='?')} BPO, {F._get(cfg, 'providers', 'kpo_count', default='?')} "
             f"KPO), {F._get(cfg, 'intermediaries', 'count', default='?')} brokers, {r.steps} weeks; services: "
-            f"{_esc(services)}.</p>")
+            f"{esc(services)}.</p>")
 
 
 def _headline(numbers: Sequence[dict]) -> str:
@@ -197,33 +118,33 @@ def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str
     numbers = [F.run_numbers(r) for r in runs]
     drawn = draw_all(runs if len(runs) > 1 else runs[0], out_dir / "figures")
     note = (f"<p class='sub'>Numbers are means over {len(runs)} replications with their range; the emergence figure "
-            f"shows all replications, the other figures and tables the first ({_esc(runs[0].path.name)}).</p>"
+            f"shows all replications, the other figures and tables the first ({esc(runs[0].path.name)}).</p>"
             if len(runs) > 1 else "")
-    checks = "".join(f"<li>{_esc(c)}</li>" for c in F.data_checks(runs[0]))
-    items = "".join(f"<li>{_esc(s)}</li>" for s in F.statements(numbers))
-    return (f"<h1>{_esc(title)}</h1><h2>Summary</h2>{_summary(runs, label)}{_headline(numbers)}<h2>Key findings</h2>{note}<ul>{items}</ul>"
+    checks = "".join(f"<li>{esc(c)}</li>" for c in F.data_checks(runs[0]))
+    items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(numbers))
+    return (f"<h1>{esc(title)}</h1><h2>Summary</h2>{_summary(runs, label)}{_headline(numbers)}<h2>Key findings</h2>{note}<ul>{items}</ul>"
             f"<h2>Calibration targets</h2>{_calibration_html(numbers)}<h2>Figures</h2>{_figures_html(drawn)}"
             f"<h2>Tables</h2>{_tables_html(runs[0])}<h2>Data notes</h2><ul>{checks}</ul>"
-            f"<h2>Config</h2>{_config_html(runs[0].config)}")
+            f"<h2>Config</h2>{config_html(runs[0].config)}")
 
 
 def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
     drawn = draw_all(cmp, out_dir / "figures", needs=("comparison",))
-    parts = [(f"<h1>outsim what-if report: {_esc(cmp.manifest.get('whatif', 'what-if'))} vs "
-              f"{_esc(cmp.manifest.get('base', 'base'))}</h1>"),
-             f"<p>Event weeks: {_esc(', '.join(map(str, cmp.event_weeks)) or 'none recorded')}.</p>",
+    parts = [(f"<h1>outsim what-if report: {esc(cmp.manifest.get('whatif', 'what-if'))} vs "
+              f"{esc(cmp.manifest.get('base', 'base'))}</h1>"),
+             f"<p>Event weeks: {esc(', '.join(map(str, cmp.event_weeks)) or 'none recorded')}.</p>",
              "<h2>What-if figure</h2>", _figures_html(drawn)]
     if cmp.table is not None and len(cmp.table):
-        parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + _table(cmp.table, left=("metric",)))
+        parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + table(cmp.table, left=("metric",)))
     base_n = [F.run_numbers(r) for r in cmp.base.runs]
     what_n = [F.run_numbers(r) for r in cmp.whatif.runs]
     for name, reps, nums in (("base", cmp.base, base_n), ("whatif", cmp.whatif, what_n)):
-        items = "".join(f"<li>{_esc(s)}</li>" for s in F.statements(nums))
+        items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(nums))
         figs = draw_all(reps.runs, out_dir / "figures" / name)
-        parts.append(f"<h2>{'Base' if name == 'base' else 'What-if'}: {_esc(reps.label)}</h2>"
+        parts.append(f"<h2>{'Base' if name == 'base' else 'What-if'}: {esc(reps.label)}</h2>"
                      f"{_summary(reps.runs, reps.label)}<ul>{items}</ul>{_figures_html(figs, prefix=name + '-')}")
     parts.append(f"<h2>Calibration targets (base)</h2>{_calibration_html(base_n)}")
-    parts.append(f"<h2>Config (what-if)</h2>{_config_html(cmp.whatif.runs[0].config)}")
+    parts.append(f"<h2>Config (what-if)</h2>{config_html(cmp.whatif.runs[0].config)}")
     return "\n".join(parts)
 
 
@@ -244,9 +165,9 @@ def write_report(run_dir: str | Path) -> Path:
     else:
         body = _run_sections([data], run_dir, f"outsim report: {data.label}", data.label)
         manifest = data.manifest
-    body += f"<h2>Provenance</h2>{_provenance_html(manifest, {'folder': run_dir.resolve()})}"
+    body += f"<h2>Provenance</h2>{provenance_html(manifest, {'folder': run_dir.resolve()})}"
     out = run_dir / "report.html"
-    out.write_text(_page(f"outsim report: {manifest.get('scenario', run_dir.name)}", body), encoding="utf-8")
+    out.write_text(page(f"outsim report: {manifest.get('scenario', run_dir.name)}", body), encoding="utf-8")
     return out
 
 

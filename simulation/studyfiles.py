@@ -76,6 +76,8 @@ def schema_problems(exc: ValidationError, src: str, root: type[BaseModel],
             value, rule = MISSING, "required"
         elif err["type"] == "finite_number":
             rule = "must be a finite number (NaN and infinity are not allowed)"
+        elif err["type"] == "value_error":
+            rule = str(err.get("ctx", {}).get("error", rule))
         elif err["type"] == "literal_error" and literal_rules:
             rule = next((text for name, text in literal_rules.items() if name in map(str, loc)), rule)
         out.append(Problem(src, key, value, rule))

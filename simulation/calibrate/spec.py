@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from analysis import moments
 from simulation.config import Config, get_value
 from simulation.executor import derive_seeds
-from simulation.model.metrics import REPORTERS
 from simulation.scenario import MISSING, Problem, ScenarioError, load_scenario, shown_path
 from simulation.studyfiles import base_scenario, flatten, read_toml, relabel, schema_problems, unknown_parameter
 
@@ -46,7 +45,7 @@ YEAR = 52
 
 def moment_names() -> list[str]:
     """Every moment a target can name: the named moments and every weekly metric."""
-    return sorted(set(moments.MOMENTS) | {name for name in REPORTERS if name != "step"})
+    return sorted(moments.MOMENTS)
 
 
 class _Strict(BaseModel):
@@ -183,9 +182,10 @@ def load_calibration(path: str | Path, budget: int | None = None) -> Calibration
                  for key in sorted(set(raw) & set(fixed))]
     if budget is not None and budget < 1:
         problems.append(Problem("--budget", "budget", budget, "must be at least 1"))
-    if problems:
-        raise ScenarioError(problems)
-    base = _base_config(base_path, fixed, spec.steps, src)
+    problems += [q for i, t in enumerate(spec.targets) if (q := _unknown_moment(i, t.moment, src)) is not None]
+    base = _base_config(base_path, fixed, spec.steps, src, problems) if base_path.is_file() else None
+    if base is None:
+        raise ScenarioError(problems)  # the parameters and windows need the base scenario to be checked
     parameters = [q for key, value in raw.items() if (q := _parameter(key, value, base, src, problems))]
     targets = [t for i, spec_t in enumerate(spec.targets) if (t := _target(i, spec_t, base.run.steps, src, problems))]
     if problems:
@@ -197,12 +197,14 @@ def load_calibration(path: str | Path, budget: int | None = None) -> Calibration
                        seeds=tuple(derive_seeds(spec.seed, spec.replications)))
 
 
-def _base_config(base: Path, fixed: dict[str, Any], steps: int | None, src: str) -> Config:
+def _base_config(base: Path, fixed: dict[str, Any], steps: int | None, src: str, problems: list[Problem]) -> Config | None:
+    """The base scenario with [set] and steps applied (None, with the problems added, if it does not load)."""
     overrides = {**fixed, **({"run.steps": steps} if steps is not None else {})}
     try:
         return load_scenario(base, overrides)
     except ScenarioError as exc:
-        raise ScenarioError([relabel(q, src, fixed, "set.", steps is not None) for q in exc.problems]) from None
+        problems += [relabel(q, src, fixed, "set.", steps is not None) for q in exc.problems]
+        return None
 
 
 def _parameter(key: str, value: Any, base: Config, src: str, problems: list[Problem]) -> Parameter | None:
@@ -258,13 +260,18 @@ def _bounds(value: Any, where: str, src: str, problems: list[Problem]) -> tuple[
     return float(low), float(high), log
 
 
+def _unknown_moment(i: int, name: str, src: str) -> Problem | None:
+    if name in moment_names():
+        return None
+    near = difflib.get_close_matches(name, moment_names(), n=1)
+    return Problem(src, f"targets.{i}.moment", name, "unknown moment (see outsim calibrate --list-moments)"
+                   + (f"; did you mean '{near[0]}'?" if near else ""))
+
+
 def _target(i: int, spec: TargetSpec, steps: int, src: str, problems: list[Problem]) -> Target | None:
     where = f"targets.{i}"
     if spec.moment not in moment_names():
-        near = difflib.get_close_matches(spec.moment, moment_names(), n=1)
-        problems.append(Problem(src, f"{where}.moment", spec.moment, "unknown moment (see outsim calibrate --list-moments)"
-                                + (f"; did you mean '{near[0]}'?" if near else "")))
-        return None
+        return None  # reported by _unknown_moment
     window = spec.window or (max(1, steps - YEAR + 1), steps)
     if window[1] > steps:
         problems.append(Problem(src, f"{where}.window", list(window), f"ends after the run (steps = {steps})"))
