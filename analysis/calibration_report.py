@@ -137,6 +137,7 @@ def summary_html(manifest: dict, trials: pd.DataFrame, profiles: pd.DataFrame) -
         if flat:
             lines.append(f"<p class='missing'>Flat profile (not identified by these targets): {esc(', '.join(flat))}. "
                          "Its value in best.toml is one of many that fit equally well.</p>")
+        lines.append(better_profile_html(profiles, float(best["loss"])))
     return "\n".join(lines)
 
 
@@ -148,6 +149,17 @@ def provenance(manifest: dict) -> str:
             for i in manifest.get("invocations", [])]
     return ("<h2>Provenance</h2>" + (table(pd.DataFrame(rows), {"seconds": ",.1f"}, left=("started (UTC)",)) if rows
                                       else "<p>No invocation recorded.</p>"))
+
+
+def better_profile_html(profiles: pd.DataFrame, best_loss: float) -> str:
+    """A note when a profile point fits better than the search's best point: the search has not converged."""
+    finite = profiles[np.isfinite(profiles["loss"].to_numpy(float))]
+    if finite.empty or finite["loss"].min() >= best_loss:
+        return ""
+    row = finite.loc[finite["loss"].idxmin()]
+    return (f"<p class='missing'>A profile point fits better than the best point of the search: loss "
+            f"{row['loss']:.4g} with {esc(row['parameter'])} = {row['value']:.6g} (the others at their best values). "
+            "The search has not converged; a larger budget (<code>--budget</code>) would likely improve the fit.</p>")
 
 
 def write_report(folder: str | Path) -> Path:
