@@ -67,7 +67,7 @@ def wkh_parameters(config: dict[str, Any]) -> tuple[int, float, float]:
     (service,) = config["services"].values()
     p = config["providers"]
     price = config["regions"]["domestic"]["wage_per_hour"] * p["skill_wage_premium"] ** (service["skill_level"] - 1) \
-        / p["productivity_bpo"] * (1 + p["initial_markup_bpo"])
+        / p["productivity_bpo"] * (1 + p["normal_markup_bpo"])
     return int(p["bpo_count"]), float(config["choice"]["gamma"]), 1.0 - price / service["inhouse_cost_per_hour"]
 
 

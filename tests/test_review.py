@@ -11,6 +11,7 @@ from simulation.model.sourcing.costs import average_experience, nonprice_cost
 from simulation.model.sourcing.options import Due, price_options
 from simulation.model.sourcing.policies import ALWAYS_PERMANENT, NEVER_OUTSOURCE, ON_CALL_ONLY, CostLogit
 from simulation.model.sourcing.review import review
+from simulation.model.state.costs import CostTracker
 
 from markets import market
 
@@ -52,7 +53,8 @@ def test_a_permanent_deal_reserves_steady_demand_and_prices_between_both_reserva
 
 def run_review(m, policy, slots=(0,)):
     m.slots.policy[list(slots)] = 1
-    return review(m.view(), m.spells, [CostLogit(), policy], m.decisions, m.inhouse_cost(), np.random.default_rng(0))
+    return review(m.view(), m.spells, [CostLogit(), policy], m.decisions, CostTracker(len(m.slots)), m.inhouse_cost(),
+                  np.random.default_rng(0))
 
 
 def test_a_firm_that_always_goes_permanent_signs_a_contract_and_the_review_is_logged():

@@ -96,6 +96,7 @@ class FirmConfig(_Section):
     demand_volatility: float = P(0.15, "log sd/week", "Weekly sd of the firm-specific demand shock (AR(1) in logs).", ge=0, le=3)
     demand_persistence: Share = P(0.8, "AR(1) coefficient", "Persistence of the firm-specific demand shock.")
     spell_gap_weeks: int = P(8, "weeks", "Weeks without on-call work after which a relationship spell ends.", ge=1)
+    knowledge_memory_weeks: int = P(26, "weeks", "Weeks without work after which a provider has forgotten a client and must be onboarded again.", ge=1)
     estimate_memory_weeks: float = P(26.0, "weeks", "Time constant of firms' running estimates (demand, prices, fill rate).", ge=1)
 
 
@@ -145,11 +146,12 @@ class ProviderConfig(_Section):
     productivity_bpo: float = P(1.3, "x", "Hours of output per paid hour in BPO (capacity pooling across clients).", gt=0)
     productivity_kpo: float = P(1.0, "x", "Hours of output per paid hour in KPO.", gt=0)
     skill_wage_premium: float = P(1.3, "x per skill level", "Wage multiplier per skill level above 1.", ge=1)
-    initial_markup_bpo: float = P(0.35, "share of unit cost", "Initial spot markup of BPO providers (break-even at target utilisation is 1/u - 1).", ge=0)
-    initial_markup_kpo: float = P(0.60, "share of unit cost", "Initial spot markup of KPO specialists.", ge=0)
+    normal_markup_bpo: float = P(0.35, "share of unit cost", "Spot markup of BPO providers at the start, and where it returns to when their utilisation is at target (break-even at target utilisation is 1/u - 1).", ge=0)
+    normal_markup_kpo: float = P(0.60, "share of unit cost", "Spot markup of KPO specialists at the start and at target utilisation.", ge=0)
     markup_min: float = P(0.02, "share of unit cost", "Lowest spot markup.", ge=-0.5)
     markup_max: float = P(1.5, "share of unit cost", "Highest spot markup.", ge=0)
     markup_speed: float = P(0.02, "markup per utilisation point/week", "Weekly markup change per point of utilisation above target.", ge=0)
+    markup_reversion: Share = P(0.05, "share/week", "Weekly pull of the spot markup back toward the normal markup (competition): at a steady utilisation u the markup settles at normal + markup_speed / markup_reversion x (u - target).")
     target_utilization_bpo: Share = P(0.82, "share", "Utilisation BPO providers aim for.")
     target_utilization_kpo: Share = P(0.70, "share", "Billable utilisation KPO specialists aim for.")
     hiring_lag_weeks_bpo: float = P(8.0, "weeks", "Time constant of BPO capacity adjustment.", ge=1)

@@ -35,6 +35,7 @@ from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
 from simulation.model.state.brokers import BrokerBook, prior_quality
 from simulation.model.state.contracts import ContractBook
+from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import build_slots, draw_providers
@@ -64,6 +65,7 @@ class OutsourcingModel(mesa.Model):
         self.contracts.bind(self.slots.firm, self.slots.service, self.catalogue.names)
         self.spells = SpellTracker(len(self.slots), self.slots.columns, self.cfg.firms.spell_gap_weeks)
         self.decisions = DecisionLog(self.cfg.run.record_decisions, self.catalogue.names)
+        self.costs = CostTracker(len(self.slots))
         self.demand = DemandProcess(self.slots.base_demand, self.catalogue.project_rate[self.slots.service],
                                     self.catalogue.project_weeks[self.slots.service], self.rng_demand)
         self.slots.demand_var[:] = self.demand.stationary_sd(self.cfg.firms.demand_volatility) ** 2
@@ -84,11 +86,13 @@ class OutsourcingModel(mesa.Model):
         self.advance_environment()                               # 1. environment and parameter events
         demand = self.realise_demand()                           # 2. demand per firm-service
         fills, market, sales = fulfil(demand, self.slots, self.providers, self.prices, self.brokers,  # 3-4.
-                                      self.contracts, self.spells, self.catalogue, self.cfg, self.rng_choice)
+                                      self.contracts, self.spells, self.catalogue, self.cfg,
+                                      self.inhouse_cost_per_slot(), self.week, self.rng_choice)
         self.brokers.earn(np.concatenate([s.broker for s in sales]), np.concatenate([s.fee for s in sales]))
-        outcomes = realise_outcomes(fills, self.slots, self.contracts, self.providers, self.brokers,  # 5.
-                                    self.spells, self.catalogue, self.cfg, self.inhouse_cost_per_slot(),
-                                    self.rng_outcome, self.week)
+        outcomes, slot_costs = realise_outcomes(fills, self.slots, self.contracts, self.providers,  # 5.
+                                                self.brokers, self.spells, self.catalogue, self.cfg,
+                                                self.inhouse_cost_per_slot(), self.rng_outcome, self.week)
+        self.costs.add_week(slot_costs)
         providers = self.update_providers(fills, market, sales)  # 6. prices, capacity, exit, entry
         reviewed = self.review_sourcing()                        # 7. renewals, reviews, negotiation
         self.fills = fills
@@ -141,8 +145,8 @@ class OutsourcingModel(mesa.Model):
         self.explore()  # after providers have booked the week, so no column changes under its hours
         view = MarketView(self.slots, self.providers, self.contracts, self.brokers, self.prices, self.catalogue,
                           self.cfg, self.week)
-        return review(view, self.spells, self.sourcing_policies, self.decisions, self.inhouse_cost_per_slot(),
-                      self.rng_review)
+        return review(view, self.spells, self.sourcing_policies, self.decisions, self.costs,
+                      self.inhouse_cost_per_slot(), self.rng_review)
 
     def explore(self) -> None:
         """A few firm-services a week swap their least preferred known provider for a random one."""
@@ -220,5 +224,8 @@ class OutsourcingModel(mesa.Model):
         return self
 
     def finish(self) -> None:
-        """Close the books at the horizon: open spells become right-censored records."""
+        """Close the books at the horizon: open spells become right-censored records, and the last review
+        period of every slot closes (its realised cost goes into the decision log)."""
         self.spells.finish()
+        if self.decisions.enabled:
+            self.decisions.set_realised(*self.costs.close(np.arange(len(self.slots))))

@@ -26,7 +26,7 @@ def add_provider(table: ProviderTable, kind: Kind, region: int, offers: NDArray[
     provider_class = PROVIDER_CLASSES[kind]
     reliability = provider_class.draw_reliability(cfg, region, rng)
     skill = int(catalogue.skill[offers].max())
-    initial = provider_class.initial_markup(cfg.providers) if markup is None else markup
+    initial = provider_class.normal_markup(cfg.providers) if markup is None else markup
     return table.add(kind, region, skill, offers, capacity, initial, reliability, week)
 
 

@@ -1,6 +1,7 @@
 """Step 6 of the schedule: providers price, hire, book profits, exit and enter, vectorised over all rows.
 
-- The spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable).
+- The spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable) and is
+  pulled back toward its kind's normal markup by competition, so it settles where utilisation holds it.
 - Capacity moves toward (commitments + expected on-call demand) / target utilisation with a hiring
   lag; what each kind can hire is its agent class's rule (KPO specialists draw on their region's
   talent pool: scarce skills, slow to hire).
@@ -102,7 +103,9 @@ def update_providers(table: ProviderTable, load: WeekLoad, prices: Prices, cfg: 
     table.utilization[:n] = np.where(act, util, 0.0)
     target = target_utilization(table, cfg)
     if not p.fixed_price:
-        table.markup[:n] = np.clip(table.markup[:n] + p.markup_speed * (util - target) * act, p.markup_min, p.markup_max)
+        normal = np.where(table.kind[:n] == Kind.KPO, p.normal_markup_kpo, p.normal_markup_bpo)
+        step = p.markup_speed * (util - target) + p.markup_reversion * (normal - table.markup[:n])
+        table.markup[:n] = np.clip(table.markup[:n] + step * act, p.markup_min, p.markup_max)
 
     a = 1.0 / p.profit_memory_weeks
     table.demand_ema[:n] += a * (load.committed + load.asked - table.demand_ema[:n])

@@ -72,11 +72,13 @@ def broker_groups(slots: FirmSlots, s: NDArray, n_brokers: int,
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
           book: ContractBook, spells: SpellTracker, catalogue: Catalogue, available: NDArray[np.float64],
           busy: NDArray[np.bool_], rng: np.random.Generator, reassign_probability: float,
-          intensity: float) -> NDArray[np.int64]:
+          intensity: float, spill: NDArray[np.bool_] | None = None) -> NDArray[np.int64]:
     """Consideration-set column each brokered request of slots ``s`` goes to this round (-1: none).
 
     Columns under a permanent contract or already used this week (``busy``) are never replaced; a
-    request whose set has no free column is left for the next round.
+    request whose set has no free column is left for the next round. Spill-over requests (``spill``)
+    stay with the provider the broker used last, or are not routed: a broker does not bring in a new
+    provider for spill-over.
     """
     if len(s) == 0:
         return np.empty(0, np.int64)
@@ -87,6 +89,8 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     stay = ((prev >= 0) & (rng.random(len(s)) >= reassign_probability) & table.active[last]
             & (available[last] > EPS) & table.offers[last, slots.service[s]])
     j[stay] = prev[stay]
+    if spill is not None:
+        stay |= spill  # spill-over that cannot stay is not re-routed (j stays -1)
     probabilities = pick_table(table, prices, brokers, catalogue, available > EPS, intensity) if not stay.all() else None
     moving = np.flatnonzero(~stay)
     for rows, b, v, region in broker_groups(slots, s[moving], len(brokers), len(catalogue)):

@@ -4,8 +4,8 @@ Each firm needs a subset of the service catalogue; each pair it needs is one slo
 array below). A slot holds its sourcing mode, in-house staff, a consideration set of K known providers
 (columns) with the firm's preference for each (J of Weisbuch, Kirman & Herreiner 2000), the
 relationship-specific experience each has built with the firm, the firm's estimate of the quality each
-delivers, and the firm's running estimates of its demand, its on-call fill rate and the weekly hours it
-hands to providers it has not worked with lately (which cost onboarding).
+delivers, the last week each worked for the firm (a provider that has not for half a year must be
+onboarded again), and the firm's running estimates of its demand and its on-call fill rate.
 
 Legend for array code over slots: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows.
 """
@@ -46,8 +46,8 @@ class FirmSlots:
     demand_mean: NDArray[np.float64]  # running estimate of weekly demand (hours)
     demand_var: NDArray[np.float64]  # running estimate of its variance
     fill_rate: NDArray[np.float64]  # running share of on-call requests served
-    new_spell_hours: NDArray[np.float64]  # running hours/week handed to providers in new spells (onboarding)
     main_provider: NDArray[np.int64]  # the provider that did most of last week's on-call work (-1: none yet)
+    last_worked: NDArray[np.int64]  # (rows, K) last week the provider worked for the client (-1: never)
     policy: NDArray[np.int16]  # index of the slot's sourcing policy (0: the model's default)
 
     def __len__(self) -> int:
@@ -71,6 +71,7 @@ class FirmSlots:
         self.preference[s, k] = 0.0
         self.experience[s, k] = 0.0
         self.quality_estimate[s, k] = prior_quality[self.service[s]]
+        self.last_worked[s, k] = -1
 
     def column_for(self, s: NDArray, provider: NDArray, protected: NDArray) -> tuple[NDArray, NDArray]:
         """Column of ``provider`` in each slot's set, or the least preferred unprotected column to replace.
@@ -84,6 +85,12 @@ class FirmSlots:
         score = np.where(protected[s], np.inf, score)
         k = np.where(has, match.argmax(axis=1), score.argmin(axis=1))
         return k.astype(np.int64), ~has
+
+    def needs_onboarding(self, week: int, memory: int, s: NDArray | slice = slice(None)) -> NDArray[np.bool_]:
+        """(rows, K) whether each known provider must be onboarded before it works for the client: it never has,
+        or not for more than ``memory`` weeks."""
+        last = self.last_worked[s]
+        return self.known[s] & ((last < 0) | (week - last > memory))
 
     def firm_bounds(self, n_firms: int) -> NDArray[np.int64]:
         """Slot rows of firm i are ``bounds[i]:bounds[i + 1]`` (slots are sorted by firm)."""
@@ -126,8 +133,10 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
         next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, rows),
         provider=provider, known=known, preference=np.zeros((rows, K)), experience=np.zeros((rows, K)),
         quality_estimate=np.repeat(cat.prior_quality[service][:, None], K, axis=1),
-        demand_mean=base.copy(), demand_var=np.zeros(rows), fill_rate=np.ones(rows), new_spell_hours=base / 26.0,
-        main_provider=np.full(rows, -1, np.int64), policy=np.zeros(rows, np.int16),
+        demand_mean=base.copy(), demand_var=np.zeros(rows), fill_rate=np.ones(rows),
+        main_provider=np.full(rows, -1, np.int64),
+        last_worked=np.where(known & (mode == Mode.ON_CALL)[:, None], 0, -1),  # on-call buyers know their providers
+        policy=np.zeros(rows, np.int16),
     )
 
 
