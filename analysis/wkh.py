@@ -60,15 +60,16 @@ def disordered_y(n: int, betas: np.ndarray, gamma: float, pi: float) -> np.ndarr
 def wkh_parameters(config: dict[str, Any]) -> tuple[int, float, float]:
     """(n, gamma, pi) of the WKH case from a resolved config.
 
-    pi = 1 - price / in-house cost for a firm of size 1: price = domestic wage x skill premium^(skill - 1)
-    / BPO productivity x (1 + BPO markup). With in-house cost dispersion above 0, pi varies by firm
-    and this is its median.
+    pi = shortage penalty factor - price / in-house cost for a firm of size 1 (the shortage cost a visit
+    avoids, net of its price): price = domestic wage x skill premium^(skill - 1) / BPO productivity
+    x (1 + BPO markup). With in-house cost dispersion above 0, pi varies by firm and this is its median.
     """
     (service,) = config["services"].values()
     p = config["providers"]
     price = config["regions"]["domestic"]["wage_per_hour"] * p["skill_wage_premium"] ** (service["skill_level"] - 1) \
         / p["productivity_bpo"] * (1 + p["normal_markup_bpo"])
-    return int(p["bpo_count"]), float(config["choice"]["gamma"]), 1.0 - price / service["inhouse_cost_per_hour"]
+    penalty = config["firms"]["shortage_penalty_factor"]
+    return int(p["bpo_count"]), float(config["choice"]["gamma"]), penalty - price / service["inhouse_cost_per_hour"]
 
 
 def wkh_curve(folder: Path, manifest: dict[str, Any], results: pd.DataFrame, notes: list[str]) -> list[Path]:

@@ -34,7 +34,8 @@ PROVIDER = {"kind": Kind.BPO, "region": 0, "service": 0, "capacity": 100.0, "spo
             "coordination": 0.0, "reliability": 0.9, "utilization": 0.8}
 SLOT = {"firm": 0, "service": 0, "region": 0, "mode": Mode.ON_CALL, "channel": Channel.DIRECT, "broker": 0,
         "known": (0,), "preference": None, "experience": 0.0, "quality": 0.9, "demand": 40.0, "demand_sd": 0.0,
-        "fill_rate": 1.0, "inhouse_factor": 1.0, "inhouse_staff": 0.0, "next_review": 1, "last_worked": 0}
+        "fill_rate": 1.0, "inhouse_factor": 1.0, "inhouse_staff": 0.0, "next_review": 1, "last_worked": 0,
+        "coordination": 1.0, "home_only": -1}
 
 
 @dataclass
@@ -99,7 +100,8 @@ def market(providers: list[dict], slots: list[dict], columns: int = 2, brokers: 
         experience=np.where(known, col("experience")[:, None], 0.0), quality_estimate=np.where(known, col("quality")[:, None], 0.0),
         demand_mean=demand, demand_var=col("demand_sd") ** 2, fill_rate=col("fill_rate"),
         main_provider=np.full(n, -1, np.int64),
-        last_worked=np.where(known, col("last_worked", np.int64)[:, None], -1), policy=np.zeros(n, np.int16))
+        last_worked=np.where(known, col("last_worked", np.int64)[:, None], -1), policy=np.zeros(n, np.int16),
+        coordination=col("coordination"), home_only=col("home_only", np.int8))
     book = ContractBook(n)
     book.bind(state.firm, state.service, catalogue.names)
     broker_book = BrokerBook()

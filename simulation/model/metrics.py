@@ -143,7 +143,8 @@ def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: O
     for part in (outcomes, providers):
         values.update({f.name: getattr(part, f.name) for f in fields(part) if f.name != "ended"})
     values["onboarding_costs"] = outcomes.onboarding_costs + review.contract_onboarding
-    values["outsourced_cost"] = outcomes.outsourced_cost + review.contract_onboarding
+    values["outsourced_cost"] = outcomes.outsourced_cost + review.contract_onboarding + review.tender_costs
+    values["management_costs"] = outcomes.management_costs + review.tender_costs
     values["firm_surplus"] = (outcomes.outsourced_inhouse_cost - values["outsourced_cost"] - outcomes.unmet_cost
                               - review.exit_fees_paid)
     return WeekFlows(**values)

@@ -149,7 +149,7 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
             break
         j = slots.provider[ss, kk]
         got = market.ration(j, need[ss])
-        price = prices.for_client(j, slots.region[ss])
+        price = prices.for_client(j, slots.region[ss], slots.coordination[ss])
         fee_rate = np.where(slots.channel[ss] == Channel.BROKER, brokers.fee_for(slots.broker[ss]), 0.0)
         np.add.at(served, (ss, kk), got)
         np.add.at(spend, (ss, kk), got * price * (1.0 + fee_rate))
@@ -171,7 +171,7 @@ def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: P
     c = inhouse_cost[s][:, None]
     v = slots.service[s][:, None]
     fee = np.where(slots.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)[:, None]
-    price = prices.for_client(slots.provider[s], slots.region[s][:, None]) * (1.0 + fee)
+    price = prices.for_client(slots.provider[s], slots.region[s][:, None], slots.coordination[s][:, None]) * (1.0 + fee)
     E = slots.experience[s]
     hour = (price + nonprice_cost(c, catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
                                   slots.quality_estimate[s]) + catalogue.onboarding_weeks[v] * c * (1.0 - E))
@@ -186,7 +186,7 @@ def _overflow_to_contract_providers(need: NDArray, market: SpotMarket, slots: Fi
     s = np.flatnonzero(book.active & (need > EPS))
     k, j = book.k[s], book.provider[s]
     got = market.ration(j, need[s])
-    price = prices.for_client(j, slots.region[s])
+    price = prices.for_client(j, slots.region[s], slots.coordination[s])
     fee_rate = np.where(book.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)
     served[s, k] += got
     spend[s, k] += got * price * (1.0 + fee_rate)

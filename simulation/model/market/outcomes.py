@@ -28,7 +28,7 @@ from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Form, Kind, Mode
 from simulation.model.market.choice import loyalty, update_preferences
 from simulation.model.market.fulfilment import EPS, Fills
-from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -102,7 +102,7 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
         non-price costs, onboarding, shortage and management), for the decision audit.
     """
     done, under_contract = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng)
-    onboarding = _onboarding(done, slots, catalogue, week, cfg.firms.knowledge_memory_weeks)
+    onboarding = _onboarding(done, fills, slots, catalogue, week, cfg)
     _learn(done, under_contract, fills, slots, book, catalogue, cfg, inhouse_cost, onboarding)
     if len(brokers):
         via = slots.channel[done.slot] == Channel.BROKER
@@ -172,14 +172,17 @@ def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlo
            catalogue: Catalogue, cfg: Config, c: NDArray, onboarding: NDArray) -> None:
     """Preferences, quality estimates and relationship-specific experience after the week's work.
 
-    The payoff of a provider's work is the surplus it gave the firm against doing the work in-house,
-    onboarding included: a provider the firm had to onboard this week starts with a loss.
+    The payoff of a provider's work is the cost it saved the firm against leaving the work undone (the
+    shortage penalty, the alternative at the moment of buying), net of price, non-price costs and
+    onboarding. A provider that served well therefore earns a positive preference, ranks above one the
+    firm has never tried (J = 0), and a provider the firm had to onboard this week starts lower.
     """
     s, k = done.slot, done.column
     rows, K = slots.provider.shape
     share = done.hours / np.maximum(fills.demand[s], EPS)
     payoff = np.zeros((rows, K))
-    payoff[s, k] = share * (1.0 - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
+    avoided = cfg.firms.shortage_penalty_factor
+    payoff[s, k] = share * (avoided - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
     update_preferences(slots.preference, payoff, cfg.choice.gamma)
     q = done.quality * done.on_time
     slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
@@ -194,18 +197,22 @@ def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlo
     E[:] = np.where(rate > 0, E + rate * (1.0 - E), E * (1.0 - decay))
 
 
-def _onboarding(done: WorkDone, slots: FirmSlots, catalogue: Catalogue, week: int, memory: int) -> NDArray[np.float64]:
-    """Onboarding cost of the week, per used pair (zero where the provider knows the client).
+def _onboarding(done: WorkDone, fills: Fills, slots: FirmSlots, catalogue: Catalogue, week: int,
+                cfg: Config) -> NDArray[np.float64]:
+    """Onboarding cost of the week, per used pair.
 
     A provider must be onboarded (a knowledge transfer, in proportion to the work handed over and to what
     it does not know of the client yet) when it works for the client for the first time, or after more
-    than ``memory`` weeks without.
+    than ``firms.knowledge_memory_weeks`` weeks without. A provider that knows the client still hands
+    ``contracts.pool_rotation`` of its on-call hours to pool staff new to the client.
     """
-    last = slots.last_worked[done.slot, done.column]
-    opened = (last < 0) | (week - last > memory)
+    opened = week - slots.last_worked[done.slot, done.column] > cfg.firms.knowledge_memory_weeks
     experience = slots.experience[done.slot, done.column]
-    cost = catalogue.onboarding_weeks[slots.service[done.slot]] * done.hours * done.inhouse_cost * (1.0 - experience)
-    return np.where(opened, cost, 0.0)
+    weeks = catalogue.onboarding_weeks[slots.service[done.slot]]
+    full = weeks * done.hours * done.inhouse_cost * (1.0 - experience)
+    on_call = fills.served[done.slot, done.column]
+    handover = on_call * pool_handover_cost(done.inhouse_cost, weeks, experience, cfg.contracts.pool_rotation)
+    return np.where(opened, full, handover)
 
 
 def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, week: int) -> None:

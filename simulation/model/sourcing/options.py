@@ -24,8 +24,9 @@ from simulation.model.codes import Channel, Mode, SourcingOption
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import broker_groups, pick_table
+from simulation.model.market.routing import broker_groups, home_mask, pick_table
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
+                                             pool_handover_cost,
                                              nonprice_cost, permanent_terms)
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
@@ -157,10 +158,16 @@ class OnCallMix:
         cand = slots.provider[d.s]
         valid = slots.known[d.s] & view.table.active[cand]
         E = slots.experience[d.s]
-        allin = view.prices.for_client(cand, slots.region[d.s][:, None]) + nonprice_cost(
-            d.c[:, None], d.friction[:, None], d.learning[:, None], E, d.error[:, None], slots.quality_estimate[d.s])
-        need = slots.needs_onboarding(view.week, cfg.firms.knowledge_memory_weeks, d.s)
-        onboard = np.where(need, view.catalogue.onboarding_weeks[d.v][:, None] * d.c[:, None] * (1.0 - E), 0.0)
+        weeks = view.catalogue.onboarding_weeks[d.v][:, None]
+        allin = (view.prices.for_client(cand, slots.region[d.s][:, None], slots.coordination[d.s][:, None])
+                 + nonprice_cost(d.c[:, None], d.friction[:, None], d.learning[:, None], E, d.error[:, None],
+                                 slots.quality_estimate[d.s])
+                 + pool_handover_cost(d.c[:, None], weeks, E, cfg.contracts.pool_rotation))
+        # A provider of the mix needs onboarding if the firm has not worked with it lately, or will not have
+        # by the time the period ends.
+        horizon = cfg.firms.knowledge_memory_weeks - cfg.firms.review_interval_weeks
+        need = slots.needs_onboarding(view.week, max(horizon, 0), d.s)
+        onboard = np.where(need, weeks * d.c[:, None] * (1.0 - E), 0.0)
         P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, valid)
         some = P.sum(axis=1) > 0
         hour = np.where(some, (P * np.where(valid, allin, 0.0)).sum(axis=1), np.nan)
@@ -174,9 +181,10 @@ class OnCallMix:
 
 def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """On-call through the firm's broker, per row: all-in cost per hour (its pick mix, its quality
-    estimates, its fee), its best-rated provider, that provider's estimated quality, and the onboarding per
-    hour of weekly demand when the broker must bring in a provider the firm has first to onboard (it keeps a
-    client with the provider it used last, if the firm still knows it)."""
+    estimates, its fee, and the onboarding of the providers it moves the work to, at the rate it has been
+    moving its clients lately), its best-rated provider, that provider's estimated quality, and the
+    onboarding per hour of weekly demand when the broker must bring in a provider the firm has first to
+    onboard (it keeps a client with the provider it used last, if the firm still knows it)."""
     n, table, slots = len(d), view.table, view.slots
     top = np.full(n, -1, np.int64)
     top_quality = np.zeros(n)
@@ -190,25 +198,33 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     probabilities = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
                                view.cfg.intermediaries.choice_intensity)
     everyone = np.arange(table.n)
-    for rows, b, v, region in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
-        prob = probabilities[b, v, region]
+    for rows, b, v, region, home in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
+        prob = home_mask(probabilities[b, v, region], table.view("region"), region, home)
         if prob.sum() == 0:
             continue
+        prob = prob / prob.sum()
         q = view.brokers.estimates(table.n)[b]
-        price = view.prices.for_client(everyone, region)
+        spot = (prob * view.prices.for_client(everyone, region, 0.0)).sum()
+        coordination = (prob * (view.prices.for_client(everyone, region) - view.prices.for_client(everyone, region, 0.0))).sum()
         top[rows] = int(prob.argmax())
         top_quality[rows] = q[top[rows]]
-        ob_hour[rows] = (prob * price).sum() * (1 + view.brokers.fee_rate[b]) + nonprice_cost(
+        factor = slots.coordination[d.s[rows]]
+        weeks = view.catalogue.onboarding_weeks[v]
+        moves = (view.brokers.churn[b] * weeks * d.c[rows]
+                 + pool_handover_cost(d.c[rows], weeks, 0.0, view.cfg.contracts.pool_rotation))
+        ob_hour[rows] = (spot + coordination * factor) * (1 + view.brokers.fee_rate[b]) + moves + nonprice_cost(
             d.c[rows], d.friction[rows], d.learning[rows], 0.0, d.error[rows], (prob * q).sum())
     return ob_hour, top, top_quality, startup
 
 
 def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, experience: NDArray,
-                    quality: NDArray, fee: float | NDArray, alt_hour: NDArray, power: NDArray) -> PermanentTerms:
+                    quality: NDArray, fee: float | NDArray, alt_hour: NDArray, power: NDArray,
+                    tender: float | NDArray = 0.0) -> PermanentTerms:
     """Negotiate and size a permanent contract of due rows ``rows`` with ``provider``.
 
-    ``provider``, ``experience`` and ``quality`` are per row, or per (row, candidate column) to price
-    every known provider at once. Demand beyond the reserved hours goes to the same provider at its spot
+    ``provider``, ``experience``, ``quality`` and ``tender`` (the one-off cost of tendering, 0 for a
+    renewal) are per row, or per (row, candidate column) to price every known
+    provider at once. Demand beyond the reserved hours goes to the same provider at its spot
     price (as far as it has capacity: the rest at the shortage penalty, by the firm's fill rate).
     """
     table = view.table
@@ -217,25 +233,31 @@ def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, 
         x = x[rows]
         return x[:, None] if provider.ndim == 2 else x
 
-    cost = view.prices.cost_for_client(provider, per_row(view.slots.region[d.s]))
+    # A reserved hour is staffed with the slack of the provider's target utilisation: its full cost.
+    cost = view.prices.cost_for_client(provider, per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])) \
+        / per_row(view.catalogue.target_utilization[d.v])
     rp = provider_reservation(cost, table.utilization[provider], view.cfg.negotiation) * table.price_factor[provider]
     ebar = average_experience(experience, view.cfg.contracts.learning_rate_per_week, per_row(d.term))
     nonprice = nonprice_cost(per_row(d.c), per_row(d.friction), per_row(d.learning), ebar, per_row(d.error), quality)
-    overflow_hour = contract_overflow_hour(view, d, rows, provider, fee, nonprice, per_row)
+    overflow_hour = contract_overflow_hour(view, d, rows, provider, fee, nonprice, experience, per_row)
     return permanent_terms(per_row(d.mu), per_row(d.sigma), overflow_hour, per_row(alt_hour), nonprice,
-                           per_row(d.onboard) * (1 - experience), per_row(d.term), rp, per_row(power), fee, nash_price)
+                           per_row(d.onboard) * (1 - experience) + tender, per_row(d.term), rp, per_row(power), fee,
+                           nash_price)
 
 
 def contract_overflow_hour(view: MarketView, d: Due, rows: NDArray, provider: NDArray, fee: float | NDArray,
-                           nonprice: NDArray, per_row) -> NDArray[np.float64]:
+                           nonprice: NDArray, experience: NDArray, per_row) -> NDArray[np.float64]:
     """The expected all-in cost of an hour beyond a contract's reserved hours: the provider's spot price
-    (fee included) and non-price cost when it has the capacity, the shortage penalty when not."""
+    (fee included), non-price cost and the hand-over to its pool when it has the capacity, the shortage
+    penalty when not."""
     fee = np.asarray(fee, float)
     fee = fee[:, None] if provider.ndim == 2 and fee.ndim == 1 else fee  # one fee per row, for every column
     fill = per_row(view.slots.fill_rate[d.s])
-    spot = view.prices.for_client(provider, per_row(view.slots.region[d.s])) * (1.0 + fee)
+    spot = view.prices.for_client(provider, per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])) * (1.0 + fee)
+    handover = pool_handover_cost(per_row(d.c), per_row(view.catalogue.onboarding_weeks[d.v]), experience,
+                                  view.cfg.contracts.pool_rotation)
     penalty = view.cfg.firms.shortage_penalty_factor * per_row(d.c)
-    return fill * (spot + nonprice) + (1.0 - fill) * penalty
+    return fill * (spot + nonprice + handover) + (1.0 - fill) * penalty
 
 
 def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray, top: NDArray, top_quality: NDArray,
@@ -245,11 +267,16 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     power = bargaining_power(view.prices.market_utilization[d.v], cat.target_utilization[d.v], cat.skill[d.v],
                              view.cfg.negotiation)
 
-    # Direct: negotiate with every known provider, keep the cheapest deal.
+    # Direct: negotiate with every known provider, keep the cheapest deal. Any contract but the renewal of an
+    # expiring one must first be tendered for.
     cand = slots.provider[d.s]
     valid = slots.known[d.s] & view.table.active[cand]
+    tender_cost = view.cfg.contracts.tender_cost
+    tender = np.full(cand.shape, tender_cost)
+    incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
+    tender[incumbent, book.k[d.s[incumbent]]] = 0.0
     terms = price_permanent(view, d, np.arange(n), cand, slots.experience[d.s], slots.quality_estimate[d.s], 0.0,
-                            alt_hour, power)
+                            alt_hour, power, tender)
     weekly = np.where(valid, terms.weekly_cost + mgmt, np.nan)
     deal = np.isfinite(weekly).any(axis=1)
     best = np.where(deal, np.argmin(np.where(np.isfinite(weekly), weekly, np.inf), axis=1), -1)
@@ -264,7 +291,8 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     # Through the broker: its best-rated provider, with no history with the firm...
     has = np.flatnonzero(top >= 0)
     fee = view.brokers.fee_for(slots.broker[d.s])
-    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power)
+    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power,
+                         tender_cost)
     opt.costs[has, O.PERMANENT_BROKER] = tb.weekly_cost
     opt.broker_provider[has] = top[has]
     opt.price[O.PERMANENT_BROKER], opt.reserved[O.PERMANENT_BROKER] = np.full(n, np.nan), np.zeros(n)
@@ -301,7 +329,8 @@ def _keep_or_leave(view: MarketView, d: Due, opt: Options, mgmt: float) -> None:
                               (book.end[ss] - view.week).astype(float))
     nonprice = nonprice_cost(d.c[r], d.friction[r], d.learning[r], ebar, d.error[r], slots.quality_estimate[ss, kk])
     short = expected_shortfall(d.mu[r], d.sigma[r], book.reserved[ss])
-    overflow_hour = contract_overflow_hour(view, d, r, book.provider[ss], fee, nonprice, lambda x: x[r])
+    overflow_hour = contract_overflow_hour(view, d, r, book.provider[ss], fee, nonprice, slots.experience[ss, kk],
+                                           lambda x: x[r])
     keep = (book.price[ss] * (1 + fee) * book.reserved[ss] + short * overflow_hour
             + (d.mu[r] - short) * nonprice + np.where(chan == Channel.DIRECT, mgmt, 0.0))
     opt.costs[r] += (book.exit_fee[ss] / remaining_weeks(book, ss, view.week))[:, None]

@@ -36,6 +36,7 @@ class ReviewTotals:
     ended: int = 0
     switching_costs: float = 0.0  # cu spent rebuilding in-house staff
     contract_onboarding: float = 0.0  # knowledge transfer to the providers of newly signed contracts (cu)
+    tender_costs: float = 0.0  # tendering for newly signed contracts (cu)
     exit_fees_paid: float = 0.0  # early-exit fees firms paid (cu)
     exit_fees_booked: float = 0.0  # the same fees on the providers' side (booked as next week's revenue)
 
@@ -124,6 +125,7 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
                        * inhouse_cost[back]).sum())
     slots.inhouse_staff[s] = np.where(choices.option == O.IN_HOUSE, opt.staff, 0.0)
     onboarding = _contract_onboarding(view, due, outcome)
+    tender = np.where((outcome == ReviewOutcome.SIGNED) & book.active[s], view.cfg.contracts.tender_cost, 0.0)
     rows = _log(view, decisions, due, opt, choices, mode_before, outcome) if decisions.enabled else np.full(len(s), -1)
     closed_rows, realised, weeks = tracker.close(s)
     if decisions.enabled:
@@ -131,9 +133,9 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
     rebuild = np.where((choices.option == O.IN_HOUSE) & (mode_before != Mode.IN_HOUSE),
                        view.catalogue.inhouse_switch_weeks[slots.service[s]] * slots.demand_mean[s] * inhouse_cost[s], 0.0)
     left = np.isin(np.arange(len(s)), ending) & ~due.expiring
-    tracker.open(s, rows, (rebuild + onboarding) / due.term + np.where(left, exit_fee, 0.0) / exit_horizon)
+    tracker.open(s, rows, (rebuild + onboarding + tender) / due.term + np.where(left, exit_fee, 0.0) / exit_horizon)
     return ReviewTotals(renewed=renewed, signed=signed, ended=len(ending), switching_costs=switching,
-                        contract_onboarding=float(onboarding.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
+                        contract_onboarding=float(onboarding.sum()), tender_costs=float(tender.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
 
 
 def _contract_onboarding(view: MarketView, due: Due, outcome: NDArray) -> NDArray[np.float64]:
