@@ -22,6 +22,12 @@ from analysis.moments import moment, whole_run
 from analysis.stats import window_mean
 
 
+def providers_at_start(providers) -> int:
+    """Providers active in week 1: entered by week 0 (the warm-up's entrants included), not exited before week 1."""
+    exit_week = providers["exit_week"]
+    return int(((providers["entry_week"] <= 0) & (exit_week.isna() | (exit_week >= 1))).sum())
+
+
 def _get(d: dict, *keys, default=float("nan")):
     for k in keys:
         if not isinstance(d, dict) or k not in d:
@@ -62,7 +68,7 @@ def run_numbers(run: RunData) -> dict[str, float]:
     """Every number the findings and calibration use, for one run (NaN where not computable)."""
     m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
     n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
-                           "firms": len(run.firms), "providers_start": int((run.providers["entry_week"] <= 0).sum()),
+                           "firms": len(run.firms), "providers_start": providers_at_start(run.providers),
                            **_share_numbers(m, w), **_crossing_numbers(m)}
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):

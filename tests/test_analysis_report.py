@@ -74,7 +74,7 @@ def test_report_states_numbers_computed_from_the_data(baseline_run, baseline_rep
     rates = M.renewal_rates(run.contracts).set_index("kind")["rate"]
     assert set(rates.index) == {"bpo"}  # 120 weeks reach the 104-week BPO term, not the 156-week KPO term
     assert f"Renewal at term end: BPO {rates['bpo']:.0%}, KPO n/a (one kind had no term ends)" in baseline_report
-    assert "Calibration targets" in baseline_report and "about 85%" in baseline_report
+    assert "Calibration targets" in baseline_report and "80–85%" in baseline_report
     assert run.manifest["git_revision"] in baseline_report and "<details>" in baseline_report
 
 

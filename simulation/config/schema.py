@@ -11,6 +11,8 @@ in hours, time in weeks.
 
 from __future__ import annotations
 
+import math
+
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -54,7 +56,7 @@ class ServiceConfig(_Section):
     friction_share: float = P(0.10, "share of in-house cost/hour", "Coordination cost of outsourced work per hour, before learning.", ge=0, le=2)
     error_cost_share: float = P(0.5, "share of in-house cost/hour", "Cost of one hour of work delivered at quality 0 instead of 1.", ge=0, le=5)
     learning_strength: Share = P(0.3, "share of friction", "Share of the friction that full relationship-specific experience removes.")
-    project_rate_per_week: float = P(0.0, "projects/week", "KPO only: arrival rate of projects; 0 means steady (BPO-like) demand.", ge=0)
+    project_rate_per_week: float = P(0.0, "projects/week", "Arrival rate of projects (KPO work typically comes in projects); 0 means steady demand every week.", ge=0)
     project_mean_weeks: float = P(12.0, "weeks", "Mean length of a project (geometric).", ge=1)
 
 
@@ -83,7 +85,7 @@ class RunConfig(_Section):
 
 def scaled(count: int, scale: float) -> int:
     """A count of agents in a market of size ``scale`` (at least 1 where the count is positive)."""
-    return 0 if count <= 0 else max(1, round(count * scale))
+    return 0 if count <= 0 else max(1, int(math.floor(count * scale + 0.5)))  # halves round up
 
 
 class FirmConfig(_Section):
@@ -132,8 +134,8 @@ class ContractConfig(_Section):
     tender_cost: float = P(0.0, "cu", "One-off cost of tendering for and negotiating a new permanent contract (specification, legal, due diligence), paid by the firm; renewing with the incumbent skips it.", ge=0)
     early_exit_fee_weeks: float = P(13.0, "weeks of reserved fee", "Fee (payment in lieu of notice) owed when a firm ends a contract early.", ge=0)
     learning_rate_per_week: Share = P(0.02, "1/week", "Speed at which a dedicated team builds client-specific experience.")
-    on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team.")
-    experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client.")
+    on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team (it fades at the same time: on-call work alone holds experience near fraction x rate / (rate x fraction + decay)).")
+    experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client (the team is reassigned when its contract ends, even if on-call work goes on).")
     pool_rotation: Share = P(0.0, "share of on-call hours/week", "Share of a client's on-call hours a provider's shared pool gives each week to staff new to the client, who must be onboarded (a dedicated team under contract needs none).")
     onboarding_multiplier: float = P(1.0, "x", "Scales every service's onboarding cost (asset specificity: what a provider must learn of a client).", ge=0, le=10)
     learning_multiplier: float = P(1.0, "x", "Scales every service's learning strength (pattern P2 experiments).", ge=0, le=5)

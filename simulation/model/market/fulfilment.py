@@ -136,7 +136,8 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
                                rng.random(len(direct)))
         k_brokered = routing.route(brokered, slots, table, prices, brokers, book, spells, catalogue, market.available,
                                    tried, rng, cfg.intermediaries.reassign_probability,
-                                   cfg.intermediaries.choice_intensity, spill[brokered])
+                                   cfg.intermediaries.choice_intensity, spill[brokered], week,
+                                   cfg.firms.knowledge_memory_weeks)
         stuck = spill[brokered] & (k_brokered >= 0)
         if stuck.any():  # a spill-over request the broker routed to a provider still to be onboarded: worth it?
             rows_b = brokered[stuck]

@@ -187,14 +187,16 @@ def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlo
     q = done.quality * done.on_time
     slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
 
-    # A dedicated team learns the client, the shared pool barely; otherwise experience fades.
+    # A dedicated team learns the client. Without one, experience fades, and the shared pool's on-call work
+    # adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
     learning_rate = cfg.contracts.learning_rate_per_week
-    rate = np.zeros((rows, K))
-    rate[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
-    rate[under_contract, book.k[under_contract]] = learning_rate
-    decay = cfg.contracts.experience_decay_per_week
+    pool = np.zeros((rows, K))
+    pool[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
+    team = np.zeros((rows, K), bool)
+    team[under_contract, book.k[under_contract]] = True
     E = slots.experience
-    E[:] = np.where(rate > 0, E + rate * (1.0 - E), E * (1.0 - decay))
+    E[:] = np.where(team, E + learning_rate * (1.0 - E),
+                    E * (1.0 - cfg.contracts.experience_decay_per_week) + pool * (1.0 - E))
 
 
 def _onboarding(done: WorkDone, fills: Fills, slots: FirmSlots, catalogue: Catalogue, week: int,

@@ -81,8 +81,12 @@ def home_mask(probabilities: NDArray[np.float64], provider_region: NDArray, regi
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
           book: ContractBook, spells: SpellTracker, catalogue: Catalogue, available: NDArray[np.float64],
           busy: NDArray[np.bool_], rng: np.random.Generator, reassign_probability: float,
-          intensity: float, spill: NDArray[np.bool_] | None = None) -> NDArray[np.int64]:
+          intensity: float, spill: NDArray[np.bool_] | None = None, week: int = 0,
+          memory: int | None = None) -> NDArray[np.int64]:
     """Consideration-set column each brokered request of slots ``s`` goes to this round (-1: none).
+
+    A provider "knows" the client when it worked for it within the last ``memory`` weeks before
+    ``week`` (ever, when ``memory`` is None).
 
     Columns under a permanent contract or already used this week (``busy``) are never replaced; a
     request whose set has no free column is left for the next round. Spill-over requests (``spill``)
@@ -95,6 +99,11 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     u = rng.random(len(s))
     prev = slots.main_provider[s]
     last = np.maximum(prev, 0)
+    def knows(rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+        if memory is None:
+            return slots.worked_with(rows)
+        return slots.known[rows] & ~slots.needs_onboarding(week, memory, rows)
+
     explore = rng.random(len(s)) < reassign_probability
     stay = ((prev >= 0) & ~explore & table.active[last] & (available[last] > EPS) & table.offers[last, slots.service[s]])
     j[stay] = prev[stay]
@@ -109,20 +118,20 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
         j[rows] = np.where(pick >= 0, pick, j[rows])
         forced = rows[~explore[rows]]
         if len(forced):
-            j[forced] = _known_fallback(s[forced], slots, prob, busy, j[forced])
+            j[forced] = _known_fallback(s[forced], slots, prob, busy, j[forced], knows(s[forced]))
     k = _join_sets(s, j, slots, book, spells, catalogue, busy)
     continuing = np.flatnonzero((prev >= 0) & (k >= 0))
-    brokers.count_routing(slots.broker[s[continuing]], ~slots.worked_with(s[continuing])[np.arange(len(continuing)), k[continuing]])
+    brokers.count_routing(slots.broker[s[continuing]], ~knows(s[continuing])[np.arange(len(continuing)), k[continuing]])
     return k
 
 
 def _known_fallback(s: NDArray[np.int64], slots: FirmSlots, prob: NDArray[np.float64], busy: NDArray[np.bool_],
-                    picked: NDArray[np.int64]) -> NDArray[np.int64]:
+                    picked: NDArray[np.int64], knows: NDArray[np.bool_]) -> NDArray[np.int64]:
     """For clients the broker must move: the provider it rates best (``prob``, its pick probabilities, zero
-    where not eligible or full) among those the client has worked with and not used yet this week; the new
-    pick ``picked`` where there is none."""
+    where not eligible or full) among those that know the client (``knows``, per column) and were not used
+    yet this week; the new pick ``picked`` where there is none."""
     cand = slots.provider[s]
-    score = np.where(slots.worked_with(s) & ~busy[s], prob[cand], 0.0)
+    score = np.where(knows & ~busy[s], prob[cand], 0.0)
     best = score.argmax(axis=1)
     found = score[np.arange(len(s)), best] > 0
     return np.where(found, cand[np.arange(len(s)), best], picked)

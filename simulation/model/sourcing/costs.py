@@ -49,13 +49,19 @@ def newsvendor_capacity(mu: NDArray, sigma: NDArray, exceed_probability: NDArray
     return np.maximum(np.asarray(mu, float) + np.asarray(sigma, float) * ndtri(1.0 - p), 0.0)
 
 
-def average_experience(start: NDArray, rate: float, weeks: NDArray) -> NDArray[np.float64]:
-    """Mean of E over a term when E_{t+1} = E_t + rate (1 - E_t) from E_0 = start."""
+def average_experience(start: NDArray, rate: float, weeks: NDArray, decay: float = 0.0) -> NDArray[np.float64]:
+    """Mean of E over ``weeks`` weeks from E_0 = ``start`` when E_{t+1} = E_t (1 - decay) + rate (1 - E_t).
+
+    A dedicated team (``decay`` 0) learns towards 1; on-call work from the shared pool learns at a small
+    ``rate`` while what a former team knew fades, towards rate / (rate + decay).
+    """
     weeks = np.maximum(np.asarray(weeks, float), 1.0)
-    if rate <= 0:
-        return np.asarray(start, float) + 0.0 * weeks
-    gap = (1.0 - np.asarray(start, float)) * (1.0 - (1.0 - rate) ** weeks) / (rate * weeks)
-    return 1.0 - gap
+    start = np.asarray(start, float)
+    step = rate + decay
+    if step <= 0:
+        return start + 0.0 * weeks
+    level = rate / step
+    return level + (start - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks)
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,8 @@ def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternat
         alternative_hour: all-in cost per hour of the firm's best alternative; the reservation uses the lower
             of this and ``on_call_hour``, since each reserved hour displaces at most an on-call hour.
         nonprice_hour: friction and error cost per hour under this contract (after expected learning).
-        setup: one-off cost of starting with this provider (knowledge transfer and, for a new direct
-            contract, the tender), spread over the term.
+        setup: one-off cost of starting with this provider (knowledge transfer to its team and the tender;
+            none for a renewal), spread over the term.
         term: contract term in weeks.
         provider_reservation: provider's lowest acceptable price per hour.
         power: provider bargaining power.

@@ -158,11 +158,14 @@ class OnCallMix:
         cand = slots.provider[d.s]
         valid = slots.known[d.s] & view.table.active[cand]
         E = slots.experience[d.s]
+        # Over the period, pool staff learn a little while what a former dedicated team knew fades.
+        ebar = average_experience(E, cfg.contracts.learning_rate_per_week * cfg.contracts.on_call_learning_fraction,
+                                  cfg.firms.review_interval_weeks, cfg.contracts.experience_decay_per_week)
         weeks = view.catalogue.onboarding_weeks[d.v][:, None]
         allin = (view.prices.for_client(cand, slots.region[d.s][:, None], slots.coordination[d.s][:, None])
-                 + nonprice_cost(d.c[:, None], d.friction[:, None], d.learning[:, None], E, d.error[:, None],
+                 + nonprice_cost(d.c[:, None], d.friction[:, None], d.learning[:, None], ebar, d.error[:, None],
                                  slots.quality_estimate[d.s])
-                 + pool_handover_cost(d.c[:, None], weeks, E, cfg.contracts.pool_rotation))
+                 + pool_handover_cost(d.c[:, None], weeks, ebar, cfg.contracts.pool_rotation))
         # A provider of the mix needs onboarding if the firm has not worked with it lately, or will not have
         # by the time the period ends.
         horizon = cfg.firms.knowledge_memory_weeks - cfg.firms.review_interval_weeks
@@ -219,13 +222,15 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
 
 def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, experience: NDArray,
                     quality: NDArray, fee: float | NDArray, alt_hour: NDArray, power: NDArray,
-                    tender: float | NDArray = 0.0) -> PermanentTerms:
+                    renewal: bool | NDArray = False) -> PermanentTerms:
     """Negotiate and size a permanent contract of due rows ``rows`` with ``provider``.
 
-    ``provider``, ``experience``, ``quality`` and ``tender`` (the one-off cost of tendering, 0 for a
-    renewal) are per row, or per (row, candidate column) to price every known
-    provider at once. Demand beyond the reserved hours goes to the same provider at its spot
-    price (as far as it has capacity: the rest at the shortage penalty, by the firm's fill rate).
+    ``provider``, ``experience``, ``quality`` and ``renewal`` are per row, or per (row, candidate column)
+    to price every known provider at once. A new contract costs a set-up spread over its term: the
+    knowledge transfer to a dedicated team (the demand's onboarding, less what the provider knows of
+    the client) and the tender; renewing with the incumbent (``renewal``) keeps the team and needs
+    neither. Demand beyond the reserved hours goes to the same provider at its spot price (as far as it
+    has capacity: the rest at the shortage penalty, by the firm's fill rate).
     """
     table = view.table
 
@@ -233,16 +238,18 @@ def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, 
         x = x[rows]
         return x[:, None] if provider.ndim == 2 else x
 
-    # A reserved hour is staffed with the slack of the provider's target utilisation: its full cost.
-    cost = view.prices.cost_for_client(provider, per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])) \
-        / per_row(view.catalogue.target_utilization[d.v])
-    rp = provider_reservation(cost, table.utilization[provider], view.cfg.negotiation) * table.price_factor[provider]
+    # A reserved hour is staffed with the slack of the provider's target utilisation: its full cost. A provider
+    # never asks more for a guaranteed hour than the same hour would fetch on its spot market.
+    region, coordination = per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])
+    cost = view.prices.cost_for_client(provider, region, coordination) / per_row(view.catalogue.target_utilization[d.v])
+    rp = np.minimum(provider_reservation(cost, table.utilization[provider], view.cfg.negotiation) * table.price_factor[provider],
+                    view.prices.for_client(provider, region, coordination))
     ebar = average_experience(experience, view.cfg.contracts.learning_rate_per_week, per_row(d.term))
     nonprice = nonprice_cost(per_row(d.c), per_row(d.friction), per_row(d.learning), ebar, per_row(d.error), quality)
     overflow_hour = contract_overflow_hour(view, d, rows, provider, fee, nonprice, experience, per_row)
-    return permanent_terms(per_row(d.mu), per_row(d.sigma), overflow_hour, per_row(alt_hour), nonprice,
-                           per_row(d.onboard) * (1 - experience) + tender, per_row(d.term), rp, per_row(power), fee,
-                           nash_price)
+    setup = np.where(renewal, 0.0, per_row(d.onboard) * (1 - experience) + view.cfg.contracts.tender_cost)
+    return permanent_terms(per_row(d.mu), per_row(d.sigma), overflow_hour, per_row(alt_hour), nonprice, setup,
+                           per_row(d.term), rp, per_row(power), fee, nash_price)
 
 
 def contract_overflow_hour(view: MarketView, d: Due, rows: NDArray, provider: NDArray, fee: float | NDArray,
@@ -267,16 +274,15 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     power = bargaining_power(view.prices.market_utilization[d.v], cat.target_utilization[d.v], cat.skill[d.v],
                              view.cfg.negotiation)
 
-    # Direct: negotiate with every known provider, keep the cheapest deal. Any contract but the renewal of an
-    # expiring one must first be tendered for.
+    # Direct: negotiate with every known provider, keep the cheapest deal; the incumbent of an expiring direct
+    # contract is priced as a renewal.
     cand = slots.provider[d.s]
     valid = slots.known[d.s] & view.table.active[cand]
-    tender_cost = view.cfg.contracts.tender_cost
-    tender = np.full(cand.shape, tender_cost)
+    renewal = np.zeros(cand.shape, bool)
     incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
-    tender[incumbent, book.k[d.s[incumbent]]] = 0.0
+    renewal[incumbent, book.k[d.s[incumbent]]] = True
     terms = price_permanent(view, d, np.arange(n), cand, slots.experience[d.s], slots.quality_estimate[d.s], 0.0,
-                            alt_hour, power, tender)
+                            alt_hour, power, renewal)
     weekly = np.where(valid, terms.weekly_cost + mgmt, np.nan)
     deal = np.isfinite(weekly).any(axis=1)
     best = np.where(deal, np.argmin(np.where(np.isfinite(weekly), weekly, np.inf), axis=1), -1)
@@ -291,8 +297,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     # Through the broker: its best-rated provider, with no history with the firm...
     has = np.flatnonzero(top >= 0)
     fee = view.brokers.fee_for(slots.broker[d.s])
-    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power,
-                         tender_cost)
+    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power)
     opt.costs[has, O.PERMANENT_BROKER] = tb.weekly_cost
     opt.broker_provider[has] = top[has]
     opt.price[O.PERMANENT_BROKER], opt.reserved[O.PERMANENT_BROKER] = np.full(n, np.nan), np.zeros(n)
@@ -303,7 +308,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     if len(r):
         ss, kk = d.s[r], book.k[d.s[r]]
         ti = price_permanent(view, d, r, book.provider[ss], slots.experience[ss, kk], slots.quality_estimate[ss, kk],
-                             fee[r], alt_hour, power)
+                             fee[r], alt_hour, power, renewal=True)
         better = np.isfinite(ti.weekly_cost) & ~(ti.weekly_cost >= opt.costs[r, O.PERMANENT_BROKER])
         rb = r[better]
         opt.costs[rb, O.PERMANENT_BROKER] = ti.weekly_cost[better]
