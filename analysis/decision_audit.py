@@ -25,7 +25,8 @@ def audited(decisions: pd.DataFrame, min_weeks: int = 4) -> pd.DataFrame:
     (``taken``) and its expected cost (``expected``; for a permanent choice that got no contract, the cost of
     on-call work through the same channel, which is what the firm then bought)."""
     if "realised_weekly_cost" not in decisions:
-        return pd.DataFrame(columns=["taken", "expected", "realised"])
+        return pd.DataFrame({"taken": pd.Series(dtype=object), "expected": pd.Series(dtype=float),
+                             "realised": pd.Series(dtype=float)})
     d = decisions[decisions["realised_weeks"] >= min_weeks]
     choice = d["choice"].astype(str).to_numpy()
     costs = np.column_stack([d[f"cost_{c}"].to_numpy(float) for c in ("in_house", "on_call", "on_call_broker",

@@ -164,7 +164,7 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
     window = f"weeks {f('window_first', 'num')}–{f('window_last', 'num')}" if len(numbers) == 1 else "the last 52 weeks"
     out = _form_statements(f, window)
     if f.ok("renewal_bpo", "renewal_kpo"):
-        out.append(f"Renewal at term end (renewed / (renewed + expired)): {f('renewal_kpo')} for KPO contracts vs "
+        out.append(f"Renewal at term end (the client kept its provider): {f('renewal_kpo')} for KPO contracts vs "
                    f"{f('renewal_bpo')} for BPO ({_compare(f, 'renewal_kpo', 'renewal_bpo')} for KPO; "
                    f"{f('renewal_events_kpo', 'num')} and {f('renewal_events_bpo', 'num')} term ends).")
     elif f.ok("renewal_bpo") or f.ok("renewal_kpo"):

@@ -168,9 +168,9 @@ def _active_as_missing(providers: pd.DataFrame) -> pd.DataFrame:
         return providers
     exit_week = providers["exit_week"]
     if not isinstance(exit_week.dtype, pd.Int64Dtype):
-        exit_week = pd.array(exit_week, dtype="Int64")
+        exit_week = exit_week.astype("Int64")
         if not exit_week.isna().any() and len(exit_week) and exit_week.min() >= -1:
-            exit_week = exit_week.where(exit_week != -1, pd.NA)
+            exit_week = exit_week.mask(exit_week == -1)
     return providers.assign(exit_week=exit_week)
 
 

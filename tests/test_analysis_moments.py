@@ -208,9 +208,9 @@ def test_list_moments_shows_every_moment_and_each_named_unit():
 
 @pytest.fixture(scope="module")
 def short_run():
-    """60 weeks of the baseline scaled to 100 firms, with short terms, monthly reviews, no exit fee and fast-changing
+    """60 weeks of the baseline scaled to 300 firms (with fewer, few contact-centre contracts end), with short terms, monthly reviews, no exit fee and fast-changing
     in-house costs, so that contracts renew, expire and end early (some for in-house work) within the run."""
-    cfg = load_scenario(BASELINE, {**market_size(100), "contracts.term_weeks_bpo": 13, "contracts.term_weeks_kpo": 26,
+    cfg = load_scenario(BASELINE, {**market_size(300), "contracts.term_weeks_bpo": 13, "contracts.term_weeks_kpo": 26,
                                    "contracts.early_exit_fee_weeks": 0, "firms.review_interval_weeks": 4,
                                    "firms.inhouse_cost_drift": 0.6})
     return run(cfg, seed=3, steps=60)

@@ -27,7 +27,12 @@ def test_on_call_and_in_house_costs_follow_their_formulas():
     """On-call: demand x (price + non-price cost) + management; in-house: staff at own cost plus the rebuild spread over the term."""
     m = market([{"spot_price": 20.0}], [{"demand": 40.0}])
     _, opt = options_of(m)
-    nonprice = nonprice_cost(30.0, 0.1, 0.3, 0.0, 0.5, 0.9)  # 30 x (0.1 + 0.5 x 0.1) = 4.5 cu/h
+    # The pool learns a little over the 13-week period from E = 0 (rate 0.02 x 0.1, decay 0.05): mean E 0.0098, so
+    # the non-price cost is a hair under 30 x (0.1 + 0.5 x 0.1) = 4.5 cu/h.
+    c = m.cfg.contracts
+    ebar = average_experience(0.0, c.learning_rate_per_week * c.on_call_learning_fraction, m.cfg.firms.review_interval_weeks,
+                              c.experience_decay_per_week)
+    nonprice = nonprice_cost(30.0, 0.1, 0.3, ebar, 0.5, 0.9)
     mgmt = m.cfg.firms.direct_management_cost_per_week
     assert opt.costs[0, O.ON_CALL] == pytest.approx(40.0 * (20.0 + nonprice) + mgmt)
     rebuild = m.catalogue.inhouse_switch_weeks[0] * 40.0 * 30.0 / m.catalogue.term_weeks[0]
