@@ -78,8 +78,10 @@ def test_on_call_survives_as_a_chosen_mode_and_small_firms_choose_it_more(baseli
 
 
 def test_volatile_firm_services_choose_on_call_more_than_steady_ones():
-    """Firm-services whose weekly demand swung most over the last 100 weeks are on-call more often than the
-    steadiest third."""
+    """Within each service, the outsourcing firm-services whose weekly demand swung most over weeks 101-200 (the top
+    third by coefficient of variation) are in on-call mode more often than the steadiest third. Within a service,
+    because services differ in more than volatility: KPO work is the lumpiest (projects) but also the most specific,
+    and is bought under contracts."""
     for seed in SEEDS:
         model = OutsourcingModel(load_scenario(BASELINE, {"run.steps": 200}), seed=seed)
         demand = []
@@ -91,9 +93,15 @@ def test_volatile_firm_services_choose_on_call_more_than_steady_ones():
         cv = demand.std(axis=0) / np.maximum(demand.mean(axis=0), 1e-9)
         outsourcing = model.slots.mode != Mode.IN_HOUSE
         on_call = model.slots.mode == Mode.ON_CALL
-        low, high = np.quantile(cv[outsourcing], [1 / 3, 2 / 3])
-        steady, volatile = outsourcing & (cv <= low), outsourcing & (cv >= high)
-        assert on_call[volatile].mean() > on_call[steady].mean() + 0.1
+        steady, volatile = np.zeros(len(cv), bool), np.zeros(len(cv), bool)
+        for service in np.unique(model.slots.service):
+            rows = outsourcing & (model.slots.service == service)
+            low, high = np.quantile(cv[rows], [1 / 3, 2 / 3])
+            steady |= rows & (cv <= low)
+            volatile |= rows & (cv >= high)
+        # Measured (seeds 1-3): 0.48, 0.43, 0.44 of the volatile third on-call vs 0.10, 0.12, 0.11 of the steady
+        # third; each third holds about 550 firm-services (binomial sd about 0.02): a 0.15 margin is half the gap.
+        assert on_call[volatile].mean() > on_call[steady].mean() + 0.15
 
 
 # ----------------------------------------------------------------------------- transaction-cost directions
