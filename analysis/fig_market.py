@@ -72,7 +72,7 @@ def _active_by_kind(providers: pd.DataFrame, steps: int) -> dict[str, np.ndarray
     for kind in KINDS:
         p = providers[providers["kind"].astype(str) == kind]
         start = p["entry_week"].to_numpy()[:, None]
-        stop = np.where(p["exit_week"] >= 0, p["exit_week"], steps + 1)[:, None]
+        stop = p["exit_week"].fillna(steps + 1).to_numpy(int)[:, None]  # missing: still active
         out[kind] = ((start <= weeks) & (weeks < stop)).sum(axis=0)
     return out
 

@@ -22,6 +22,12 @@ from analysis.moments import moment, whole_run
 from analysis.stats import window_mean
 
 
+def providers_at_start(providers) -> int:
+    """Providers active in week 1: entered by week 0 (the warm-up's entrants included), not exited before week 1."""
+    exit_week = providers["exit_week"]
+    return int(((providers["entry_week"] <= 0) & (exit_week.isna() | (exit_week >= 1))).sum())
+
+
 def _get(d: dict, *keys, default=float("nan")):
     for k in keys:
         if not isinstance(d, dict) or k not in d:
@@ -62,7 +68,7 @@ def run_numbers(run: RunData) -> dict[str, float]:
     """Every number the findings and calibration use, for one run (NaN where not computable)."""
     m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
     n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
-                           "firms": len(run.firms), "providers_start": int((run.providers["entry_week"] <= 0).sum()),
+                           "firms": len(run.firms), "providers_start": providers_at_start(run.providers),
                            **_share_numbers(m, w), **_crossing_numbers(m)}
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):
@@ -158,7 +164,7 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
     window = f"weeks {f('window_first', 'num')}–{f('window_last', 'num')}" if len(numbers) == 1 else "the last 52 weeks"
     out = _form_statements(f, window)
     if f.ok("renewal_bpo", "renewal_kpo"):
-        out.append(f"Renewal at term end (renewed / (renewed + expired)): {f('renewal_kpo')} for KPO contracts vs "
+        out.append(f"Renewal at term end (the client kept its provider): {f('renewal_kpo')} for KPO contracts vs "
                    f"{f('renewal_bpo')} for BPO ({_compare(f, 'renewal_kpo', 'renewal_bpo')} for KPO; "
                    f"{f('renewal_events_kpo', 'num')} and {f('renewal_events_bpo', 'num')} term ends).")
     elif f.ok("renewal_bpo") or f.ok("renewal_kpo"):

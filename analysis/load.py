@@ -161,6 +161,19 @@ def add_kind(df: pd.DataFrame, service_kind: dict[str, str]) -> pd.DataFrame:
     return out
 
 
+def _active_as_missing(providers: pd.DataFrame) -> pd.DataFrame:
+    """``exit_week`` as a nullable integer, missing for providers still active. Folders written before the
+    warm-up existed marked them -1 in a plain integer column (no exit could happen before week 1 then)."""
+    if "exit_week" not in providers.columns:
+        return providers
+    exit_week = providers["exit_week"]
+    if not isinstance(exit_week.dtype, pd.Int64Dtype):
+        exit_week = exit_week.astype("Int64")
+        if not exit_week.isna().any() and len(exit_week) and exit_week.min() >= -1:
+            exit_week = exit_week.mask(exit_week == -1)
+    return providers.assign(exit_week=exit_week)
+
+
 def run_data_from_tables(tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
                          path: Path | None = None) -> RunData:
     """A :class:`RunData` from a run's tables as they are in memory, enriched as loading a folder does.
@@ -192,6 +205,7 @@ def run_data_from_tables(tables: dict[str, pd.DataFrame], manifest: dict[str, An
             raise RunFolderError(f"{source}: missing column(s) {', '.join(lacking)}")
     kinds = service_kinds(manifest)
     enriched = {name: add_kind(tables[name], kinds) if name in KIND_TABLES else tables[name] for name in TABLES}
+    enriched["providers"] = _active_as_missing(enriched["providers"])
     return RunData(path=path, manifest=manifest, **enriched)
 
 

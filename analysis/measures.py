@@ -104,6 +104,24 @@ def mode_after(decisions: pd.DataFrame) -> pd.Series:
     return decisions["outcome"].astype(str).map(MODE_AFTER)
 
 
+def on_call_mode_by_segment(decisions: pd.DataFrame, firms: pd.DataFrame, window: tuple[int, int],
+                            by: str = "size_class") -> pd.DataFrame:
+    """Among firm-services that outsource, the share whose chosen mode is on-call, per firm segment.
+
+    Each firm-service counts once, with the mode after its last review in the window (see ``mode_after``:
+    a permanent choice that got no contract is on-call). Columns: ``segment``, ``outsourcing`` (firm-services
+    in permanent or on-call mode) and ``on_call_mode_share``.
+    """
+    d = decisions[(decisions["week"] >= window[0]) & (decisions["week"] <= window[1])]
+    last = d.sort_values("week", kind="stable").groupby(["firm_id", "service"], observed=True).tail(1)
+    mode = mode_after(last)
+    out = last.assign(mode=mode.to_numpy(), segment=last["firm_id"].map(firms.set_index("firm_id")[by]).to_numpy())
+    out = out[out["mode"] != "in_house"]
+    table = out.groupby("segment", observed=True)["mode"].agg(
+        outsourcing="size", on_call_mode_share=lambda m: float((m == "on_call").mean()))
+    return table.reset_index()
+
+
 def transition_matrix(decisions: pd.DataFrame, include_kept: bool = True) -> pd.DataFrame:
     """Counts of mode before -> mode after over all sourcing reviews (rows: before; columns: after).
 
@@ -156,9 +174,12 @@ def conversion_summary(decisions: pd.DataFrame) -> dict[str, float]:
 
 
 def renewal_rates(contracts: pd.DataFrame, by: str = "kind", window: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Renewal rate at term end per group: renewed / (renewed + expired) ledger events.
+    """Renewal rate at term end per group: renewals / (renewals + expiries), from the ledger.
 
-    Terminations and provider exits happen before term end and are not counted.
+    A renewal is a ``renewed`` event, or an ``expired`` one followed in the same week by a ``signed`` contract
+    of the same firm and service with the same provider (a brokered contract the firm renews directly with
+    the provider, or the reverse): the client kept its provider. Terminations and provider exits happen
+    before term end and are not counted.
 
     Args:
         contracts: the contract ledger.
@@ -169,8 +190,12 @@ def renewal_rates(contracts: pd.DataFrame, by: str = "kind", window: tuple[int, 
         One row per group with events: ``renewed``, ``expired`` (counts) and ``rate``.
     """
     ev = contracts if window is None else window_rows(contracts, window, "week")
-    ev = ev[ev["event"].astype(str).isin(["renewed", "expired"])]
-    t = pd.crosstab(ev[by].astype(str), ev["event"].astype(str)).reindex(columns=["renewed", "expired"]).fillna(0)
+    event = ev["event"].astype(str)
+    keys = ["week", "firm_id", "service", "provider_id"]
+    resigned = pd.MultiIndex.from_frame(ev.loc[event == "signed", keys].astype({"service": str}))
+    kept = pd.MultiIndex.from_frame(ev[keys].astype({"service": str})).isin(resigned) & (event == "expired").to_numpy()
+    ev = ev.assign(event=event.where(~kept, "renewed"))[event.isin(["renewed", "expired"])]
+    t = pd.crosstab(ev[by].astype(str), ev["event"]).reindex(columns=["renewed", "expired"]).fillna(0)
     t["rate"] = t["renewed"] / (t["renewed"] + t["expired"])
     t.columns.name = None
     return t.reset_index()

@@ -12,7 +12,9 @@ METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
     "share of demand (0-1)": (
         "permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "on_call_share_bpo",
         "on_call_share_kpo", "in_house_share", "in_house_share_bpo", "in_house_share_kpo", "unmet_share"),
-    "loyalty y (0-1; 1 = always the same provider)": ("loyalty_mean",),
+    "loyalty y (0-1; 1 = always the same provider)": ("loyalty_mean", "loyalty_on_call"),
+    "share of outsourcing firm-services": ("on_call_mode_share",),
+    "share of the in-house cost": ("realised_saving",),
     "share of on-call buyers per week": ("switch_rate",),
     "cu/hour": (
         "mean_price_bpo", "mean_price_kpo", "mean_price_on_call", "mean_price_permanent", "posted_price_bpo_domestic",
@@ -27,7 +29,7 @@ METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
     "contracts per week": ("contracts_signed", "contracts_renewed", "contracts_ended"),
     "cu/week": (
         "firm_payments", "provider_revenue", "broker_fees", "onboarding_costs", "switching_costs", "firm_surplus",
-        "provider_profit", "outsourced_inhouse_cost"),
+        "provider_profit", "outsourced_inhouse_cost", "outsourced_cost", "unmet_cost", "management_costs"),
     "hours/week": (
         "demand_hours", "in_house_hours", "permanent_hours", "on_call_hours", "unmet_hours", "capacity_hours",
         "used_hours", "max_capacity_overuse", "capacity_hours_bpo", "capacity_hours_kpo", "used_hours_bpo",

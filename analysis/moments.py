@@ -11,12 +11,13 @@ kind in the window, a metric an older run folder lacks, a zero denominator). The
   of :mod:`analysis.metric_units`;
 - named moments for the industry figures of the calibration table (ISG/TPI Index, Everest Group,
   Deloitte outsourcing surveys, NASSCOM; definitions in docs/calibration.md): renewal at term end,
-  contract term, early exits and taking work back in-house, the realised saving against in-house
-  work, provider utilisation by kind and the offshore price ratio.
+  contract term, early exits and taking work back in-house, the firms' worst year, provider
+  utilisation by kind and the offshore price ratio. The realised saving against in-house work is the
+  weekly metric ``realised_saving``.
 
 The natural window is the last year of the run (:func:`analysis.stats.last_window`), except for
-``early_exit_share`` and ``early_exit_insourced_share``: the survey figures count early exits over a
-buyer's whole experience, so use the whole run (:func:`whole_run`).
+``early_exit_share`` and ``early_exit_insourced_share`` (the survey figures count early exits over a
+buyer's whole experience) and ``min_yearly_surplus_share``: use the whole run (:func:`whole_run`).
 """
 
 from __future__ import annotations
@@ -168,17 +169,20 @@ def _ratio_of_sums(metrics: pd.DataFrame, window: Window, numerator: str, denomi
     return float(rows[numerator].sum() / total) if total > 0 else NAN
 
 
-def realised_saving(run: RunData, window: Window) -> float:
-    """Realised net saving of outsourced work against doing it in-house, as a share of the in-house cost.
-
-    ``sum(firm_surplus) / sum(outsourced_inhouse_cost)`` over the window's weeks. Each week
-    ``outsourced_inhouse_cost`` is what the hours delivered by providers would have cost the firms
-    in-house, and ``firm_surplus`` is that minus what the firms paid for them (broker fees and
-    take-or-pay included), their non-price costs (coordination, faults, lateness) and onboarding.
-    Every outsourced hour counts, not only the work chosen at a review. NaN if the run lacks these
-    metrics or outsourced nothing in the window.
-    """
-    return _ratio_of_sums(run.metrics, window, "firm_surplus", "outsourced_inhouse_cost")
+def min_yearly_surplus_share(run: RunData, window: Window) -> float:
+    """The worst year for firms: the lowest, over the window's whole years (weeks ``first + 52 y`` to
+    ``first + 52 y + 51``), of that year's ``sum(firm_surplus) / sum(outsourced_inhouse_cost)``. Its sign is
+    the sign of the year's firm surplus, so a positive value means firms gained from outsourcing in every
+    year. Natural window: the whole run. NaN without a whole year in the window or without the metrics."""
+    if not {"firm_surplus", "outsourced_inhouse_cost"} <= set(run.metrics.columns):
+        return NAN
+    rows = window_rows(run.metrics, window)
+    years = (window[1] - window[0] + 1) // YEAR
+    year = (rows["step"] - window[0]) // YEAR
+    sums = rows[year < years].groupby(year[year < years])[["firm_surplus", "outsourced_inhouse_cost"]].sum()
+    if years < 1 or len(sums) < years or (sums["outsourced_inhouse_cost"] <= 0).any():
+        return NAN
+    return float((sums["firm_surplus"] / sums["outsourced_inhouse_cost"]).min())
 
 
 def utilisation(run: RunData, window: Window, *, kind: str) -> float:
@@ -227,16 +231,18 @@ RENEWAL_GROUPS = {"bpo": "BPO contracts", "kpo": "KPO contracts", "voice": "cont
                   "other": "contracts of all other services"}
 
 NAMED_MOMENTS = (
-    *(Moment(f"renewal_rate_{group}", SHARE, f"{label} at term end that were renewed: renewed / (renewed + expired) "
-             "events in the window", partial(renewal_rate, group=group)) for group, label in RENEWAL_GROUPS.items()),
+    *(Moment(f"renewal_rate_{group}", SHARE, f"{label} at term end that kept their provider: renewed "
+             "contracts, and expired ones signed again with the same provider that week, over all term ends in the "
+             "window", partial(renewal_rate, group=group)) for group, label in RENEWAL_GROUPS.items()),
     Moment("contract_term_years", "years", "mean (end_week - week) / 52 of the contracts signed or renewed in the "
            "window", contract_term_years),
     Moment("early_exit_share", SHARE, "firms that held a permanent contract in the window and ended one early "
            "(terminated) in it, over those holders; natural window: the whole run", early_exit_share),
     Moment("early_exit_insourced_share", SHARE, "of the firms that ended a contract early in the window, those whose "
            "review at a termination chose in-house; natural window: the whole run", early_exit_insourced_share),
-    Moment("realised_saving", "share of the in-house cost", "sum(firm_surplus) / sum(outsourced_inhouse_cost) over "
-           "the window: net saving of outsourced work against doing it in-house", realised_saving),
+    Moment("min_yearly_surplus_share", "share of the in-house cost", "the lowest, over the window's whole years, of "
+           "the year's sum(firm_surplus) / sum(outsourced_inhouse_cost) (positive: firms gained from outsourcing in "
+           "every year); natural window: the whole run", min_yearly_surplus_share),
     *(Moment(f"utilisation_{kind}", "share of capacity", f"sum(used_hours_{kind}) / sum(capacity_hours_{kind}) over "
              "the window", partial(utilisation, kind=kind)) for kind in KINDS),
     *(Moment(f"offshore_price_ratio_posted_{kind}", PRICE_RATIO, f"mean posted_price_{kind}_offshore / mean "

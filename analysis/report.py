@@ -1,7 +1,8 @@
 """One self-contained HTML report per run folder: findings, calibration, figures, config, provenance.
 
 :func:`write_report` reads a folder of any kind (run, replications, comparison), draws the figures
-into ``figures/`` (PNG and SVG), and writes ``report.html`` next to the data. The report is one file:
+into ``figures/`` (PNG and SVG), and writes ``report.html`` next to the data, with the calibration
+table as data in ``calibration.csv`` (for a comparison: the base's). The report is one file:
 figures are embedded as base64 PNG, styles are inline, there is no script and no external link, so it
 reads the same offline and when mailed. Figures that cannot be drawn from the data (for example the
 what-if figure for a single run) appear as a short text saying why.
@@ -19,7 +20,9 @@ import pandas as pd
 
 from analysis import findings as F
 from analysis import measures as M
-from analysis.calibration_table import calibration
+from analysis.calibration_table import calibration, calibration_csv
+from analysis.decision_audit import audit
+from analysis.files import write_atomic
 from analysis.figure_registry import DrawnFigure, draw_all
 from analysis.html import config_html, esc, page, png, provenance_html, table
 from analysis.formatting import Formatter
@@ -47,8 +50,8 @@ def _calibration_html(numbers: Sequence[dict]) -> str:
     return ("<p class='sub'>Industry figures (ISG/TPI Index, Everest Group, Deloitte, Aon/WTW, NASSCOM, SPI) beside "
             "the model's own numbers; the verdict compares the model's number (mean over runs) with the range used, "
             "our reading of the industry figure. A name at the start of a row's last column is the calibration "
-            "moment that `outsim calibrate` fits, taken over the last year of the run (early exits: the whole "
-            "run).</p>"
+            "moment that `outsim calibrate` fits, taken over the window its last column names (the last year of the "
+            "run unless it says otherwise). calibration.csv in this folder holds the same table as data.</p>"
             "<table><tr><th class='l'>measure</th><th class='l'>industry</th><th>model</th><th>range used</th><th class='l'>verdict</th>"
             f"<th class='l'>how the model's number is made</th></tr>{body}</table>")
 
@@ -67,6 +70,20 @@ def _tables_html(run: RunData) -> str:
     tm = M.transition_matrix(run.decisions).reset_index()
     parts.append("<h3>Mode transitions at reviews (rows: before, columns: after)</h3>"
                  + table(tm, {m: ",d" for m in M.MODES}, left=("mode_before",)))
+    if len(run.decisions):
+        by_size = M.on_call_mode_by_segment(run.decisions, run.firms, w)
+        parts.append(f"<h3>On-call as the chosen mode by firm size, weeks {w[0]}–{w[1]}</h3><p class='sub'>Among "
+                     "firm-services that outsource, the share whose last review in the window chose on-call work "
+                     "(direct or through a broker).</p>" + table(
+                         by_size, {"outsourcing": ",d", "on_call_mode_share": ".0%"}, left=("segment",)))
+    audited = audit(run.decisions)
+    if len(audited):
+        parts.append("<h3>Decision audit (whole run): what firms expected to pay at a review and what they paid "
+                     "until the next one (cu/week)</h3><p class='sub'>Per option taken, the mean expected weekly cost "
+                     "and the mean realised weekly cost over the following review period (at least 4 weeks); gap = "
+                     "realised / expected - 1, positive when firms paid more than they expected.</p>" + table(
+                         audited, {"reviews": ",d", "expected": ",.0f", "realised": ",.0f", "gap": "+.1%"},
+                         left=("option taken",)))
     ren = M.renewal_rates(run.contracts, "service")
     if len(ren):
         parts.append("<h3>Renewal at term end by service</h3>" + table(ren, {"rate": ".0%"}, left=("service",)))
@@ -97,7 +114,7 @@ def _summary(runs: Sequence[RunData], label: str) -> str:
     kinds = r.service_kind
     services = ", ".join(f"{s} ({k.upper()})" for s, k in kinds.items())
     return (f"<p>{esc(r.manifest.get('description', ''))}</p><p>{esc(label)}: {len(r.firms):,} client firms, "
-            f"{int((r.providers['entry_week'] <= 0).sum())} providers at the start "
+            f"{F.providers_at_start(r.providers)} providers at the start "
             f"({F._get(cfg, 'providers', 'bpo_count', default='?')} BPO, {F._get(cfg, 'providers', 'kpo_count', default='?')} "
             f"KPO), {F._get(cfg, 'intermediaries', 'count', default='?')} brokers, {r.steps} weeks; services: "
             f"{esc(services)}.</p>")
@@ -114,8 +131,15 @@ def _headline(numbers: Sequence[dict]) -> str:
             f"{f('permanent_of_outsourced_all')} of the outsourced volume.{renewal}</p>")
 
 
+def _write_calibration_csv(numbers: Sequence[dict], out_dir: Path) -> None:
+    """calibration.csv: the calibration table as data (figure, unit, low, high, model, within)."""
+    frame = calibration_csv(numbers)
+    write_atomic(out_dir / "calibration.csv", lambda p: frame.to_csv(p, index=False))
+
+
 def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str) -> str:
     numbers = [F.run_numbers(r) for r in runs]
+    _write_calibration_csv(numbers, out_dir)
     drawn = draw_all(runs if len(runs) > 1 else runs[0], out_dir / "figures")
     note = (f"<p class='sub'>Numbers are means over {len(runs)} replications with their range; the emergence figure "
             f"shows all replications, the other figures and tables the first ({esc(runs[0].path.name)}).</p>"
@@ -137,6 +161,7 @@ def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
     if cmp.table is not None and len(cmp.table):
         parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + table(cmp.table, left=("metric",)))
     base_n = [F.run_numbers(r) for r in cmp.base.runs]
+    _write_calibration_csv(base_n, out_dir)
     what_n = [F.run_numbers(r) for r in cmp.whatif.runs]
     for name, reps, nums in (("base", cmp.base, base_n), ("whatif", cmp.whatif, what_n)):
         items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(nums))

@@ -153,14 +153,16 @@ def offshore_price_ratio(spells: pd.DataFrame, providers: pd.DataFrame, kind: st
 def entry_exit_by_year(providers: pd.DataFrame, steps: int) -> pd.DataFrame:
     """Provider entries and exits per year of the run (year 1 = weeks 1-52), by kind.
 
-    Providers present at the start (``entry_week`` 0) are not entries; ``exit_week`` -1 means still active.
+    Providers present at the start (``entry_week`` 0, or below for the warm-up's entrants) are not entries;
+    exits before week 1 (in the warm-up) are not counted; ``exit_week`` missing means still active.
     """
     years = np.arange(1, (steps - 1) // YEAR + 2)
     kinds = sorted(providers["kind"].astype(str).unique()) or ["bpo", "kpo"]
     out = pd.DataFrame([(y, k) for y in years for k in kinds], columns=["year", "kind"])
     p = providers.assign(kind=providers["kind"].astype(str))
     entered = p[p["entry_week"] > 0].assign(year=lambda d: (d["entry_week"] - 1) // YEAR + 1)
-    exited = p[p["exit_week"] >= 0].assign(year=lambda d: (d["exit_week"].clip(lower=1) - 1) // YEAR + 1)
+    exited = p[p["exit_week"].notna() & (p["exit_week"] >= 1)]
+    exited = exited.assign(year=lambda d: (d["exit_week"].astype(int) - 1) // YEAR + 1)
     for name, df in (("entries", entered), ("exits", exited)):
         counts = df.groupby(["year", "kind"]).size().rename(name)
         out = out.merge(counts, on=["year", "kind"], how="left")

@@ -3,7 +3,8 @@
 The sweep's design decides what is drawn (docs/sweeps.md, "Analysis"): sensitivity indices for
 Sobol and Morris designs (:mod:`analysis.sensitivity`), phase diagrams for grids and scatter plots
 for sampled designs (:mod:`analysis.sweep_figures`), and the WKH loyalty curve when the grid varies
-choice.beta alone and keeps loyalty_mean (:mod:`analysis.wkh`). Everything is written into the folder.
+choice.beta alone, or with the loyal start choice.initial_preference, and keeps loyalty_mean
+(:mod:`analysis.wkh`). Everything is written into the folder.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def analyze(folder: str | Path, units: Mapping[str, str] | None = None) -> tuple
         files += phase_figures(folder, results, params, outputs, setup, units)
     else:
         files += scatter_figures(folder, results, params, outputs, f"{kind} design points; {setup}", units)
-    if params == ["choice.beta"] and "loyalty_mean" in outputs and kind == "grid":
+    if params in (["choice.beta"], ["choice.beta", "choice.initial_preference"]) and "loyalty_mean" in outputs \
+            and kind == "grid":
         files += wkh_curve(folder, manifest, results, notes)
     return notes, files

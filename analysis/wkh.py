@@ -54,53 +54,68 @@ def disordered_y(n: int, betas: np.ndarray, gamma: float, pi: float) -> np.ndarr
     logit feeds fluctuations back with gain beta / beta_c (linear response), dividing the excess by
     (1 - beta / beta_c).
     """
-    return 1.0 / n + (1.0 - 1.0 / n) * gamma / (2.0 - gamma) / (1.0 - np.asarray(betas, float) * pi / (n * gamma))
+    with np.errstate(divide="ignore"):  # infinite at beta_c, where the linear response breaks down
+        return 1.0 / n + (1.0 - 1.0 / n) * gamma / (2.0 - gamma) / (1.0 - np.asarray(betas, float) * pi / (n * gamma))
 
 
 def wkh_parameters(config: dict[str, Any]) -> tuple[int, float, float]:
     """(n, gamma, pi) of the WKH case from a resolved config.
 
-    pi = 1 - price / in-house cost for a firm of size 1: price = domestic wage x skill premium^(skill - 1)
-    / BPO productivity x (1 + BPO markup). With in-house cost dispersion above 0, pi varies by firm
-    and this is its median.
+    pi = shortage penalty factor - price / in-house cost for a firm of size 1 (the shortage cost a visit
+    avoids, net of its price): price = domestic wage x skill premium^(skill - 1) / BPO productivity
+    x (1 + BPO markup). With in-house cost dispersion above 0, pi varies by firm and this is its median.
     """
     (service,) = config["services"].values()
     p = config["providers"]
     price = config["regions"]["domestic"]["wage_per_hour"] * p["skill_wage_premium"] ** (service["skill_level"] - 1) \
-        / p["productivity_bpo"] * (1 + p["initial_markup_bpo"])
-    return int(p["bpo_count"]), float(config["choice"]["gamma"]), 1.0 - price / service["inhouse_cost_per_hour"]
+        / p["productivity_bpo"] * (1 + p["normal_markup_bpo"])
+    penalty = config["firms"]["shortage_penalty_factor"]
+    return int(p["bpo_count"]), float(config["choice"]["gamma"]), penalty - price / service["inhouse_cost_per_hour"]
+
+
+START = "choice.initial_preference"
 
 
 def wkh_curve(folder: Path, manifest: dict[str, Any], results: pd.DataFrame, notes: list[str]) -> list[Path]:
-    """y against beta with the mean-field branches; wkh_fit.csv holds the numbers."""
+    """y against beta with the mean-field branches; wkh_fit.csv holds the numbers.
+
+    When the sweep also varies ``choice.initial_preference`` (a loyal start: J = pi / gamma on one
+    provider; 0: a symmetric start), each start is a measured curve of its own, to set beside the
+    mean-field branch that starts the same way (the n >= 3 hysteresis).
+    """
     try:
         n, gamma, pi = wkh_parameters(manifest["base_config"])
     except (KeyError, ValueError, TypeError):
         notes.append("WKH curve skipped: the base scenario is not the one-service WKH case")
         return []
     beta_c = n * gamma / pi
-    b = band(results, ["choice.beta"], "loyalty_mean")
+    by = ["choice.beta", START] if START in results.columns else ["choice.beta"]
+    b = band(results, by, "loyalty_mean")
     beta = b["choice.beta"].to_numpy(float)
-    fit = pd.DataFrame({"beta": beta, "y_mean": b["loyalty_mean_mean"], "y_lo": b["loyalty_mean_lo"],
-                        "y_hi": b["loyalty_mean_hi"], "n_seeds": b["n"],
+    start = b[START].to_numpy(float) if START in b else np.zeros(len(b))
+    fit = pd.DataFrame({"beta": beta, "initial_preference": start, "y_mean": b["loyalty_mean_mean"],
+                        "y_lo": b["loyalty_mean_lo"], "y_hi": b["loyalty_mean_hi"], "n_seeds": b["n"],
                         "y_mf_symmetric_start": mean_field_y(n, beta, gamma, pi, loyal=False),
                         "y_mf_loyal_start": mean_field_y(n, beta, gamma, pi, loyal=True),
                         "y_finite_memory_disordered": np.where(beta < 0.95 * beta_c, disordered_y(n, beta, gamma, pi), np.nan)})
     write_atomic(folder / "wkh_fit.csv", lambda p: fit.to_csv(p, index=False))
-    above, below = fit[fit["beta"] >= 1.5 * beta_c], fit[fit["beta"] <= 0.75 * beta_c]
-    if len(above):
-        notes.append(f"P1: max |y - y_mf| for beta >= 1.5 beta_c = {1.5 * beta_c:.2f}: "
-                     f"{(above['y_mean'] - above['y_mf_loyal_start']).abs().max():.4f}")
-    if len(below):
-        notes.append(f"P1: max |y - y_disordered| for beta <= 0.75 beta_c: "
-                     f"{(below['y_mean'] - below['y_finite_memory_disordered']).abs().max():.4f} "
-                     f"(mean field 1/n = {1 / n:.3f}; y sits above it by O(gamma) with finite memory)")
-    near = fit.iloc[(fit["beta"] - beta_c).abs().argsort()[:1]].iloc[0]
-    notes.append(f"P1: at beta = {near['beta']:g} (beta_c = {beta_c:.3g}) measured y = {near['y_mean']:.3f}; mean field "
-                 f"{near['y_mf_symmetric_start']:.3f} (symmetric start) / {near['y_mf_loyal_start']:.3f} (loyal start)")
+    for value, part in fit.groupby("initial_preference"):
+        label = f" (start J = {value:g})" if len(by) > 1 else ""
+        above, below = part[part["beta"] >= 1.5 * beta_c], part[part["beta"] <= 0.75 * beta_c]
+        if len(above):
+            notes.append(f"P1{label}: max |y - y_mf| for beta >= 1.5 beta_c = {1.5 * beta_c:.2f}: "
+                         f"{(above['y_mean'] - above['y_mf_loyal_start']).abs().max():.4f}")
+        if len(below):
+            notes.append(f"P1{label}: max |y - y_disordered| for beta <= 0.75 beta_c: "
+                         f"{(below['y_mean'] - below['y_finite_memory_disordered']).abs().max():.4f} "
+                         f"(mean field 1/n = {1 / n:.3f}; y sits above it by O(gamma) with finite memory)")
+        near = part.iloc[(part["beta"] - beta_c).abs().argsort()[:1]].iloc[0]
+        notes.append(f"P1{label}: at beta = {near['beta']:g} (beta_c = {beta_c:.3g}) measured y = {near['y_mean']:.3f}; "
+                     f"mean field {near['y_mf_symmetric_start']:.3f} (symmetric start) / "
+                     f"{near['y_mf_loyal_start']:.3f} (loyal start)")
     cfg, out = manifest["base_config"], manifest["outputs"]
     setup = (f"{cfg['firms']['count']} firms, {cfg['run']['steps']} weeks, y averaged over the last {out['final_window']}; "
-             f"{len(manifest['design']['seeds'])} seeds per beta")
+             f"{len(manifest['design']['seeds'])} seeds per point")
     return [folder / "wkh_fit.csv", _wkh_figure(folder, results, fit, (n, gamma, pi), setup)]
 
 
@@ -133,14 +148,22 @@ def _wkh_figure(folder: Path, results: pd.DataFrame, fit: pd.DataFrame, wkh: tup
             label=f"disordered state with finite memory (gamma = {gamma:g})")
     ax.scatter(results["choice.beta"], results["loyalty_mean"], s=12, color="grey", alpha=0.6, zorder=3,
                label="measured, one run per seed")
-    ax.errorbar(fit["beta"], fit["y_mean"], yerr=[fit["y_mean"] - fit["y_lo"], fit["y_hi"] - fit["y_mean"]], fmt="o",
-                color="#4c72b0", ms=5, capsize=3, zorder=4, label="measured, mean and 95% interval across seeds")
+    starts = sorted(fit["initial_preference"].unique())
+    for value in starts:
+        part = fit[fit["initial_preference"] == value]
+        loyal_start = value > 0
+        what = ("from a loyal start" if loyal_start else "from a symmetric start") if len(starts) > 1 else ""
+        ax.errorbar(part["beta"], part["y_mean"], yerr=[part["y_mean"] - part["y_lo"], part["y_hi"] - part["y_mean"]],
+                    fmt="s" if loyal_start else "o", color="#c44e52" if loyal_start and len(starts) > 1 else "#4c72b0",
+                    ms=5, capsize=3, zorder=4, label=f"measured {what}, mean and 95% interval across seeds".replace("  ", " "))
     ax.axvline(beta_c, color="black", lw=0.8, ls="-.")
     ax.text(beta_c * 1.02, 0.31, f"beta_c = n gamma / pi = {beta_c:.2g}", fontsize=8)
     ax.axhline(1 / n, color="black", lw=0.6, ls=":")
     ax.text(lo * 1.02, 1 / n - 0.018, f"1/n = {1 / n:.3g} (no loyalty)", fontsize=8)
     ax.set_xscale("log")
     ticks = [t for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1, 1.5, 2, 3) if lo <= t <= hi]
+    if len(ticks) < 4:  # a narrow sweep: label the betas it ran
+        ticks = sorted(fit["beta"].unique())
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("choice intensity beta [1/payoff] (log scale)")

@@ -16,7 +16,7 @@ from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
-from simulation.cli_common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, invalid
+from simulation.cli_common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_scale_option, invalid
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError
 from simulation.progress import Progress
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="weeks to run (default: the scenario's run.steps)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
                    help="override any parameter, e.g. --set firms.count=500 (repeatable)")
+    add_scale_option(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: outputs/<scenario>/<time>-s<seed>/)")
     p.add_argument("--replications", type=int, default=1, metavar="R",
                    help="run R seeds derived from --seed, in parallel, plus a summary across them")
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weeks to average over (default: from the what-if's first event to the end)")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
                    help="override a parameter in both scenarios")
+    add_scale_option(c)
     c.add_argument("--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)")
     c.add_argument("--out", type=Path, default=None, help="comparison folder (default: outputs/compare/...)")
     c.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")

@@ -18,6 +18,18 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_INVALID)
 
 
+def add_scale_option(parser: argparse.ArgumentParser) -> None:
+    """``--scale X``: the size of the market, as ``--set run.scale=X`` (firms, providers, brokers, talent pools,
+    entry and event sizes together; the dashboard's market-size slider sets the same key)."""
+    parser.add_argument("--scale", dest="overrides", action=_ScaleAction, metavar="X",
+                        help="size of the market: x firms, providers and brokers together (same as --set run.scale=X)")
+
+
+class _ScaleAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        getattr(namespace, self.dest).append(f"run.scale={values}")
+
+
 def invalid(lines: list[str], ran: bool = True) -> int:
     """Print each problem on its own line and a count; returns the exit code for invalid input.
 

@@ -53,7 +53,8 @@ def collect(model: OutsourcingModel, cfg: Config) -> RunResult:
         "reliability": table.reliability[:n],
         "capacity_hours_final": table.capacity[:n],
         "entry_week": table.entry_week[:n].astype(np.int64),
-        "exit_week": table.exit_week[:n].astype(np.int64),
+        # Still active: missing (a warm-up exit has a week <= 0, so no week number can mean "active").
+        "exit_week": pd.array(np.where(table.active[:n], None, table.exit_week[:n]), dtype="Int64"),
     })
     firms = pd.DataFrame({
         "firm_id": np.arange(len(model.firms), dtype=np.int64),

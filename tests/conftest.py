@@ -18,10 +18,10 @@ BASELINE = ROOT / "scenarios" / "baseline.toml"
 WKH = ROOT / "scenarios" / "validation" / "wkh.toml"
 
 
-def market_size(firms: int) -> dict[str, int]:
-    """Overrides that scale the baseline market to ``firms`` firms, keeping its proportions
-    (one BPO provider per 10 firms, one KPO specialist per 25)."""
-    return {"firms.count": firms, "providers.bpo_count": max(1, firms // 10), "providers.kpo_count": max(1, firms // 25)}
+def market_size(firms: int) -> dict[str, float]:
+    """Overrides that scale the 1,000-firm baseline market to ``firms`` firms through ``run.scale``, keeping its
+    proportions (providers, brokers, talent pools and entry follow)."""
+    return {"run.scale": firms / 1000}
 
 
 SMALL = market_size(300)  # the size of the seeded pattern and golden runs
@@ -29,7 +29,7 @@ SMALL = market_size(300)  # the size of the seeded pattern and golden runs
 
 @pytest.fixture
 def small_market():
-    """The baseline scaled to 300 firms (30 BPO providers, 12 KPO specialists)."""
+    """The baseline scaled to 300 firms (30 BPO providers, 12 KPO specialists, 1 broker)."""
     return load_scenario(BASELINE, SMALL)
 
 

@@ -20,7 +20,7 @@ from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.decisions import DecisionLog
 from simulation.model.state.providers import ProviderTable
-from simulation.model.state.slots import FirmSlots
+from simulation.model.state.slots import NEVER, FirmSlots
 from simulation.model.state.spells import SpellTracker
 
 #: One BPO service ("work", in-house 30 cu/h) and one KPO service ("advice", in-house 80 cu/h).
@@ -30,11 +30,15 @@ SERVICES = {
     "advice": {"kind": "kpo", "skill_level": 3, "inhouse_cost_per_hour": 80.0, "onboarding_cost_weeks": 8.0,
                "friction_share": 0.25, "error_cost_share": 1.0, "learning_strength": 0.8},
 }
-PROVIDER = {"kind": Kind.BPO, "region": 0, "service": 0, "capacity": 100.0, "spot_price": 20.0, "unit_cost": 15.0,
+PROVIDER = {"kind": Kind.BPO, "region": 0, "service": 0, "capacity": 100.0, "spot_price": 20.0, "unit_cost": 12.0,
             "coordination": 0.0, "reliability": 0.9, "utilization": 0.8}
 SLOT = {"firm": 0, "service": 0, "region": 0, "mode": Mode.ON_CALL, "channel": Channel.DIRECT, "broker": 0,
         "known": (0,), "preference": None, "experience": 0.0, "quality": 0.9, "demand": 40.0, "demand_sd": 0.0,
-        "fill_rate": 1.0, "new_spell_hours": 0.0, "inhouse_factor": 1.0, "inhouse_staff": 0.0, "next_review": 1}
+        "fill_rate": 1.0, "inhouse_factor": 1.0, "inhouse_staff": 0.0, "next_review": 1, "last_worked": 0,
+        "coordination": 1.0, "home_only": -1, "main_provider": -1}
+# "last_worked" is the last week the known providers worked for the client (one week, or one per known column;
+# NEVER: never), so by default a firm has worked with every provider it knows at week 0 and, at the market's
+# week 1, none needs onboarding. "main_provider" is the provider that did most of last week's on-call work.
 
 
 @dataclass
@@ -81,11 +85,13 @@ def market(providers: list[dict], slots: list[dict], columns: int = 2, brokers: 
     provider = np.zeros((n, columns), np.int64)
     known = np.zeros((n, columns), bool)
     preference = np.zeros((n, columns))
+    last_worked = np.full((n, columns), NEVER, np.int64)  # unknown columns: never worked for the client
     for i, row in enumerate(rows):
         provider[i, : len(row["known"])] = row["known"]
         known[i, : len(row["known"])] = True
         if row["preference"] is not None:
             preference[i, : len(row["preference"])] = row["preference"]
+        last_worked[i, : len(row["known"])] = row["last_worked"]  # one week for all known columns, or one per column
 
     def col(key: str, dtype=float) -> np.ndarray:
         return np.array([row[key] for row in rows], dtype)
@@ -98,7 +104,8 @@ def market(providers: list[dict], slots: list[dict], columns: int = 2, brokers: 
         next_review=col("next_review", np.int64), provider=provider, known=known, preference=preference,
         experience=np.where(known, col("experience")[:, None], 0.0), quality_estimate=np.where(known, col("quality")[:, None], 0.0),
         demand_mean=demand, demand_var=col("demand_sd") ** 2, fill_rate=col("fill_rate"),
-        new_spell_hours=col("new_spell_hours"), main_provider=np.full(n, -1, np.int64), policy=np.zeros(n, np.int16))
+        main_provider=col("main_provider", np.int64), last_worked=last_worked, policy=np.zeros(n, np.int16),
+        coordination=col("coordination"), home_only=col("home_only", np.int8))
     book = ContractBook(n)
     book.bind(state.firm, state.service, catalogue.names)
     broker_book = BrokerBook()

@@ -8,6 +8,7 @@ import pytest
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.config import Config
+from simulation.config.schema import scaled
 from simulation.model import (ALWAYS_PERMANENT, NEVER_OUTSOURCE, BPOProvider, Firm, Intermediary, KPOSpecialist, Kind,
                               Mode, Region)
 from simulation.model.environment import Environment
@@ -26,12 +27,13 @@ def model():
 
 
 def test_every_firm_provider_and_broker_has_an_agent_registered_with_mesa(model):
-    """Mesa's agent sets hold one Firm per firm, one agent per provider row of its kind, one Intermediary per broker."""
+    """Mesa's agent sets hold one Firm per firm, one agent per provider row of its kind, one Intermediary per broker
+    (brokers scale with the market)."""
     assert len(model.agents_by_type[Firm]) == len(model.firms) == 100
     active_bpo = (model.providers.view("kind") == Kind.BPO) & model.providers.view("active")
     assert len(model.agents_by_type[BPOProvider]) == active_bpo.sum()  # exited providers leave Mesa's sets
     assert all(isinstance(a, KPOSpecialist) == (a.kind == Kind.KPO) for a in model.provider_agents)
-    assert len(model.agents_by_type[Intermediary]) == model.cfg.intermediaries.count
+    assert len(model.agents_by_type[Intermediary]) == scaled(model.cfg.intermediaries.count, model.cfg.run.scale)
 
 
 def test_a_firm_reads_its_services_modes_and_contracts_from_the_state(model):

@@ -137,14 +137,29 @@ def test_conversion_times_from_first_on_call_review_to_first_signing():
 
 
 def test_renewal_rates_use_only_term_ends():
-    """Renewal rate = renewed / (renewed + expired); terminations and exits are ignored; a window keeps its weeks' events."""
+    """Renewal rate = renewals / (renewals + expiries); terminations and exits are ignored; a window keeps its weeks' events."""
     c = pd.DataFrame({"week": [10, 20, 30, 30, 40, 40],
                       "event": ["renewed", "renewed", "expired", "terminated", "expired", "provider_exit"],
-                      "kind": ["bpo", "bpo", "bpo", "bpo", "kpo", "kpo"]})
+                      "kind": ["bpo", "bpo", "bpo", "bpo", "kpo", "kpo"],
+                      "firm_id": [1, 2, 3, 4, 5, 6], "service": "s", "provider_id": 9})
     r = M.renewal_rates(c).set_index("kind")
     assert r.at["bpo", "rate"] == pytest.approx(2 / 3) and r.at["kpo", "rate"] == 0.0
     late = M.renewal_rates(c, window=(20, 39)).set_index("kind")
     assert list(late.index) == ["bpo"] and late.at["bpo", "rate"] == 0.5
+
+
+def test_renewal_rates_count_a_new_contract_with_the_same_provider_at_term_end_as_a_renewal():
+    """A brokered contract the firm signs again directly with its provider in the expiry week keeps the provider:
+    a renewal. A new contract with another provider, or with the same one in another week or for another
+    service, is not."""
+    c = pd.DataFrame({"week": [30, 30, 30, 30, 30, 30, 30, 31],
+                      "event": ["expired", "signed", "expired", "signed", "expired", "signed", "expired", "signed"],
+                      "kind": "bpo",
+                      "firm_id": [1, 1, 2, 2, 3, 3, 4, 4],
+                      "service": ["s", "s", "s", "s", "s", "t", "s", "s"],
+                      "provider_id": [7, 7, 7, 8, 7, 7, 7, 7]})
+    r = M.renewal_rates(c).set_index("kind")
+    assert r.at["bpo", "renewed"] == 1 and r.at["bpo", "expired"] == 3 and r.at["bpo", "rate"] == 0.25
 
 
 # ------------------------------------------------------------------ form shares

@@ -16,14 +16,14 @@ from analysis.formatting import format_number
 from analysis.load import TABLES, RunData, load_run, run_data_from_tables
 from analysis.metric_units import METRIC_UNITS
 from analysis.moments import MOMENTS, NAMED_MOMENTS, known, list_moments, moment, whole_run
-from analysis.stats import last_window, window_mean
+from analysis.stats import window_mean
 from conftest import BASELINE, market_size
 from simulation import load_scenario, run, save_run
 from simulation.model.metrics import REPORTERS
 
 SERVICES = {"customer_service": {"kind": "bpo"}, "payroll": {"kind": "bpo"}, "research": {"kind": "kpo"}}
 NAMED = ("renewal_rate_bpo", "renewal_rate_kpo", "renewal_rate_voice", "renewal_rate_other", "contract_term_years",
-         "early_exit_share", "early_exit_insourced_share", "realised_saving", "utilisation_bpo", "utilisation_kpo",
+         "early_exit_share", "early_exit_insourced_share", "min_yearly_surplus_share", "utilisation_bpo", "utilisation_kpo",
          "offshore_price_ratio_posted_bpo", "offshore_price_ratio_posted_kpo", "offshore_price_ratio_all_in_bpo",
          "offshore_price_ratio_all_in_kpo")
 
@@ -115,16 +115,28 @@ def test_early_exit_insourced_share_matches_the_review_of_the_same_firm_service_
     assert math.isnan(moment(tiny_run(steps=100, contracts=contracts), "early_exit_insourced_share", (1, 100)))
 
 
-def test_realised_saving_and_utilisation_are_ratios_of_sums_over_the_window():
-    """realised_saving and utilisation_<kind> divide window sums (not means of weekly ratios); weeks outside are left out."""
+def test_utilisation_is_a_ratio_of_sums_and_realised_saving_the_mean_of_its_weekly_metric():
+    """utilisation_<kind> divides window sums (not a mean of weekly ratios); realised_saving is the window mean of the
+    weekly metric; weeks outside the window are left out."""
     r = tiny_run(steps=4, metrics={
-        "firm_surplus": [100.0, 10.0, 30.0, -20.0], "outsourced_inhouse_cost": [1000.0, 100.0, 100.0, 300.0],
+        "realised_saving": [0.5, 0.1, 0.2, 0.3],
         "used_hours_bpo": [0.0, 80.0, 90.0, 10.0], "capacity_hours_bpo": [1.0, 100.0, 100.0, 100.0],
         "used_hours_kpo": [5.0, 0.0, 0.0, 0.0], "capacity_hours_kpo": [10.0, 0.0, 0.0, 0.0]})
-    assert moment(r, "realised_saving", (2, 4)) == pytest.approx(20 / 500)
+    assert moment(r, "realised_saving", (2, 4)) == pytest.approx(0.2)
     assert moment(r, "utilisation_bpo", (2, 4)) == pytest.approx(180 / 300)
     assert moment(r, "utilisation_kpo", (1, 4)) == 0.5
     assert math.isnan(moment(r, "utilisation_kpo", (2, 4)))  # no KPO capacity in those weeks
+
+
+def test_the_worst_year_s_surplus_share_is_the_minimum_over_whole_years():
+    """min_yearly_surplus_share: per whole year of the window, sum(firm_surplus) / sum(outsourced_inhouse_cost); the
+    lowest. A partial last year is left out; without a whole year it is NaN."""
+    weeks = 110
+    surplus = np.r_[np.full(52, 10.0), np.full(52, -2.0), np.full(6, -500.0)]
+    r = tiny_run(steps=weeks, metrics={"firm_surplus": surplus, "outsourced_inhouse_cost": np.full(weeks, 100.0)})
+    assert moment(r, "min_yearly_surplus_share", (1, weeks)) == pytest.approx(-0.02)
+    assert moment(r, "min_yearly_surplus_share", (1, 52)) == pytest.approx(0.1)
+    assert math.isnan(moment(r, "min_yearly_surplus_share", (1, 51)))
 
 
 def test_posted_price_ratio_divides_window_means_and_skips_weeks_without_posters():
@@ -196,10 +208,11 @@ def test_list_moments_shows_every_moment_and_each_named_unit():
 
 @pytest.fixture(scope="module")
 def short_run():
-    """60 weeks of the baseline scaled to 100 firms, with short terms, monthly reviews and no exit fee, so that
-    contracts renew, expire and end early within the run."""
-    cfg = load_scenario(BASELINE, {**market_size(100), "contracts.term_weeks_bpo": 13, "contracts.term_weeks_kpo": 26,
-                                   "contracts.early_exit_fee_weeks": 0, "firms.review_interval_weeks": 4})
+    """60 weeks of the baseline scaled to 300 firms (with fewer, few contact-centre contracts end), with short terms, monthly reviews, no exit fee and fast-changing
+    in-house costs, so that contracts renew, expire and end early (some for in-house work) within the run."""
+    cfg = load_scenario(BASELINE, {**market_size(300), "contracts.term_weeks_bpo": 13, "contracts.term_weeks_kpo": 26,
+                                   "contracts.early_exit_fee_weeks": 0, "firms.review_interval_weeks": 4,
+                                   "firms.inhouse_cost_drift": 0.6})
     return run(cfg, seed=3, steps=60)
 
 
@@ -215,15 +228,15 @@ def test_tables_in_memory_give_the_same_run_data_as_a_saved_folder(short_run, tm
 
 
 def test_the_calibration_table_shows_the_moments(short_run):
-    """Each calibration row with moments shows their values over its window (last year; early exits: whole run)."""
+    """Each calibration row with moments shows their values over its window (last year; renewals: last five years;
+    early exits and the worst year: whole run)."""
     data = run_data_from_tables({name: getattr(short_run, name) for name in TABLES}, short_run.manifest())
     rows = {row["measure"]: row for row in calibration([run_numbers(data)])}
     shown = []
     for target in TARGETS:
         names = [key for key in target.keys if known(key)]
         if names:
-            window = whole_run(data) if target.whole_run else last_window(data.steps)
-            values = [moment(data, name, window) for name in names]
+            values = [moment(data, name, target.window(data.steps, whole_run(data))) for name in names]
             assert rows[target.measure]["model"] == " / ".join(format_number(v, target.format) for v in values)
             shown += values
-    assert len(shown) == 11 and all(map(math.isfinite, shown))  # every moment row, each with a number to compare
+    assert len(shown) == 12 and all(map(math.isfinite, shown))  # every moment row, each with a number to compare

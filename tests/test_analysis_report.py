@@ -72,9 +72,10 @@ def test_report_states_numbers_computed_from_the_data(baseline_run, baseline_rep
     perm = window_mean(run.metrics, window, ["permanent_share"])["permanent_share"]
     assert f"In weeks {window[0]}–{window[1]}, {perm:.0%} of demand (hours) was served under permanent" in baseline_report
     rates = M.renewal_rates(run.contracts).set_index("kind")["rate"]
-    assert set(rates.index) == {"bpo"}  # 120 weeks reach the 104-week BPO term, not the 156-week KPO term
-    assert f"Renewal at term end: BPO {rates['bpo']:.0%}, KPO n/a (one kind had no term ends)" in baseline_report
-    assert "Calibration targets" in baseline_report and "about 85%" in baseline_report
+    assert set(rates.index) == {"bpo", "kpo"}  # contracts signed in the 156-week warm-up end within 120 weeks
+    assert (f"Renewal at term end (the client kept its provider): {rates['kpo']:.0%} for KPO contracts vs "
+            f"{rates['bpo']:.0%} for BPO") in baseline_report
+    assert "Calibration targets" in baseline_report and "80–85%" in baseline_report
     assert run.manifest["git_revision"] in baseline_report and "<details>" in baseline_report
 
 

@@ -182,12 +182,18 @@ def test_components_leave_the_run_unchanged():
 
 
 def test_settings_start_from_the_scenario_and_scale_the_market():
-    """Settings take the scenario's values (at most 300 firms) and scale providers and talent with the firms."""
+    """Settings take the scenario's values (at most 300 firms) and resize the market through run.scale, as
+    ``outsim run --scale`` does: providers, brokers and talent pools follow the firms."""
     s = Settings.for_scenario(BASELINE)
+    base = load_scenario(BASELINE)
     cfg = s.config()
-    assert s.firms == 300 and s.beta == 1.5 and s.offshore_wage == 7.0 and not s.recession
-    assert cfg.firms.count == 300 and cfg.providers.bpo_count == 30 and cfg.providers.kpo_count == 12
-    assert cfg.regions["domestic"].talent_pool_hours == pytest.approx(12000 * 0.3)
+    assert s.firms == 300 and s.beta == base.choice.beta and not s.recession
+    assert s.offshore_wage == base.regions["offshore"].wage_per_hour
+    assert cfg.run.scale == pytest.approx(0.3) and cfg.firms.count == base.firms.count  # counts stay, the scale resizes
+    model = OutsourcingModel(load_scenario(BASELINE, {**s.overrides(), "run.warmup_weeks": 0}), seed=1)
+    assert len(model.firm_agents) == 300 and len(model.broker_agents) == 1  # 3 brokers x 0.3, at least one
+    assert len(model.provider_agents) == 30 + 12  # 100 BPO and 40 KPO x 0.3, before any entry or exit
+    assert model.environment.talent_pool["domestic"] <= 12000 * 0.3 + 1e-9
     wkh = Settings.for_scenario(WKH)
     assert wkh.firms == 200 and wkh.demand_volatility == 0.0 and wkh.config().providers.bpo_count == 3
     changed = s.with_value("gamma", 0.2).with_value("firms", 500)

@@ -104,7 +104,7 @@ def test_a_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
 def test_the_shipped_industry_calibration_is_valid(capsys):
     """scenarios/calibration/industry.toml passes every check (a dry run exits 0)."""
     assert main(["calibrate", str(ROOT / "scenarios" / "calibration" / "industry.toml"), "--dry-run"]) == 0
-    assert "60 evaluations x 2 replications = 120 runs of 520 weeks" in capsys.readouterr().out
+    assert "120 evaluations x 2 replications = 240 runs of 520 weeks" in capsys.readouterr().out
 
 
 def test_list_moments_names_every_moment_with_its_unit(capsys):

@@ -44,10 +44,10 @@ def test_run_exits_zero_and_prints_summary(wkh_run):
 
 
 def test_run_folder_is_complete(wkh_run):
-    """The run folder holds the manifest, every Parquet table, and the report with its figures."""
+    """The run folder holds the manifest, every Parquet table, and the report with its figures and calibration table."""
     proc, out = wkh_run
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
-        [*RUN_FILES, "report.html", "figures"])
+        [*RUN_FILES, "report.html", "calibration.csv", "figures"])
     assert f"report: {out / 'report.html'}" in proc.stdout
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no leftover temporary files
 

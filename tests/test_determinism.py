@@ -27,4 +27,4 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
         m.pop("timings_seconds")
         m.pop("created_utc")
     assert ma == mb
-    assert ma["seed"] == 7 and ma["config"]["firms"]["count"] == 150
+    assert ma["seed"] == 7 and ma["config"]["run"]["scale"] == 0.15

@@ -10,6 +10,7 @@ import pytest
 from simulation.model.codes import Channel, Mode
 from simulation.model.market.fulfilment import deliver_contracts, fulfil, in_house_and_residual, serve_on_call
 from simulation.model.market.spot import SpotMarket
+from simulation.model.state.slots import NEVER
 
 from markets import market
 
@@ -51,7 +52,7 @@ def test_on_call_requests_beyond_spare_capacity_are_rationed_in_proportion():
     m = market([{"capacity": 90.0}], [{}, {"firm": 1}], columns=1, overrides={"choice": {"spot_rounds": 1}})
     spot = SpotMarket.open(m.table.view("capacity"), np.zeros(1), m.table.view("active"))
     work = serve_on_call(np.array([60.0, 60.0]), spot, m.slots, m.table, m.prices, m.brokers, m.book, m.spells,
-                         m.catalogue, m.cfg, np.random.default_rng(0))
+                         m.catalogue, m.cfg, m.inhouse_cost(), m.week, np.random.default_rng(0))
     assert work.served[:, 0].tolist() == [45.0, 45.0]
     assert work.spend[:, 0].tolist() == [900.0, 900.0] and spot.available.tolist() == [0.0]
 
@@ -61,7 +62,7 @@ def test_unserved_work_tries_another_known_provider_in_the_next_round():
     m = market([{"capacity": 20.0}, {"capacity": 100.0, "spot_price": 25.0}], [{"known": (0, 1), "preference": (50.0, 0.0)}])
     spot = SpotMarket.open(m.table.view("capacity"), np.zeros(2), m.table.view("active"))
     work = serve_on_call(np.array([50.0]), spot, m.slots, m.table, m.prices, m.brokers, m.book, m.spells,
-                         m.catalogue, m.cfg, np.random.default_rng(1))
+                         m.catalogue, m.cfg, m.inhouse_cost(), m.week, np.random.default_rng(1))
     # beta x J = 75 makes provider 0 the certain first pick; it serves 20 h, provider 1 the remaining 30 h.
     assert work.served[0].tolist() == [20.0, 30.0]
     assert work.spend[0].tolist() == [400.0, 750.0]
@@ -71,17 +72,20 @@ def test_a_client_in_the_other_region_pays_the_coordination_cost_on_top():
     """An offshore provider passes its coordination cost to a domestic client: (8 + 5) cu/h for 10 hours."""
     m = market([{"region": 1, "spot_price": 8.0, "coordination": 5.0}], [{"demand": 10.0}], columns=1)
     fills, _, sales = fulfil(np.array([10.0]), m.slots, m.table, m.prices, m.brokers, m.book, m.spells, m.catalogue,
-                             m.cfg, np.random.default_rng(2))
+                             m.cfg, m.inhouse_cost(), m.week, np.random.default_rng(2))
     assert fills.spend[0, 0] == pytest.approx(130.0) and sales[-1].revenue.sum() == pytest.approx(130.0)
     assert fills.on_call[0] + fills.unmet[0] + fills.permanent[0] + fills.in_house[0] == pytest.approx(10.0)
 
 
 def test_a_broker_brings_its_provider_into_the_firm_s_set_and_charges_its_fee():
-    """A brokered request goes to the provider the broker rates best; it replaces the firm's least liked provider."""
+    """A brokered request of a client that has worked with none of the providers it knows goes to the provider
+    the broker rates best; it replaces the firm's least liked provider. (A client with a provider it has worked
+    with is kept there first: see test_mechanisms.py.)"""
     m = market([{"spot_price": 60.0}, {"spot_price": 10.0}, {"spot_price": 30.0}],
-               [{"known": (0, 2), "preference": (0.0, 1.0), "channel": Channel.BROKER}], brokers=1, fee_rate=0.1)
+               [{"known": (0, 2), "preference": (0.0, 1.0), "channel": Channel.BROKER, "last_worked": NEVER}],
+               brokers=1, fee_rate=0.1)
     fills, _, sales = fulfil(np.array([10.0]), m.slots, m.table, m.prices, m.brokers, m.book, m.spells, m.catalogue,
-                             m.cfg, np.random.default_rng(3))
+                             m.cfg, m.inhouse_cost(), m.week, np.random.default_rng(3))
     assert sorted(m.slots.provider[0].tolist()) == [1, 2]  # provider 0 (least preferred) made way for provider 1
     k = m.slots.provider[0].tolist().index(1)
     assert fills.served[0, k] == pytest.approx(10.0) and fills.spend[0, k] == pytest.approx(110.0)

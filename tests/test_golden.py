@@ -6,6 +6,9 @@ the same commit (``python tests/test_golden.py`` prints the current hashes) and 
 - metrics.parquet gained nine columns for calibration moments (capacity and hours used by kind, posted
   prices by kind and region, the in-house cost of outsourced work); every earlier column and every
   other table kept its bytes.
+- The economics rework (issue 11) changed results on purpose and regenerated every hash but the firms
+  tables': realised cost accounting, tender and pool hand-over costs, fading on-call experience, the
+  spot-price cap on contract reservations, the scale knob, and the calibrated baseline.
 """
 
 from __future__ import annotations
@@ -33,36 +36,36 @@ CASES = {
 
 GOLDEN = {
     "baseline_s1": {
-        "contracts": "a775a0cf0e49443861525726abf8456cdb4021452dc4981a08cafe0fc5fece63",
-        "decisions": "51ba38c4abc789e0e165bfa50fa6bd1a4f074499ababb0f4e5990827d6cab091",
+        "contracts": "dd13de2489b147dd86e4f3e9b69c4fb5508bd2ba83d2c46c32e1c210035c61d1",
+        "decisions": "3876eccc424dbd3da3d659213c3eabaed1d802e69b6aa2a9fa81a667e874ded4",
         "firms": "d3915ad279843b1f8838d56fe6865252b097581f911d306f188798c7ed31bac8",
-        "metrics": "b6dfaf2f39cfc0f9d2226b9db7ffa49d205ca665577a9284f10d1c584f246863",
-        "providers": "bf6a4e405d62e4b218fac701beccc178001f7b448d850dfa4fc1292b9a16b8af",
-        "relationships": "349b28b23c0173f497b89e2946674aca91842b2ea57b809158d20ad05e778f36",
+        "metrics": "efc5f9aeaa6a0680c021a3e8118944a82a52038854030fa2e4275c0bd482468e",
+        "providers": "3fe6319c0fbc851dd5b21610224d3e9fa5ace30cb8b23eb1735baaf2e28c419b",
+        "relationships": "0b9b835647e7735a9e802a142cd3b9864e67a6796e262f6c8c4fda4a381931f9",
     },
     "recession_small_s3": {
-        "contracts": "7134c4b5ea07c1547dd86dc944903672d5d69d6747a03caf7ec721c0d130428c",
-        "decisions": "500c9192d0f431362e3481ab54cb7c6dc53c151b037ae2c8b795ea04241ad217",
+        "contracts": "2ce7002dcbfcf97ec49fe6debd2826f2b312b4b96dd11c5d792aae46408b204d",
+        "decisions": "ee02958e58bf49cbd5094073adc7bb6c398ff6ee8875a229b5b377d742928e06",
         "firms": "66e9caa089af825988620dd4149c8e0d438ec6e40a95a8055e671d9d861bd843",
-        "metrics": "bf472e9a916e3ab18f0a0503e60973b8d960eceb460e7b242cc6793b6a654094",
-        "providers": "215d08cc3a514cf55f2b801be93b57b08f609255903cc1d3f37c5638dc1fc184",
-        "relationships": "8c49b797b086d285fa80f250b698df2eeba734746cac73f0883994fda0b463ea",
+        "metrics": "b1590815d86e172119d0c22cf756b5728d0db6cf2f30c9cb767461138af21289",
+        "providers": "da72c77daa2525e3acb937f5ce10cfe6cb9e9ec02ac9ffdb250601aa3ab84dd5",
+        "relationships": "bb3fc368d81b940d56af54365d400a55ac1d51eefb0501049ed779bfd2ccd881",
     },
     "price_hike_small_s2": {
-        "contracts": "d0c1b70af6069fdf113ffb6f13a49930e73537e3ba0b7bb5659ceca01f3a8cce",
-        "decisions": "2c6beebd3fc2b76c921965eb16c08f9ec9f9ba296a163818c5b62f250ff82ffd",
+        "contracts": "9e623ccd55f9d11957823814aac9dbdb1579d08d736a2e4d94401a502fe7ef10",
+        "decisions": "fb076e2d02b38130fc8774d434c80e2abcb497d3f62b45b58b01542482318ba3",
         "firms": "7fde47296deb5651752a5749aafa303ddf83a55bcbce40498a3908fa25271cf2",
-        "metrics": "0ed74698d15791a97807e099a1362bad723ad8cfac44ff46605ebd4862a8c4b2",
-        "providers": "b195e73d98e70339885b4e435845d23e54d5472c853c8cf7e8a9fdac1da87451",
-        "relationships": "de6254454100bbe01574063a9dce0cc3fad52ce4ed74cda0802d99c013fb8b04",
+        "metrics": "6bf3d30e9bf7856e906e6e7489bb893631172b605e1204bb8999f46cf830ae6a",
+        "providers": "70e944cb146ce2fb5e0579001349e777a11afcd417a1530d00570f3b01093d9f",
+        "relationships": "aede7b7c764e3198e11418210f081879a3b97e37645beaa16f56953fd16a6706",
     },
     "failure_small_s2": {
-        "contracts": "645cd5a82658a73b4b85613124c4a3a6d41cfe77eb6c3439b1ff336e8c72d685",
-        "decisions": "0a81396d1e259731dd8cfa40a63f6cca5aa3da12dc96fab57bd710f694a1f06e",
+        "contracts": "da2aca3fbbb840edecfa85daf668d57c002fcc787efe31fbf7dc102eb0019573",
+        "decisions": "1b34aa5b7093bb03faebf63df86750482d847e4b0b65b98ac45d80b5fa3c1feb",
         "firms": "7fde47296deb5651752a5749aafa303ddf83a55bcbce40498a3908fa25271cf2",
-        "metrics": "cb35ac91d5fd109cf6ac5130aa577ef0d88e7f4c816d58d80f8e84ac63c05086",
-        "providers": "30f7fc054e26a70eaabbdc259d6d3eed2ceb6b2ac02cc08ad17045a73aa560ce",
-        "relationships": "4ac8a49c4e4bc8e993e8245c164e4704f0e4af0ed56d0aaed299ed502b56290f",
+        "metrics": "fb5095e0178a272cecae1d714f112dd470375f341dd37c9c244509b73b2cc164",
+        "providers": "0da357a2f5510c9e9ccd3b4201faaea32580087582c28551150cfe0f3d0a8c05",
+        "relationships": "ac7c5146f7f5c78711b56755c24107f882ee836e7e066b086db79815116aa857",
     },
 }
 

@@ -35,13 +35,19 @@ def check_week(model: OutsourcingModel) -> None:
 
 
 def check_ledger(model: OutsourcingModel) -> None:
-    """Replay the ledger through the state machine and compare with the book's final state."""
+    """Replay the ledger through the state machine and compare with the book's final state.
+
+    Contracts signed in the warm-up (weeks -warmup_weeks + 1 .. 0) carry on into the run, so the ledger starts at
+    the warm-up's first week, and no event is dated after the current week; a contract's events never go back in time.
+    """
     status: dict[int, ContractStatus] = {}
     last_week: dict[int, int] = {}
+    first = -model.cfg.run.warmup_weeks + 1
     for e in model.contracts.events:
         cur = status.get(e.contract_id, ContractStatus.NONE)
         assert e.event in VALID_TRANSITIONS[cur], f"contract {e.contract_id}: {e.event} after {cur}"
-        assert e.week >= last_week.get(e.contract_id, 0)
+        assert first <= e.week <= model.week, f"contract {e.contract_id}: {e.event} in week {e.week}"
+        assert e.week >= last_week.get(e.contract_id, first)
         status[e.contract_id] = STATUS_AFTER[e.event]
         last_week[e.contract_id] = e.week
     active_ids = set(model.contracts.contract_id[model.contracts.active].tolist())

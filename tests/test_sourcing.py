@@ -109,12 +109,12 @@ def test_newsvendor_sigma_zero_is_mean():
 
 # ------------------------------------------------------------------ average_experience
 
-def experience_by_loop(start: float, rate: float, weeks: int) -> float:
-    """Mean of E_0 .. E_{weeks-1} with E_{t+1} = E_t + rate (1 - E_t), simulated week by week."""
+def experience_by_loop(start: float, rate: float, weeks: int, decay: float = 0.0) -> float:
+    """Mean of E_0 .. E_{weeks-1} with E_{t+1} = E_t (1 - decay) + rate (1 - E_t), simulated week by week."""
     e, total = start, 0.0
     for _ in range(weeks):
         total += e
-        e = e + rate * (1.0 - e)
+        e = e * (1.0 - decay) + rate * (1.0 - e)
     return total / weeks
 
 
@@ -126,6 +126,22 @@ def test_average_experience_matches_loop(start, rate, weeks):
     # The loop accumulates <= 400 roundings (~1e-13); the closed form's 1 - (1 - r)^w loses ~eps / (r w)
     # relative, i.e. < 1e-12 absolute after scaling by (1 - start) <= 1. 1e-10 covers both with margin.
     assert got == pytest.approx(experience_by_loop(start, rate, weeks), abs=1e-10)
+
+
+@given(st.floats(0.0, 1.0), st.floats(0.0, 0.1), st.floats(0.001, 0.3), st.integers(1, 60))
+@settings(max_examples=200, deadline=None)
+def test_average_experience_with_fading_matches_loop(start, rate, decay, weeks):
+    """On-call work: what pool staff learn (``rate``) against what a former team knew fading (``decay``)."""
+    got = float(average_experience(start, rate, weeks, decay))
+    assert got == pytest.approx(experience_by_loop(start, rate, weeks, decay), abs=1e-10)  # as above
+
+
+def test_experience_fades_toward_what_the_pool_holds():
+    """A former team's experience fades over a review period, toward rate / (rate + decay): 0.9 falls below 0.9,
+    0 rises above 0, and the level itself stays."""
+    level = 0.002 / (0.002 + 0.05)
+    fade, rise, stay = average_experience(np.array([0.9, 0.0, level]), 0.002, 13.0, 0.05)
+    assert level < fade < 0.9 and 0.0 < rise < level and stay == pytest.approx(level, abs=1e-12)
 
 
 @pytest.mark.parametrize("rate", [0.0, -0.1])
@@ -152,8 +168,9 @@ def test_average_experience_broadcasts():
 # ------------------------------------------------------------------ permanent_terms
 
 def terms(**kw):
-    """permanent_terms with a readable default case: mu 100, sigma 20, on-call 60/h, alternative 40/h, nonprice 5/h."""
-    args = dict(mu=100.0, sigma=20.0, on_call_hour=60.0, alternative_hour=40.0, nonprice_hour=5.0, onboarding=0.0,
+    """permanent_terms with a readable default case: mu 100, sigma 20, on-call 60/h, alternative 40/h, nonprice 5/h,
+    no set-up cost (onboarding and tender)."""
+    args = dict(mu=100.0, sigma=20.0, on_call_hour=60.0, alternative_hour=40.0, nonprice_hour=5.0, setup=0.0,
                 term=104.0, provider_reservation=30.0, power=0.5, fee=0.0)
     args.update(kw)
     arr = {k: np.atleast_1d(np.asarray(v, float)) for k, v in args.items() if k != "fee"}
@@ -175,11 +192,11 @@ def test_permanent_terms_worked_example():
 
 @pytest.mark.parametrize("kw", [
     dict(provider_reservation=36.0),                 # 35 < 36: plainly crossed
-    dict(onboarding=104 * 100 * 6.0),                # onboarding spread over the term: 6/h, 40 - 5 - 6 = 29 < 30
+    dict(setup=104 * 100 * 6.0),                     # set-up spread over the term: 6/h, 40 - 5 - 6 = 29 < 30
     dict(fee=0.2),                                   # through a broker: 35 / 1.2 = 29.2 < 30
 ])
 def test_permanent_terms_no_deal_when_reservations_cross(kw):
-    """When the firm's reservation (after onboarding and fee) is below the provider's there is no deal: NaN cost, nothing reserved."""
+    """When the firm's reservation (after set-up and fee) is below the provider's there is no deal: NaN cost, nothing reserved."""
     t = terms(**kw)
     assert math.isnan(t.price[0]) and math.isnan(t.weekly_cost[0])
     assert t.reserved[0] == 0.0
@@ -198,7 +215,7 @@ def test_permanent_terms_price_never_exceeds_what_a_reserved_hour_saves():
 
 def test_permanent_terms_deal_just_inside():
     """The same cases with reservations not crossing do produce a deal with finite cost and positive reserved hours."""
-    for kw in (dict(provider_reservation=34.0), dict(onboarding=104 * 100 * 4.0), dict(fee=0.1)):
+    for kw in (dict(provider_reservation=34.0), dict(setup=104 * 100 * 4.0), dict(fee=0.1)):
         t = terms(**kw)
         assert np.isfinite(t.price[0]) and np.isfinite(t.weekly_cost[0]) and t.reserved[0] > 0, kw
 
@@ -207,12 +224,12 @@ def test_permanent_terms_deal_just_inside():
        st.floats(0.0, 50.0),
        st.floats(0.0, 1e4), st.floats(1.0, 200.0), st.floats(0.0, 200.0), st.floats(0.0, 1.0), st.floats(0.0, 0.5))
 @settings(max_examples=150, deadline=None)
-def test_permanent_terms_deal_iff_reservations_do_not_cross(mu, sigma, on_call, alt, nonprice, onboarding, term, rp, power, fee):
+def test_permanent_terms_deal_iff_reservations_do_not_cross(mu, sigma, on_call, alt, nonprice, setup, term, rp, power, fee):
     """A deal (finite cost, K > 0) needs non-crossing reservations, a price between them and a price below the hour's saving."""
-    rf = (alt - nonprice - onboarding / (term * mu)) / (1.0 + fee)
+    rf = (alt - nonprice - setup / (term * mu)) / (1.0 + fee)
     assume(abs(rf - rp) > 1e-9 * max(abs(rf), abs(rp), 1.0))  # the exact boundary is decided by rounding
     t = terms(mu=mu, sigma=sigma, on_call_hour=on_call, alternative_hour=alt, nonprice_hour=nonprice,
-              onboarding=onboarding, term=term, provider_reservation=rp, power=power, fee=fee)
+              setup=setup, term=term, provider_reservation=rp, power=power, fee=fee)
     deal = np.isfinite(t.weekly_cost[0])
     assert deal == (np.isfinite(t.price[0]) and t.reserved[0] > 0)
     if rf < rp:

@@ -25,7 +25,7 @@ from typing import Any
 
 from simulation.api import collect, save_run
 from simulation.app.components import week_snapshot
-from simulation.config import Config
+from simulation.config import Config, scaled
 from simulation.model import OutsourcingModel
 from simulation.scenario import list_scenarios, load_scenario
 
@@ -64,8 +64,9 @@ PARAMS = (
 class Settings:
     """Everything the controls set; ``Settings.for_scenario(path)`` starts from a scenario's own values.
 
-    ``firms`` scales the whole market: BPO and KPO provider counts and KPO talent pools follow the
-    number of firms, so a 300-firm market keeps the shape of the 1,000-firm baseline.
+    ``firms`` scales the whole market through ``run.scale`` (as ``outsim run --scale`` does): providers,
+    brokers, KPO talent pools, entry and event sizes follow the number of firms, so a 300-firm market
+    keeps the shape of the 1,000-firm baseline.
     """
 
     scenario: str
@@ -85,7 +86,7 @@ class Settings:
         """The scenario's own values (at most 300 firms, for speed). Raises ScenarioError if it does not load."""
         cfg = load_scenario(scenario)
         values = {p.field: config_value(cfg, p.key) for p in PARAMS}
-        values["firms"] = min(cfg.firms.count, DEFAULT_FIRMS)
+        values["firms"] = min(scaled(cfg.firms.count, cfg.run.scale), DEFAULT_FIRMS)
         first, _ = _recession_span()
         return cls(scenario=str(scenario), seed=seed, recession_week=min(first, recession_latest(cfg)), **values)
 
@@ -96,13 +97,8 @@ class Settings:
     def overrides(self, base: Config | None = None) -> dict[str, Any]:
         """Dotted-key overrides of the scenario (what ``--set`` would say), recession events included."""
         base = base or self.base_config()
-        out: dict[str, Any] = {p.key: getattr(self, p.field) for p in PARAMS}
-        scale = self.firms / base.firms.count
-        for key in ("providers.bpo_count", "providers.kpo_count"):
-            n = config_value(base, key)
-            out[key] = max(1, round(n * scale)) if n > 0 else 0
-        for region in base.regions:
-            out[f"regions.{region}.talent_pool_hours"] = base.regions[region].talent_pool_hours * scale
+        out: dict[str, Any] = {p.key: getattr(self, p.field) for p in PARAMS if p.field != "firms"}
+        out["run.scale"] = self.firms / base.firms.count  # the scenario's counts stay; the market is resized
         if self.recession:
             events = [e.model_dump(mode="json") for e in base.events]
             out["events"] = events + recession_events(self.recession_week)

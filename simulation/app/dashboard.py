@@ -20,6 +20,8 @@ from mesa.visualization.utils import force_update, update_counter
 from simulation import app
 from simulation.app import components as C
 from simulation.app.charts import figure
+from simulation.config import scaled
+
 
 def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
     """The event feed as shown: the channel folded into the event; reserved hours left out to keep rows short."""
@@ -131,11 +133,13 @@ def Controls(model: solara.Reactive[app.DashboardModel], settings: solara.Reacti
                          error=False if seed_text.strip().isdigit() else "a seed is a whole number, e.g. 7")
     with solara.Card("Market and behaviour", margin=0):
         for p in app.PARAMS:
-            ParamSlider(p, settings, float(app.config_value(base, p.key)) if p.field != "firms" else float(base.firms.count))
+            ParamSlider(p, settings, float(app.config_value(base, p.key)) if p.field != "firms"
+                        else float(scaled(base.firms.count, base.run.scale)))
         wage = base.regions["domestic"].wage_per_hour
         solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
-            f"Offshore wage is {s.offshore_wage / wage:.0%} of the domestic {wage:g} cu/hour. Providers and KPO talent "
-            f"pools scale with the number of firms."))
+            f"Offshore wage is {s.offshore_wage / wage:.0%} of the domestic {wage:g} cu/hour. The number of firms sets "
+            f"the market's scale (run.scale, as outsim run --scale): providers, brokers, KPO talent pools and entry "
+            f"follow it."))
     with solara.Card("Recession", margin=0):
         built_in = any(e.target == app.RECESSION_TARGET for e in base.events)
         solara.Switch(label="Add the recession of scenarios/recession.toml", value=s.recession, disabled=built_in,

@@ -11,6 +11,8 @@ in hours, time in weeks.
 
 from __future__ import annotations
 
+import math
+
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 __all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
            "IntermediaryConfig", "EVENT_TYPES", "MarketEvent", "NegotiationConfig", "ParameterEvent", "PriceHikeEvent",
            "ProviderConfig", "ProviderFailureEvent", "RegionConfig", "RunConfig", "ServiceConfig", "ServiceKind",
-           "parameter_units"]
+           "parameter_units", "scaled"]
 
 
 def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
@@ -54,7 +56,7 @@ class ServiceConfig(_Section):
     friction_share: float = P(0.10, "share of in-house cost/hour", "Coordination cost of outsourced work per hour, before learning.", ge=0, le=2)
     error_cost_share: float = P(0.5, "share of in-house cost/hour", "Cost of one hour of work delivered at quality 0 instead of 1.", ge=0, le=5)
     learning_strength: Share = P(0.3, "share of friction", "Share of the friction that full relationship-specific experience removes.")
-    project_rate_per_week: float = P(0.0, "projects/week", "KPO only: arrival rate of projects; 0 means steady (BPO-like) demand.", ge=0)
+    project_rate_per_week: float = P(0.0, "projects/week", "Arrival rate of projects (KPO work typically comes in projects); 0 means steady demand every week.", ge=0)
     project_mean_weeks: float = P(12.0, "weeks", "Mean length of a project (geometric).", ge=1)
 
 
@@ -76,7 +78,14 @@ class RunConfig(_Section):
     """Horizon and bookkeeping of one run."""
 
     steps: int = P(520, "weeks", "Number of weekly steps.", ge=1, le=100_000)
+    warmup_weeks: int = P(52, "weeks", "Weeks the market runs in the conditions of week 0 before week 1, so the run starts from an established market rather than from its initial draw (not recorded, except the contracts and relationships they leave).", ge=0, le=2_000)
     record_decisions: bool = P(True, "-", "Keep every sourcing review (options, costs, choice) in decisions.parquet.")
+    scale: float = P(1.0, "x", "Size of the market: multiplies the number of firms, BPO providers, KPO specialists and brokers, the talent pools, the entry rate and the providers hit by market events, so shares stay comparable.", gt=0, le=1000)
+
+
+def scaled(count: int, scale: float) -> int:
+    """A count of agents in a market of size ``scale`` (at least 1 where the count is positive)."""
+    return 0 if count <= 0 else max(1, int(math.floor(count * scale + 0.5)))  # halves round up
 
 
 class FirmConfig(_Section):
@@ -87,15 +96,20 @@ class FirmConfig(_Section):
     size_log_sd: float = P(0.9, "log size units", "Standard deviation of log firm size.", ge=0, le=5)
     inhouse_scale_elasticity: float = P(0.08, "elasticity", "In-house cost per hour falls with firm size as size^-elasticity (scale economies).", ge=0, le=1)
     inhouse_cost_dispersion: float = P(0.25, "log sd", "Firm-specific log deviation of in-house cost (some firms are good at it).", ge=0, le=2)
+    inhouse_cost_drift: float = P(0.0, "log sd/sqrt(year)", "Yearly sd of a mean-preserving random walk in each firm-service's in-house cost (its own capabilities change over time).", ge=0, le=1)
     offshore_home_share: Share = P(0.0, "share of firms", "Firms whose home region is offshore.")
-    initial_in_house_share: Share = P(0.6, "share of firm-services", "Firm-services that start in-house; the rest start on-call.")
+    coordination_dispersion: float = P(0.6, "log sd", "Firm-specific log deviation of the coordination cost of work done in the other region (mean 1): some firms work across borders easily.", ge=0, le=3)
+    domestic_only_share: Share = P(0.15, "share of firms", "Firms whose work may not leave their home region (data residency): they use providers of their own region only.")
+    initial_in_house_share: Share = P(0.3, "share of firm-services", "Firm-services that start in-house; the rest start on-call.")
     review_interval_weeks: int = P(13, "weeks", "Time between sourcing reviews of one firm-service (staggered).", ge=1)
     sourcing_choice_intensity: float = P(30.0, "1/relative cost", "Logit intensity of the sourcing-mode choice over relative weekly costs.", ge=0)
     shortage_penalty_factor: float = P(1.5, "x in-house cost/hour", "Cost of one hour of unmet demand, relative to in-house cost.", ge=0)
     direct_management_cost_per_week: float = P(60.0, "cu/week", "Fixed cost of managing outsourced work directly (search, vendor management); a broker saves it.", ge=0)
     demand_volatility: float = P(0.15, "log sd/week", "Weekly sd of the firm-specific demand shock (AR(1) in logs).", ge=0, le=3)
+    volatility_size_elasticity: float = P(0.0, "elasticity", "Demand volatility falls with firm size as (size / median size)^-elasticity: a small firm's needs swing more.", ge=0, le=1)
     demand_persistence: Share = P(0.8, "AR(1) coefficient", "Persistence of the firm-specific demand shock.")
     spell_gap_weeks: int = P(8, "weeks", "Weeks without on-call work after which a relationship spell ends.", ge=1)
+    knowledge_memory_weeks: int = P(26, "weeks", "Weeks without work after which a provider has forgotten a client and must be onboarded again.", ge=1)
     estimate_memory_weeks: float = P(26.0, "weeks", "Time constant of firms' running estimates (demand, prices, fill rate).", ge=1)
 
 
@@ -107,6 +121,7 @@ class ChoiceConfig(_Section):
     consideration_set_size: int = P(4, "providers", "Providers a firm knows per service.", ge=1, le=50)
     exploration_probability: Share = P(0.01, "probability/week", "Chance a firm-service replaces its least preferred known provider by a random one.")
     spot_rounds: int = P(2, "rounds", "Rounds of on-call requests per week (unserved work tries another provider).", ge=1, le=5)
+    initial_preference: float = P(0.0, "payoff units", "Preference J each firm-service starts with for the first provider of its consideration set (0: no prior; pi / gamma starts every firm on the WKH loyal branch).", ge=0)
 
 
 class ContractConfig(_Section):
@@ -116,10 +131,13 @@ class ContractConfig(_Section):
     allow_in_house: bool = P(True, "-", "Whether firms may keep work in-house.")
     term_weeks_bpo: int = P(104, "weeks", "Term of a permanent BPO contract.", ge=1)
     term_weeks_kpo: int = P(156, "weeks", "Term of a permanent KPO contract.", ge=1)
+    tender_cost: float = P(0.0, "cu", "One-off cost of tendering for and negotiating a new permanent contract (specification, legal, due diligence), paid by the firm; renewing with the incumbent skips it.", ge=0)
     early_exit_fee_weeks: float = P(13.0, "weeks of reserved fee", "Fee (payment in lieu of notice) owed when a firm ends a contract early.", ge=0)
     learning_rate_per_week: Share = P(0.02, "1/week", "Speed at which a dedicated team builds client-specific experience.")
-    on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team.")
-    experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client.")
+    on_call_learning_fraction: Share = P(0.1, "share of learning rate", "Experience built by shared-pool on-call work, relative to a dedicated team (it fades at the same time: on-call work alone holds experience near fraction x rate / (rate x fraction + decay)).")
+    experience_decay_per_week: Share = P(0.05, "1/week", "Weekly fade of experience once no dedicated team serves the client (the team is reassigned when its contract ends, even if on-call work goes on).")
+    pool_rotation: Share = P(0.0, "share of on-call hours/week", "Share of a client's on-call hours a provider's shared pool gives each week to staff new to the client, who must be onboarded (a dedicated team under contract needs none).")
+    onboarding_multiplier: float = P(1.0, "x", "Scales every service's onboarding cost (asset specificity: what a provider must learn of a client).", ge=0, le=10)
     learning_multiplier: float = P(1.0, "x", "Scales every service's learning strength (pattern P2 experiments).", ge=0, le=5)
 
 
@@ -141,19 +159,21 @@ class ProviderConfig(_Section):
     offshore_share: Share = P(0.4, "share of providers", "Providers located offshore.")
     services_per_bpo: int = P(2, "services", "BPO services each BPO provider offers (at most the BPO catalogue).", ge=1)
     services_per_kpo: int = P(1, "services", "KPO services each specialist offers.", ge=1)
-    initial_capacity_ratio: float = P(1.3, "x expected outsourced demand", "Initial capacity relative to the demand it expects.", gt=0)
+    initial_capacity_ratio: float = P(1.15, "x expected outsourced demand / target utilisation", "Initial capacity relative to what the demand outsourced at the start needs at the target utilisation.", gt=0)
     productivity_bpo: float = P(1.3, "x", "Hours of output per paid hour in BPO (capacity pooling across clients).", gt=0)
     productivity_kpo: float = P(1.0, "x", "Hours of output per paid hour in KPO.", gt=0)
     skill_wage_premium: float = P(1.3, "x per skill level", "Wage multiplier per skill level above 1.", ge=1)
-    initial_markup_bpo: float = P(0.35, "share of unit cost", "Initial spot markup of BPO providers (break-even at target utilisation is 1/u - 1).", ge=0)
-    initial_markup_kpo: float = P(0.60, "share of unit cost", "Initial spot markup of KPO specialists.", ge=0)
+    normal_markup_bpo: float = P(0.35, "share of unit cost", "Spot markup of BPO providers at the start, and where it returns to when their utilisation is at target (break-even at target utilisation is 1/u - 1).", ge=0)
+    normal_markup_kpo: float = P(0.60, "share of unit cost", "Spot markup of KPO specialists at the start and at target utilisation.", ge=0)
     markup_min: float = P(0.02, "share of unit cost", "Lowest spot markup.", ge=-0.5)
     markup_max: float = P(1.5, "share of unit cost", "Highest spot markup.", ge=0)
     markup_speed: float = P(0.02, "markup per utilisation point/week", "Weekly markup change per point of utilisation above target.", ge=0)
+    markup_reversion: Share = P(0.05, "share/week", "Weekly pull of the spot markup back toward the normal markup (competition): at a steady utilisation u the markup settles at normal + markup_speed / markup_reversion x (u - target).")
     target_utilization_bpo: Share = P(0.82, "share", "Utilisation BPO providers aim for.")
     target_utilization_kpo: Share = P(0.70, "share", "Billable utilisation KPO specialists aim for.")
     hiring_lag_weeks_bpo: float = P(8.0, "weeks", "Time constant of BPO capacity adjustment.", ge=1)
     hiring_lag_weeks_kpo: float = P(26.0, "weeks", "Time constant of KPO capacity adjustment.", ge=1)
+    downsizing_lag_weeks: float = P(8.0, "weeks", "Time constant of capacity cuts (staff leave through attrition, not at once).", ge=1)
     reliability_mean_bpo: Share = P(0.92, "quality 0-1", "Mean base quality of BPO providers.")
     reliability_mean_kpo: Share = P(0.85, "quality 0-1", "Mean base quality of KPO specialists.")
     reliability_sd: float = P(0.04, "quality", "Spread of base quality across providers (KPO: twice this).", ge=0, le=0.5)
@@ -165,8 +185,8 @@ class ProviderConfig(_Section):
     exit_enabled: bool = P(True, "-", "Providers exit after sustained losses.")
     exit_loss_weeks: int = P(26, "weeks", "Consecutive loss-making weeks that force an exit.", ge=1)
     entry_enabled: bool = P(True, "-", "New providers enter where margins are high.")
-    entry_margin: float = P(0.15, "share of revenue", "Mean margin of a service's providers above which entry happens.", ge=0)
-    entry_probability: Share = P(0.05, "probability/week", "Weekly chance of an entry into a service with high margins.")
+    entry_margin: float = P(0.15, "share of revenue", "Margin of a service's providers together (running profit over running revenue) above which entry happens.", ge=0)
+    entry_probability: float = P(0.05, "entrants/week", "Expected entrants a week into a service whose providers earn high margins (Poisson; in a market of scale 1, in proportion to the scale).", ge=0, le=10)
     profit_memory_weeks: float = P(13.0, "weeks", "Time constant of providers' running profit and demand estimates.", ge=1)
     fixed_price: bool = P(False, "-", "Freeze spot prices at their initial level (validation cases).")
 

@@ -124,7 +124,7 @@ class Provider(mesa.Agent):
         raise NotImplementedError
 
     @classmethod
-    def initial_markup(cls, p: ProviderConfig) -> float:
+    def normal_markup(cls, p: ProviderConfig) -> float:
         raise NotImplementedError
 
     @classmethod
@@ -207,8 +207,8 @@ class BPOProvider(Provider):
         return p.reliability_mean_bpo, p.reliability_sd
 
     @classmethod
-    def initial_markup(cls, p: ProviderConfig) -> float:
-        return p.initial_markup_bpo
+    def normal_markup(cls, p: ProviderConfig) -> float:
+        return p.normal_markup_bpo
 
 
 class KPOSpecialist(Provider):
@@ -222,8 +222,8 @@ class KPOSpecialist(Provider):
         return p.reliability_mean_kpo, p.reliability_sd * 2.0
 
     @classmethod
-    def initial_markup(cls, p: ProviderConfig) -> float:
-        return p.initial_markup_kpo
+    def normal_markup(cls, p: ProviderConfig) -> float:
+        return p.normal_markup_kpo
 
     @classmethod
     def limit_hiring(cls, hires: NDArray[np.float64], table: ProviderTable, environment: Environment) -> None:

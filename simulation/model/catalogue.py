@@ -48,7 +48,7 @@ class Catalogue:
             inhouse_cost=arr("inhouse_cost_per_hour"),
             demand_per_size=arr("demand_hours_per_size"),
             adoption=arr("adoption_probability"),
-            onboarding_weeks=arr("onboarding_cost_weeks"),
+            onboarding_weeks=arr("onboarding_cost_weeks") * cfg.contracts.onboarding_multiplier,
             inhouse_switch_weeks=arr("inhouse_switch_cost_weeks"),
             friction=arr("friction_share"),
             error_cost=arr("error_cost_share"),

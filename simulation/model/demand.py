@@ -1,6 +1,7 @@
 """Demand of each firm-service per week: economy level x firm size x own shock.
 
-Steady (BPO-like) services follow a stationary AR(1) shock in logs; project services (KPO) arrive as
+Steady (BPO-like) services follow a stationary AR(1) shock in logs, whose sd is the market's volatility
+times the firm-service's own factor (small firms swing more); project services (KPO) arrive as
 lumpy projects: arrivals are Poisson, each project lasts a geometric number of weeks, and weekly demand
 is proportional to the number of live projects (normalised so its mean is the service's base demand).
 """
@@ -15,8 +16,10 @@ class DemandProcess:
     """State of the demand shocks and projects of all firm-services."""
 
     def __init__(self, base: NDArray[np.float64], project_rate: NDArray[np.float64],
-                 project_weeks: NDArray[np.float64], rng: np.random.Generator) -> None:
+                 project_weeks: NDArray[np.float64], volatility_factor: NDArray[np.float64],
+                 rng: np.random.Generator) -> None:
         self.base = base
+        self.volatility_factor = volatility_factor
         self.rate = project_rate
         self.weeks = project_weeks
         self.lumpy = project_rate > 0
@@ -27,11 +30,12 @@ class DemandProcess:
     def stationary_sd(self, volatility: float) -> NDArray[np.float64]:
         """Approximate standard deviation of weekly demand (for initial estimates)."""
         cv_projects = np.divide(1.0, np.sqrt(self.rate * self.weeks), out=np.zeros_like(self.base), where=self.lumpy)
-        cv = np.sqrt(cv_projects**2 + volatility**2)
+        cv = np.sqrt(cv_projects**2 + (volatility * self.volatility_factor)**2)
         return self.base * cv
 
     def realise(self, level: float, volatility: float, persistence: float, rng: np.random.Generator) -> NDArray[np.float64]:
         """Advance shocks and projects one week; return demand in hours."""
+        volatility = volatility * self.volatility_factor
         eps = rng.standard_normal(len(self.base))
         self.shock = persistence * self.shock + np.sqrt(1.0 - persistence**2) * volatility * eps
         arrivals = rng.poisson(self.rate)

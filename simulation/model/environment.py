@@ -23,7 +23,7 @@ class Environment:
         self.cfg = cfg
         self.week = 0
         self.wage_index = {r: 1.0 for r in REGIONS}
-        self.talent_pool = {r: cfg.regions[r].talent_pool_hours for r in REGIONS}
+        self.talent_pool = {r: cfg.regions[r].talent_pool_hours * cfg.run.scale for r in REGIONS}
         self.parameter_events = [e for e in cfg.events if isinstance(e, ParameterEvent)]
         self.market_events: list[MarketEvent] = [e for e in cfg.events if not isinstance(e, ParameterEvent)]
         self._ramps: list[tuple[ParameterEvent, float, float]] = []  # (event, start value, end value)
@@ -48,8 +48,7 @@ class Environment:
         self.week += 1
         for r in REGIONS:
             self.wage_index[r] *= (1.0 + self.cfg.regions[r].wage_growth_per_year) ** (1.0 / 52.0)
-            rc = self.cfg.regions[r]
-            self.talent_pool[r] += rc.talent_pool_refill_per_week * (rc.talent_pool_hours - self.talent_pool[r])
+        self.refill_talent_pools()
         changed = False
         for ev in self.parameter_events:
             if max(ev.at, 1) == self.week:  # an event at week 0 applies from the first week
@@ -69,6 +68,13 @@ class Environment:
                 still.append((ev, start, end))
         self._ramps = still
         return changed
+
+    def refill_talent_pools(self) -> None:
+        """One week of the talent pools refilling toward their size."""
+        for r in REGIONS:
+            rc = self.cfg.regions[r]
+            size = rc.talent_pool_hours * self.cfg.run.scale
+            self.talent_pool[r] += rc.talent_pool_refill_per_week * (size - self.talent_pool[r])
 
     def due_market_events(self) -> list[MarketEvent]:
         """The market events of this week, in the order the scenario lists them."""

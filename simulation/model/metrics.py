@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.model.codes import Kind
+from simulation.model.codes import Kind, Mode
 from simulation.model.market.fulfilment import Fills, Sales
 from simulation.model.market.outcomes import OutcomeTotals
 from simulation.model.sourcing.review import ReviewTotals
@@ -91,6 +91,10 @@ class WeekFlows:
     firm_surplus: float = 0.0
     provider_profit: float = 0.0
     outsourced_inhouse_cost: float = 0.0
+    outsourced_cost: float = 0.0
+    unmet_cost: float = 0.0
+    management_costs: float = 0.0
+    loyalty_on_call: float = float("nan")
     capacity_bpo: float = 0.0
     capacity_kpo: float = 0.0
     used_bpo: float = 0.0
@@ -138,6 +142,11 @@ def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: O
     )
     for part in (outcomes, providers):
         values.update({f.name: getattr(part, f.name) for f in fields(part) if f.name != "ended"})
+    values["onboarding_costs"] = outcomes.onboarding_costs + review.contract_onboarding
+    values["outsourced_cost"] = outcomes.outsourced_cost + review.contract_onboarding + review.tender_costs
+    values["management_costs"] = outcomes.management_costs + review.tender_costs
+    values["firm_surplus"] = (outcomes.outsourced_inhouse_cost - values["outsourced_cost"] - outcomes.unmet_cost
+                              - review.exit_fees_paid)
     return WeekFlows(**values)
 
 
@@ -191,6 +200,20 @@ def switching_costs(model) -> float: return model.flows.switching_costs
 def quality_mean(model) -> float: return model.flows.quality
 def on_time_rate(model) -> float: return model.flows.on_time
 def firm_surplus(model) -> float: return model.flows.firm_surplus
+def outsourced_cost(model) -> float: return model.flows.outsourced_cost
+def unmet_cost(model) -> float: return model.flows.unmet_cost
+def management_costs(model) -> float: return model.flows.management_costs
+def loyalty_on_call(model) -> float: return model.flows.loyalty_on_call
+def realised_saving(model) -> float:
+    return 1.0 - model.flows.outsourced_cost / model.flows.outsourced_inhouse_cost if model.flows.outsourced_inhouse_cost > 0 \
+        else float("nan")
+
+
+def on_call_mode_share(model) -> float:
+    """Share of the outsourcing firm-services (on-call or permanent) whose chosen mode is on-call, after this week's reviews."""
+    mode = model.slots.mode
+    outsourcing = np.count_nonzero(mode != Mode.IN_HOUSE)
+    return float(np.count_nonzero(mode == Mode.ON_CALL) / outsourcing) if outsourcing else float("nan")
 def provider_profit(model) -> float: return model.flows.provider_profit
 def demand_level(model) -> float: return model.environment.demand_level
 def wage_index_offshore(model) -> float: return model.environment.wage_index["offshore"]
@@ -216,5 +239,6 @@ REPORTERS = {f.__name__: f for f in (
     onboarding_costs, switching_costs, quality_mean, on_time_rate, firm_surplus, provider_profit, demand_level,
     wage_index_domestic, wage_index_offshore, outsourced_inhouse_cost, capacity_hours_bpo, capacity_hours_kpo,
     used_hours_bpo, used_hours_kpo, posted_price_bpo_domestic, posted_price_bpo_offshore, posted_price_kpo_domestic,
-    posted_price_kpo_offshore,
+    posted_price_kpo_offshore, outsourced_cost, unmet_cost, management_costs, realised_saving, loyalty_on_call,
+    on_call_mode_share,
 )}

@@ -16,7 +16,7 @@ import mesa
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config, PriceHikeEvent
+from simulation.config import Config, PriceHikeEvent, scaled
 from simulation.model import population
 from simulation.model.agents import PROVIDER_CLASSES, Firm, Intermediary, Provider
 from simulation.model.catalogue import Catalogue
@@ -35,12 +35,13 @@ from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
 from simulation.model.state.brokers import BrokerBook, prior_quality
 from simulation.model.state.contracts import ContractBook
+from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog
 from simulation.model.state.providers import ProviderTable
-from simulation.model.state.slots import build_slots, draw_providers
+from simulation.model.state.slots import NEVER, build_slots, draw_providers
 from simulation.model.state.spells import SpellTracker
 
-STREAMS = ("init", "demand", "choice", "outcome", "review", "market")
+STREAMS = ("init", "demand", "choice", "outcome", "review", "market", "capability")
 
 
 class OutsourcingModel(mesa.Model):
@@ -48,6 +49,7 @@ class OutsourcingModel(mesa.Model):
 
     def __init__(self, cfg: Config, seed: int = 0) -> None:
         super().__init__(rng=seed)
+        self._warmup_week: int | None = None  # the week during the warm-up (None once the run starts)
         self.cfg = cfg.model_copy(deep=True)  # live parameters: scenario events change this copy only
         self.seed = seed
         for name, child in zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))):
@@ -64,10 +66,12 @@ class OutsourcingModel(mesa.Model):
         self.contracts.bind(self.slots.firm, self.slots.service, self.catalogue.names)
         self.spells = SpellTracker(len(self.slots), self.slots.columns, self.cfg.firms.spell_gap_weeks)
         self.decisions = DecisionLog(self.cfg.run.record_decisions, self.catalogue.names)
+        self.costs = CostTracker(len(self.slots))
         self.demand = DemandProcess(self.slots.base_demand, self.catalogue.project_rate[self.slots.service],
-                                    self.catalogue.project_weeks[self.slots.service], self.rng_demand)
+                                    self.catalogue.project_weeks[self.slots.service],
+                                    population.volatility_factor(self.firms.size, self.cfg)[self.slots.firm], self.rng_demand)
         self.slots.demand_var[:] = self.demand.stationary_sd(self.cfg.firms.demand_volatility) ** 2
-        population.size_providers(self.providers, self.slots, self.cfg, self.catalogue)
+        population.size_providers(self.providers, self.slots, self.cfg, self.catalogue, self.environment)
         self.sourcing_policies: list[SourcingPolicy] = [CostLogit()]
         self.provider_agents: list[Provider] = [self._provider_agent(row) for row in range(self.providers.n)]
         bounds = self.slots.firm_bounds(len(self.firms))
@@ -78,32 +82,68 @@ class OutsourcingModel(mesa.Model):
         self.fills: Fills | None = None
         self.flows = WeekFlows()
         self.datacollector = mesa.DataCollector(model_reporters=REPORTERS)
+        self.warm_up(self.cfg.run.warmup_weeks)
 
     # ----------------------------------------------------------------- the weekly schedule
     def step(self) -> None:
         self.advance_environment()                               # 1. environment and parameter events
+        self.trade()                                             # 2-7. the market's week
+        self.datacollector.collect(self)                         # 8. weekly metrics
+
+    def trade(self) -> None:
+        """Phases 2-7 of a week; the week's totals go to ``flows``."""
+        self.drift_capabilities()
         demand = self.realise_demand()                           # 2. demand per firm-service
         fills, market, sales = fulfil(demand, self.slots, self.providers, self.prices, self.brokers,  # 3-4.
-                                      self.contracts, self.spells, self.catalogue, self.cfg, self.rng_choice)
+                                      self.contracts, self.spells, self.catalogue, self.cfg,
+                                      self.inhouse_cost_per_slot(), self.week, self.rng_choice)
         self.brokers.earn(np.concatenate([s.broker for s in sales]), np.concatenate([s.fee for s in sales]))
-        outcomes = realise_outcomes(fills, self.slots, self.contracts, self.providers, self.brokers,  # 5.
-                                    self.spells, self.catalogue, self.cfg, self.inhouse_cost_per_slot(),
-                                    self.rng_outcome, self.week)
+        self.brokers.close_week(self.cfg.firms.estimate_memory_weeks, self.cfg.intermediaries.reassign_probability)
+        outcomes, slot_costs = realise_outcomes(fills, self.slots, self.contracts, self.providers,  # 5.
+                                                self.brokers, self.spells, self.catalogue, self.cfg,
+                                                self.inhouse_cost_per_slot(), self.rng_outcome, self.week)
+        self.costs.add_week(slot_costs)
         providers = self.update_providers(fills, market, sales)  # 6. prices, capacity, exit, entry
         reviewed = self.review_sourcing()                        # 7. renewals, reviews, negotiation
         self.fills = fills
         self.flows = week_flows(fills, self.catalogue.kind[self.slots.service], sales, outcomes, providers, reviewed)
-        self.datacollector.collect(self)                         # 8. weekly metrics
 
     @property
     def week(self) -> int:
-        return int(self.time)
+        """The current week: 1..steps in a run; 0 or below during the warm-up."""
+        return int(self.time) if self._warmup_week is None else self._warmup_week
+
+    def warm_up(self, weeks: int) -> None:
+        """Let the market run ``weeks`` weeks (numbered -weeks+1 .. 0) in the conditions of week 0: no events,
+        no trend, no wage growth. Contracts signed and relationships begun carry on into the run; the weeks
+        themselves are not recorded (no metrics, no decision log)."""
+        if weeks <= 0:
+            return
+        self.slots.next_review -= weeks
+        self.slots.last_worked[self.slots.last_worked > NEVER] -= weeks
+        logging, self.decisions.enabled = self.decisions.enabled, False
+        for w in range(-weeks + 1, 1):
+            self._warmup_week = w
+            self.environment.refill_talent_pools()
+            self.refresh_prices()
+            self.trade()
+        self._warmup_week = None
+        self.decisions.enabled = logging
+        self.brokers.income[:] = 0.0  # what brokers earn is counted from week 1, as every flow
 
     def advance_environment(self) -> None:
         if self.environment.advance():
             self.catalogue = Catalogue.from_config(self.cfg)
             self._admit_brokers()
         self.refresh_prices()
+
+    def drift_capabilities(self) -> None:
+        """Each firm-service's own in-house cost takes a mean-preserving random-walk step (new managers,
+        automation, lost know-how): what the firm could do itself changes over the years."""
+        drift = self.cfg.firms.inhouse_cost_drift
+        if drift > 0:
+            sd = drift / np.sqrt(52.0)
+            self.slots.inhouse_factor *= np.exp(sd * self.rng_capability.standard_normal(len(self.slots)) - 0.5 * sd * sd)
 
     def realise_demand(self) -> NDArray[np.float64]:
         firms = self.cfg.firms
@@ -121,7 +161,7 @@ class OutsourcingModel(mesa.Model):
             ended += self.provider_agents[row].exit_market()
             exits += 1
         for event in self.environment.due_market_events():
-            largest = table.largest(event.providers)
+            largest = table.largest(scaled(event.providers, self.cfg.run.scale))
             if isinstance(event, PriceHikeEvent):
                 for row in largest:
                     self.provider_agents[row].raise_prices(event.rise)
@@ -130,9 +170,10 @@ class OutsourcingModel(mesa.Model):
                     ended += self.provider_agents[row].exit_market("provider failed")
                     exits += 1
         entries = 0
-        for service in entry_services(table, self.cfg, self.rng_market):
-            self._enter(service)
-            entries += 1
+        for service, count in entry_services(table, self.cfg, self.rng_market):
+            for _ in range(count):
+                self._enter(service)
+            entries += count
         self.prices.market_utilization = market_utilization(table, self.catalogue.target_utilization)
         return ProviderTotals(**before, provider_profit=float(profit.sum()),
                               active_providers=int(table.view("active").sum()), entries=entries, exits=exits, ended=ended)
@@ -141,8 +182,8 @@ class OutsourcingModel(mesa.Model):
         self.explore()  # after providers have booked the week, so no column changes under its hours
         view = MarketView(self.slots, self.providers, self.contracts, self.brokers, self.prices, self.catalogue,
                           self.cfg, self.week)
-        return review(view, self.spells, self.sourcing_policies, self.decisions, self.inhouse_cost_per_slot(),
-                      self.rng_review)
+        return review(view, self.spells, self.sourcing_policies, self.decisions, self.costs,
+                      self.inhouse_cost_per_slot(), self.rng_review)
 
     def explore(self) -> None:
         """A few firm-services a week swap their least preferred known provider for a random one."""
@@ -154,7 +195,7 @@ class OutsourcingModel(mesa.Model):
         holder = book.active[s]
         score[np.flatnonzero(holder), book.k[s[holder]]] = np.inf
         k = score.argmin(axis=1)
-        j = draw_providers(self.providers, slots.service[s], self.rng_market)
+        j = draw_providers(self.providers, slots.service[s], slots.home_only[s], self.rng_market)
         fresh = (j >= 0) & ~(slots.provider[s] == j[:, None]).any(axis=1) & np.isfinite(score[np.arange(len(s)), k])
         slots.introduce(s[fresh], k[fresh], j[fresh], self.catalogue.prior_quality, self.spells)
 
@@ -190,14 +231,14 @@ class OutsourcingModel(mesa.Model):
     def _admit_brokers(self) -> None:
         """Brokers at the start, and brokers entering mid-run (intermediaries.count raised by an event), who
         win clients from the incumbents."""
-        target, have = self.cfg.intermediaries.count, len(self.brokers)
+        target, have = scaled(self.cfg.intermediaries.count, self.cfg.run.scale), len(self.brokers)
         if target <= have:
             return
         p = self.cfg.providers
         self.brokers.add(target - have, self.cfg.intermediaries.fee_rate,
                          prior_quality(p.reliability_mean_bpo, p.reliability_mean_kpo, p.late_base_rate))
         self.broker_agents += [Intermediary(self, b) for b in range(have, target)]
-        if self.week == 0:
+        if self.time == 0 and self._warmup_week is None:  # the brokers of the initial market
             return
         n_firms = len(self.firms)
         moves = self.rng_market.random(n_firms) < (target - have) / target
@@ -220,5 +261,8 @@ class OutsourcingModel(mesa.Model):
         return self
 
     def finish(self) -> None:
-        """Close the books at the horizon: open spells become right-censored records."""
+        """Close the books at the horizon: open spells become right-censored records, and the last review
+        period of every slot closes (its realised cost goes into the decision log)."""
         self.spells.finish()
+        if self.decisions.enabled:
+            self.decisions.set_realised(*self.costs.close(np.arange(len(self.slots))))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config
+from simulation.config import Config, scaled
 from simulation.model.agents import PROVIDER_CLASSES
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Kind, Mode
+from simulation.model.environment import Environment
+from simulation.model.market.pricing import unit_cost
 from simulation.model.state.firms import FirmTable
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import FirmSlots
@@ -26,14 +28,16 @@ def add_provider(table: ProviderTable, kind: Kind, region: int, offers: NDArray[
     provider_class = PROVIDER_CLASSES[kind]
     reliability = provider_class.draw_reliability(cfg, region, rng)
     skill = int(catalogue.skill[offers].max())
-    initial = provider_class.initial_markup(cfg.providers) if markup is None else markup
+    initial = provider_class.normal_markup(cfg.providers) if markup is None else markup
     return table.add(kind, region, skill, offers, capacity, initial, reliability, week)
 
 
 def initial_providers(table: ProviderTable, cfg: Config, catalogue: Catalogue, rng: np.random.Generator) -> None:
     """The week-0 providers: BPO providers, then KPO specialists, each offering adjacent services of its kind."""
     p = cfg.providers
-    for kind, count, per in ((Kind.BPO, p.bpo_count, p.services_per_bpo), (Kind.KPO, p.kpo_count, p.services_per_kpo)):
+    scale = cfg.run.scale
+    for kind, count, per in ((Kind.BPO, scaled(p.bpo_count, scale), p.services_per_bpo),
+                             (Kind.KPO, scaled(p.kpo_count, scale), p.services_per_kpo)):
         pool = np.flatnonzero(catalogue.kind == kind)
         if len(pool) == 0:
             continue
@@ -64,18 +68,32 @@ def entrant(table: ProviderTable, service: int, week: int, cfg: Config, catalogu
 def draw_firms(cfg: Config, rng: np.random.Generator) -> FirmTable:
     """Lognormal firm sizes and home regions."""
     firms = cfg.firms
-    sizes = np.exp(firms.size_log_mean + firms.size_log_sd * rng.standard_normal(firms.count))
-    region = (rng.random(firms.count) < firms.offshore_home_share).astype(np.int8)
+    count = scaled(firms.count, cfg.run.scale)
+    sizes = np.exp(firms.size_log_mean + firms.size_log_sd * rng.standard_normal(count))
+    region = (rng.random(count) < firms.offshore_home_share).astype(np.int8)
     return FirmTable(size=sizes, region=region)
 
 
-def size_providers(table: ProviderTable, slots: FirmSlots, cfg: Config, catalogue: Catalogue) -> None:
-    """Initial capacity: enough for the outsourced share of expected demand, split among providers."""
+def volatility_factor(sizes: NDArray[np.float64], cfg: Config) -> NDArray[np.float64]:
+    """Each firm's demand volatility relative to the market's: (size / median size)^-elasticity."""
+    firms = cfg.firms
+    return (sizes / np.exp(firms.size_log_mean)) ** (-firms.volatility_size_elasticity)
+
+
+def size_providers(table: ProviderTable, slots: FirmSlots, cfg: Config, catalogue: Catalogue,
+                   environment: Environment) -> None:
+    """Initial capacity: the outsourced share of expected demand at the target utilisation, times
+    ``providers.initial_capacity_ratio`` (room for the firms that will outsource more), split among providers."""
     n = table.n
     outsourced = np.bincount(slots.service, weights=slots.base_demand * (slots.mode != Mode.IN_HOUSE),
                              minlength=len(catalogue))
     n_offer = np.maximum(table.offers[:n].sum(axis=0), 1)
-    per = cfg.providers.initial_capacity_ratio * outsourced / n_offer
+    per = cfg.providers.initial_capacity_ratio * outsourced / catalogue.target_utilization / n_offer
     table.capacity[:n] = np.maximum(table.offers[:n] @ per, 1.0)
-    table.demand_ema[:n] = table.capacity[:n] * np.where(table.kind[:n] == Kind.KPO, cfg.providers.target_utilization_kpo,
-                                                         cfg.providers.target_utilization_bpo)
+    target = np.where(table.kind[:n] == Kind.KPO, cfg.providers.target_utilization_kpo, cfg.providers.target_utilization_bpo)
+    markup = np.where(table.kind[:n] == Kind.KPO, cfg.providers.normal_markup_kpo, cfg.providers.normal_markup_bpo)
+    table.demand_ema[:n] = table.capacity[:n] * target
+    # Providers start as going concerns: their running revenue and profit are those of normal times.
+    cost = table.capacity[:n] * unit_cost(table, environment, cfg)
+    table.revenue_ema[:n] = cost * target * (1.0 + markup)
+    table.profit_ema[:n] = table.revenue_ema[:n] - cost

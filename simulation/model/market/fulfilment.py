@@ -26,6 +26,7 @@ from simulation.model.market import routing
 from simulation.model.market.choice import logit_probabilities, sample_rows
 from simulation.model.market.pricing import Prices
 from simulation.model.market.spot import SpotMarket, deliver_permanent
+from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -105,27 +106,43 @@ def in_house_and_residual(slots: FirmSlots, demand: NDArray, permanent: NDArray)
 
 def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlots, table: ProviderTable,
                   prices: Prices, brokers: BrokerBook, book: ContractBook, spells: SpellTracker,
-                  catalogue: Catalogue, cfg: Config, rng: np.random.Generator) -> OnCallWork:
-    """Step 4: rounds of on-call requests, direct (the firm's logit over J) or through the firm's broker."""
+                  catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64], week: int,
+                  rng: np.random.Generator) -> OnCallWork:
+    """Step 4: contract holders' overflow to their contract's provider, then rounds of on-call requests, direct
+    (the firm's logit over J) or through the firm's broker.
+
+    Spill-over (a contract holder's or an in-house firm's overflow, and any request after the first
+    round) never goes to a provider the firm would first have to onboard when that costs more than
+    leaving the hours unmet; an on-call buyer's first request may, since it buys the relationship.
+    """
     rows, K = slots.provider.shape
     served, spend, fees = np.zeros((rows, K)), np.zeros((rows, K)), np.zeros((rows, K))
     tried = np.zeros((rows, K), bool)
     need = need.copy()
-    sales = []
+    sales = [_overflow_to_contract_providers(need, market, slots, book, prices, brokers, served, spend, fees, tried)]
     for rnd in range(cfg.choice.spot_rounds):
         s = np.flatnonzero(need > EPS)
         if len(s) == 0:
             break
         via_broker = (slots.channel[s] == Channel.BROKER) & (len(brokers) > 0)
         direct, brokered = s[~via_broker], s[via_broker]
+        spill = (slots.mode != Mode.ON_CALL) | book.active | (rnd > 0)
         allowed = slots.known[direct] & ~tried[direct]
         if rnd > 0:
             allowed &= market.available[slots.provider[direct]] > EPS
+        allowed &= ~(spill[direct][:, None] & onboarding_beyond_shortage(direct, slots, prices, brokers, catalogue, cfg,
+                                                                           inhouse_cost, week))
         k_direct = sample_rows(logit_probabilities(slots.preference[direct], cfg.choice.beta, allowed),
                                rng.random(len(direct)))
         k_brokered = routing.route(brokered, slots, table, prices, brokers, book, spells, catalogue, market.available,
                                    tried, rng, cfg.intermediaries.reassign_probability,
-                                   cfg.intermediaries.choice_intensity)
+                                   cfg.intermediaries.choice_intensity, spill[brokered], week,
+                                   cfg.firms.knowledge_memory_weeks)
+        stuck = spill[brokered] & (k_brokered >= 0)
+        if stuck.any():  # a spill-over request the broker routed to a provider still to be onboarded: worth it?
+            rows_b = brokered[stuck]
+            costly = onboarding_beyond_shortage(rows_b, slots, prices, brokers, catalogue, cfg, inhouse_cost, week)
+            k_brokered[np.flatnonzero(stuck)[costly[np.arange(len(rows_b)), k_brokered[stuck]]]] = -1
         ss, kk = np.concatenate([direct, brokered]), np.concatenate([k_direct, k_brokered])
         asked = kk >= 0
         ss, kk = ss[asked], kk[asked]
@@ -133,7 +150,7 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
             break
         j = slots.provider[ss, kk]
         got = market.ration(j, need[ss])
-        price = prices.for_client(j, slots.region[ss])
+        price = prices.for_client(j, slots.region[ss], slots.coordination[ss])
         fee_rate = np.where(slots.channel[ss] == Channel.BROKER, brokers.fee_for(slots.broker[ss]), 0.0)
         np.add.at(served, (ss, kk), got)
         np.add.at(spend, (ss, kk), got * price * (1.0 + fee_rate))
@@ -144,9 +161,45 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
     return OnCallWork(served, spend, fees, sales)
 
 
+def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: Prices, brokers: BrokerBook,
+                               catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64],
+                               week: int) -> NDArray[np.bool_]:
+    """(len(s), K): known providers that would need onboarding and whose hour, onboarding included, costs the
+    firm more than an unmet hour (the shortage penalty)."""
+    need = slots.needs_onboarding(week, cfg.firms.knowledge_memory_weeks, s)
+    if not need.any():
+        return need
+    c = inhouse_cost[s][:, None]
+    v = slots.service[s][:, None]
+    fee = np.where(slots.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)[:, None]
+    price = prices.for_client(slots.provider[s], slots.region[s][:, None], slots.coordination[s][:, None]) * (1.0 + fee)
+    E = slots.experience[s]
+    hour = (price + nonprice_cost(c, catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
+                                  slots.quality_estimate[s]) + catalogue.onboarding_weeks[v] * c * (1.0 - E))
+    return need & (hour > cfg.firms.shortage_penalty_factor * c)
+
+
+def _overflow_to_contract_providers(need: NDArray, market: SpotMarket, slots: FirmSlots, book: ContractBook,
+                                    prices: Prices, brokers: BrokerBook, served: NDArray, spend: NDArray, fees: NDArray,
+                                    tried: NDArray) -> Sales:
+    """A contract holder's demand beyond its reserved hours goes first to its contract's provider, at the
+    provider's spot price, from the capacity the provider has left (in place on the arrays given)."""
+    s = np.flatnonzero(book.active & (need > EPS))
+    k, j = book.k[s], book.provider[s]
+    got = market.ration(j, need[s])
+    price = prices.for_client(j, slots.region[s], slots.coordination[s])
+    fee_rate = np.where(book.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)
+    served[s, k] += got
+    spend[s, k] += got * price * (1.0 + fee_rate)
+    fees[s, k] += got * price * fee_rate
+    tried[s, k] = True
+    need[s] -= got
+    return Sales(j, got * price, slots.broker[s], got * price * fee_rate)
+
+
 def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
-           book: ContractBook, spells: SpellTracker, catalogue: Catalogue, cfg: Config,
-           rng: np.random.Generator) -> tuple[Fills, SpotMarket, list[Sales]]:
+           book: ContractBook, spells: SpellTracker, catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64],
+           week: int, rng: np.random.Generator) -> tuple[Fills, SpotMarket, list[Sales]]:
     """Steps 3 and 4 in order: contracts first, then in-house staff, then on-call requests.
 
     Returns the week's fills, the spot market as it closed (hours each provider served on call) and
@@ -155,7 +208,8 @@ def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, 
     permanent = deliver_contracts(book, demand, slots.broker, brokers)
     inhouse, need = in_house_and_residual(slots, demand, permanent.delivered)
     market = SpotMarket.open(table.view("capacity"), book.committed(table.n), table.view("active"))
-    on_call = serve_on_call(need, market, slots, table, prices, brokers, book, spells, catalogue, cfg, rng)
+    on_call = serve_on_call(need, market, slots, table, prices, brokers, book, spells, catalogue, cfg, inhouse_cost,
+                            week, rng)
     served = on_call.served.sum(axis=1)
     fills = Fills(demand=demand, permanent=permanent.delivered, in_house=inhouse, on_call=served, unmet=need - served,
                   served=on_call.served, spend=on_call.spend, broker_spend=on_call.fees, permanent_paid=permanent.paid,

@@ -25,10 +25,10 @@ from numpy.typing import NDArray
 
 from simulation.config import Config, ProviderConfig
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Channel, Form, Kind
+from simulation.model.codes import Channel, Form, Kind, Mode
 from simulation.model.market.choice import loyalty, update_preferences
 from simulation.model.market.fulfilment import EPS, Fills
-from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -63,6 +63,7 @@ class WorkDone:
     quality: NDArray[np.float64]
     on_time: NDArray[np.float64]
     nonprice: NDArray[np.float64]  # friction and error cost per hour, at the effective quality delivered
+    inhouse_cost: NDArray[np.float64]  # the firm's own cost per hour of the work
 
 
 @dataclass(frozen=True)
@@ -80,29 +81,70 @@ class OutcomeTotals:
     permanent_hours_paid: float
     loyalty_mean: float
     switch_rate: float
+    loyalty_on_call: float  # mean y of the firm-services that bought on-call this week
     onboarding_costs: float
-    firm_surplus: float
-    outsourced_inhouse_cost: float  # what the outsourced hours would have cost the firms in-house (cu)
+    management_costs: float  # the fixed cost of managing providers directly (cu)
+    outsourced_cost: float  # what the bought work cost the firms: payments, non-price costs, onboarding, management
+    outsourced_inhouse_cost: float  # what the same hours would have cost the firms in-house (cu)
+    unmet_cost: float  # unmet demand at its shortage cost (cu)
 
 
 def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, brokers: BrokerBook,
                      spells: SpellTracker, catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64],
-                     rng: np.random.Generator, week: int) -> OutcomeTotals:
-    """Step 5: quality, learning, estimates and spells; returns the week's outcome totals.
+                     rng: np.random.Generator, week: int) -> tuple[OutcomeTotals, NDArray[np.float64]]:
+    """Step 5: quality, learning, estimates and spells.
 
     Args:
         inhouse_cost: the firm's own cost per hour of each slot's work (its payoff benchmark).
+
+    Returns:
+        The week's outcome totals, and what each slot really paid this week (own staff, payments,
+        non-price costs, onboarding, shortage and management), for the decision audit.
     """
     done, under_contract = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng)
-    _learn(done, under_contract, fills, slots, book, catalogue, cfg, inhouse_cost)
+    onboarding = _onboarding(done, fills, slots, catalogue, week, cfg)
+    _learn(done, under_contract, fills, slots, book, catalogue, cfg, inhouse_cost, onboarding)
     if len(brokers):
         via = slots.channel[done.slot] == Channel.BROKER
         brokers.learn(slots.broker[done.slot][via], done.provider[via], (done.quality * done.on_time)[via],
                       cfg.intermediaries.learning_rate, table.n)
-    opened, first_hours, onboarding = _record_spells(fills, slots, book, spells, catalogue, inhouse_cost, week)
-    _update_estimates(fills, slots, cfg, opened, first_hours)
+    _record_spells(fills, slots, book, spells, week)
+    slots.last_worked[done.slot, done.column] = week
+    _update_estimates(fills, slots, cfg)
     switch = _track_main_providers(fills, slots)
-    return _totals(done, fills, slots, book, table, catalogue, inhouse_cost, onboarding, switch)
+    costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost, onboarding)
+    return _totals(done, fills, slots, book, table, catalogue, costs, switch), costs.total
+
+
+@dataclass(frozen=True)
+class SlotCosts:
+    """What each slot really paid this week, by component (cu)."""
+
+    payments: NDArray[np.float64]  # on-call spend and take-or-pay, broker fees included
+    nonprice: NDArray[np.float64]  # friction and the cost of faulty or late work
+    onboarding: NDArray[np.float64]  # knowledge transfer to providers the firm had to onboard
+    management: NDArray[np.float64]  # managing providers directly
+    shortage: NDArray[np.float64]  # unmet hours at the shortage penalty
+    staff: NDArray[np.float64]  # own staff of in-house slots
+
+    @property
+    def total(self) -> NDArray[np.float64]:
+        return self.payments + self.nonprice + self.onboarding + self.management + self.shortage + self.staff
+
+
+def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray,
+               onboarding: NDArray) -> SlotCosts:
+    """Each slot's realised cost of the week, by component."""
+    n = len(slots)
+    direct = np.where(book.active, book.channel, slots.channel) == Channel.DIRECT
+    managed = direct & ((slots.mode == Mode.ON_CALL) | book.active)
+    return SlotCosts(
+        payments=fills.spend.sum(axis=1) + fills.permanent_paid,
+        nonprice=np.bincount(done.slot, weights=done.nonprice * done.hours, minlength=n),
+        onboarding=np.bincount(done.slot, weights=onboarding, minlength=n),
+        management=np.where(managed, cfg.firms.direct_management_cost_per_week, 0.0),
+        shortage=fills.unmet * cfg.firms.shortage_penalty_factor * c,
+        staff=np.where(slots.mode == Mode.IN_HOUSE, slots.inhouse_staff * c, 0.0))
 
 
 def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, catalogue: Catalogue,
@@ -123,51 +165,71 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
     on_time = on_time_share(load, E, catalogue.learning[v], p)
     nonprice = nonprice_cost(c[s], catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
                              quality * on_time)  # late work costs the firm as much as faulty work
-    return WorkDone(s, k, j, work[s, k], paid[s, k], quality, on_time, nonprice), under_contract
+    return WorkDone(s, k, j, work[s, k], paid[s, k], quality, on_time, nonprice, c[s]), under_contract
 
 
 def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlots, book: ContractBook,
-           catalogue: Catalogue, cfg: Config, c: NDArray) -> None:
-    """Preferences, quality estimates and relationship-specific experience after the week's work."""
+           catalogue: Catalogue, cfg: Config, c: NDArray, onboarding: NDArray) -> None:
+    """Preferences, quality estimates and relationship-specific experience after the week's work.
+
+    The payoff of a provider's work is the cost it saved the firm against leaving the work undone (the
+    shortage penalty, the alternative at the moment of buying), net of price, non-price costs and
+    onboarding. A provider that served well therefore earns a positive preference, ranks above one the
+    firm has never tried (J = 0), and a provider the firm had to onboard this week starts lower.
+    """
     s, k = done.slot, done.column
     rows, K = slots.provider.shape
     share = done.hours / np.maximum(fills.demand[s], EPS)
     payoff = np.zeros((rows, K))
-    payoff[s, k] = share * (1.0 - (done.paid / done.hours + done.nonprice) / c[s])
+    avoided = cfg.firms.shortage_penalty_factor
+    payoff[s, k] = share * (avoided - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
     update_preferences(slots.preference, payoff, cfg.choice.gamma)
     q = done.quality * done.on_time
     slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
 
-    # A dedicated team learns the client, the shared pool barely; otherwise experience fades.
+    # A dedicated team learns the client. Without one, experience fades, and the shared pool's on-call work
+    # adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
     learning_rate = cfg.contracts.learning_rate_per_week
-    rate = np.zeros((rows, K))
-    rate[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
-    rate[under_contract, book.k[under_contract]] = learning_rate
-    decay = cfg.contracts.experience_decay_per_week
+    pool = np.zeros((rows, K))
+    pool[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
+    team = np.zeros((rows, K), bool)
+    team[under_contract, book.k[under_contract]] = True
     E = slots.experience
-    E[:] = np.where(rate > 0, E + rate * (1.0 - E), E * (1.0 - decay))
+    E[:] = np.where(team, E + learning_rate * (1.0 - E),
+                    E * (1.0 - cfg.contracts.experience_decay_per_week) + pool * (1.0 - E))
 
 
-def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, catalogue: Catalogue,
-                   c: NDArray, week: int) -> tuple[NDArray, NDArray, NDArray]:
-    """Record on-call and permanent spells; returns (slots that opened on-call spells, their first hours,
-    their onboarding costs)."""
+def _onboarding(done: WorkDone, fills: Fills, slots: FirmSlots, catalogue: Catalogue, week: int,
+                cfg: Config) -> NDArray[np.float64]:
+    """Onboarding cost of the week, per used pair.
+
+    A provider must be onboarded (a knowledge transfer, in proportion to the work handed over and to what
+    it does not know of the client yet) when it works for the client for the first time, or after more
+    than ``firms.knowledge_memory_weeks`` weeks without. A provider that knows the client still hands
+    ``contracts.pool_rotation`` of its on-call hours to pool staff new to the client.
+    """
+    opened = week - slots.last_worked[done.slot, done.column] > cfg.firms.knowledge_memory_weeks
+    experience = slots.experience[done.slot, done.column]
+    weeks = catalogue.onboarding_weeks[slots.service[done.slot]]
+    full = weeks * done.hours * done.inhouse_cost * (1.0 - experience)
+    on_call = fills.served[done.slot, done.column]
+    handover = on_call * pool_handover_cost(done.inhouse_cost, weeks, experience, cfg.contracts.pool_rotation)
+    return np.where(opened, full, handover)
+
+
+def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, week: int) -> None:
+    """Record the week's on-call and permanent work in the relationship spells."""
     s, k = np.nonzero(fills.served > EPS)
-    new = spells.record(week, Form.ON_CALL, s, k, slots.provider[s, k], fills.served[s, k], fills.spend[s, k],
-                        slots.channel[s])
-    opened = s[new]
-    first_hours = fills.served[opened, k[new]]  # knowledge transfer scales with the work handed over
-    onboarding = (catalogue.onboarding_weeks[slots.service[opened]] * first_hours * c[opened]
-                  * (1.0 - slots.experience[opened, k[new]]))
+    spells.record(week, Form.ON_CALL, s, k, slots.provider[s, k], fills.served[s, k], fills.spend[s, k],
+                  slots.channel[s])
     held = np.flatnonzero(book.active)
     spells.record(week, Form.PERMANENT, held, book.k[held], book.provider[held], fills.permanent[held],
                   fills.permanent_paid[held], book.channel[held].astype(np.int8))
     spells.close_idle(week)
-    return opened, first_hours, onboarding
 
 
-def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config, opened: NDArray, first_hours: NDArray) -> None:
-    """Running estimates of demand (mean, variance), on-call fill rate and hours handed to new providers."""
+def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config) -> None:
+    """Running estimates of demand (mean, variance) and of the on-call fill rate."""
     alpha = 1.0 / cfg.firms.estimate_memory_weeks
     dev = fills.demand - slots.demand_mean
     slots.demand_mean += alpha * dev
@@ -175,8 +237,6 @@ def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config, opened: NDArr
     asked = fills.on_call + fills.unmet
     req = asked > EPS
     slots.fill_rate[req] += alpha * (fills.on_call[req] / asked[req] - slots.fill_rate[req])
-    handed = np.bincount(opened, weights=first_hours, minlength=len(slots))
-    slots.new_spell_hours += alpha * (handed - slots.new_spell_hours)
 
 
 def _track_main_providers(fills: Fills, slots: FirmSlots) -> float:
@@ -191,15 +251,15 @@ def _track_main_providers(fills: Fills, slots: FirmSlots) -> float:
 
 
 def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable,
-            catalogue: Catalogue, c: NDArray, onboarding: NDArray, switch: float) -> OutcomeTotals:
+            catalogue: Catalogue, costs: SlotCosts, switch: float) -> OutcomeTotals:
     hours, paid = done.hours, done.paid
     kpo = (catalogue.kind[slots.service] == Kind.KPO)[done.slot]
     cross = table.region[done.provider] != slots.region[done.slot]
     broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
         book.channel == Channel.BROKER, fills.permanent, 0.0)
     y = loyalty(slots.preference, slots.known)
-    onboarding_costs = float(onboarding.sum())
-    inhouse_value = (c[done.slot] * hours).sum()
+    bought = fills.on_call > EPS
+    outsourced = costs.payments.sum() + costs.nonprice.sum() + costs.onboarding.sum() + costs.management.sum()
     some = hours.sum() > 0
     return OutcomeTotals(
         quality=float(np.average(done.quality, weights=hours)) if some else float("nan"),
@@ -208,7 +268,8 @@ def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, 
         hours_bpo=hours[~kpo].sum(), hours_kpo=hours[kpo].sum(), spend_bpo=paid[~kpo].sum(), spend_kpo=paid[kpo].sum(),
         permanent_hours_paid=book.reserved[book.active].sum(),
         loyalty_mean=float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"),
-        switch_rate=switch, onboarding_costs=onboarding_costs,
-        firm_surplus=float(inhouse_value - paid.sum() - (done.nonprice * hours).sum() - onboarding_costs),
-        outsourced_inhouse_cost=float(inhouse_value),
+        switch_rate=switch, loyalty_on_call=float(np.nanmean(y[bought])) if np.isfinite(y[bought]).any() else float("nan"),
+        onboarding_costs=float(costs.onboarding.sum()), management_costs=float(costs.management.sum()),
+        outsourced_cost=float(outsourced), outsourced_inhouse_cost=float((done.inhouse_cost * hours).sum()),
+        unmet_cost=float(costs.shortage.sum()),
     )

@@ -3,7 +3,8 @@
 A provider's unit cost per hour of output is its region's wage x a skill premium / productivity
 (BPO staff pooled across clients are more productive per paid hour). Serving a client in the other
 region adds a coordination cost (higher for skilled work) and, for KPO work, any compliance cost of
-the provider's region; providers pass it through to the client. The spot price is the unit cost
+the provider's region; providers pass it through to the client. Firms differ in how hard they are to
+serve across the border: each has a coordination factor (mean 1) that scales that cost. The spot price is the unit cost
 times (1 + the provider's markup, which moves with its utilisation) times its own price factor (a
 price hike). :class:`Prices` holds these for the current week.
 """
@@ -69,13 +70,16 @@ class Prices:
                    wage_index=np.array([env.wage_index[r] for r in REGIONS]),
                    market_utilization=market_utilization)
 
-    def for_client(self, provider: NDArray, client_region: NDArray) -> NDArray[np.float64]:
-        """Spot price per hour each provider charges a client in ``client_region`` (coordination passed on)."""
-        return self.spot_price[provider] + self.coordination[provider] * (self.provider_region[provider] != client_region)
+    def for_client(self, provider: NDArray, client_region: NDArray, client_factor: NDArray | float = 1.0) -> NDArray[np.float64]:
+        """Spot price per hour each provider charges a client in ``client_region`` whose coordination cost factor
+        is ``client_factor`` (the coordination cost of serving it from the other region is passed on)."""
+        cross = self.provider_region[provider] != client_region
+        return self.spot_price[provider] + self.coordination[provider] * cross * client_factor
 
-    def cost_for_client(self, provider: NDArray, client_region: NDArray) -> NDArray[np.float64]:
-        """Unit cost per hour of serving a client in ``client_region``, coordination included."""
-        return self.unit_cost[provider] + self.coordination[provider] * (self.provider_region[provider] != client_region)
+    def cost_for_client(self, provider: NDArray, client_region: NDArray, client_factor: NDArray | float = 1.0) -> NDArray[np.float64]:
+        """Unit cost per hour of serving a client, coordination included."""
+        cross = self.provider_region[provider] != client_region
+        return self.unit_cost[provider] + self.coordination[provider] * cross * client_factor
 
 
 def market_utilization(table: ProviderTable, default: NDArray[np.float64]) -> NDArray[np.float64]:

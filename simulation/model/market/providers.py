@@ -1,9 +1,10 @@
 """Step 6 of the schedule: providers price, hire, book profits, exit and enter, vectorised over all rows.
 
-- The spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable).
-- Capacity moves toward (commitments + expected on-call demand) / target utilisation with a hiring
-  lag; what each kind can hire is its agent class's rule (KPO specialists draw on their region's
-  talent pool: scarce skills, slow to hire).
+- The spot markup moves with utilisation relative to a target (BPO ~82%, KPO ~70% billable) and is
+  pulled back toward its kind's normal markup by competition, so it settles where utilisation holds it.
+- Capacity moves toward (commitments + expected on-call demand) / target utilisation with a hiring lag
+  (every hour needs the slack of absence, training and the bench); what each kind can hire is its
+  agent class's rule (KPO specialists draw on their region's talent pool: scarce skills, slow to hire).
 - A provider exits after ``exit_loss_weeks`` consecutive weeks of running losses, unless it is the
   last one offering a service; its contracts end and its clients replace it.
 - New providers enter services whose incumbents earn high margins.
@@ -39,7 +40,7 @@ class WeekLoad:
 
     used: NDArray[np.float64]  # permanent and on-call hours delivered
     asked: NDArray[np.float64]  # on-call hours asked of it (served, plus unserved work of clients it usually serves)
-    cross_hours: NDArray[np.float64]  # hours delivered to clients in the other region
+    cross_hours: NDArray[np.float64]  # hours delivered to clients in the other region, x each client's coordination factor
     committed: NDArray[np.float64]  # hours reserved by running contracts
     revenue: NDArray[np.float64]  # cu earned this week, early-exit fees of last week included
 
@@ -53,9 +54,11 @@ def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: Contract
     held = np.flatnonzero(book.active)
     used += np.bincount(book.provider[held], weights=fills.permanent[held], minlength=n)
     cross = table.region[j] != slots.region[:, None]
-    cross_hours = np.bincount(j[cross], weights=fills.served[cross], minlength=n)
+    factor = np.broadcast_to(slots.coordination[:, None], j.shape)
+    cross_hours = np.bincount(j[cross], weights=(fills.served * factor)[cross], minlength=n)
     held_cross = held[table.region[book.provider[held]] != slots.region[held]]
-    cross_hours += np.bincount(book.provider[held_cross], weights=fills.permanent[held_cross], minlength=n)
+    cross_hours += np.bincount(book.provider[held_cross],
+                               weights=fills.permanent[held_cross] * slots.coordination[held_cross], minlength=n)
     has_main = slots.main_provider >= 0  # unserved on-call work counts as asked of the firm's usual provider
     asked = market.served + np.bincount(slots.main_provider[has_main], weights=fills.unmet[has_main], minlength=n)
     return WeekLoad(used, asked, cross_hours, book.committed(n), sales_by_provider + table.view("fees_due"))
@@ -102,7 +105,9 @@ def update_providers(table: ProviderTable, load: WeekLoad, prices: Prices, cfg: 
     table.utilization[:n] = np.where(act, util, 0.0)
     target = target_utilization(table, cfg)
     if not p.fixed_price:
-        table.markup[:n] = np.clip(table.markup[:n] + p.markup_speed * (util - target) * act, p.markup_min, p.markup_max)
+        normal = np.where(table.kind[:n] == Kind.KPO, p.normal_markup_kpo, p.normal_markup_bpo)
+        step = p.markup_speed * (util - target) + p.markup_reversion * (normal - table.markup[:n])
+        table.markup[:n] = np.clip(table.markup[:n] + step * act, p.markup_min, p.markup_max)
 
     a = 1.0 / p.profit_memory_weeks
     table.demand_ema[:n] += a * (load.committed + load.asked - table.demand_ema[:n])
@@ -115,8 +120,11 @@ def update_providers(table: ProviderTable, load: WeekLoad, prices: Prices, cfg: 
 
     if p.fixed_price:
         return profit  # validation cases: capacity, prices and quality stay as set
-    desired = np.maximum(table.demand_ema[:n], load.committed) / np.maximum(target, 1e-6)
-    lag = np.where(table.kind[:n] == Kind.KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo)
+    # Every hour of expected work, reserved or on-call, is staffed with the slack of the target utilisation
+    # (absence, training, the bench); reserved hours are priced to cover it (see price_permanent).
+    desired = table.demand_ema[:n] / np.maximum(target, 1e-6)
+    lag = np.where(desired > cap, np.where(table.kind[:n] == Kind.KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo),
+                   p.downsizing_lag_weeks)
     change = (desired - cap) / lag
     hires = np.where(act, np.maximum(change, 0.0), 0.0)
     for provider_class in PROVIDER_CLASSES.values():
@@ -142,20 +150,22 @@ def exit_candidates(table: ProviderTable, cfg: Config) -> NDArray[np.intp]:
     return np.asarray(out, np.intp)
 
 
-def entry_services(table: ProviderTable, cfg: Config, rng: np.random.Generator) -> list[int]:
-    """Services that get a new provider this week (high incumbent margins, then a coin flip)."""
+def entry_services(table: ProviderTable, cfg: Config, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """(service, entrants) this week: services whose incumbents together earn a high margin (running profit
+    over running revenue) get a Poisson number of entrants, ``entry_probability`` a week in a market of
+    scale 1 and in proportion to the market's scale."""
     p = cfg.providers
     if not p.entry_enabled:
         return []
     n = table.n
     act = table.active[:n]
-    margin = np.divide(table.profit_ema[:n], table.revenue_ema[:n], out=np.zeros(n), where=table.revenue_ema[:n] > 0)
     out = []
-    draws = rng.random(table.n_services)
+    draws = rng.poisson(p.entry_probability * cfg.run.scale, table.n_services)
     for v in range(table.n_services):
         who = act & table.offers[:n, v]
-        if who.any() and margin[who].mean() > p.entry_margin and draws[v] < p.entry_probability:
-            out.append(v)
+        revenue = table.revenue_ema[:n][who].sum()
+        if draws[v] and revenue > 0 and table.profit_ema[:n][who].sum() / revenue > p.entry_margin:
+            out.append((v, int(draws[v])))
     return out
 
 
@@ -171,7 +181,7 @@ def remove_provider(row: int, table: ProviderTable, slots: FirmSlots, book: Cont
         slots.next_review[hit] = week
     s, k = np.nonzero((slots.provider == row) & slots.known)
     spells.close_column(s, k)
-    j = draw_providers(table, slots.service[s], rng)
+    j = draw_providers(table, slots.service[s], slots.home_only[s], rng)
     ok = (j >= 0) & ~(slots.provider[s] == j[:, None]).any(axis=1)  # a provider appears once in a set
     slots.introduce(s[ok], k[ok], j[ok], catalogue.prior_quality, spells)
     slots.known[s[~ok], k[~ok]] = False

@@ -4,9 +4,10 @@ A broker rates every provider by its expected all-in cost per hour for a service
 coordination for the client's region, plus generic friction and the cost of errors at the quality the
 broker has learned across all its clients) and picks by a logit over relative cost among eligible
 providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
-last while that provider has spare capacity (account continuity: no new onboarding), and re-picks
-otherwise, or with probability ``reassign_probability`` a week. The picked provider joins the
-client's consideration set.
+last while that provider has spare capacity (account continuity: no new onboarding). When that provider
+is full, it moves the client to the best-rated provider the client has worked with lately (no onboarding
+either), and only when there is none to a new pick. With probability ``reassign_probability`` a week it
+re-picks from all providers anyway (it explores). A picked provider joins the client's consideration set.
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``b`` brokers,
 ``v`` services.
@@ -58,25 +59,39 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
 
 
 def broker_groups(slots: FirmSlots, s: NDArray, n_brokers: int,
-                  n_services: int) -> Iterator[tuple[NDArray[np.intp], int, int, int]]:
-    """Yield (positions in ``s``, broker, service, client region) for slots that share one broker pick."""
+                  n_services: int) -> Iterator[tuple[NDArray[np.intp], int, int, int, bool]]:
+    """Yield (positions in ``s``, broker, service, client region, whether the work must stay in that region)
+    for slots that share one broker pick."""
     if n_brokers == 0 or len(s) == 0:
         return
-    key = (slots.broker[s] * n_services + slots.service[s]) * len(Region) + slots.region[s]
+    regions = len(Region)
+    key = ((slots.broker[s] * n_services + slots.service[s]) * regions + slots.region[s]) * 2 + (slots.home_only[s] >= 0)
     for group in np.unique(key):
-        b, rest = divmod(int(group), len(Region) * n_services)
-        v, region = divmod(rest, len(Region))
-        yield np.flatnonzero(key == group), b, v, region
+        rest, home = divmod(int(group), 2)
+        b, rest = divmod(rest, regions * n_services)
+        v, region = divmod(rest, regions)
+        yield np.flatnonzero(key == group), b, v, region, bool(home)
+
+
+def home_mask(probabilities: NDArray[np.float64], provider_region: NDArray, region: int, home: bool) -> NDArray[np.float64]:
+    """A broker's pick probabilities for a client whose work must stay in ``region`` (unchanged otherwise)."""
+    return probabilities * (provider_region == region) if home else probabilities
 
 
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
           book: ContractBook, spells: SpellTracker, catalogue: Catalogue, available: NDArray[np.float64],
           busy: NDArray[np.bool_], rng: np.random.Generator, reassign_probability: float,
-          intensity: float) -> NDArray[np.int64]:
+          intensity: float, spill: NDArray[np.bool_] | None = None, week: int = 0,
+          memory: int | None = None) -> NDArray[np.int64]:
     """Consideration-set column each brokered request of slots ``s`` goes to this round (-1: none).
 
+    A provider "knows" the client when it worked for it within the last ``memory`` weeks before
+    ``week`` (ever, when ``memory`` is None).
+
     Columns under a permanent contract or already used this week (``busy``) are never replaced; a
-    request whose set has no free column is left for the next round.
+    request whose set has no free column is left for the next round. Spill-over requests (``spill``)
+    stay with the provider the broker used last, or are not routed: a broker does not bring in a new
+    provider for spill-over.
     """
     if len(s) == 0:
         return np.empty(0, np.int64)
@@ -84,16 +99,42 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     u = rng.random(len(s))
     prev = slots.main_provider[s]
     last = np.maximum(prev, 0)
-    stay = ((prev >= 0) & (rng.random(len(s)) >= reassign_probability) & table.active[last]
-            & (available[last] > EPS) & table.offers[last, slots.service[s]])
+    def knows(rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+        if memory is None:
+            return slots.worked_with(rows)
+        return slots.known[rows] & ~slots.needs_onboarding(week, memory, rows)
+
+    explore = rng.random(len(s)) < reassign_probability
+    stay = ((prev >= 0) & ~explore & table.active[last] & (available[last] > EPS) & table.offers[last, slots.service[s]])
     j[stay] = prev[stay]
+    if spill is not None:
+        stay |= spill  # spill-over that cannot stay is not re-routed (j stays -1)
     probabilities = pick_table(table, prices, brokers, catalogue, available > EPS, intensity) if not stay.all() else None
     moving = np.flatnonzero(~stay)
-    for rows, b, v, region in broker_groups(slots, s[moving], len(brokers), len(catalogue)):
+    for rows, b, v, region, home in broker_groups(slots, s[moving], len(brokers), len(catalogue)):
         rows = moving[rows]
-        pick = sample_rows(probabilities[b, v, region], u[rows])
+        prob = home_mask(probabilities[b, v, region], table.view("region"), region, home)
+        pick = sample_rows(prob, u[rows])
         j[rows] = np.where(pick >= 0, pick, j[rows])
-    return _join_sets(s, j, slots, book, spells, catalogue, busy)
+        forced = rows[~explore[rows]]
+        if len(forced):
+            j[forced] = _known_fallback(s[forced], slots, prob, busy, j[forced], knows(s[forced]))
+    k = _join_sets(s, j, slots, book, spells, catalogue, busy)
+    continuing = np.flatnonzero((prev >= 0) & (k >= 0))
+    brokers.count_routing(slots.broker[s[continuing]], ~knows(s[continuing])[np.arange(len(continuing)), k[continuing]])
+    return k
+
+
+def _known_fallback(s: NDArray[np.int64], slots: FirmSlots, prob: NDArray[np.float64], busy: NDArray[np.bool_],
+                    picked: NDArray[np.int64], knows: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """For clients the broker must move: the provider it rates best (``prob``, its pick probabilities, zero
+    where not eligible or full) among those that know the client (``knows``, per column) and were not used
+    yet this week; the new pick ``picked`` where there is none."""
+    cand = slots.provider[s]
+    score = np.where(knows & ~busy[s], prob[cand], 0.0)
+    best = score.argmax(axis=1)
+    found = score[np.arange(len(s)), best] > 0
+    return np.where(found, cand[np.arange(len(s)), best], picked)
 
 
 def _join_sets(s: NDArray[np.int64], j: NDArray[np.int64], slots: FirmSlots, book: ContractBook,

@@ -27,6 +27,13 @@ def nonprice_cost(c: NDArray, friction: NDArray, learning: NDArray, experience: 
     return c * (friction * (1.0 - learning * experience) + error * (1.0 - quality))
 
 
+def pool_handover_cost(c: NDArray, onboarding_weeks: NDArray, experience: NDArray, rotation: float) -> NDArray[np.float64]:
+    """Onboarding cost per on-call hour: a shared pool hands a share ``rotation`` of a client's hours each week
+    to staff new to the client, who must be taught what a dedicated team already knows (less what the
+    provider as a whole has learned of the client)."""
+    return rotation * onboarding_weeks * c * (1.0 - experience)
+
+
 def expected_shortfall(mu: NDArray, sigma: NDArray, capacity: NDArray) -> NDArray[np.float64]:
     """E[(d - K)+] for d ~ Normal(mu, sigma): sigma * L((K - mu) / sigma); max(mu - K, 0) if sigma = 0."""
     mu, sigma, capacity = np.broadcast_arrays(*(np.asarray(x, float) for x in (mu, sigma, capacity)))
@@ -42,13 +49,19 @@ def newsvendor_capacity(mu: NDArray, sigma: NDArray, exceed_probability: NDArray
     return np.maximum(np.asarray(mu, float) + np.asarray(sigma, float) * ndtri(1.0 - p), 0.0)
 
 
-def average_experience(start: NDArray, rate: float, weeks: NDArray) -> NDArray[np.float64]:
-    """Mean of E over a term when E_{t+1} = E_t + rate (1 - E_t) from E_0 = start."""
+def average_experience(start: NDArray, rate: float, weeks: NDArray, decay: float = 0.0) -> NDArray[np.float64]:
+    """Mean of E over ``weeks`` weeks from E_0 = ``start`` when E_{t+1} = E_t (1 - decay) + rate (1 - E_t).
+
+    A dedicated team (``decay`` 0) learns towards 1; on-call work from the shared pool learns at a small
+    ``rate`` while what a former team knew fades, towards rate / (rate + decay).
+    """
     weeks = np.maximum(np.asarray(weeks, float), 1.0)
-    if rate <= 0:
-        return np.asarray(start, float) + 0.0 * weeks
-    gap = (1.0 - np.asarray(start, float)) * (1.0 - (1.0 - rate) ** weeks) / (rate * weeks)
-    return 1.0 - gap
+    start = np.asarray(start, float)
+    step = rate + decay
+    if step <= 0:
+        return start + 0.0 * weeks
+    level = rate / step
+    return level + (start - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks)
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ class PermanentTerms:
 
 
 def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternative_hour: NDArray,
-                    nonprice_hour: NDArray, onboarding: NDArray, term: NDArray, provider_reservation: NDArray,
+                    nonprice_hour: NDArray, setup: NDArray, term: NDArray, provider_reservation: NDArray,
                     power: NDArray, fee: float | NDArray, negotiate) -> PermanentTerms:
     """Negotiate and size one permanent option per row (NaN cost where there is no deal).
 
@@ -71,23 +84,24 @@ def permanent_terms(mu: NDArray, sigma: NDArray, on_call_hour: NDArray, alternat
         alternative_hour: all-in cost per hour of the firm's best alternative; the reservation uses the lower
             of this and ``on_call_hour``, since each reserved hour displaces at most an on-call hour.
         nonprice_hour: friction and error cost per hour under this contract (after expected learning).
-        onboarding: one-off knowledge-transfer cost of starting with this provider.
+        setup: one-off cost of starting with this provider (knowledge transfer to its team and the tender;
+            none for a renewal), spread over the term.
         term: contract term in weeks.
         provider_reservation: provider's lowest acceptable price per hour.
         power: provider bargaining power.
         fee: broker fee rate (0 for direct).
         negotiate: the Nash split, ``negotiation.nash_price``.
     """
-    onboarding_hour = onboarding / (np.maximum(term, 1.0) * np.maximum(mu, 1e-9))
+    setup_hour = setup / (np.maximum(term, 1.0) * np.maximum(mu, 1e-9))
     # A reserved hour replaces an hour of the best alternative, and never more than an on-call hour.
-    firm_reservation = (np.fmin(alternative_hour, on_call_hour) - nonprice_hour - onboarding_hour) / (1.0 + fee)
+    firm_reservation = (np.fmin(alternative_hour, on_call_hour) - nonprice_hour - setup_hour) / (1.0 + fee)
     price = negotiate(firm_reservation, provider_reservation, power)
     paid = price * (1.0 + fee)
     saving = on_call_hour - nonprice_hour  # what a reserved hour saves when it is used, before its price
     reserved = newsvendor_capacity(mu, sigma, np.divide(paid, saving, out=np.ones_like(paid), where=saving > 0))
     reserved = np.where(paid < saving, reserved, 0.0)
     short = expected_shortfall(mu, sigma, reserved)
-    cost = paid * reserved + short * on_call_hour + (mu - short) * nonprice_hour + onboarding / np.maximum(term, 1.0)
+    cost = paid * reserved + short * on_call_hour + (mu - short) * nonprice_hour + setup / np.maximum(term, 1.0)
     ok = np.isfinite(price) & (reserved > 0)
     return PermanentTerms(price=np.where(ok, price, np.nan), reserved=np.where(ok, reserved, 0.0),
                           weekly_cost=np.where(ok, cost, np.nan))

@@ -24,8 +24,9 @@ from simulation.model.codes import Channel, Mode, SourcingOption
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import broker_groups, pick_table
+from simulation.model.market.routing import broker_groups, home_mask, pick_table
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
+                                             pool_handover_cost,
                                              nonprice_cost, permanent_terms)
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
@@ -106,25 +107,21 @@ def price_options(view: MarketView, d: Due) -> Options:
     penalty = cfg.firms.shortage_penalty_factor * d.c
     mgmt = cfg.firms.direct_management_cost_per_week
     shortage = (1 - slots.fill_rate[d.s]) * penalty
+    mix = OnCallMix.of(view, d)
 
-    # On-call, direct: the firm's own logit mix over its consideration set.
-    cand = slots.provider[d.s]
-    valid = slots.known[d.s] & view.table.active[cand]
-    allin = view.prices.for_client(cand, slots.region[d.s][:, None]) + nonprice_cost(
-        d.c[:, None], d.friction[:, None], d.learning[:, None], slots.experience[d.s], d.error[:, None],
-        slots.quality_estimate[d.s])
-    P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, valid)
-    oc_hour = np.where(P.sum(axis=1) > 0, (P * np.where(valid, allin, 0.0)).sum(axis=1), np.nan) + shortage
-    onboard_on_call = view.catalogue.onboarding_weeks[d.v] * d.c * slots.new_spell_hours[d.s]
-    costs[:, O.ON_CALL] = d.mu * oc_hour + onboard_on_call + mgmt
+    # On-call, direct: the firm's own logit mix over its consideration set, onboarding the providers of the mix
+    # it would first have to onboard (a one-off, priced over the review period the choice holds for).
+    oc_hour = mix.hour + shortage
+    startup = d.mu * mix.startup / cfg.firms.review_interval_weeks
+    costs[:, O.ON_CALL] = d.mu * oc_hour + startup + mgmt
 
-    ob_hour, top, top_quality = _brokered_on_call(view, d)
-    costs[:, O.ON_CALL_BROKER] = d.mu * (ob_hour + shortage) + onboard_on_call
+    ob_hour, top, top_quality, ob_startup = _brokered_on_call(view, d)
+    costs[:, O.ON_CALL_BROKER] = d.mu * (ob_hour + shortage + ob_startup / cfg.firms.review_interval_weeks)
 
-    overflow_hour = np.fmin(oc_hour, ob_hour + shortage)
+    spill_hour = np.fmin(mix.spill_hour + shortage, penalty)  # overflow never costs more than leaving it unmet
     staff = np.zeros(n)
     if cfg.contracts.allow_in_house:
-        staff, costs[:, O.IN_HOUSE] = in_house_cost(d.mu, d.sigma, d.c, np.where(np.isfinite(overflow_hour), overflow_hour, penalty))
+        staff, costs[:, O.IN_HOUSE] = in_house_cost(d.mu, d.sigma, d.c, spill_hour)
         rebuild = view.catalogue.inhouse_switch_weeks[d.v] * d.mu * d.c  # hiring and training staff again
         costs[:, O.IN_HOUSE] += np.where(slots.mode[d.s] == Mode.IN_HOUSE, 0.0, rebuild / d.term)
     alt_hour = np.nanmin(costs[:, :3], axis=1) / d.mu
@@ -132,44 +129,108 @@ def price_options(view: MarketView, d: Due) -> Options:
     opt = Options(costs=costs, staff=staff, best_k=np.full(n, -1, np.int64), broker_provider=np.full(n, -1, np.int64),
                   broker_top=top)
     if cfg.contracts.allow_permanent:
-        _permanent_options(view, d, opt, overflow_hour, alt_hour, top, top_quality, mgmt)
+        _permanent_options(view, d, opt, alt_hour, top, top_quality, mgmt)
     if d.mid_term.any():
-        _keep_or_leave(view, d, opt, overflow_hour, mgmt)
+        _keep_or_leave(view, d, opt, mgmt)
     return opt
 
 
-def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArray]:
+@dataclass(frozen=True)
+class OnCallMix:
+    """What on-call work from its own consideration set costs a due firm-service, per hour.
+
+    Attributes:
+        hour: the all-in cost per hour (price and non-price cost) mixed over the providers by the firm's
+            choice probabilities; NaN without an active known provider.
+        startup: per hour of weekly demand, the onboarding of the providers of the mix it would first have to
+            onboard (paid once, on the hours handed over in their first week).
+        spill_hour: the all-in hour of overflow, which goes only to providers worth it (known, or whose
+            onboarding costs less than leaving the work unmet); the shortage penalty where there is none.
+    """
+
+    hour: NDArray[np.float64]
+    startup: NDArray[np.float64]
+    spill_hour: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, view: MarketView, d: Due) -> OnCallMix:
+        slots, cfg = view.slots, view.cfg
+        cand = slots.provider[d.s]
+        valid = slots.known[d.s] & view.table.active[cand]
+        E = slots.experience[d.s]
+        # Over the period, pool staff learn a little while what a former dedicated team knew fades.
+        ebar = average_experience(E, cfg.contracts.learning_rate_per_week * cfg.contracts.on_call_learning_fraction,
+                                  cfg.firms.review_interval_weeks, cfg.contracts.experience_decay_per_week)
+        weeks = view.catalogue.onboarding_weeks[d.v][:, None]
+        allin = (view.prices.for_client(cand, slots.region[d.s][:, None], slots.coordination[d.s][:, None])
+                 + nonprice_cost(d.c[:, None], d.friction[:, None], d.learning[:, None], ebar, d.error[:, None],
+                                 slots.quality_estimate[d.s])
+                 + pool_handover_cost(d.c[:, None], weeks, ebar, cfg.contracts.pool_rotation))
+        # A provider of the mix needs onboarding if the firm has not worked with it lately, or will not have
+        # by the time the period ends.
+        horizon = cfg.firms.knowledge_memory_weeks - cfg.firms.review_interval_weeks
+        need = slots.needs_onboarding(view.week, max(horizon, 0), d.s)
+        onboard = np.where(need, weeks * d.c[:, None] * (1.0 - E), 0.0)
+        P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, valid)
+        some = P.sum(axis=1) > 0
+        hour = np.where(some, (P * np.where(valid, allin, 0.0)).sum(axis=1), np.nan)
+        startup = (P * np.where(valid, onboard, 0.0)).sum(axis=1)
+        penalty = cfg.firms.shortage_penalty_factor * d.c
+        worth = valid & (allin + onboard <= penalty[:, None])
+        spill_P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, worth)
+        spill = np.where(spill_P.sum(axis=1) > 0, (spill_P * np.where(worth, allin + onboard, 0.0)).sum(axis=1), penalty)
+        return cls(hour, startup, spill)
+
+
+def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """On-call through the firm's broker, per row: all-in cost per hour (its pick mix, its quality
-    estimates, its fee), its best-rated provider and that provider's estimated quality."""
-    n, table = len(d), view.table
+    estimates, its fee, and the onboarding of the providers it moves the work to, at the rate it has been
+    moving its clients lately), its best-rated provider, that provider's estimated quality, and the
+    onboarding per hour of weekly demand when the broker must bring in a provider the firm has first to
+    onboard (it keeps a client with the provider it used last, if the firm still knows it)."""
+    n, table, slots = len(d), view.table, view.slots
     top = np.full(n, -1, np.int64)
     top_quality = np.zeros(n)
     ob_hour = np.full(n, np.nan)
+    need = slots.needs_onboarding(view.week, view.cfg.firms.knowledge_memory_weeks, d.s)
+    last = slots.main_provider[d.s]
+    known_last = ((slots.provider[d.s] == last[:, None]) & ~need & (last >= 0)[:, None]).any(axis=1)
+    startup = np.where(known_last, 0.0, view.catalogue.onboarding_weeks[d.v] * d.c)
     if not len(view.brokers):
-        return ob_hour, top, top_quality
+        return ob_hour, top, top_quality, startup
     probabilities = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
                                view.cfg.intermediaries.choice_intensity)
     everyone = np.arange(table.n)
-    for rows, b, v, region in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
-        prob = probabilities[b, v, region]
+    for rows, b, v, region, home in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
+        prob = home_mask(probabilities[b, v, region], table.view("region"), region, home)
         if prob.sum() == 0:
             continue
+        prob = prob / prob.sum()
         q = view.brokers.estimates(table.n)[b]
-        price = view.prices.for_client(everyone, region)
+        spot = (prob * view.prices.for_client(everyone, region, 0.0)).sum()
+        coordination = (prob * (view.prices.for_client(everyone, region) - view.prices.for_client(everyone, region, 0.0))).sum()
         top[rows] = int(prob.argmax())
         top_quality[rows] = q[top[rows]]
-        ob_hour[rows] = (prob * price).sum() * (1 + view.brokers.fee_rate[b]) + nonprice_cost(
+        factor = slots.coordination[d.s[rows]]
+        weeks = view.catalogue.onboarding_weeks[v]
+        moves = (view.brokers.churn[b] * weeks * d.c[rows]
+                 + pool_handover_cost(d.c[rows], weeks, 0.0, view.cfg.contracts.pool_rotation))
+        ob_hour[rows] = (spot + coordination * factor) * (1 + view.brokers.fee_rate[b]) + moves + nonprice_cost(
             d.c[rows], d.friction[rows], d.learning[rows], 0.0, d.error[rows], (prob * q).sum())
-    return ob_hour, top, top_quality
+    return ob_hour, top, top_quality, startup
 
 
 def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, experience: NDArray,
-                    quality: NDArray, fee: float | NDArray, overflow_hour: NDArray, alt_hour: NDArray,
-                    power: NDArray) -> PermanentTerms:
+                    quality: NDArray, fee: float | NDArray, alt_hour: NDArray, power: NDArray,
+                    renewal: bool | NDArray = False) -> PermanentTerms:
     """Negotiate and size a permanent contract of due rows ``rows`` with ``provider``.
 
-    ``provider``, ``experience`` and ``quality`` are per row, or per (row, candidate column) to price
-    every known provider at once.
+    ``provider``, ``experience``, ``quality`` and ``renewal`` are per row, or per (row, candidate column)
+    to price every known provider at once. A new contract costs a set-up spread over its term: the
+    knowledge transfer to a dedicated team (the demand's onboarding, less what the provider knows of
+    the client) and the tender; renewing with the incumbent (``renewal``) keeps the team and needs
+    neither. Demand beyond the reserved hours goes to the same provider at its spot price (as far as it
+    has capacity: the rest at the shortage penalty, by the firm's fill rate).
     """
     table = view.table
 
@@ -177,26 +238,51 @@ def price_permanent(view: MarketView, d: Due, rows: NDArray, provider: NDArray, 
         x = x[rows]
         return x[:, None] if provider.ndim == 2 else x
 
-    cost = view.prices.cost_for_client(provider, per_row(view.slots.region[d.s]))
-    rp = provider_reservation(cost, table.utilization[provider], view.cfg.negotiation) * table.price_factor[provider]
+    # A reserved hour is staffed with the slack of the provider's target utilisation: its full cost. A provider
+    # never asks more for a guaranteed hour than the same hour would fetch on its spot market.
+    region, coordination = per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])
+    cost = view.prices.cost_for_client(provider, region, coordination) / per_row(view.catalogue.target_utilization[d.v])
+    rp = np.minimum(provider_reservation(cost, table.utilization[provider], view.cfg.negotiation) * table.price_factor[provider],
+                    view.prices.for_client(provider, region, coordination))
     ebar = average_experience(experience, view.cfg.contracts.learning_rate_per_week, per_row(d.term))
     nonprice = nonprice_cost(per_row(d.c), per_row(d.friction), per_row(d.learning), ebar, per_row(d.error), quality)
-    return permanent_terms(per_row(d.mu), per_row(d.sigma), per_row(overflow_hour), per_row(alt_hour), nonprice,
-                           per_row(d.onboard) * (1 - experience), per_row(d.term), rp, per_row(power), fee, nash_price)
+    overflow_hour = contract_overflow_hour(view, d, rows, provider, fee, nonprice, experience, per_row)
+    setup = np.where(renewal, 0.0, per_row(d.onboard) * (1 - experience) + view.cfg.contracts.tender_cost)
+    return permanent_terms(per_row(d.mu), per_row(d.sigma), overflow_hour, per_row(alt_hour), nonprice, setup,
+                           per_row(d.term), rp, per_row(power), fee, nash_price)
 
 
-def _permanent_options(view: MarketView, d: Due, opt: Options, overflow_hour: NDArray, alt_hour: NDArray,
-                       top: NDArray, top_quality: NDArray, mgmt: float) -> None:
+def contract_overflow_hour(view: MarketView, d: Due, rows: NDArray, provider: NDArray, fee: float | NDArray,
+                           nonprice: NDArray, experience: NDArray, per_row) -> NDArray[np.float64]:
+    """The expected all-in cost of an hour beyond a contract's reserved hours: the provider's spot price
+    (fee included), non-price cost and the hand-over to its pool when it has the capacity, the shortage
+    penalty when not."""
+    fee = np.asarray(fee, float)
+    fee = fee[:, None] if provider.ndim == 2 and fee.ndim == 1 else fee  # one fee per row, for every column
+    fill = per_row(view.slots.fill_rate[d.s])
+    spot = view.prices.for_client(provider, per_row(view.slots.region[d.s]), per_row(view.slots.coordination[d.s])) * (1.0 + fee)
+    handover = pool_handover_cost(per_row(d.c), per_row(view.catalogue.onboarding_weeks[d.v]), experience,
+                                  view.cfg.contracts.pool_rotation)
+    penalty = view.cfg.firms.shortage_penalty_factor * per_row(d.c)
+    return fill * (spot + nonprice + handover) + (1.0 - fill) * penalty
+
+
+def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray, top: NDArray, top_quality: NDArray,
+                       mgmt: float) -> None:
     slots, book, cat = view.slots, view.book, view.catalogue
     n = len(d)
     power = bargaining_power(view.prices.market_utilization[d.v], cat.target_utilization[d.v], cat.skill[d.v],
                              view.cfg.negotiation)
 
-    # Direct: negotiate with every known provider, keep the cheapest deal.
+    # Direct: negotiate with every known provider, keep the cheapest deal; the incumbent of an expiring direct
+    # contract is priced as a renewal.
     cand = slots.provider[d.s]
     valid = slots.known[d.s] & view.table.active[cand]
+    renewal = np.zeros(cand.shape, bool)
+    incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
+    renewal[incumbent, book.k[d.s[incumbent]]] = True
     terms = price_permanent(view, d, np.arange(n), cand, slots.experience[d.s], slots.quality_estimate[d.s], 0.0,
-                            overflow_hour, alt_hour, power)
+                            alt_hour, power, renewal)
     weekly = np.where(valid, terms.weekly_cost + mgmt, np.nan)
     deal = np.isfinite(weekly).any(axis=1)
     best = np.where(deal, np.argmin(np.where(np.isfinite(weekly), weekly, np.inf), axis=1), -1)
@@ -211,8 +297,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, overflow_hour: ND
     # Through the broker: its best-rated provider, with no history with the firm...
     has = np.flatnonzero(top >= 0)
     fee = view.brokers.fee_for(slots.broker[d.s])
-    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], overflow_hour,
-                         alt_hour, power)
+    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power)
     opt.costs[has, O.PERMANENT_BROKER] = tb.weekly_cost
     opt.broker_provider[has] = top[has]
     opt.price[O.PERMANENT_BROKER], opt.reserved[O.PERMANENT_BROKER] = np.full(n, np.nan), np.zeros(n)
@@ -223,7 +308,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, overflow_hour: ND
     if len(r):
         ss, kk = d.s[r], book.k[d.s[r]]
         ti = price_permanent(view, d, r, book.provider[ss], slots.experience[ss, kk], slots.quality_estimate[ss, kk],
-                             fee[r], overflow_hour, alt_hour, power)
+                             fee[r], alt_hour, power, renewal=True)
         better = np.isfinite(ti.weekly_cost) & ~(ti.weekly_cost >= opt.costs[r, O.PERMANENT_BROKER])
         rb = r[better]
         opt.costs[rb, O.PERMANENT_BROKER] = ti.weekly_cost[better]
@@ -231,8 +316,14 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, overflow_hour: ND
         opt.price[O.PERMANENT_BROKER][rb], opt.reserved[O.PERMANENT_BROKER][rb] = ti.price[better], ti.reserved[better]
 
 
-def _keep_or_leave(view: MarketView, d: Due, opt: Options, overflow_hour: NDArray, mgmt: float) -> None:
-    """Mid-term holders: the permanent option is their contract as it stands; every other option pays the exit fee."""
+def remaining_weeks(book: ContractBook, s: NDArray, week: int) -> NDArray[np.float64]:
+    """Weeks left on the contracts of slots ``s`` (at least 1): the horizon an exit fee is spread over."""
+    return np.maximum(book.end[s] - week, 1).astype(float)
+
+
+def _keep_or_leave(view: MarketView, d: Due, opt: Options, mgmt: float) -> None:
+    """Mid-term holders: the permanent option is their contract as it stands; every other option pays the exit
+    fee, spread over the weeks the contract had left (the horizon over which keeping it is compared)."""
     slots, book = view.slots, view.book
     r = np.flatnonzero(d.mid_term)
     ss = d.s[r]
@@ -243,9 +334,11 @@ def _keep_or_leave(view: MarketView, d: Due, opt: Options, overflow_hour: NDArra
                               (book.end[ss] - view.week).astype(float))
     nonprice = nonprice_cost(d.c[r], d.friction[r], d.learning[r], ebar, d.error[r], slots.quality_estimate[ss, kk])
     short = expected_shortfall(d.mu[r], d.sigma[r], book.reserved[ss])
-    keep = (book.price[ss] * (1 + fee) * book.reserved[ss] + short * overflow_hour[r]
+    overflow_hour = contract_overflow_hour(view, d, r, book.provider[ss], fee, nonprice, slots.experience[ss, kk],
+                                           lambda x: x[r])
+    keep = (book.price[ss] * (1 + fee) * book.reserved[ss] + short * overflow_hour
             + (d.mu[r] - short) * nonprice + np.where(chan == Channel.DIRECT, mgmt, 0.0))
-    opt.costs[r] += (book.exit_fee[ss] / view.cfg.firms.review_interval_weeks)[:, None]
+    opt.costs[r] += (book.exit_fee[ss] / remaining_weeks(book, ss, view.week))[:, None]
     opt.costs[r, O.PERMANENT] = np.where(chan == Channel.DIRECT, keep, np.nan)
     opt.costs[r, O.PERMANENT_BROKER] = np.where(chan == Channel.BROKER, keep, np.nan)
     opt.best_k[r] = kk

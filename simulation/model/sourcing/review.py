@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 
 from simulation.model.codes import OPTIONS, Channel, Mode, ReviewOutcome, SourcingOption
 from simulation.model.ledger import ContractEventKind
-from simulation.model.sourcing.options import Due, MarketView, Options, price_options
+from simulation.model.sourcing.options import Due, MarketView, Options, price_options, remaining_weeks
 from simulation.model.sourcing.policies import ReviewMenu, SourcingPolicy, choose
 from simulation.model.state.contracts import end_contracts
+from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog
 from simulation.model.state.spells import SpellTracker
 
@@ -34,6 +35,8 @@ class ReviewTotals:
     signed: int = 0
     ended: int = 0
     switching_costs: float = 0.0  # cu spent rebuilding in-house staff
+    contract_onboarding: float = 0.0  # knowledge transfer to the providers of newly signed contracts (cu)
+    tender_costs: float = 0.0  # tendering for newly signed contracts (cu)
     exit_fees_paid: float = 0.0  # early-exit fees firms paid (cu)
     exit_fees_booked: float = 0.0  # the same fees on the providers' side (booked as next week's revenue)
 
@@ -58,8 +61,12 @@ class Choices:
 
 
 def review(view: MarketView, spells: SpellTracker, policies: list[SourcingPolicy], decisions: DecisionLog,
-           inhouse_cost: NDArray[np.float64], rng: np.random.Generator) -> ReviewTotals:
-    """Renew or end expiring contracts and re-source every firm-service whose review is due."""
+           tracker: CostTracker, inhouse_cost: NDArray[np.float64], rng: np.random.Generator) -> ReviewTotals:
+    """Renew or end expiring contracts and re-source every firm-service whose review is due.
+
+    The review periods of the due slots close in ``tracker`` (their realised weekly costs go into the
+    decision log) and new ones open for this week's decisions.
+    """
     slots, book, week = view.slots, view.book, view.week
     expiring = book.active & (book.end <= week)
     s = np.flatnonzero((slots.next_review <= week) | expiring)
@@ -72,7 +79,7 @@ def review(view: MarketView, spells: SpellTracker, policies: list[SourcingPolicy
     menu = ReviewMenu(opt.costs, due.mu * due.c, rng.random(len(s)), slots.firm[s], slots.service[s], due.mid_term,
                       view.cfg.firms.sourcing_choice_intensity)
     choices = _terms_of(choose(policies, slots.policy[s], menu), opt)
-    return _apply(view, spells, decisions, due, opt, choices, inhouse_cost, rng)
+    return _apply(view, spells, decisions, tracker, due, opt, choices, inhouse_cost, rng)
 
 
 def _terms_of(option: NDArray[np.intp], opt: Options) -> Choices:
@@ -84,9 +91,9 @@ def _terms_of(option: NDArray[np.intp], opt: Options) -> Choices:
     return Choices(option, price, reserved, opt.best_k.copy())
 
 
-def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, due: Due, opt: Options, choices: Choices,
-           inhouse_cost: NDArray, rng: np.random.Generator) -> ReviewTotals:
-    """Turn the choices into contracts, modes and staff; log the decisions."""
+def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, tracker: CostTracker, due: Due,
+           opt: Options, choices: Choices, inhouse_cost: NDArray, rng: np.random.Generator) -> ReviewTotals:
+    """Turn the choices into contracts, modes and staff; log the decisions and open their review periods."""
     slots, book, s = view.slots, view.book, due.s
     outcome = np.full(len(s), ReviewOutcome.NO_DEAL, np.int8)
     for option in (O.IN_HOUSE, O.ON_CALL, O.ON_CALL_BROKER):
@@ -102,6 +109,8 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, due: 
             & (choices.channel == book.channel[s]))
     outcome[same] = ReviewOutcome.RENEWED
     ending = np.flatnonzero(holder & ~kept & ~same)
+    exit_fee = np.where(holder & ~due.expiring, view.book.exit_fee[s], 0.0)  # owed if the contract ends now
+    exit_horizon = remaining_weeks(view.book, s, view.week)
     fees_paid, fees_booked = _end_contracts(view, spells, due, ending)
     renewed = _renew(view, due, choices, np.flatnonzero(same))
     signed = _sign(view, due, choices, np.flatnonzero(choices.permanent & ~kept & ~same), holder, mode_before,
@@ -115,10 +124,27 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, due: 
     switching = float((view.catalogue.inhouse_switch_weeks[slots.service[back]] * slots.demand_mean[back]
                        * inhouse_cost[back]).sum())
     slots.inhouse_staff[s] = np.where(choices.option == O.IN_HOUSE, opt.staff, 0.0)
+    onboarding = _contract_onboarding(view, due, outcome)
+    tender = np.where((outcome == ReviewOutcome.SIGNED) & book.active[s], view.cfg.contracts.tender_cost, 0.0)
+    rows = _log(view, decisions, due, opt, choices, mode_before, outcome) if decisions.enabled else np.full(len(s), -1)
+    closed_rows, realised, weeks = tracker.close(s)
     if decisions.enabled:
-        _log(view, decisions, due, opt, choices, mode_before, outcome)
+        decisions.set_realised(closed_rows, realised, weeks)
+    rebuild = np.where((choices.option == O.IN_HOUSE) & (mode_before != Mode.IN_HOUSE),
+                       view.catalogue.inhouse_switch_weeks[slots.service[s]] * slots.demand_mean[s] * inhouse_cost[s], 0.0)
+    left = np.isin(np.arange(len(s)), ending) & ~due.expiring
+    tracker.open(s, rows, (rebuild + onboarding + tender) / due.term + np.where(left, exit_fee, 0.0) / exit_horizon)
     return ReviewTotals(renewed=renewed, signed=signed, ended=len(ending), switching_costs=switching,
-                        exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
+                        contract_onboarding=float(onboarding.sum()), tender_costs=float(tender.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
+
+
+def _contract_onboarding(view: MarketView, due: Due, outcome: NDArray) -> NDArray[np.float64]:
+    """Knowledge transfer to the provider of each contract signed with a new provider (the whole demand,
+    less what the provider already knows of the client); zero for renewals and kept contracts."""
+    slots, book, s = view.slots, view.book, due.s
+    signed = (outcome == ReviewOutcome.SIGNED) & book.active[s]
+    k = np.maximum(book.k[s], 0)
+    return np.where(signed, due.onboard * (1.0 - slots.experience[s, k]), 0.0)
 
 
 def _bring_in_broker_provider(view: MarketView, spells: SpellTracker, due: Due, opt: Options, choices: Choices) -> None:
@@ -198,17 +224,18 @@ def _sign(view: MarketView, due: Due, choices: Choices, new: NDArray, holder: ND
         book.sign(view.week, so, choices.best_k[ok], slots.provider[so, choices.best_k[ok]], choices.price[ok],
                   choices.reserved[ok], cat.term_weeks[slots.service[so]], choices.channel[ok],
                   view.cfg.contracts.early_exit_fee_weeks, reason)
+        slots.last_worked[so, choices.best_k[ok]] = view.week  # onboarded at signing (booked by the review)
     outcome[new[fits]] = ReviewOutcome.SIGNED
     outcome[new[~fits]] = ReviewOutcome.NO_CAPACITY
     return len(ok)
 
 
 def _log(view: MarketView, decisions: DecisionLog, due: Due, opt: Options, choices: Choices, mode_before: NDArray,
-         outcome: NDArray) -> None:
+         outcome: NDArray) -> NDArray[np.int64]:
     slots, book, s = view.slots, view.book, due.s
     has = book.active[s]
     candidate = np.where(choices.best_k >= 0, slots.provider[s, np.maximum(choices.best_k, 0)], -1)
-    decisions.add(week=np.full(len(s), view.week), firm_id=slots.firm[s], service=slots.service[s],
+    return decisions.add(week=np.full(len(s), view.week), firm_id=slots.firm[s], service=slots.service[s],
                   mode_before=mode_before, **{f"cost_{o}": opt.costs[:, i] for i, o in enumerate(OPTIONS)},
                   candidate_provider=candidate, broker_provider=opt.broker_top, choice=choices.option,
                   channel=slots.channel[s], provider_id=np.where(has, book.provider[s], -1),

@@ -25,6 +25,9 @@ class BrokerBook:
         self.fee_rate = np.zeros(0)
         self.income = np.zeros(0)
         self.quality = np.zeros((0, 16))
+        self.churn = np.zeros(0)  # per broker: share of continuing clients' requests moved to a provider new to them
+        self._routed = np.zeros(0)  # this week's requests of clients the broker already routed...
+        self._moved = np.zeros(0)  # ...and those it sent to a provider the client did not know
         self._config_fee: float | None = None
 
     def __len__(self) -> int:
@@ -36,6 +39,9 @@ class BrokerBook:
         self.fee_rate = np.r_[self.fee_rate, np.full(count, fee_rate)]
         self.income = np.r_[self.income, np.zeros(count)]
         self.prior = np.r_[self.prior, np.full(count, prior)]
+        self.churn = np.r_[self.churn, np.zeros(count)]  # no history yet
+        self._routed = np.r_[self._routed, np.zeros(count)]
+        self._moved = np.r_[self._moved, np.zeros(count)]
         self.quality = np.vstack([self.quality, np.full((count, self.quality.shape[1]), prior)])
         return rows
 
@@ -70,6 +76,21 @@ class BrokerBook:
         sums = np.bincount(key, weights=observed_quality, minlength=len(self) * n_providers).reshape(len(self), n_providers)
         seen = counts > 0
         est[seen] += rate * (sums[seen] / counts[seen] - est[seen])
+
+    def count_routing(self, broker: NDArray[np.int64], moved: NDArray[np.bool_]) -> None:
+        """Count requests of continuing clients routed this week, and those moved to a provider new to the client."""
+        if len(broker):
+            self._routed += np.bincount(broker, minlength=len(self))
+            self._moved += np.bincount(broker, weights=moved.astype(float), minlength=len(self))
+
+    def close_week(self, memory_weeks: float, exploration: float) -> None:
+        """Fold the week's routing into ``churn``, a running share with time constant ``memory_weeks``; a
+        broker with no continuing clients this week drifts back to its rate of exploration."""
+        seen = self._routed > 0
+        share = np.divide(self._moved, self._routed, out=np.full(len(self), exploration), where=seen)
+        self.churn += (share - self.churn) / memory_weeks
+        self._routed[:] = 0.0
+        self._moved[:] = 0.0
 
     def earn(self, broker: NDArray[np.int64], fee: NDArray[np.float64]) -> None:
         """Book fees earned by the given brokers."""

@@ -59,9 +59,10 @@ class ProviderTable:
         """The live rows of one field."""
         return getattr(self, name)[: self.n]
 
-    def offering(self, service: int) -> NDArray[np.intp]:
-        """Rows of the active providers that offer ``service``."""
-        return np.flatnonzero(self.offers[: self.n, service] & self.active[: self.n])
+    def offering(self, service: int, region: int = -1) -> NDArray[np.intp]:
+        """Rows of the active providers that offer ``service`` (in ``region`` only, unless it is -1)."""
+        mine = self.offers[: self.n, service] & self.active[: self.n]
+        return np.flatnonzero(mine if region < 0 else mine & (self.region[: self.n] == region))
 
     def offer_counts(self) -> NDArray[np.int64]:
         """Active providers per service."""

@@ -4,8 +4,8 @@ Each firm needs a subset of the service catalogue; each pair it needs is one slo
 array below). A slot holds its sourcing mode, in-house staff, a consideration set of K known providers
 (columns) with the firm's preference for each (J of Weisbuch, Kirman & Herreiner 2000), the
 relationship-specific experience each has built with the firm, the firm's estimate of the quality each
-delivers, and the firm's running estimates of its demand, its on-call fill rate and the weekly hours it
-hands to providers it has not worked with lately (which cost onboarding).
+delivers, the last week each worked for the firm (a provider that has not for half a year must be
+onboarded again), and the firm's running estimates of its demand and its on-call fill rate.
 
 Legend for array code over slots: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows.
 """
@@ -17,11 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config
+from simulation.config import Config, scaled
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.spells import SpellTracker
+
+NEVER = np.iinfo(np.int64).min // 4  # last_worked of a provider that never worked for the client (weeks may be negative)
 
 
 @dataclass
@@ -46,9 +48,11 @@ class FirmSlots:
     demand_mean: NDArray[np.float64]  # running estimate of weekly demand (hours)
     demand_var: NDArray[np.float64]  # running estimate of its variance
     fill_rate: NDArray[np.float64]  # running share of on-call requests served
-    new_spell_hours: NDArray[np.float64]  # running hours/week handed to providers in new spells (onboarding)
     main_provider: NDArray[np.int64]  # the provider that did most of last week's on-call work (-1: none yet)
+    last_worked: NDArray[np.int64]  # (rows, K) last week the provider worked for the client (NEVER: never)
     policy: NDArray[np.int16]  # index of the slot's sourcing policy (0: the model's default)
+    coordination: NDArray[np.float64]  # the firm's coordination cost factor for work done in the other region
+    home_only: NDArray[np.int8]  # the region the firm's work must stay in (-1: it may go anywhere)
 
     def __len__(self) -> int:
         return len(self.firm)
@@ -62,15 +66,19 @@ class FirmSlots:
                   spells: SpellTracker) -> None:
         """Put new providers into columns ``k`` of slots ``s``, forgetting what was known of the old ones.
 
-        The old provider's open spells end; the newcomer starts with no preference, no experience and the
-        prior quality of its service (``prior_quality`` per service).
+        The old provider's open spells end; the newcomer starts with the preference of the worst provider
+        the firm knows (0 if it knows none worse: no payoff yet), no experience and the prior quality of
+        its service (``prior_quality`` per service).
         """
         spells.close_column(s, k)
+        self.known[s, k] = False
+        others = np.where(self.known[s], self.preference[s], np.inf).min(axis=1) if len(s) else np.empty(0)
         self.provider[s, k] = provider
         self.known[s, k] = True
-        self.preference[s, k] = 0.0
+        self.preference[s, k] = np.minimum(others, 0.0)  # rated like the worst provider the firm knows (or 0)
         self.experience[s, k] = 0.0
         self.quality_estimate[s, k] = prior_quality[self.service[s]]
+        self.last_worked[s, k] = NEVER
 
     def column_for(self, s: NDArray, provider: NDArray, protected: NDArray) -> tuple[NDArray, NDArray]:
         """Column of ``provider`` in each slot's set, or the least preferred unprotected column to replace.
@@ -84,6 +92,15 @@ class FirmSlots:
         score = np.where(protected[s], np.inf, score)
         k = np.where(has, match.argmax(axis=1), score.argmin(axis=1))
         return k.astype(np.int64), ~has
+
+    def needs_onboarding(self, week: int, memory: int, s: NDArray | slice = slice(None)) -> NDArray[np.bool_]:
+        """(rows, K) whether each known provider must be onboarded before it works for the client: it never has,
+        or not for more than ``memory`` weeks."""
+        return self.known[s] & (week - self.last_worked[s] > memory)
+
+    def worked_with(self, s: NDArray) -> NDArray[np.bool_]:
+        """(rows, K) whether each known provider has ever worked for the client."""
+        return self.known[s] & (self.last_worked[s] > NEVER)
 
     def firm_bounds(self, n_firms: int) -> NDArray[np.int64]:
         """Slot rows of firm i are ``bounds[i]:bounds[i + 1]`` (slots are sorted by firm)."""
@@ -104,39 +121,49 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
     mode = np.full(rows, Mode.ON_CALL, np.int8)
     if cfg.contracts.allow_in_house:
         mode[rng.random(rows) < cfg.firms.initial_in_house_share] = Mode.IN_HOUSE
+    firms = cfg.firms
+    inhouse_factor = (sizes ** (-firms.inhouse_scale_elasticity)
+                      * np.exp(firms.inhouse_cost_dispersion * rng.standard_normal(n_firms)))
+    firm_broker = rng.integers(0, max(scaled(cfg.intermediaries.count, cfg.run.scale), 1), n_firms)
+    sd = firms.coordination_dispersion
+    coordination = np.exp(sd * rng.standard_normal(n_firms) - 0.5 * sd * sd)  # mean 1
+    home_only = np.where(rng.random(n_firms) < firms.domestic_only_share, firm_region, -1).astype(np.int8)[firm]
     provider = np.zeros((rows, K), np.int64)
     known = np.zeros((rows, K), bool)
-    for v in range(n_serv):
-        of_service = np.flatnonzero(service == v)
-        offering = table.offering(v)
-        if len(of_service) == 0:
-            continue
+    for (v, only), of_service in _groups(service, home_only):
+        offering = table.offering(v, only)
         size = min(K, len(offering))
         order = np.argsort(rng.random((len(of_service), len(offering))), axis=1)[:, :size]
         provider[of_service[:, None], np.arange(size)[None, :]] = offering[order]
         known[of_service, :size] = True
-    firms = cfg.firms
-    inhouse_factor = (sizes ** (-firms.inhouse_scale_elasticity)
-                      * np.exp(firms.inhouse_cost_dispersion * rng.standard_normal(n_firms)))
-    firm_broker = rng.integers(0, max(cfg.intermediaries.count, 1), n_firms)
+    preference = np.zeros((rows, K))
+    preference[:, 0] = np.where(known[:, 0], cfg.choice.initial_preference, 0.0)  # a loyal start, if asked for
     return FirmSlots(
         firm=firm.astype(np.int64), service=service.astype(np.int64), region=firm_region[firm].astype(np.int8),
         base_demand=base, inhouse_factor=inhouse_factor[firm], mode=mode, channel=np.full(rows, Channel.DIRECT, np.int8),
         broker=firm_broker[firm], inhouse_staff=np.where(mode == Mode.IN_HOUSE, base * 1.2, 0.0),
         next_review=rng.integers(1, cfg.firms.review_interval_weeks + 1, rows),
-        provider=provider, known=known, preference=np.zeros((rows, K)), experience=np.zeros((rows, K)),
+        provider=provider, known=known, preference=preference, experience=np.zeros((rows, K)),
         quality_estimate=np.repeat(cat.prior_quality[service][:, None], K, axis=1),
-        demand_mean=base.copy(), demand_var=np.zeros(rows), fill_rate=np.ones(rows), new_spell_hours=base / 26.0,
-        main_provider=np.full(rows, -1, np.int64), policy=np.zeros(rows, np.int16),
+        demand_mean=base.copy(), demand_var=np.zeros(rows), fill_rate=np.ones(rows),
+        main_provider=np.full(rows, -1, np.int64),
+        last_worked=np.where(known & (mode == Mode.ON_CALL)[:, None], 0, NEVER),  # on-call buyers know their providers
+        policy=np.zeros(rows, np.int16), coordination=coordination[firm], home_only=home_only,
     )
 
 
-def draw_providers(table: ProviderTable, service: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
-    """One active provider offering each requested service, uniformly at random (-1 if none)."""
+def _groups(service: NDArray, home_only: NDArray) -> list[tuple[tuple[int, int], NDArray[np.intp]]]:
+    """Rows by (service, region they must stay in or -1), in a fixed order."""
+    key = service * 3 + (home_only + 1)
+    return [((int(k) // 3, int(k) % 3 - 1), np.flatnonzero(key == k)) for k in np.unique(key)]
+
+
+def draw_providers(table: ProviderTable, service: NDArray, home_only: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
+    """One active provider offering each requested service (in the region a request must stay in, if any),
+    uniformly at random (-1 if none)."""
     out = np.full(len(service), -1, np.int64)
-    for v in np.unique(service):
-        rows = np.flatnonzero(service == v)
-        offering = table.offering(v)
+    for (v, only), rows in _groups(service, home_only):
+        offering = table.offering(v, only)
         if len(offering):
             out[rows] = offering[rng.integers(0, len(offering), len(rows))]
     return out
