@@ -16,7 +16,8 @@ from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
-from simulation.cli_common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_scale_option, invalid
+from simulation.cli_common import (EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_scale_option, invalid,
+                                   run_option_problems, warn_late_events)
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError
 from simulation.progress import Progress
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.steps is not None and args.steps < 1:
-        return invalid([f"--steps: --steps = {args.steps}: must be at least 1"])
+    if problems := run_option_problems(args.seed, args.steps):
+        return invalid(problems)
     if args.from_dir is not None and args.scenario is not None:
         return invalid([f"--from: {args.from_dir}: give either a scenario file or --from RUN_DIR, not both"])
     try:
@@ -115,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return invalid([f"--replications: --replications = {args.replications}: must be at least 1"])
     if args.workers is not None and args.workers < 0:
         return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
+    warn_late_events(cfg, steps)
     if args.replications > 1:
         return _run_replications(args, cfg.with_steps(steps), seed)
     out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
@@ -217,7 +219,7 @@ def _report_failures(failed: list, out: Path) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``outsim compare BASE WHATIF``: run both on common seeds, then compare them paired over a window."""
-    problems: list[str] = []
+    problems: list[str] = run_option_problems(args.seed, args.steps)
     cfgs = []
     for path in (args.base, args.whatif):
         try:
@@ -238,6 +240,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
+    for cfg in (base, whatif):
+        warn_late_events(cfg, steps)
     window = window or default_window(whatif)
     out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
     print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)

@@ -6,6 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
+from simulation.config import Config
+from simulation.config.schema import RunConfig
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -41,3 +46,24 @@ def invalid(lines: list[str], ran: bool = True) -> int:
     tail = "; nothing was run." if ran else "."
     print(f"outsim: {len(lines)} problem(s){tail}", file=sys.stderr)
     return EXIT_INVALID
+
+
+def run_option_problems(seed: int | None, steps: int | None) -> list[str]:
+    """``--seed`` must be 0 or more and ``--steps`` obey the schema's ``run.steps`` rule, checked before any work."""
+    problems = []
+    if seed is not None and seed < 0:
+        problems.append(f"--seed: --seed = {seed}: must be 0 or more")
+    if steps is not None:
+        try:
+            RunConfig(steps=steps)
+        except ValidationError as exc:
+            problems.append(f"--steps: --steps = {steps}: {exc.errors()[0]['msg']}")
+    return problems
+
+
+def warn_late_events(cfg: Config, steps: int) -> None:
+    """Say which of the scenario's events fall after the last week run (they will not happen)."""
+    late = [e for e in cfg.events if e.at > steps]
+    for e in late:
+        print(f"outsim: warning: '{cfg.name}': the {e.action} event at week {e.at} comes after the last week run "
+              f"({steps}) and will not happen", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        shown = "" if self.value is MISSING else f" = {self.value!r}"
+        value = repr(self.value)
+        value = value if len(value) <= 80 else f"{value[:60]}... ({len(value)} characters)"
+        shown = "" if self.value is MISSING else f" = {value}"
         return f"{self.source}: {self.key}{shown}: {self.rule}"
 
 
@@ -45,6 +48,9 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # an unquoted word --set reads as a string, e.g. kind=bpo
+
+
 def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
     """Parse ``dotted.key=value`` with the value read as a TOML literal (bare words become strings)."""
     if "=" not in text:
@@ -55,7 +61,12 @@ def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
+        if not BARE_WORD.fullmatch(raw):
+            raise ScenarioError([Problem(source, key, raw, "not a TOML value (quote text: key=\"...\")")]) from None
         value = raw  # a bare word such as bpo: treat as a string and let the schema judge it
+    if isinstance(value, dict):
+        raise ScenarioError([Problem(source, key, raw, f"a table would replace all of {key}; set its keys one by one "
+                                                       f"({key}.<name>=value)")])
     return key, value
 
 
@@ -161,7 +172,7 @@ def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) ->
             continue
         key = ".".join(str(p) for p in _event_loc(loc)) or "(root)"
         src = sources.get(key) or next((v for k, v in sources.items() if k.startswith(key + ".")), source)
-        rule = err["msg"]
+        rule = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             model = _section_model(loc)
             near = difflib.get_close_matches(str(loc[-1]), _known_keys(model), n=1) if model else []

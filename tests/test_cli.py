@@ -82,7 +82,7 @@ def test_other_tables_are_readable(wkh_run):
 @pytest.mark.parametrize("args, expected", [
     (["--set", "firms.count=-3"], ["firms.count", "greater than or equal to 1"]),
     (["--set", "firms.cuont=5"], ["firms.cuont", "did you mean 'count'"]),
-    (["--steps", "0"], ["--steps", "at least 1"]),
+    (["--steps", "0"], ["--steps", "greater than or equal to 1"]),
 ])
 def test_bad_options_exit_2(tmp_path, args, expected):
     """Invalid overrides and horizons exit 2 with the offending key (and the rule) on stderr, no traceback and no run folder."""

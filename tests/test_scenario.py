@@ -81,8 +81,11 @@ def test_string_overrides():
 
 
 def test_string_override_is_never_evaluated():
-    """A --set value that is an expression stays a literal string (it is not evaluated as code)."""
-    cfg = load_scenario(None, ["description=__import__('os').getcwd()"])
+    """A --set value that is an expression is never evaluated as code: unquoted it is refused (not a TOML value),
+    quoted it stays a literal string."""
+    with pytest.raises(ScenarioError, match="not a TOML value"):
+        load_scenario(None, ["description=__import__('os').getcwd()"])
+    cfg = load_scenario(None, ["description=\"__import__('os').getcwd()\""])
     assert cfg.description == "__import__('os').getcwd()"
 
 

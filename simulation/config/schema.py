@@ -12,11 +12,12 @@ in hours, time in weeks.
 from __future__ import annotations
 
 import math
+import re
 
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 __all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
            "IntermediaryConfig", "EVENT_TYPES", "MarketEvent", "NegotiationConfig", "ParameterEvent", "PriceHikeEvent",
@@ -34,6 +35,14 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """true/false is not a number (pydantic would read it as 1/0): ``firms.count = true`` is a mistake."""
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in (int, float):
+            raise ValueError(f"must be a number, not {str(value).lower()}")
+        return value
 
 
 class ServiceKind(StrEnum):
@@ -289,9 +298,10 @@ EventConfig = Annotated[
 class Config(_Section):
     """A whole outsim scenario."""
 
-    name: str = P("baseline", "-", "Scenario name (used for the output folder).")
-    description: str = P("", "-", "What the scenario asks.")
-    tags: list[str] = P([], "-", "Labels for listing scenarios.")
+    name: str = P("baseline", "-", "Scenario name (used for the output folder): letters, digits, '_', '-' and '.', not starting with '.'.",
+                  max_length=100)
+    description: str = P("", "-", "What the scenario asks.", max_length=2000)
+    tags: list[Annotated[str, Field(max_length=50)]] = P([], "-", "Labels for listing scenarios.", max_length=20)
     run: RunConfig = Field(default_factory=RunConfig)
     firms: FirmConfig = Field(default_factory=FirmConfig)
     choice: ChoiceConfig = Field(default_factory=ChoiceConfig)
@@ -342,9 +352,18 @@ class Config(_Section):
             raise ValueError("providers.kpo_count: must be at least 1 when the catalogue has KPO services")
         return self
 
+    @field_validator("name")
+    @classmethod
+    def _folder_safe_name(cls, name: str) -> str:
+        """The name becomes a folder under outputs/: no path separators, no leading dot, nothing else odd."""
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+            raise ValueError("use letters, digits, '_', '-' and '.' only, not starting with '.' (it names the output folder)")
+        return name
+
     def with_steps(self, steps: int) -> "Config":
-        """A copy of this config that runs ``steps`` weeks."""
-        return self.model_copy(update={"run": self.run.model_copy(update={"steps": int(steps)})}, deep=True)
+        """A copy of this config that runs ``steps`` weeks (validated as ``run.steps`` is: a ValidationError if not)."""
+        run = RunConfig.model_validate({**self.run.model_dump(), "steps": steps})
+        return self.model_copy(update={"run": run}, deep=True)
 
     def term_weeks(self, kind: ServiceKind) -> int:
         return self.contracts.term_weeks_kpo if kind == ServiceKind.KPO else self.contracts.term_weeks_bpo

@@ -1,0 +1,63 @@
+"""Wrong command-line input is refused up front, with exit 2, one line per problem and no traceback: seeds and
+horizons out of the schema's range, booleans given for numbers, --set tables and values that are not TOML, and
+names that would put the run folder elsewhere. Events a shorter run cuts off are announced, not dropped in silence."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from simulation.cli import main
+from simulation.config import Config
+from simulation.scenario import ScenarioError, load_scenario, parse_override
+
+from conftest import ROOT
+
+RECESSION = str(ROOT / "scenarios" / "recession.toml")
+BASELINE = str(ROOT / "scenarios" / "baseline.toml")
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["run", BASELINE, "--seed", "-1"], "--seed = -1: must be 0 or more"),
+    (["run", BASELINE, "--steps", "10000000"], "--steps = 10000000: Input should be less than or equal to 100000"),
+    (["run", BASELINE, "--steps", "0"], "--steps = 0: Input should be greater than or equal to 1"),
+    (["compare", BASELINE, RECESSION, "--steps", "-5"], "--steps = -5: Input should be greater than or equal to 1"),
+    (["compare", BASELINE, RECESSION, "--seed", "-3"], "--seed = -3: must be 0 or more"),
+    (["run", BASELINE, "--set", "firms.count=true"], "firms.count = True: must be a number, not true"),
+    (["run", BASELINE, "--set", "choice.beta=false"], "choice.beta = False: must be a number, not false"),
+    (["run", BASELINE, "--set", "firms={count=5}"], "a table would replace all of firms; set its keys one by one"),
+    (["run", BASELINE, "--set", "firms.count=[1,2"], "firms.count = '[1,2': not a TOML value"),
+    (["run", BASELINE, "--set", 'name="../../elsewhere"'], "it names the output folder"),
+    (["run", BASELINE, "--set", 'name="/tmp/elsewhere"'], "it names the output folder"),
+    (["validate", BASELINE, "--set", "firms.count=true"], "must be a number, not true"),
+])
+def test_bad_options_are_refused_up_front_with_exit_2(argv, names, capsys, tmp_path):
+    """Each is refused before anything runs or is written: exit 2, the option and its rule, no traceback."""
+    code = main([*argv, *(["--out", str(tmp_path / "out")] if argv[0] != "validate" else [])])
+    err = capsys.readouterr().err
+    assert code == 2 and names in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bare_word_still_reads_as_text_and_the_schema_judges_it():
+    """kind=kpo needs no quotes; a bare word where a number belongs is the schema's problem, named as such."""
+    assert parse_override("services.research.kind=kpo") == ("services.research.kind", "kpo")
+    with pytest.raises(ScenarioError, match="firms.count"):
+        load_scenario(None, ["firms.count=many"])
+
+
+def test_with_steps_validates_the_horizon_like_run_steps():
+    """Config.with_steps is held to run.steps' rule (1 to 100,000 weeks), for API users as for the CLI."""
+    assert Config().with_steps(7).run.steps == 7
+    for steps in (0, 100_001, True):
+        with pytest.raises(ValidationError):
+            Config().with_steps(steps)
+
+
+def test_events_a_shorter_run_cuts_off_are_announced(capsys, tmp_path):
+    """recession.toml --steps 50: its four events (weeks 104 and 208) would not happen; each is named on stderr."""
+    code = main(["run", RECESSION, "--steps", "50", "--scale", "0.05", "--no-report", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("will not happen") == 4
+    assert "the multiply event at week 104 comes after the last week run (50)" in err
