@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from analysis.replications import compare, format_comparison, write_comparison, write_summary
@@ -16,8 +17,8 @@ from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
-from simulation.cli_common import (EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_scale_option, invalid,
-                                   run_option_problems, warn_late_events)
+from simulation.cli_common import (EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_force_option, add_scale_option,
+                                   invalid, output_folder, run_option_problems, warn_late_events)
 from simulation.config import Config
 from simulation.executor import Executor, ExecutorError
 from simulation.progress import Progress
@@ -30,6 +31,7 @@ DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="outsim", description="Agent-based simulator of outsourcing markets.")
+    parser.add_argument("--version", action="version", version=f"outsim {package_version('outsim')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = sub.add_parser("run", help="run one scenario and save a run folder")
     p.add_argument("scenario", nargs="?", default=None, help=f"scenario TOML (default: {DEFAULT_SCENARIO})")
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override any parameter, e.g. --set firms.count=500 (repeatable)")
     add_scale_option(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: outputs/<scenario>/<time>-s<seed>/)")
+    add_force_option(p)
     p.add_argument("--replications", type=int, default=1, metavar="R",
                    help="run R seeds derived from --seed, in parallel, plus a summary across them")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scale_option(c)
     c.add_argument("--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)")
     c.add_argument("--out", type=Path, default=None, help="comparison folder (default: outputs/compare/...)")
+    add_force_option(c)
     c.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")
 
     r = sub.add_parser("report", help="write report.html for a run, replications or comparison folder")
@@ -116,10 +120,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return invalid([f"--replications: --replications = {args.replications}: must be at least 1"])
     if args.workers is not None and args.workers < 0:
         return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
+    suffix = f"-r{args.replications}" if args.replications > 1 else ""
+    out, problems = output_folder(args.out, Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}{suffix}",
+                                  args.force)
+    if problems:
+        return invalid(problems)
     warn_late_events(cfg, steps)
     if args.replications > 1:
-        return _run_replications(args, cfg.with_steps(steps), seed)
-    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}"
+        return _run_replications(args, cfg.with_steps(steps), seed, out)
     print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
     bar = Progress(steps, unit="weeks")
     try:
@@ -184,9 +192,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_replications(args: argparse.Namespace, cfg: Config, seed: int) -> int:
-    """``outsim run --replications R``: run the seeds, then write the summary across them and the report."""
-    out = args.out or Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}-r{args.replications}"
+def _run_replications(args: argparse.Namespace, cfg: Config, seed: int, out: Path) -> int:
+    """``outsim run --replications R``: run the seeds into ``out``, then write the summary across them and the report."""
     print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
           flush=True)
     bar = Progress(args.replications)
@@ -226,8 +233,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             cfgs.append(load_scenario(path, args.overrides))
         except ScenarioError as exc:
             problems += [str(p) for p in exc.problems]
-    if args.replications < 1:
-        problems.append(f"--replications: --replications = {args.replications}: must be at least 1")
+    if args.replications < 2:
+        problems.append(f"--replications: --replications = {args.replications}: a paired comparison needs at least 2 "
+                        "seed pairs for its intervals")
     window = None
     if args.window:
         start, _, end = args.window.partition(":")
@@ -239,11 +247,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return invalid(problems)
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
+    if window is not None and window[1] > steps:
+        problems.append(f"--window: --window = {args.window!r}: ends after the last week run ({steps})")
+    out, folder_problems = output_folder(
+        args.out, Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}",
+        args.force)
+    if problems or folder_problems:
+        return invalid(problems + folder_problems)
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
     for cfg in (base, whatif):
         warn_late_events(cfg, steps)
     window = window or default_window(whatif)
-    out = args.out or Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}"
     print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
     bar = Progress(2 * args.replications)  # one bar across both sides
     try:

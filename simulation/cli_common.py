@@ -4,7 +4,10 @@ traceback, and the one-line-per-problem report of invalid input."""
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -67,3 +70,30 @@ def warn_late_events(cfg: Config, steps: int) -> None:
     for e in late:
         print(f"outsim: warning: '{cfg.name}': the {e.action} event at week {e.at} comes after the last week run "
               f"({steps}) and will not happen", file=sys.stderr)
+
+
+def output_folder(out: Path | None, default: Path, force: bool) -> tuple[Path, list[str]]:
+    """The folder a command writes, and the problems with it, found before any work.
+
+    A default folder (named after the time) that already exists gets a ``-2``, ``-3``, ... suffix, so two runs
+    started in the same second never share one. An ``--out`` that exists is refused unless ``force``, which
+    deletes it first, so old files never sit beside new ones. A folder that cannot be created is refused.
+    """
+    if out is None:
+        out, n = default, 2
+        while out.exists():
+            out, n = default.with_name(f"{default.name}-{n}"), n + 1
+    elif out.exists() and not force:
+        return out, [f"--out: {out}: already exists; choose another folder, or add --force to replace it"]
+    elif out.exists() and not out.is_dir():
+        return out, [f"--out: {out}: is a file, not a folder"]
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return out, [f"--out: {out}: cannot be written ({parent} is not a writable folder)"]
+    if force and out.exists():
+        shutil.rmtree(out)
+    return out, []
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="replace the --out folder if it exists (it is deleted first)")

@@ -61,3 +61,47 @@ def test_events_a_shorter_run_cuts_off_are_announced(capsys, tmp_path):
     assert code == 0
     assert err.count("will not happen") == 4
     assert "the multiply event at week 104 comes after the last week run (50)" in err
+
+
+# ----------------------------------------------------------------------------- output folders
+def test_an_existing_out_folder_is_refused_unless_forced_and_then_replaced(capsys, tmp_path):
+    """--out that exists: exit 2 and nothing touched; with --force the old folder goes, so no stale file stays."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.csv").write_text("stale")
+    small = [BASELINE, "--scale", "0.05", "--steps", "5", "--no-report", "--out", str(out)]
+    assert main(["run", *small]) == 2
+    assert "already exists; choose another folder, or add --force" in capsys.readouterr().err
+    assert (out / "old.csv").exists()
+    assert main(["run", *small, "--force"]) == 0
+    assert not (out / "old.csv").exists() and (out / "manifest.json").exists()
+
+
+def test_default_folders_never_collide_and_unwritable_ones_are_refused(tmp_path):
+    """Two runs named for the same second get -2, -3 suffixes; a folder under a file cannot be written."""
+    from simulation.cli_common import output_folder
+
+    default = tmp_path / "20261201-120000-s1"
+    default.mkdir()
+    (tmp_path / "20261201-120000-s1-2").mkdir()
+    assert output_folder(None, default, False) == (tmp_path / "20261201-120000-s1-3", [])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out, problems = output_folder(blocker / "run", default, False)
+    assert problems and "cannot be written" in problems[0]
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--replications", "1"], "a paired comparison needs at least 2 seed pairs"),
+    (["--steps", "200", "--window", "100:900"], "ends after the last week run (200)"),
+])
+def test_compare_refuses_what_it_cannot_compute(argv, names, capsys, tmp_path):
+    """One seed pair gives no interval, and a window past the horizon averages nothing: both exit 2 up front."""
+    assert main(["compare", BASELINE, RECESSION, *argv, "--out", str(tmp_path / "c")]) == 2
+    assert names in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_outsim_says_its_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("outsim ")
