@@ -66,8 +66,7 @@ def run_option_problems(seed: int | None, steps: int | None) -> list[str]:
 
 def warn_late_events(cfg: Config, steps: int) -> None:
     """Say which of the scenario's events fall after the last week run (they will not happen)."""
-    late = [e for e in cfg.events if e.at > steps]
-    for e in late:
+    for e in (e for e in cfg.events if e.at > steps):
         print(f"outsim: warning: '{cfg.name}': the {e.action} event at week {e.at} comes after the last week run "
               f"({steps}) and will not happen", file=sys.stderr)
 

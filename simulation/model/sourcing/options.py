@@ -26,8 +26,7 @@ from simulation.model.market.negotiation import bargaining_power, nash_price, pr
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import broker_groups, home_mask, pick_table
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
-                                             pool_handover_cost,
-                                             nonprice_cost, permanent_terms)
+                                             nonprice_cost, permanent_terms, pool_handover_cost)
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -207,8 +206,9 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
             continue
         prob = prob / prob.sum()
         q = view.brokers.estimates(table.n)[b]
-        spot = (prob * view.prices.for_client(everyone, region, 0.0)).sum()
-        coordination = (prob * (view.prices.for_client(everyone, region) - view.prices.for_client(everyone, region, 0.0))).sum()
+        bare = view.prices.for_client(everyone, region, 0.0)  # without the coordination cost of the other region
+        spot = (prob * bare).sum()
+        coordination = (prob * (view.prices.for_client(everyone, region) - bare)).sum()
         top[rows] = int(prob.argmax())
         top_quality[rows] = q[top[rows]]
         factor = slots.coordination[d.s[rows]]
