@@ -22,6 +22,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from analysis.files import write_atomic
 from analysis.load import Comparison, NotEnoughData, Replications, RunData
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
@@ -56,8 +57,8 @@ def save(fig: Figure, out_dir: str | Path, name: str, dpi: float | None = None) 
     """Save ``fig`` as ``out_dir/name.png`` (at ``dpi``, default 150) and ``.svg``; return the PNG path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / f"{name}.png", dpi=dpi or STYLE["savefig.dpi"])
-    fig.savefig(out / f"{name}.svg")
+    write_atomic(out / f"{name}.png", lambda p: fig.savefig(p, format="png", dpi=dpi or STYLE["savefig.dpi"]))
+    write_atomic(out / f"{name}.svg", lambda p: fig.savefig(p, format="svg"))
     return out / f"{name}.png"
 
 

@@ -192,7 +192,8 @@ def write_report(run_dir: str | Path) -> Path:
         manifest = data.manifest
     body += f"<h2>Provenance</h2>{provenance_html(manifest, {'folder': run_dir.resolve()})}"
     out = run_dir / "report.html"
-    out.write_text(page(f"outsim report: {manifest.get('scenario', run_dir.name)}", body), encoding="utf-8")
+    html = page(f"outsim report: {manifest.get('scenario', run_dir.name)}", body)
+    write_atomic(out, lambda p: p.write_text(html, encoding="utf-8"))
     return out
 
 

@@ -17,12 +17,14 @@ from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
-from simulation.cli_common import (EXIT_FAILED, EXIT_INVALID, EXIT_OK, Parser, add_force_option, add_scale_option,
-                                   invalid, output_folder, run_option_problems, warn_late_events)
+from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
+                                   add_scale_option, interrupted, invalid, output_folder, run_option_problems,
+                                   warn_late_events)
 from simulation.config import Config
-from simulation.executor import Executor, ExecutorError
+from simulation.executor import ExecutorError, derive_seeds, interruptible
 from simulation.progress import Progress
-from simulation.replications import default_window, run_comparison, run_replications, write_comparison_manifest
+from simulation.replications import (default_window, plan_problem, run_comparison, run_replications,
+                                     write_comparison_manifest)
 from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override any parameter, e.g. --set firms.count=500 (repeatable)")
     add_scale_option(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: outputs/<scenario>/<time>-s<seed>/)")
-    add_force_option(p)
+    add_force_option(p, resume=True)
     p.add_argument("--replications", type=int, default=1, metavar="R",
                    help="run R seeds derived from --seed, in parallel, plus a summary across them")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scale_option(c)
     c.add_argument("--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)")
     c.add_argument("--out", type=Path, default=None, help="comparison folder (default: outputs/compare/...)")
-    add_force_option(c)
+    add_force_option(c, resume=True)
     c.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")
 
     r = sub.add_parser("report", help="write report.html for a run, replications or comparison folder")
@@ -97,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
                 "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app,
                 "sweep": sweep_cli.cmd_sweep, "calibrate": calibrate_cli.cmd_calibrate}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:  # commands that keep partial work catch it themselves and say what they kept
+        print("\noutsim: interrupted; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -122,7 +128,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
     suffix = f"-r{args.replications}" if args.replications > 1 else ""
     out, problems = output_folder(args.out, Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}{suffix}",
-                                  args.force)
+                                  args.force, args.resume)
+    if args.resume and args.replications == 1:
+        problems.append("--resume: finishes interrupted replications (--replications R); a single run starts afresh")
+    elif args.replications > 1 and not problems:
+        problems += _plan_problems(out, cfg.with_steps(steps), derive_seeds(seed, args.replications))
     if problems:
         return invalid(problems)
     warn_late_events(cfg, steps)
@@ -156,6 +166,10 @@ def _finish_with_report(folder: Path, wanted: bool, code: int) -> int:
 
     try:
         print(f"report: {write_report(folder)}")
+    except KeyboardInterrupt:
+        print(f"\noutsim: interrupted while writing the report; the results are saved. Write it with: "
+              f"outsim report {folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the run is saved; say what went wrong with the report and how to retry
         print(f"outsim: the run is saved, but its report failed ({type(exc).__name__}: {exc}); "
               f"retry with: outsim report {folder}", file=sys.stderr)
@@ -198,18 +212,33 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int, out: Pat
           flush=True)
     bar = Progress(args.replications)
     try:
-        with Executor(workers=args.workers) as ex:
+        with interruptible(workers=args.workers) as ex:
             reps = run_replications(cfg, seed, args.replications, out, ex, lambda o: bar.count(o.ok))
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        bar.close()
+        return interrupted(_finished_runs(out), args.replications, "replications", out)
     bar.close()
+    if reps.kept:
+        print(f"outsim: kept {reps.kept} finished replication(s) found in {out}")
     write_summary(out, reps.run_dirs)
     if args.format == "csv":
         for run_dir in reps.run_dirs:
             export_csv(run_dir)
     code = _report_failures(reps.failed, out)
     return _finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
+
+
+def _plan_problems(folder: Path, cfg: Config, seeds: list[int]) -> list[str]:
+    """``--out`` problems of a batch of replications: an existing folder must hold this same batch."""
+    return [f"--out: {problem}"] if (problem := plan_problem(folder, cfg, seeds)) else []
+
+
+def _finished_runs(folder: Path) -> int:
+    """Run folders finished under ``folder`` (each is renamed into place whole, so a manifest means done)."""
+    return sum(1 for _ in folder.glob("**/rep-*/manifest.json"))
 
 
 def _report_failures(failed: list, out: Path) -> int:
@@ -248,25 +277,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, whatif = cfgs
     steps = args.steps or whatif.run.steps
     if window is not None and window[1] > steps:
-        problems.append(f"--window: --window = {args.window!r}: ends after the last week run ({steps})")
+        return invalid([f"--window: --window = {args.window!r}: ends after the last week run ({steps})"])
     out, folder_problems = output_folder(
         args.out, Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}",
-        args.force)
-    if problems or folder_problems:
-        return invalid(problems + folder_problems)
+        args.force, args.resume)
     base, whatif = base.with_steps(steps), whatif.with_steps(steps)
+    if not folder_problems:
+        seeds = derive_seeds(args.seed, args.replications)
+        folder_problems = [*_plan_problems(out / "base", base, seeds), *_plan_problems(out / "whatif", whatif, seeds)]
+        if out.is_dir() and any(out.iterdir()) and not (out / "base").is_dir():
+            folder_problems.append(f"--out: {out}: is not a comparison folder; choose another folder, "
+                                   "or add --force to replace it")
+    if folder_problems:
+        return invalid(folder_problems)
     for cfg in (base, whatif):
         warn_late_events(cfg, steps)
     window = window or default_window(whatif)
     print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
     bar = Progress(2 * args.replications)  # one bar across both sides
     try:
-        with Executor(workers=args.workers) as ex:
+        with interruptible(workers=args.workers) as ex:
             runs = run_comparison(base, whatif, args.seed, args.replications, out, ex, lambda o: bar.count(o.ok))
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        bar.close()
+        return interrupted(_finished_runs(out), 2 * args.replications, "runs", out)
     bar.close()
+    if kept := runs.base.kept + runs.whatif.kept:
+        print(f"outsim: kept {kept} finished run(s) found in {out}")
     for side in (runs.base, runs.whatif):
         write_summary(side.folder, side.run_dirs)
     if not runs.pairs:

@@ -71,21 +71,26 @@ def warn_late_events(cfg: Config, steps: int) -> None:
               f"({steps}) and will not happen", file=sys.stderr)
 
 
-def output_folder(out: Path | None, default: Path, force: bool) -> tuple[Path, list[str]]:
+def output_folder(out: Path | None, default: Path, force: bool, resume: bool = False) -> tuple[Path, list[str]]:
     """The folder a command writes, and the problems with it, found before any work.
 
     A default folder (named after the time) that already exists gets a ``-2``, ``-3``, ... suffix, so two runs
     started in the same second never share one. An ``--out`` that exists is refused unless ``force``, which
-    deletes it first, so old files never sit beside new ones. A folder that cannot be created is refused.
+    deletes it first, so old files never sit beside new ones, or ``resume``, which continues the work in it.
+    A folder that cannot be created is refused.
     """
+    if resume and (out is None or force):
+        return out or default, ["--resume: continues the work in an existing folder: give it as --out FOLDER, "
+                                "without --force"]
     if out is None:
         out, n = default, 2
         while out.exists():
             out, n = default.with_name(f"{default.name}-{n}"), n + 1
-    elif out.exists() and not force:
-        return out, [f"--out: {out}: already exists; choose another folder, or add --force to replace it"]
     elif out.exists() and not out.is_dir():
         return out, [f"--out: {out}: is a file, not a folder"]
+    elif out.exists() and not (force or resume):
+        return out, [f"--out: {out}: already exists; choose another folder, add --force to replace it, "
+                     "or --resume to finish an interrupted batch in it"]
     parent = next(p for p in (out, *out.parents) if p.exists())
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         return out, [f"--out: {out}: cannot be written ({parent} is not a writable folder)"]
@@ -94,5 +99,16 @@ def output_folder(out: Path | None, default: Path, force: bool) -> tuple[Path, l
     return out, []
 
 
-def add_force_option(parser: argparse.ArgumentParser) -> None:
+def interrupted(done: int, total: int, what: str, folder: Path) -> int:
+    """Say what an interrupted batch kept and how to finish it; returns the exit code for Ctrl-C."""
+    print(f"\noutsim: interrupted; {done} of {total} {what} are finished and kept in {folder}. To finish the rest, "
+          f"run the same command with --out {folder} --resume", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def add_force_option(parser: argparse.ArgumentParser, resume: bool = False) -> None:
+    """``--force`` (replace an existing --out), and with ``resume`` also ``--resume`` (finish the work in it)."""
     parser.add_argument("--force", action="store_true", help="replace the --out folder if it exists (it is deleted first)")
+    if resume:
+        parser.add_argument("--resume", action="store_true",
+                            help="finish an interrupted batch in its --out folder: verified finished runs are kept")

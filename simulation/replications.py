@@ -6,6 +6,11 @@ two scenarios with the same seeds (common random numbers: demand shocks and choi
 same streams) into ``base/`` and ``whatif/``, so the difference seed by seed isolates the scenario's
 effect. This module only runs and records; the statistics over the runs (summary.parquet,
 comparison.parquet) are computed by analysis/replications.py, which the CLI calls afterwards.
+
+Each folder of replications starts with ``plan.json`` (config and seeds). Run again into the same
+folder, a batch keeps every replication whose run folder is complete and verified (same config, seed
+and outsim version; every table's SHA-256 as recorded) and runs only the others, so an interrupted
+batch resumes where it stopped. A folder planned for another config or other seeds is refused.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 from simulation.config import Config
 from simulation.executor import Executor, Outcome, derive_seeds, replication_tasks
-from simulation.runfolder import write_manifest
+from simulation.runfolder import outsim_version, remove_partial_folders, verified_run, write_json, write_manifest
+
+PLAN = "plan.json"
 
 
 @dataclass
@@ -26,6 +35,7 @@ class Replications:
     folder: Path
     seeds: list[int]
     outcomes: list[Outcome]
+    kept: int = 0  # replications found finished and verified in the folder, not run again
 
     @property
     def failed(self) -> list[Outcome]:
@@ -42,7 +52,8 @@ def run_replications(cfg: Config, base_seed: int, replications: int, folder: Pat
                      on_done: Callable[[Outcome], None] | None = None, seeds: list[int] | None = None) -> Replications:
     """Run R replications into ``folder/rep-XXX`` and write the folder's manifest.
 
-    The manifest lists the replications that finished under ``replications`` and the others, with
+    Replications already finished and verified in ``folder`` are kept, not run again (see the module
+    docstring). The manifest lists the replications that finished under ``replications`` and the others, with
     their tracebacks, under ``failed``.
 
     Args:
@@ -53,10 +64,21 @@ def run_replications(cfg: Config, base_seed: int, replications: int, folder: Pat
         executor: an entered :class:`~simulation.executor.Executor`.
         on_done: called as each replication finishes (progress reporting).
         seeds: the seeds to use instead of deriving them from ``base_seed`` (comparisons share them).
+
+    Raises:
+        ValueError: ``folder`` was planned for another config or other seeds (:func:`plan_problem`).
     """
-    folder.mkdir(parents=True, exist_ok=True)
     seeds = seeds or derive_seeds(base_seed, replications)
-    reps = Replications(folder, seeds, executor.map(replication_tasks(cfg, seeds, folder), on_done))
+    if problem := plan_problem(folder, cfg, seeds):
+        raise ValueError(problem)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_partial_folders(folder)
+    write_json(folder / PLAN, _plan(cfg, seeds))
+    tasks = replication_tasks(cfg, seeds, folder)
+    fresh = [i for i, t in enumerate(tasks) if not verified_run(Path(t.out_dir), t.config, t.seed)]
+    ran = dict(zip(fresh, executor.map([tasks[i] for i in fresh], on_done)))
+    outcomes = [ran[i] if i in ran else Outcome(t, True, 0.0) for i, t in enumerate(tasks)]
+    reps = Replications(folder, seeds, outcomes, kept=len(tasks) - len(fresh))
     write_manifest(folder, {
         "kind": "replications", "scenario": cfg.name, "description": cfg.description, "base_seed": base_seed,
         "seeds": seeds, "replications": [d.name for d in reps.run_dirs],
@@ -64,6 +86,28 @@ def run_replications(cfg: Config, base_seed: int, replications: int, folder: Pat
         "config": cfg.model_dump(mode="json"),
     })
     return reps
+
+
+def _plan(cfg: Config, seeds: list[int]) -> dict:
+    return {"config": cfg.model_dump(mode="json"), "seeds": list(seeds), "outsim": outsim_version()}
+
+
+def plan_problem(folder: Path, cfg: Config, seeds: list[int]) -> str | None:
+    """Why ``folder`` cannot take these replications (it was planned for another config, other seeds or
+    another outsim version), or None if it is new or holds the same plan."""
+    try:
+        planned = json.loads((folder / PLAN).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None if not folder.exists() or not any(folder.iterdir()) else (
+            f"{folder}: holds files but no {PLAN}, so it is not a batch of replications; choose another folder, "
+            "or add --force to replace it")
+    except (OSError, ValueError):
+        return f"{folder / PLAN}: unreadable; choose another folder, or add --force to replace it"
+    mine = _plan(cfg, seeds)
+    for key, what in (("config", "another config"), ("seeds", "other seeds"), ("outsim", "another outsim version")):
+        if planned.get(key) != mine[key]:
+            return f"{folder}: was started with {what}; choose another folder, or add --force to replace it"
+    return None
 
 
 @dataclass

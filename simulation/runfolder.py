@@ -2,8 +2,9 @@
 
 Every file is written through a temporary name (``.<name>.tmp-<pid>``) and renamed into place, so no
 reader ever sees a half-written file; the sweep store removes such leftovers when it starts. A run
-folder holds ``manifest.json`` (what was run, with which seed, versions and git revision) and one
-Parquet file per table in :data:`DATA_FILES`.
+folder is built whole under ``.<name>.partial-<pid>`` and renamed into place, so a run folder that
+exists is complete. It holds ``manifest.json`` (what was run, with which seed, versions, git revision
+and the SHA-256 of each table) and one Parquet file per table in :data:`DATA_FILES`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -99,13 +101,78 @@ def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: d
 
 
 def write_run_folder(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]) -> Path:
-    """Write one Parquet file per table, then manifest.json, each atomically; returns the folder."""
+    """Write one Parquet file per table and manifest.json (with each table's SHA-256); returns the folder.
+
+    The folder is built under a temporary name beside ``out_dir`` and renamed into place, so an
+    interrupted write never leaves a folder that looks like a run. An existing empty folder or run
+    folder at ``out_dir`` is replaced; any other existing folder is refused.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds files that are not a run folder's.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        write_atomic(out / f"{name}.parquet", partial(table.to_parquet, index=False))
-    write_json(out / MANIFEST, manifest)
+    if out.exists() and any(out.iterdir()) and _kind(out) != "run":
+        raise FileExistsError(f"{out}: not empty and not a run folder; refusing to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir()
+        for name, table in tables.items():
+            table.to_parquet(partial / f"{name}.parquet", index=False)
+        sums = {name: file_sha256(partial / f"{name}.parquet") for name in tables}
+        write_json(partial / MANIFEST, {**manifest, "sha256": sums})
+        if out.exists():
+            _swap_into_place(partial, out)
+        else:
+            os.rename(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return out
+
+
+def _swap_into_place(new: Path, out: Path) -> None:
+    """Replace the folder ``out`` by ``new``: the old one is moved aside, then deleted."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(new, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _kind(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_run(run_dir: Path, config: Mapping[str, Any], seed: int) -> bool:
+    """True if ``run_dir`` is a complete run of ``config`` and ``seed`` by this outsim version, every
+    table intact (its SHA-256 matches the manifest's): a finished replication that need not run again."""
+    try:
+        manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+        sums = manifest["sha256"]
+        return (manifest.get("kind") == "run" and manifest.get("config") == config and manifest.get("seed") == seed
+                and manifest.get("versions", {}).get("outsim") == outsim_version()
+                and set(sums) == set(DATA_FILES)
+                and all(file_sha256(run_dir / f"{name}.parquet") == sums[name] for name in DATA_FILES))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def remove_partial_folders(folder: Path) -> None:
+    """Delete the ``.<name>.partial-<pid>`` and ``.<name>.old-<pid>`` folders an interrupted writer left."""
+    for leftover in [*folder.glob(".*.partial-*"), *folder.glob(".*.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def load_run_config(run_dir: str | Path) -> tuple[Config, int]:
@@ -132,9 +199,11 @@ def export_csv(run_dir: str | Path) -> list[Path]:
     """Write a CSV copy of every Parquet table in a run folder (for spreadsheets); returns the files.
 
     Raises:
-        ScenarioError: the folder holds no Parquet table.
+        ScenarioError: the folder has no manifest or holds no Parquet table.
     """
     folder = Path(run_dir)
+    if not (folder / MANIFEST).is_file():
+        raise ScenarioError([Problem(str(folder), MANIFEST, MISSING, "not a run folder (no manifest.json)")])
     tables = sorted(folder.glob("*.parquet"))
     if not tables:
         raise ScenarioError([Problem(str(folder), "parquet", MISSING, "no Parquet tables to export (is this a run folder?)")])

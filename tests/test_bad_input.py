@@ -71,7 +71,7 @@ def test_an_existing_out_folder_is_refused_unless_forced_and_then_replaced(capsy
     (out / "old.csv").write_text("stale")
     small = [BASELINE, "--scale", "0.05", "--steps", "5", "--no-report", "--out", str(out)]
     assert main(["run", *small]) == 2
-    assert "already exists; choose another folder, or add --force" in capsys.readouterr().err
+    assert "already exists; choose another folder, add --force to replace it" in capsys.readouterr().err
     assert (out / "old.csv").exists()
     assert main(["run", *small, "--force"]) == 0
     assert not (out / "old.csv").exists() and (out / "manifest.json").exists()
