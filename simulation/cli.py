@@ -19,9 +19,9 @@ from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
                                    add_scale_option, interrupted, invalid, output_folder, run_option_problems,
-                                   warn_late_events)
+                                   size_problems, warn_late_events)
 from simulation.config import Config
-from simulation.executor import ExecutorError, derive_seeds, interruptible
+from simulation.executor import ExecutorError, default_workers, derive_seeds, interruptible
 from simulation.progress import Progress
 from simulation.replications import (default_window, plan_problem, run_comparison, run_replications,
                                      write_comparison_manifest)
@@ -129,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suffix = f"-r{args.replications}" if args.replications > 1 else ""
     out, problems = output_folder(args.out, Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}{suffix}",
                                   args.force, args.resume)
+    problems += size_problems(cfg, steps, args.replications, _parallel(args.workers), args.force)
     if args.resume and args.replications == 1:
         problems.append("--resume: finishes interrupted replications (--replications R); a single run starts afresh")
     elif args.replications > 1 and not problems:
@@ -231,6 +232,11 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int, out: Pat
     return _finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
 
 
+def _parallel(workers: int | None) -> int:
+    """How many runs go at once with ``--workers``."""
+    return default_workers() if workers is None else max(1, workers)
+
+
 def _plan_problems(folder: Path, cfg: Config, seeds: list[int]) -> list[str]:
     """``--out`` problems of a batch of replications: an existing folder must hold this same batch."""
     return [f"--out: {problem}"] if (problem := plan_problem(folder, cfg, seeds)) else []
@@ -278,6 +284,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     steps = args.steps or whatif.run.steps
     if window is not None and window[1] > steps:
         return invalid([f"--window: --window = {args.window!r}: ends after the last week run ({steps})"])
+    if problems := size_problems(max(cfgs, key=lambda c: c.firms.count * c.run.scale), steps, 2 * args.replications,
+                                 _parallel(args.workers), args.force):
+        return invalid(problems)
     out, folder_problems = output_folder(
         args.out, Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}",
         args.force, args.resume)

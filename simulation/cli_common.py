@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from simulation.config import Config
-from simulation.config.schema import RunConfig
+from simulation.config.schema import RunConfig, scaled
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -64,6 +64,37 @@ def run_option_problems(seed: int | None, steps: int | None) -> list[str]:
     return problems
 
 
+# What one run costs, per firm-week (warm-up included), measured on the 2-core reference machine with the
+# baseline at 1,000 to 100,000 firms (peak resident memory; wall time while recording): an upper bound there.
+BYTES_PER_FIRM_WEEK, BASE_BYTES = 170, 250 * 2**20
+FIRM_WEEKS_PER_SECOND = 60_000
+MAX_SECONDS = 2 * 3600  # the longest job outsim starts without --force
+
+
+def size_problems(cfg: Config, steps: int, runs: int = 1, parallel: int = 1, force: bool = False) -> list[str]:
+    """Refuse a job whose estimated peak memory exceeds half of this machine's memory, or that would take
+    more than two hours, before any work; ``force`` lets it go ahead.
+
+    Args:
+        runs: how many runs of ``cfg`` the job makes; ``parallel`` of them run at once.
+    """
+    firm_weeks = scaled(cfg.firms.count, cfg.run.scale) * (steps + cfg.run.warmup_weeks)
+    memory = (BASE_BYTES + BYTES_PER_FIRM_WEEK * firm_weeks) * max(1, min(parallel, runs))
+    seconds = firm_weeks / FIRM_WEEKS_PER_SECOND * -(-runs // max(1, parallel))
+    limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    if force or (memory <= limit and seconds <= MAX_SECONDS):
+        return []
+    what = f"{firm_weeks:,} firm-weeks per run" + (f", {runs} runs, {parallel} at a time" if runs > 1 else "")
+    return [f"size: {what} need about {memory / 2**30:,.1f} GiB of memory at peak (this machine allows "
+            f"{limit / 2**30:,.1f} GiB: half of its memory) and about {_duration(seconds)} (the limit is "
+            f"{_duration(MAX_SECONDS)}); make the market (--scale, firms.count) or the horizon (--steps) smaller, "
+            "or add --force to run it anyway"]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.0f} min"
+
+
 def warn_late_events(cfg: Config, steps: int) -> None:
     """Say which of the scenario's events fall after the last week run (they will not happen)."""
     for e in (e for e in cfg.events if e.at > steps):
@@ -108,7 +139,9 @@ def interrupted(done: int, total: int, what: str, folder: Path) -> int:
 
 def add_force_option(parser: argparse.ArgumentParser, resume: bool = False) -> None:
     """``--force`` (replace an existing --out), and with ``resume`` also ``--resume`` (finish the work in it)."""
-    parser.add_argument("--force", action="store_true", help="replace the --out folder if it exists (it is deleted first)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --out folder if it exists (it is deleted first), and run a job larger than "
+                             "the memory and time limits")
     if resume:
         parser.add_argument("--resume", action="store_true",
                             help="finish an interrupted batch in its --out folder: verified finished runs are kept")

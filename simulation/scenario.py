@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +72,40 @@ def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
     return key, value
 
 
+MAX_FILE_BYTES = 1_000_000  # the largest scenario, sweep or calibration file read (the baseline is 12 kB)
+
+
+def read_text_file(path: Path) -> str:
+    """The text of a small regular UTF-8 file: never a device, pipe or folder, never more than
+    :data:`MAX_FILE_BYTES`, so a wrong path cannot make outsim read forever.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: it is not a regular file, is too large or is not UTF-8 text (the message says which).
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: opening a pipe would wait for a writer
+        raise ValueError("not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)  # a file that grows meanwhile is still read only this far
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES:,} bytes; scenario files are small text files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError([Problem(shown_path(chain[-1]), "extends", path.name, f"cyclic extends ({cycle})")])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+        text = read_text_file(path)
+    except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
+        rule = str(exc) if isinstance(exc, ValueError) else "file not found"
         if chain:
-            raise ScenarioError([Problem(shown_path(chain[-1]), "extends", shown_path(path), "file not found")]) from None
-        raise ScenarioError([Problem(shown_path(path), "scenario", MISSING, "file not found")]) from None
+            raise ScenarioError([Problem(shown_path(chain[-1]), "extends", shown_path(path), rule)]) from None
+        raise ScenarioError([Problem(shown_path(path), "scenario", MISSING, rule)]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -223,7 +249,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | li
     data: dict[str, Any] = base.model_dump(mode="json") if base is not None else {}
     source = "(defaults)" if base is None else "(run folder)"
     if path is not None:
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise ScenarioError([Problem(str(path), "scenario", MISSING, "file not found")])
         p = Path(path).resolve()
         source = str(path)

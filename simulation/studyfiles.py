@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulation.scenario import MISSING, Problem, ScenarioError, shown_path
+from simulation.scenario import MISSING, Problem, ScenarioError, read_text_file, shown_path
 
 
 def read_toml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
@@ -27,9 +27,11 @@ def read_toml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
     p = Path(path)
     src = shown_path(p.resolve()) if p.exists() else str(path)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8")), src
+        return tomllib.loads(read_text_file(p)), src
     except (FileNotFoundError, IsADirectoryError):
         raise ScenarioError([Problem(str(path), what, MISSING, "file not found")]) from None
+    except ValueError as exc:
+        raise ScenarioError([Problem(src, what, MISSING, str(exc))]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(src, "toml", MISSING, f"TOML syntax error: {exc}")]) from None
 

@@ -1,15 +1,20 @@
 """Wrong command-line input is refused up front, with exit 2, one line per problem and no traceback: seeds and
 horizons out of the schema's range, booleans given for numbers, --set tables and values that are not TOML, and
-names that would put the run folder elsewhere. Events a shorter run cuts off are announced, not dropped in silence."""
+names that would put the run folder elsewhere, files that are not small regular text files, and jobs too large
+for the machine. Events a shorter run cuts off are announced, not dropped in silence."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from pydantic import ValidationError
 
 from simulation.cli import main
+from simulation.cli_common import output_folder, size_problems
 from simulation.config import Config
 from simulation.scenario import ScenarioError, load_scenario, parse_override
+from simulation.studyfiles import read_toml
 
 from conftest import ROOT
 
@@ -79,8 +84,6 @@ def test_an_existing_out_folder_is_refused_unless_forced_and_then_replaced(capsy
 
 def test_default_folders_never_collide_and_unwritable_ones_are_refused(tmp_path):
     """Two runs named for the same second get -2, -3 suffixes; a folder under a file cannot be written."""
-    from simulation.cli_common import output_folder
-
     default = tmp_path / "20261201-120000-s1"
     default.mkdir()
     (tmp_path / "20261201-120000-s1-2").mkdir()
@@ -105,3 +108,42 @@ def test_outsim_says_its_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0 and capsys.readouterr().out.startswith("outsim ")
+
+
+def test_only_small_regular_text_files_are_read(tmp_path, capsys):
+    """A device, a pipe, a folder, a file over 1 MB and a binary file are refused, each in one line."""
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 200_000)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00name = 1")
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)  # opening it would wait for a writer forever
+    for path, rule in [("/dev/zero", "not a regular file"), (pipe, "not a regular file"),
+                       (tmp_path, "not a regular file"), (big, "larger than 1,000,000 bytes"),
+                       (binary, "not UTF-8 text")]:
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert rule in err and "Traceback" not in err, (path, err)
+
+
+def test_a_sweep_or_calibration_file_is_read_with_the_same_bounds(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 200_000)
+    with pytest.raises(ScenarioError, match="larger than"):
+        read_toml(big, "sweep")
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        read_toml("/dev/zero", "calibration")
+
+
+def test_a_job_too_large_for_this_machine_is_refused_with_its_estimate_unless_forced(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(BASELINE), "--set", "firms.count=10000000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "GiB of memory at peak" in err and "add --force to run it anyway" in err and not out.exists()
+    assert main(["compare", str(BASELINE), str(BASELINE), "--steps", "100000", "--replications", "2"]) == 2
+    assert "GiB of memory" in capsys.readouterr().err
+    cfg = load_scenario(BASELINE, {"firms.count": 10_000_000})
+    assert size_problems(cfg, 520, force=True) == []
+    assert size_problems(load_scenario(BASELINE), 520) == []  # the baseline itself is well inside
+    one, four_at_once = (size_problems(load_scenario(BASELINE, {"run.scale": 40}), 520, runs=4, parallel=p) for p in (1, 4))
+    assert one == [] and "4 runs, 4 at a time" in four_at_once[0]  # four 40k-firm runs at once need 4x the memory
