@@ -94,8 +94,8 @@ def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> st
         service: one service name, or None for every service the firm uses.
 
     Returns:
-        Plain text, one block per service, events in week order (the review first, then the contract
-        events it caused).
+        Plain text, one block per service, events in week order: within a week, a provider's exit, then
+        the review it caused, then the contract events of the review.
 
     Raises:
         ValueError: the firm does not exist (the message gives the valid range) or does not use the service.
@@ -126,8 +126,11 @@ def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> st
         cs = c[c["service"].astype(str) == s]
         out.append(f"== {s} ({kinds.get(s, '?').upper()}): {len(ds)} review(s), {len(cs)} contract event(s) ==")
         out.append(_spell_line(run, firm_id, s))
+        # The model's week: providers exit (phase 6) before the reviews they cause (phase 7), whose contract
+        # events follow them.
         rows = [(int(r["week"]), 0, i, _review_lines(r)) for i, (_, r) in enumerate(ds.iterrows())]
-        rows += [(int(e["week"]), 1, i, [_event_line(e)]) for i, (_, e) in enumerate(cs.iterrows())]
+        rows += [(int(e["week"]), -1 if e["event"] == "provider_exit" else 1, i, [_event_line(e)])
+                 for i, (_, e) in enumerate(cs.iterrows())]
         for _, _, _, lines in sorted(rows, key=lambda t: t[:3]):
             out.extend(lines)
         out.append("")

@@ -57,7 +57,7 @@ def emergence(data, out_dir: str | Path) -> Path:
         percent_axis(ax)
     axes[0].set_ylabel("share of demand (hours)")
     band = f"; lines: mean of {len(runs)} runs, bands: min-max" if len(runs) > 1 else ""
-    fig.suptitle(f"Emergence of sourcing forms: {runs[0].label if len(runs) == 1 else 'replications'}{band}")
+    fig.suptitle(f"Emergence of sourcing forms\n{runs[0].label if len(runs) == 1 else 'replications'}{band}")
     axes[1].legend(loc="upper right", frameon=True)
     return save(fig, out_dir, "emergence")
 
@@ -93,7 +93,7 @@ def transitions(data, out_dir: str | Path) -> Path:
     _heatmap(axes[0], M.transition_matrix(run.decisions), f"all reviews ({len(run.decisions):,})")
     movable = run.decisions[run.decisions["outcome"].astype(str) != "kept"]
     _heatmap(axes[1], M.transition_matrix(movable), f"without mid-term 'kept' ({len(movable):,})")
-    fig.suptitle(f"Sourcing-mode transitions at reviews (count and row share): {run.label}")
+    fig.suptitle(f"Sourcing-mode transitions at reviews (count and row share)\n{run.label}")
     return save(fig, out_dir, "transitions")
 
 
@@ -134,7 +134,7 @@ def survival(data, out_dir: str | Path) -> Path:
             ax.set_xticks([])
             note(ax, f"no {FORM_LABELS[form]} spells in this run")
     axes[0].set_ylabel("share of spells lasting longer")
-    fig.suptitle(f"Relationship survival (Kaplan-Meier, 95% bands): {run.label}")
+    fig.suptitle(f"Relationship survival (Kaplan-Meier, 95% bands)\n{run.label}")
     return save(fig, out_dir, "survival")
 
 
@@ -200,6 +200,5 @@ def segments(data, out_dir: str | Path) -> Path:
         percent_axis(ax, "x")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
-    fig.suptitle(f"Outsourced volume by form, weeks {window[0]}-{window[1]} (in-house work not included): "
-                 f"{run.manifest.get('scenario', '')}")
+    fig.suptitle(f"Outsourced volume by form, weeks {window[0]}-{window[1]} (in-house work not included)\n{run.label}")
     return save(fig, out_dir, "segments")

@@ -62,7 +62,7 @@ def prices(data, out_dir: str | Path) -> Path:
             ax.legend(loc="best", frameon=True)
             ax.set_ylim(0, ax.get_ylim()[1] * 1.05)
     axes[0].set_ylabel("price paid (cu per hour, incl. broker fees)")
-    fig.suptitle(f"Prices by form and kind: {run.label}")
+    fig.suptitle(f"Prices by form and kind\n{run.label}")
     return save(fig, out_dir, "prices")
 
 
@@ -119,7 +119,7 @@ def capacity(data, out_dir: str | Path) -> Path:
     ax.set_ylabel("providers per year")
     ax.set_title("entry and exit")
     ax.legend(loc="upper right", frameon=True)
-    fig.suptitle(f"Capacity and providers: {run.label}")
+    fig.suptitle(f"Capacity and providers\n{run.label}")
     return save(fig, out_dir, "capacity")
 
 
@@ -164,7 +164,7 @@ def concentration(data, out_dir: str | Path) -> Path:
                    label=f"{level:,}: {'moderately' if level < 2000 else 'highly'} concentrated")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9.5, frameon=False)
-    fig.suptitle(f"Provider concentration by service (HHI; levels from the 2010 US merger guidelines): {run.label}")
+    fig.suptitle(f"Provider concentration by service (HHI; levels from the 2010 US merger guidelines)\n{run.label}")
     return save(fig, out_dir, "concentration")
 
 
@@ -222,5 +222,5 @@ def brokers(data, out_dir: str | Path) -> Path:
         percent_axis(ax)
     axes[0].set_ylabel("share through a broker")
     axes[1].legend(loc="upper left", frameon=True)
-    fig.suptitle(f"Intermediaries, whole run: {run.label}")
+    fig.suptitle(f"Intermediaries, whole run\n{run.label}")
     return save(fig, out_dir, "brokers")

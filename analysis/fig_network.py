@@ -152,7 +152,7 @@ def network(data, out_dir: str | Path, weeks: Sequence[int] | None = None, n_fir
     handles += [Line2D([], [], ls="", marker=m, mfc="white", mec="#333333", label=f"{r}")
                 for r, m in REGION_MARKERS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncol=6, frameon=False, fontsize=10)
-    fig.suptitle(f"Firm-provider relationships of {len(firm_ids)} sampled firms: {run.label}")
+    fig.suptitle(f"Firm-provider relationships of {len(firm_ids)} sampled firms\n{run.label}")
     return save(fig, out_dir, "network", dpi=110)  # hundreds of anti-aliased lines: keep the PNG small
 
 

@@ -26,12 +26,13 @@ class FigureSpec:
     caption: str
     draw: Callable[..., Path]
     needs: str = "run"  # "run" (a run, or runs for bands) or "comparison"
+    all_runs: bool = False  # drawn from every replication given (else from the first one only)
 
 
 def _registry() -> list[FigureSpec]:
     return [
         FigureSpec("emergence", "Emergence of sourcing forms", "Share of demand (hours) served in-house, on-call and "
-                   "under permanent contracts, week by week, for BPO and KPO work.", f.emergence),
+                   "under permanent contracts, week by week, for BPO and KPO work.", f.emergence, all_runs=True),
         FigureSpec("transitions", "Sourcing-mode transitions", "Sourcing mode before and after every review "
                    "(counts and row shares).", f.transitions),
         FigureSpec("survival", "Relationship survival", "Kaplan-Meier survival of firm-provider spells by form "
@@ -53,7 +54,7 @@ def _registry() -> list[FigureSpec]:
         FigureSpec("network", "Firm-provider network", "Active relationships of a sample of firms at two weeks, "
                    "coloured by form.", n.network),
         FigureSpec("whatif", "What-if against baseline", "Key metrics of the base and what-if scenarios with bands "
-                   "across replications and the event weeks.", n.whatif, needs="comparison"),
+                   "across replications and the event weeks.", n.whatif, needs="comparison", all_runs=True),
     ]
 
 

@@ -39,12 +39,15 @@ class Formatter:
         one = format_number(float(v.mean()), kind)
         if len(self.numbers) == 1:
             return one
-        missing = f", {len(self.numbers) - len(v)} without it" if len(v) < len(self.numbers) else ""
+        have, total = len(v), len(self.numbers)
+        if have == 1:
+            return f"{one} (only 1 of {total} runs has it)"
+        runs = f"all {total} runs" if have == total else f"the {have} of {total} runs that have it"
         lo, hi = format_number(float(v.min()), kind, bare=True), format_number(float(v.max()), kind, bare=True)
         if lo == hi:
-            return f"{one} (same in all {len(v)} runs{missing})"
+            return f"{one} (same in {runs})"
         dash = " to " if v.min() < 0 else "–"
-        return f"{one} ({lo}{dash}{hi} over {len(v)} runs{missing})"
+        return f"{one} ({lo}{dash}{hi} over {runs})"
 
 
 def format_number(x: float, kind: str, bare: bool = False) -> str:

@@ -38,6 +38,13 @@ METRICS_BY_UNIT: dict[str, tuple[str, ...]] = {
     "multiplier of base demand": ("demand_level",),
 }
 
+#: The metrics that can only lie in [0, 1]: intervals around their means are clipped to it.
+UNIT_INTERVAL_METRICS: frozenset[str] = frozenset(
+    name for unit in ("share of demand (0-1)", "loyalty y (0-1; 1 = always the same provider)",
+                      "share of outsourcing firm-services", "share of on-call buyers per week",
+                      "share of outsourced hours", "share of hours", "quality (0-1)")
+    for name in METRICS_BY_UNIT[unit])
+
 #: Weekly metric name -> its unit, in the order of the table above.
 METRIC_UNITS: dict[str, str] = {name: unit for unit, names in METRICS_BY_UNIT.items() for name in names}
 

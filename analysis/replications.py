@@ -5,7 +5,10 @@
 - A comparison folder gets ``comparison.parquet`` and ``comparison.csv``: per key metric, each side's
   mean over a window of weeks and the paired difference seed by seed (the sides share their seeds:
   common random numbers), whose mean gets a 95% t interval; it is significant when the interval
-  excludes 0 (:func:`compare`).
+  excludes 0 (:func:`compare`). As 16 metrics are tested at once, each also gets a Holm-adjusted
+  p-value: ``significant_holm`` keeps the chance of any false positive among them at 5%.
+- Intervals of metrics that can only lie in [0, 1] (shares, loyalty, quality) are clipped to [0, 1],
+  and their differences to [-1, 1].
 
 Columns are described in docs/run-folders.md; the interval and the window mean are those of
 :mod:`analysis.stats`.
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.files import write_atomic, write_parquet_and_csv
-from analysis.stats import t_half_width, window_mean
+from analysis.metric_units import UNIT_INTERVAL_METRICS
+from analysis.stats import CONFIDENCE, few_runs_warning, holm, paired_p_values, t_half_width, window_mean
 
 KEY_METRICS = ("permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "in_house_share",
                "unmet_share", "loyalty_mean", "switch_rate", "mean_price_bpo", "mean_price_kpo", "provider_utilization",
@@ -37,6 +42,9 @@ def summarise(run_dirs: list[Path]) -> pd.DataFrame:
     out = g.agg(mean="mean", sd="std", n="count").reset_index()
     half = t_half_width(out["sd"].to_numpy(), out["n"].to_numpy())
     out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    bounded = out["metric"].isin(UNIT_INTERVAL_METRICS)
+    out.loc[bounded, "lo"] = out.loc[bounded, "lo"].clip(lower=0.0)
+    out.loc[bounded, "hi"] = out.loc[bounded, "hi"].clip(upper=1.0)
     return out[["metric", "step", "mean", "lo", "hi", "n"]]
 
 
@@ -58,7 +66,8 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
 
     Returns:
         One row per key metric present: metric, base_mean, whatif_mean, diff_mean, diff_lo, diff_hi (95% t
-        interval of the mean paired difference), n (pairs), significant (the interval excludes 0).
+        interval of the mean paired difference), n (pairs), significant (the interval excludes 0), p_holm
+        (the paired t test's p-value, Holm-adjusted over the metrics) and significant_holm (p_holm < 0.05).
     """
     def window_means(d: Path) -> pd.Series:
         """The key metrics of one run folder averaged over the window."""
@@ -72,7 +81,11 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
     half = pd.Series(t_half_width(diff.std().to_numpy(), n.to_numpy()), index=diff.columns)
     out = pd.DataFrame({"base_mean": base.mean(), "whatif_mean": what.mean(), "diff_mean": diff.mean(),
                         "diff_lo": diff.mean() - half, "diff_hi": diff.mean() + half, "n": n})
+    bounded = out.index.isin(list(UNIT_INTERVAL_METRICS))
+    out.loc[bounded, ["diff_lo", "diff_hi"]] = out.loc[bounded, ["diff_lo", "diff_hi"]].clip(-1.0, 1.0)
     out["significant"] = (out["diff_lo"] > 0) | (out["diff_hi"] < 0)
+    out["p_holm"] = holm(paired_p_values(diff.mean(), diff.std(), n))
+    out["significant_holm"] = out["p_holm"] < 1 - CONFIDENCE
     return out.rename_axis("metric").reset_index()
 
 
@@ -83,10 +96,22 @@ def write_comparison(folder: Path, table: pd.DataFrame) -> None:
 
 def format_comparison(table: pd.DataFrame, window: tuple[int, int]) -> str:
     """The comparison as a terminal table."""
-    lines = [f"Paired comparison over weeks {window[0]}-{window[1]} ({int(table['n'].max())} seed pairs; "
+    pairs = int(table["n"].max())
+    lines = [f"Paired comparison over weeks {window[0]}-{window[1]} ({pairs} seed pairs; "
              "95% t interval of the mean difference):",
-             f"  {'metric':22}{'baseline':>11}{'what-if':>11}{'difference':>12}  {'95% interval':>22}  sig."]
+             f"  {'metric':22}{'baseline':>11}{'what-if':>11}{'difference':>12}  {'95% interval':>22}  sig.  Holm"]
     for r in table.itertuples():
         lines.append(f"  {r.metric:22}{r.base_mean:11.4g}{r.whatif_mean:11.4g}{r.diff_mean:+12.4g}  "
-                     f"[{r.diff_lo:+9.3g}, {r.diff_hi:+9.3g}]  {'yes' if r.significant else 'no'}")
+                     f"[{r.diff_lo:+9.3g}, {r.diff_hi:+9.3g}]  {'yes' if r.significant else 'no ':4}  "
+                     f"{'yes' if r.significant_holm else 'no'}")
+    if len(table) > 1:
+        lines.append(multiplicity_note(len(table)))
+    if warning := few_runs_warning(pairs):
+        lines.append(f"Warning: {warning}.")
     return "\n".join(lines)
+
+
+def multiplicity_note(metrics: int) -> str:
+    """What testing ``metrics`` metrics at once means for reading their "significant" column."""
+    return (f"{metrics} metrics are tested at once: with no effect at all, about {0.05 * metrics:.1f} of them would "
+            "still show sig. = yes by chance. Holm = yes keeps the chance of any false yes among them at 5%.")

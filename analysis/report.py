@@ -27,17 +27,25 @@ from analysis.figure_registry import DrawnFigure, draw_all
 from analysis.html import config_html, esc, page, png, provenance_html, table
 from analysis.formatting import Formatter
 from analysis.load import Comparison, Replications, RunData, load
+from analysis.replications import multiplicity_note
+from analysis.stats import few_runs_warning
 
-def _figures_html(drawn: Sequence[DrawnFigure], prefix: str = "") -> str:
+def _figures_html(drawn: Sequence[DrawnFigure], prefix: str = "", runs: Sequence[RunData] = ()) -> str:
+    """The figures with their captions; given several ``runs``, each caption says whether the figure
+    shows all of them or only the first."""
     out = []
     for d in drawn:
+        source = ""
+        if len(runs) > 1:
+            source = (f" Drawn from all {len(runs)} replications." if d.spec.all_runs else
+                      f" Drawn from one replication only: {runs[0].path.name}, seed {runs[0].manifest.get('seed', '?')}.")
         fid = f"fig-{prefix}{d.spec.name}"
         if d.png is None:
             out.append(f"<figure id='{fid}'><h3>{esc(d.spec.title)}</h3><p class='missing'>Not drawn: "
                        f"{esc(d.message)}</p></figure>")
             continue
         out.append(f"<figure id='{fid}'><h3>{esc(d.spec.title)}</h3>{png(d.png, d.spec.title)}"
-                   f"<figcaption>{esc(d.spec.caption)} "
+                   f"<figcaption>{esc(d.spec.caption + source)} "
                    f"(<code>figures/{prefix.replace('-', '/')}{d.png.name}</code>, also as SVG)</figcaption></figure>")
     return "\n".join(out)
 
@@ -110,13 +118,17 @@ def _tables_html(run: RunData) -> str:
 
 def _summary(runs: Sequence[RunData], label: str) -> str:
     r = runs[0]
-    cfg = r.config
     kinds = r.service_kind
     services = ", ".join(f"{s} ({k.upper()})" for s, k in kinds.items())
-    return (f"<p>{esc(r.manifest.get('description', ''))}</p><p>{esc(label)}: {len(r.firms):,} client firms, "
-            f"{F.providers_at_start(r.providers)} providers at the start "
-            f"({F._get(cfg, 'providers', 'bpo_count', default='?')} BPO, {F._get(cfg, 'providers', 'kpo_count', default='?')} "
-            f"KPO), {F._get(cfg, 'intermediaries', 'count', default='?')} brokers, {r.steps} weeks; services: "
+    size = r.manifest.get("market", {})
+    scale = F._get(r.config, "run", "scale", default=1)
+    scaled = f", the scenario's market scaled by {scale}" if scale != 1 else ""
+    return (f"<p><i>The scenario:</i> {esc(r.manifest.get('description', ''))}</p>"
+            f"<p><i>As run</i> (with any --set and --scale options{esc(scaled)}): {esc(label)}: {len(r.firms):,} "
+            f"client firms, {size.get('bpo_providers', '?')} BPO providers, {size.get('kpo_providers', '?')} KPO "
+            f"specialists and {size.get('brokers', '?')} broker{'' if size.get('brokers') == 1 else 's'} at the start "
+            "of the warm-up "
+            f"({F.providers_at_start(r.providers)} providers active in week 1), {r.steps} weeks; services: "
             f"{esc(services)}.</p>")
 
 
@@ -144,10 +156,12 @@ def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str
     note = (f"<p class='sub'>Numbers are means over {len(runs)} replications with their range; the emergence figure "
             f"shows all replications, the other figures and tables the first ({esc(runs[0].path.name)}).</p>"
             if len(runs) > 1 else "")
+    if len(runs) > 1 and (warning := few_runs_warning(len(runs))):
+        note += f"<p class='missing'>Warning: {esc(warning)}.</p>"
     checks = "".join(f"<li>{esc(c)}</li>" for c in F.data_checks(runs[0]))
     items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(numbers))
     return (f"<h1>{esc(title)}</h1><h2>Summary</h2>{_summary(runs, label)}{_headline(numbers)}<h2>Key findings</h2>{note}<ul>{items}</ul>"
-            f"<h2>Calibration targets</h2>{_calibration_html(numbers)}<h2>Figures</h2>{_figures_html(drawn)}"
+            f"<h2>Calibration targets</h2>{_calibration_html(numbers)}<h2>Figures</h2>{_figures_html(drawn, runs=runs)}"
             f"<h2>Tables</h2>{_tables_html(runs[0])}<h2>Data notes</h2><ul>{checks}</ul>"
             f"<h2>Config</h2>{config_html(runs[0].config)}")
 
@@ -159,7 +173,10 @@ def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
              f"<p>Event weeks: {esc(', '.join(map(str, cmp.event_weeks)) or 'none recorded')}.</p>",
              "<h2>What-if figure</h2>", _figures_html(drawn)]
     if cmp.table is not None and len(cmp.table):
-        parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + table(cmp.table, left=("metric",)))
+        warning = few_runs_warning(int(cmp.table["n"].max())) if "n" in cmp.table else None
+        parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + table(cmp.table, left=("metric",))
+                     + f"<p class='sub'>{esc(multiplicity_note(len(cmp.table)))}</p>"
+                     + (f"<p class='missing'>Warning: {esc(warning)}.</p>" if warning else ""))
     base_n = [F.run_numbers(r) for r in cmp.base.runs]
     _write_calibration_csv(base_n, out_dir)
     what_n = [F.run_numbers(r) for r in cmp.whatif.runs]
@@ -167,7 +184,8 @@ def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
         items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(nums))
         figs = draw_all(reps.runs, out_dir / "figures" / name)
         parts.append(f"<h2>{'Base' if name == 'base' else 'What-if'}: {esc(reps.label)}</h2>"
-                     f"{_summary(reps.runs, reps.label)}<ul>{items}</ul>{_figures_html(figs, prefix=name + '-')}")
+                     f"{_summary(reps.runs, reps.label)}<ul>{items}</ul>"
+                     f"{_figures_html(figs, prefix=name + '-', runs=reps.runs)}")
     parts.append(f"<h2>Calibration targets (base)</h2>{_calibration_html(base_n)}")
     parts.append(f"<h2>Config (what-if)</h2>{config_html(cmp.whatif.runs[0].config)}")
     return "\n".join(parts)

@@ -7,7 +7,10 @@
   comparisons, sweep outputs and the report's findings all average this one way.
 - The 95% confidence interval of a mean of ``n`` values with sample standard deviation ``sd`` is
   ``mean +- t(0.975, n - 1) * sd / sqrt(n)`` (Student's t): :func:`t_half_width` gives its half-width
-  for replication summaries, paired comparisons, sweep summaries and figure bands.
+  for replication summaries, paired comparisons, sweep summaries and figure bands. With fewer than
+  three values it is so wide that it says little (:func:`few_runs_warning`).
+- Many metrics compared at once: :func:`holm` adjusts their p-values so that the chance of any false
+  "significant" among them stays at 5% (Holm's step-down method).
 """
 
 from __future__ import annotations
@@ -37,6 +40,35 @@ def t_half_width(sd: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(n > 1, stats.t.ppf((1 + CONFIDENCE) / 2, np.maximum(n - 1, 1)), np.nan)
         return t * np.asarray(sd, float) / np.sqrt(n)
+
+
+def few_runs_warning(n: int) -> str | None:
+    """A warning when ``n`` runs are too few for a useful 95% interval (fewer than 3), else None."""
+    if n >= 3:
+        return None
+    return (f"with {n} run{'s' if n != 1 else ''} per mean the 95% intervals are very wide (t = "
+            f"{stats.t.ppf((1 + CONFIDENCE) / 2, max(n - 1, 1)):.1f}) or missing; use 3 or more replications")
+
+
+def paired_p_values(mean: ArrayLike, sd: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:
+    """Two-sided p-values of the paired t test that a mean difference is 0 (NaN with fewer than two pairs)."""
+    mean, sd, n = (np.asarray(x, float) for x in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(mean) / (sd / np.sqrt(n))
+        p = np.where(n > 1, 2 * stats.t.sf(t, np.maximum(n - 1, 1)), np.nan)
+    return np.where((sd == 0) & (n > 1), np.where(mean == 0, 1.0, 0.0), p)
+
+
+def holm(p: ArrayLike) -> NDArray[np.float64]:
+    """Holm-adjusted p-values: the i-th smallest of m is multiplied by m - i, kept monotone, capped at 1;
+    NaN stays NaN and does not count among the m tests."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(np.maximum.accumulate(p[order] * (m - np.arange(m))), 1.0)
+    return out
 
 
 def last_window(steps: int, weeks: int = YEAR) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 from analysis.replications import compare, format_comparison, write_comparison, write_summary
-from analysis.stats import last_window, window_mean
+from analysis.stats import few_runs_warning, last_window, window_mean
 from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
@@ -178,13 +178,28 @@ def _finish_with_report(folder: Path, wanted: bool, code: int) -> int:
     return code
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.load import RunFolderError
+# The folders whose reports other commands write, and the command that writes each.
+OTHER_REPORTS = {
+    "sweep": "a sweep folder: its summary and figures come from: outsim sweep SWEEP_FILE --analyze --out {folder}",
+    "calibration": ("a calibration folder: rerun its calibration, which computes nothing new and rewrites "
+                    "report.html: outsim calibrate CALIBRATION_FILE --out {folder}"),
+}
 
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.load import RunFolderError, folder_kind, read_manifest
+
+    if not _is_folder(args.run_dir):
+        return EXIT_INVALID
     try:
-        return _finish_with_report(args.run_dir, True, EXIT_OK) if _is_folder(args.run_dir) else EXIT_INVALID
+        kind = read_manifest(args.run_dir).get("kind", "run")
+        if kind in OTHER_REPORTS:
+            return invalid([f"{args.run_dir}: manifest.json: kind = {kind!r}: "
+                            + OTHER_REPORTS[kind].format(folder=args.run_dir)], ran=False)
+        folder_kind(args.run_dir)  # an unknown kind is refused here, not reported as a failed report
+        return _finish_with_report(args.run_dir, True, EXIT_OK)
     except RunFolderError as exc:
-        return invalid([f"{args.run_dir}: {exc}"], ran=False)
+        return invalid([str(exc) if str(exc).startswith(str(args.run_dir)) else f"{args.run_dir}: {exc}"], ran=False)
 
 
 def _is_folder(path: Path) -> bool:
@@ -222,6 +237,8 @@ def _run_replications(args: argparse.Namespace, cfg: Config, seed: int, out: Pat
         bar.close()
         return interrupted(_finished_runs(out), args.replications, "replications", out)
     bar.close()
+    if warning := few_runs_warning(len(reps.run_dirs)):
+        print(f"outsim: warning: {warning}", file=sys.stderr)
     if reps.kept:
         print(f"outsim: kept {reps.kept} finished replication(s) found in {out}")
     write_summary(out, reps.run_dirs)

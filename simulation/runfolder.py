@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from simulation.config import Config
+from simulation.config.schema import scaled
 from simulation.scenario import MISSING, Problem, ScenarioError, problems_from
 
 DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
@@ -91,6 +92,7 @@ def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: d
         "description": config.description,
         "seed": seed,
         "steps": int(config.run.steps),
+        "market": market_size(config),
         "config": config.model_dump(mode="json"),
         "versions": versions(),
         "git_revision": git_revision(),
@@ -98,6 +100,14 @@ def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: d
         "created_utc": utc_now(),
         "files": {name: f"{name}.parquet" for name in DATA_FILES},
     }
+
+
+def market_size(config: Config) -> dict[str, int]:
+    """The agent counts a run starts with, after ``run.scale`` (the config holds the unscaled counts)."""
+    scale = config.run.scale
+    return {"firms": scaled(config.firms.count, scale), "bpo_providers": scaled(config.providers.bpo_count, scale),
+            "kpo_providers": scaled(config.providers.kpo_count, scale),
+            "brokers": scaled(config.intermediaries.count, scale)}
 
 
 def write_run_folder(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]) -> Path:

@@ -227,4 +227,4 @@ def test_report_on_replications_states_ranges_over_runs(tmp_path):
     """A replications report gives means with their range over the runs."""
     html = write_report(write_replications(tmp_path / "reps", n=2, permanent_level=0.4, spread=0.2)).read_text()
     # permanent share ramps linearly to its level over 8 weeks: mean = level * 9/16 = 22.5% and 33.75%
-    assert "28% (22%–34% over 2 runs) of demand" in html and "id='fig-emergence'" in html
+    assert "28% (22%–34% over all 2 runs) of demand" in html and "id='fig-emergence'" in html

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from analysis.replications import compare, format_comparison, summarise, write_comparison, write_summary
+from analysis.stats import holm, paired_p_values
 
 
 def _fake_run(folder, values: dict[str, list[float]]):
@@ -64,4 +65,19 @@ def test_comparison_is_saved_as_parquet_and_csv_and_printed_row_by_row(tmp_path)
     assert list(pd.read_csv(tmp_path / "comparison.csv").columns) == list(table.columns)
     text = format_comparison(table, (1, 1)).splitlines()
     assert text[0].startswith("Paired comparison over weeks 1-1 (2 seed pairs")
-    assert len(text) == 3 and text[2].split()[0] == "permanent_share" and text[2].endswith("yes")
+    assert len(text) == 4 and text[2].split()[0] == "permanent_share" and text[2].split()[-2:] == ["yes", "yes"]
+    assert text[3].startswith("Warning: with 2 runs per mean the 95% intervals are very wide (t = 12.7)")
+
+
+def test_share_intervals_stay_in_the_unit_interval_and_many_metrics_get_holm(tmp_path):
+    """Two seeds give a t interval of +-12.7 sd: a share's interval is clipped to [0, 1] (its difference to
+    [-1, 1]); with 16 metrics, Holm's adjustment only removes "significant" where the raw test was marginal."""
+    runs = [_fake_run(tmp_path / f"r{i}", {"permanent_share": [0.05 + 0.9 * i], "demand_hours": [1.0 + 10 * i]})
+            for i in range(2)]
+    summary = summarise(runs).set_index("metric")
+    assert summary.loc["permanent_share", "lo"] == 0.0 and summary.loc["permanent_share", "hi"] == 1.0
+    assert summary.loc["demand_hours", "lo"] < 0  # not a share: never clipped
+    p = np.array([0.001, 0.01, 0.02, 0.04, 0.5])
+    assert holm(p) == pytest.approx([0.005, 0.04, 0.06, 0.08, 0.5])
+    assert np.isnan(holm([np.nan, 0.01])[0]) and holm([np.nan, 0.01])[1] == pytest.approx(0.01)
+    assert paired_p_values([0.5], [0.1], [10])[0] == pytest.approx(2 * stats.t.sf(0.5 / (0.1 / 10 ** 0.5), 9))

@@ -12,6 +12,7 @@ import pytest
 from analysis import measures as M
 from analysis.explain import explain
 from analysis.figure_registry import figure_specs
+from analysis.formatting import Formatter
 from analysis.load import NotEnoughData, load_run
 from analysis.report import write_report
 from analysis.stats import window_mean
@@ -119,3 +120,56 @@ def test_explain_rejects_unknown_firm_and_service(baseline_run):
     unused = next(s for s in run.service_kind if s not in firm["services"].split(","))
     with pytest.raises(ValueError, match=rf"does not use service '{unused}'; it uses: {firm['services'].split(',')[0]}"):
         explain(baseline_run, int(firm["firm_id"]), unused)
+
+
+def test_a_number_only_some_runs_have_is_said_plainly():
+    """Means over runs name how many runs have the number; one run of four is not "same in all 1 runs"."""
+    f = Formatter([{"x": 0.5}, {}, {}, {}])
+    assert f("x") == "50% (only 1 of 4 runs has it)"
+    assert Formatter([{"x": 0.5}, {"x": 0.5}, {}])("x") == "50% (same in the 2 of 3 runs that have it)"
+    assert Formatter([{"x": 0.5}, {"x": 0.5}])("x") == "50% (same in all 2 runs)"
+    assert Formatter([{"x": 0.2}, {"x": 0.4}])("x") == "30% (20%–40% over all 2 runs)"
+
+
+def test_figure_titles_fit_inside_their_figures(tmp_path):
+    """No suptitle is clipped at the figure's edges, even with a ten-digit replication seed in it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    drawn = []
+    original = Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        drawn.append(fig)
+        return original(fig, *args, **kwargs)
+
+    run = load_run(_run(tmp_path / "run", "--steps", "60", *SMALL, "--seed", "1641411168"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Figure, "savefig", keep)
+        for spec in figure_specs():
+            if spec.needs == "run":
+                spec.draw(run, tmp_path / "figs")
+    assert drawn
+    for fig in drawn:
+        if fig._suptitle is None:
+            continue
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        box, page = fig._suptitle.get_window_extent(renderer), fig.bbox
+        assert box.x0 >= page.x0 and box.x1 <= page.x1, fig._suptitle.get_text()
+
+
+def test_explain_puts_a_provider_exit_before_the_review_it_caused(tmp_path):
+    """A failed provider's contracts end in phase 6 of the week, the reviews they force come in phase 7."""
+    out = tmp_path / "failure"
+    subprocess.run([sys.executable, "-m", "simulation.cli", "run", "scenarios/large_provider_failure.toml", *SMALL,
+                    "--steps", "158", "--seed", "2", "--no-report", "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    run = load_run(out)
+    exits = run.contracts[run.contracts["event"] == "provider_exit"]
+    reviews = run.decisions.merge(exits[["week", "firm_id", "service"]], on=["week", "firm_id", "service"])
+    assert len(reviews), "the failure forces reviews in its week"
+    firm, service, week = int(reviews["firm_id"].iloc[0]), str(reviews["service"].iloc[0]), int(reviews["week"].iloc[0])
+    lines = explain(out, firm, service).splitlines()
+    exit_at = next(i for i, line in enumerate(lines) if line.startswith(f"week {week:>4}  CONTRACT") and "PROVIDER_EXIT" in line)
+    review_at = next(i for i, line in enumerate(lines) if line.startswith(f"week {week:>4}  REVIEW"))
+    assert exit_at < review_at

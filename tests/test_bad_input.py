@@ -147,3 +147,14 @@ def test_a_job_too_large_for_this_machine_is_refused_with_its_estimate_unless_fo
     assert size_problems(load_scenario(BASELINE), 520) == []  # the baseline itself is well inside
     one, four_at_once = (size_problems(load_scenario(BASELINE, {"run.scale": 40}), 520, runs=4, parallel=p) for p in (1, 4))
     assert one == [] and "4 runs, 4 at a time" in four_at_once[0]  # four 40k-firm runs at once need 4x the memory
+
+
+@pytest.mark.parametrize("kind, says", [("sweep", "outsim sweep SWEEP_FILE --analyze --out"),
+                                        ("calibration", "outsim calibrate CALIBRATION_FILE --out"),
+                                        ("banana", "manifest kind 'banana' is not one of")])
+def test_report_on_a_folder_it_does_not_write_says_what_to_run(tmp_path, capsys, kind, says):
+    (tmp_path / "manifest.json").write_text(f'{{"kind": "{kind}"}}')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "retry with" not in err and "Traceback" not in err
+    assert not (tmp_path / "report.html").exists()
