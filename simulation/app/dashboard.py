@@ -4,13 +4,19 @@ Built on Mesa's SolaraViz: its ModelController runs play, pause, step and reset 
 from the controls' current values) and its update counter tells the panels when a week has passed.
 The panels are laid out here rather than in SolaraViz's draggable grid, which renders empty with
 solara 1.64 (vuetify 3). Charts are Altair (Vega-Lite), drawn from components.py's plain tables.
+
+The page trusts nothing the browser sends: every handler takes its control's range from controls.py and
+holds the value to it there (or refuses it), and shows a refusal or failure as one plain line, never a
+traceback (hardening issue). The scenario picker offers labels, never paths.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import solara
@@ -20,7 +26,9 @@ from mesa.visualization.utils import force_update, update_counter
 from simulation import app
 from simulation.app import components as C
 from simulation.app.charts import figure
-from simulation.config import scaled
+from simulation.app.controls import (PARAMS, PAUSE_MS, SEED, WEEKS_PER_STEP, Limit, Param, checked, firm_ids, guarded,
+                                     one_line)
+from simulation.config import Config
 
 
 def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
@@ -66,6 +74,7 @@ CSS = """
 .outsim-grid > * {min-width: 0; overflow-x: auto}
 .outsim-firm, .outsim-trail {max-width: 100%; overflow-x: auto} .outsim-trail th, .outsim-trail td {white-space: normal}
 .outsim-main {min-width: 0; max-width: 100%}
+.outsim-problem {font-size: 13px; color: #b00020; margin: 2px 0 4px}
 """
 
 
@@ -78,44 +87,127 @@ def Panel(title: str, caption: str, children=[]):  # noqa: B006 (solara passes c
     return card
 
 
+def use_problem() -> tuple[str, Callable[..., str]]:
+    """A component's one-line problem, and ``attempt(action, *args)``, which runs a handler with
+    :func:`~simulation.app.controls.guarded` and shows why it did nothing, if it did nothing."""
+    problem = solara.use_reactive("")
+
+    def attempt(action: Callable[..., Any], *args: Any) -> str:
+        problem.set(guarded(action, *args))
+        return problem.value
+
+    return problem.value, attempt
+
+
 @solara.component
-def ParamSlider(param, settings: solara.Reactive[app.Settings], base_value: float):
+def ProblemLine(text: str):
+    """One plain line saying why the last change was refused (nothing when it was not)."""
+    if text:
+        solara.HTML(tag="div", classes=["outsim-problem"], unsafe_innerHTML=html.escape(one_line(text)))
+
+
+def slider(value: float, limit: Limit, step: float, on_value: Callable[[Any], None], label: str = ""):
+    """A slider over ``limit`` that hands what the browser sends to ``on_value`` as it is.
+
+    Solara's SliderInt and SliderFloat first convert it with int() or float(), which raises for anything
+    that is not a number and sends the traceback to the page; here the handler checks it (controls.checked).
+    """
+    return solara.v.Slider(v_model=value, on_v_model=on_value, min=limit.low, max=limit.high, step=step,
+                           label=label, thumb_label=False, hide_details=True)
+
+
+def setter(settings: solara.Reactive[app.Settings], name: str, base: Config, attempt: Callable[..., str]):
+    """The handler of control ``name``: the value sent, held to its range by Settings.with_value, or refused."""
+    return lambda value: attempt(lambda: settings.set(settings.value.with_value(name, value, base)))
+
+
+@solara.component
+def ParamSlider(param: Param, settings: solara.Reactive[app.Settings], base: Config):
     """One labelled slider showing its value, unit and range; the range always includes the scenario's value."""
-    value = getattr(settings.value, param.field)
-    lo, hi = min(param.min, base_value), max(param.max, base_value)
+    value, scenario = getattr(settings.value, param.field), app.scenario_value(base, param)
+    limit = param.limit(scenario)
     shown = f"{value:,}" if isinstance(value, int) else f"{value:.2f}"
-    widget = solara.SliderInt if isinstance(value, int) else solara.SliderFloat
+    problem, attempt = use_problem()
     with solara.Div(classes=["outsim-param", f"outsim-param-{param.field}"]):
         solara.HTML(tag="div", unsafe_innerHTML=f"<b>{html.escape(param.label)}</b>: {shown} {html.escape(param.unit)} "
-                    f"<span style='color:#777'>(range {lo:g} to {hi:g}; scenario {base_value:g})</span>",
+                    f"<span style='color:#777'>(range {limit.low:g} to {limit.high:g}; scenario {scenario:g})</span>",
                     style="font-size: 13px; margin-top: 6px")
-        widget("", value=value, min=lo, max=hi, step=param.step, thumb_label=False,
-               on_value=lambda v: settings.set(settings.value.with_value(param.field, v)))
+        slider(value, limit, param.step, setter(settings, param.field, base, attempt))
+        ProblemLine(problem)
 
 
 @solara.component
 def Controls(model: solara.Reactive[app.DashboardModel], settings: solara.Reactive[app.Settings],
              params: solara.Reactive[dict], firm: solara.Reactive[int]):
-    """Scenario picker, seed, sliders, recession switch and the save button (the sidebar)."""
-    scenarios = solara.use_memo(app.shipped_scenarios, [])
-    path_to_label = {Path(p).resolve(): label for label, p in scenarios.items()}
+    """Scenario picker, seed, sliders, recession switch and the save button (the sidebar).
+
+    The picker offers the labels of :func:`simulation.app.scenario_choices` and loads only what a label
+    stands for; every value the page sends passes through Settings.with_value before it is used.
+    """
+    scenarios = solara.use_memo(app.scenario_choices, [])
     s = settings.value
     base = solara.use_memo(s.base_config, [s.scenario])
-    label = path_to_label.get(Path(s.scenario).resolve(), s.scenario)
+    here = Path(s.scenario).resolve()
+    label = next((name for name, path in scenarios.items() if Path(path).resolve() == here), "")
     seed_text, set_seed_text = solara.use_state(str(s.seed))
-    message = solara.use_reactive("")
+    problem, attempt = use_problem()
 
-    def pick_scenario(new_label: str) -> None:
-        new = app.Settings.for_scenario(scenarios.get(new_label, new_label), seed=settings.value.seed)
+    def pick_scenario(new_label: Any) -> None:
+        new = app.Settings.for_label(new_label, seed=settings.value.seed)
+        built = app.DashboardModel(new)  # a new scenario loads at once; sliders show its own values
         settings.set(new)
-        model.set(app.DashboardModel(new))  # a new scenario loads at once; sliders show its own values
+        model.set(built)
         firm.set(0)
         force_update()
 
     def set_seed(text: str) -> None:
         set_seed_text(text)
-        if text.strip().isdigit():
-            settings.set(settings.value.with_value("seed", int(text)))
+        guarded(lambda: settings.set(settings.value.with_value("seed", text, base)))  # refused: the seed stays
+
+    solara.use_effect(lambda: params.set({"settings": s}), [s])  # what RESET rebuilds the model from
+    with solara.Card("Scenario", margin=0):
+        solara.Select("Scenario", values=list(scenarios), value=label, on_value=lambda v: attempt(pick_scenario, v))
+        ProblemLine(problem)
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(base.description), classes=["outsim-caption"])
+        solara.InputText("Seed (whole number)", value=seed_text, on_value=set_seed, continuous_update=True,
+                         error=guarded(checked, "Seed", seed_text, SEED) or False)
+    with solara.Card("Market and behaviour", margin=0):
+        for p in PARAMS:
+            ParamSlider(p, settings, base)
+        wage = base.regions["domestic"].wage_per_hour
+        solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
+            f"Offshore wage is {s.offshore_wage / wage:.0%} of the domestic {wage:g} cu/hour. The number of firms sets "
+            f"the market's scale (run.scale, as outsim run --scale): providers, brokers, KPO talent pools and entry "
+            f"follow it."))
+    RecessionCard(settings, base)
+    SaveCard(model)
+
+
+@solara.component
+def RecessionCard(settings: solara.Reactive[app.Settings], base: Config):
+    """The recession switch and its start week (a scenario with its own demand events cannot add one)."""
+    s = settings.value
+    problem, attempt = use_problem()
+    built_in = app.has_own_demand_events(base)
+    with solara.Card("Recession", margin=0):
+        solara.Switch(label="Add the recession of scenarios/recession.toml", value=s.recession, disabled=built_in,
+                      on_value=setter(settings, "recession", base, attempt))
+        if built_in:
+            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML="This scenario has its own demand events.")
+        else:
+            limit = s.limits(base)["recession_week"]
+            solara.HTML(tag="div", style="font-size: 13px", unsafe_innerHTML=(
+                f"<b>Recession starts</b>: week {s.recession_week} <span style='color:#777'>(range 1 to {limit.high:g}): "
+                f"demand -30% and uncertainty x2 for two years, then recovery</span>"))
+            slider(min(s.recession_week, limit.high), limit, 1, setter(settings, "recession_week", base, attempt))
+        ProblemLine(problem)
+
+
+@solara.component
+def SaveCard(model: solara.Reactive[app.DashboardModel]):
+    """The save button and what became of the last save."""
+    message = solara.use_reactive("")
+    problem, attempt = use_problem()
 
     def save() -> None:
         try:
@@ -124,39 +216,11 @@ def Controls(model: solara.Reactive[app.DashboardModel], settings: solara.Reacti
         except (ValueError, OSError) as exc:
             message.set(f"Not saved: {exc}")
 
-    solara.use_effect(lambda: params.set({"settings": s}), [s])  # what RESET rebuilds the model from
-    with solara.Card("Scenario", margin=0):
-        solara.Select("Scenario", values=sorted({*scenarios, label}, key=lambda x: (x != "baseline", x)),
-                      value=label, on_value=pick_scenario)
-        solara.HTML(tag="div", unsafe_innerHTML=html.escape(base.description), classes=["outsim-caption"])
-        solara.InputText("Seed (whole number)", value=seed_text, on_value=set_seed, continuous_update=True,
-                         error=False if seed_text.strip().isdigit() else "a seed is a whole number, e.g. 7")
-    with solara.Card("Market and behaviour", margin=0):
-        for p in app.PARAMS:
-            ParamSlider(p, settings, float(app.config_value(base, p.key)) if p.field != "firms"
-                        else float(scaled(base.firms.count, base.run.scale)))
-        wage = base.regions["domestic"].wage_per_hour
-        solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
-            f"Offshore wage is {s.offshore_wage / wage:.0%} of the domestic {wage:g} cu/hour. The number of firms sets "
-            f"the market's scale (run.scale, as outsim run --scale): providers, brokers, KPO talent pools and entry "
-            f"follow it."))
-    with solara.Card("Recession", margin=0):
-        built_in = any(e.target == app.RECESSION_TARGET for e in base.events)
-        solara.Switch(label="Add the recession of scenarios/recession.toml", value=s.recession, disabled=built_in,
-                      on_value=lambda v: settings.set(settings.value.with_value("recession", v)))
-        if built_in:
-            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML="This scenario has its own demand events.")
-        else:
-            latest = app.recession_latest(base)
-            solara.HTML(tag="div", style="font-size: 13px", unsafe_innerHTML=(
-                f"<b>Recession starts</b>: week {s.recession_week} <span style='color:#777'>(range 1 to {latest}): "
-                f"demand -30% and uncertainty x2 for two years, then recovery</span>"))
-            solara.SliderInt("", value=min(s.recession_week, latest), min=1, max=latest, step=1, thumb_label=False,
-                             on_value=lambda v: settings.set(settings.value.with_value("recession_week", v)))
     with solara.Card("Save", margin=0):
-        solara.Button("Save run folder", on_click=save, color="primary", outlined=True)
+        solara.Button("Save run folder", on_click=lambda: attempt(save), color="primary", outlined=True)
         if message.value:
-            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=html.escape(message.value))
+            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=html.escape(one_line(message.value)))
+        ProblemLine(problem)
 
 
 @solara.component
@@ -219,15 +283,21 @@ def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int
 def FirmTrail(m: app.DashboardModel, firm: solara.Reactive[int], fid: int, summary: pd.DataFrame, trail: pd.DataFrame,
               examples: list[int]):
     """A firm picker and that firm's written trail: where it stands now and its latest sourcing reviews."""
+    problem, attempt = use_problem()
+
+    def pick(text: Any) -> None:
+        firm.set(checked("Firm id", text, firm_ids(len(m.firm_agents))))
+
     with solara.Card("A firm's decision trail", margin=0, style={"margin-top": "12px"}):
         with solara.Row(style={"align-items": "center"}):
             with solara.Div(style={"min-width": "130px", "max-width": "130px"}):
-                solara.InputInt("Firm id", value=fid, on_value=lambda v: firm.set(int(v or 0)), continuous_update=False)
+                solara.InputText("Firm id", value=str(fid), on_value=lambda v: attempt(pick, v), continuous_update=False)
             solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
                 f"0 to {len(m.firm_agents) - 1}; the network shows firms "
                 + ", ".join(str(i) for i in examples)
                 + ". At each review the firm compares the expected weekly cost (cu/week) of every option and picks by a "
                 "logit over costs, so it does not always take the cheapest (in bold)."))
+        ProblemLine(problem)
         solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=f"<b>Firm {fid} now</b>, per service:")
         solara.HTML(tag="div", unsafe_innerHTML=_table(summary, digits=2), classes=["outsim-firm"])
         solara.HTML(tag="div", classes=["outsim-caption"], style="margin-top: 8px", unsafe_innerHTML=(
@@ -253,6 +323,32 @@ def WeekCounter(m: app.DashboardModel):
 
 
 @solara.component
+def RunCard(model: solara.Reactive[app.DashboardModel], settings: solara.Reactive[app.Settings],
+            params: solara.Reactive[dict], play_interval: solara.Reactive[int], render_interval: solara.Reactive[int]):
+    """Mesa's RESET, play and STEP buttons, the week, and how many weeks a step runs and how fast play goes."""
+    use_threads = solara.use_reactive(False)  # mesa's ModelController needs it reactive
+    problem, attempt = use_problem()
+
+    def held(target: solara.Reactive[int], label: str, limit: Limit) -> Callable[[Any], str]:
+        return lambda value: attempt(lambda: target.set(checked(label, value, limit)))
+
+    with solara.Card("Run", margin=0):
+        WeekCounter(model.value)
+        ModelController(model, model_parameters=params, play_interval=play_interval,
+                        render_interval=render_interval, use_threads=use_threads)
+        with solara.Div(classes=["outsim-render-interval"]):
+            slider(render_interval.value, WEEKS_PER_STEP, 1, held(render_interval, "Weeks per step", WEEKS_PER_STEP),
+                   label=f"Weeks per step / screen update: {render_interval.value}")
+        slider(play_interval.value, PAUSE_MS, 50, held(play_interval, "Pause between updates", PAUSE_MS),
+               label=f"Pause between updates: {play_interval.value} ms")
+        ProblemLine(problem)
+        pending = settings.value.changed(model.value.settings)
+        if pending:
+            solara.Warning(f"Changed: {', '.join(p.replace('_', ' ') for p in pending)}. Press RESET to "
+                           "rebuild the market with them.", dense=True)
+
+
+@solara.component
 def Page():
     """The dashboard: controls in the sidebar, live panels in the main area."""
     first = solara.use_memo(lambda: app.Settings.for_scenario(app.default_scenario()), [])
@@ -261,26 +357,12 @@ def Page():
     params = solara.use_reactive({"settings": first})
     firm = solara.use_reactive(0)
     play_interval, render_interval = solara.use_reactive(150), solara.use_reactive(1)
-    use_threads = solara.use_reactive(False)  # mesa's ModelController needs it reactive
     solara.Style(CSS)
     solara.Title("outsim dashboard")
     with solara.AppBar():
         solara.AppBarTitle("outsim: an outsourcing market, week by week")
     with solara.Sidebar():
-        with solara.Card("Run", margin=0):
-            WeekCounter(model.value)
-            ModelController(model, model_parameters=params, play_interval=play_interval,
-                            render_interval=render_interval, use_threads=use_threads)
-            with solara.Div(classes=["outsim-render-interval"]):
-                solara.SliderInt(f"Weeks per step / screen update: {render_interval.value}", value=render_interval,
-                                 min=1, max=26, thumb_label=False)
-            solara.SliderInt(f"Pause between updates: {play_interval.value} ms", value=play_interval, min=0, max=1000,
-                             step=50, thumb_label=False)
-            pending = settings.value.changed(model.value.settings)
-            if pending:
-                solara.Warning(f"Changed: {', '.join(p.replace('_', ' ') for p in pending)}. Press RESET to "
-                               "rebuild the market with them.", dense=True)
+        RunCard(model, settings, params, play_interval, render_interval)
         Controls(model, settings, params, firm)
     with solara.Div(classes=["outsim-main"]):
         Panels(model, firm)
-
