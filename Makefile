@@ -30,7 +30,9 @@ python-check:
 $(STAMP): pyproject.toml constraints.txt | python-check
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# setuptools warns on every editable install that folders named like the package could shadow it
+	@# (a UserWarning of ten lines); no top-level folder here shadows another package.
+	PYTHONWARNINGS=ignore::UserWarning $(VPY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
