@@ -30,17 +30,19 @@ def read_toml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
         return tomllib.loads(read_text_file(p)), src
     except (FileNotFoundError, IsADirectoryError):
         raise ScenarioError([Problem(str(path), what, MISSING, "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:  # before ValueError, of which it is a kind
+        raise ScenarioError([Problem(src, "toml", MISSING, f"TOML syntax error: {exc}")]) from None
     except ValueError as exc:
         raise ScenarioError([Problem(src, what, MISSING, str(exc))]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(src, "toml", MISSING, f"TOML syntax error: {exc}")]) from None
 
 
 def base_scenario(path: str | Path, base: str, src: str, problems: list[Problem]) -> Path:
     """The base scenario a file names (relative to the file); a problem is added if it does not exist."""
     resolved = (Path(path).resolve().parent / base).resolve()
-    if not resolved.is_file():
+    if not resolved.exists():
         problems.append(Problem(src, "base", base, f"scenario file not found ({shown_path(resolved)})"))
+    elif not resolved.is_file():
+        problems.append(Problem(src, "base", base, f"not a regular file ({shown_path(resolved)})"))
     return resolved
 
 

@@ -67,6 +67,12 @@ BAD_FILES = [  # (file text, lines that must appear in the report)
     ('base = "x.toml"\nbudget = 0\n[parameters]\n', ["budget = 0: Input should be greater than or equal to 1",
                                                       "parameters = {}: Dictionary should have at least 1 item"]),
     ("base = [\n", ["toml: TOML syntax error"]),
+    ('base = "x.toml"\nreplications = true\nbudget = 1e9\nsteps = 10000000\n[parameters]\n"choice.beta" = [0.1, 1]\n'
+     '[[targets]]\nmoment = "loyalty_mean"\nrange = [0.4, 0.6]\n',
+     ["replications = True: Input should be a valid integer", "budget = 1000000000.0: Input should be a valid integer",
+      "steps = 10000000: Input should be less than or equal"]),
+    ('base = "/dev/zero"\n[parameters]\n"choice.beta" = [0.1, 1]\n[[targets]]\nmoment = "loyalty_mean"\n'
+     'range = [0.4, 0.6]\n', ["base = '/dev/zero': not a regular file"]),
 ]
 
 
