@@ -78,11 +78,15 @@ class Executor:
         workers: local worker processes (default: all cores); 0 runs tasks in this process, one by one.
         scheduler: address of an existing Dask scheduler (``tcp://host:8786``); default from the
             DASK_SCHEDULER_ADDRESS environment variable, else a LocalCluster is started.
+        dashboard: serve a local cluster's Dask dashboard (on port 8787, or a free one; it needs bokeh).
+            Off by default: the scheduler's web server then takes a free port on 127.0.0.1, so it never
+            clashes with (or warns about) another cluster's 8787.
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, dashboard: bool = False) -> None:
         self.workers = default_workers() if workers is None else workers
         self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        self.dashboard = dashboard
         self._cluster = None
         self._client = None
 
@@ -98,9 +102,11 @@ class Executor:
             if self.scheduler:
                 self._client = Client(self.scheduler, timeout="20s")
             else:
+                web = {"dashboard_address": ":8787"} if self.dashboard else {  # no dashboard, web server on any port
+                    "dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
                 with _local_worker_environment():
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None, silence_logs=logging.ERROR)
+                                                 silence_logs=logging.ERROR, **web)
                 self._client = Client(self._cluster)
         except (OSError, RuntimeError, TimeoutError) as exc:
             self.__exit__()
@@ -158,14 +164,14 @@ class Executor:
 
 
 @contextmanager
-def interruptible(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+def interruptible(workers: int | None = None, scheduler: str | None = None, dashboard: bool = False) -> Iterator[Executor]:
     """An Executor for work the user may stop with Ctrl-C.
 
     Workers ignore SIGINT, so a Ctrl-C reaches only this process as KeyboardInterrupt; it propagates
     after the executor has shut down (in-flight work is dropped with the cluster), and a second Ctrl-C
     during that shutdown is ignored so it cannot leave worker processes behind.
     """
-    ex = Executor(workers=workers, scheduler=scheduler).__enter__()
+    ex = Executor(workers=workers, scheduler=scheduler, dashboard=dashboard).__enter__()
     main = threading.current_thread() is threading.main_thread()
     old = signal.getsignal(signal.SIGINT)
     try:

@@ -79,7 +79,7 @@ kind = "grdi"
 final = ["permanent_share"]
 [seeds]
 cuont = 2
-""")
+""", steps=60)
     lines = problems(capsys, [str(f)])
     assert any("design.kind = 'grdi': must be one of grid, lhs, sobol, morris" in x for x in lines)
     assert any("seeds.cuont = 2: unknown key; did you mean 'count'?" in x for x in lines)

@@ -4,8 +4,8 @@
 
 From Python::
 
-    from simulation.sweeps import load_results, load_sweep, plan_runs, run_sweep
-    plan = plan_runs(load_sweep("scenarios/sweeps/wkh_beta.toml"))
+    from simulation.sweeps import load_plan, load_results, run_sweep
+    plan = load_plan("scenarios/sweeps/wkh_beta.toml")   # raises ScenarioError listing every problem
     run_sweep(plan, "outputs/sweeps/wkh_beta", workers=2)
     df = load_results("outputs/sweeps/wkh_beta")   # one row per run: point, seed, parameters, final metrics
 
@@ -17,12 +17,12 @@ summary across seeds and the sensitivity analysis and figures are in analysis/ (
 
 from analysis.sweep_results import load_results, load_series
 from simulation.runfolder import run_key
-from simulation.sweeps.design import Plan, Run, plan_runs
+from simulation.sweeps.design import Plan, Run, load_plan, plan_runs
 from simulation.sweeps.runner import SweepReport, run_sweep
 from simulation.sweeps.spec import Sweep, load_sweep
 
-__all__ = ["Plan", "Run", "Sweep", "SweepReport", "cli", "load_results", "load_series", "load_sweep", "plan_runs",
-           "run_key", "run_sweep"]
+__all__ = ["Plan", "Run", "Sweep", "SweepReport", "cli", "load_plan", "load_results", "load_series", "load_sweep",
+           "plan_runs", "run_key", "run_sweep"]
 
 
 def __getattr__(name: str):

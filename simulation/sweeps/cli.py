@@ -18,11 +18,12 @@ from analysis.sweep_results import load_results, summarise
 from simulation.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Parser, invalid
 from simulation.executor import ExecutorError
 from simulation.scenario import ScenarioError
-from simulation.sweeps.design import plan_runs
+from simulation.sweeps.design import load_plan
 from simulation.sweeps.runner import run_sweep
-from simulation.sweeps.spec import load_sweep
+from simulation.sweeps.store import FolderInUse
 
 SHOWN_FAILURES = 20
+NAME_WIDTH = 30  # the widest column of the summary table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analyze", action="store_true",
                    help="after running (or resuming), write sensitivity indices and figures into the folder")
     p.add_argument("--dry-run", action="store_true", help="check the file and print the design; run nothing")
+    p.add_argument("--dask-dashboard", action="store_true",
+                   help="serve the local Dask cluster's dashboard (port 8787 or a free one; needs bokeh)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -58,7 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         return invalid([f"--workers: --workers = {args.workers}: must be 0 or more"])
     try:
-        plan = plan_runs(load_sweep(args.file))
+        plan = load_plan(args.file)
     except ScenarioError as exc:
         return invalid([str(p) for p in exc.problems])
     except KeyboardInterrupt:
@@ -76,7 +79,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(pd.DataFrame(plan.points).rename_axis("point").to_string(max_rows=40))
         return EXIT_OK
     try:
-        report = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler)
+        report = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, dashboard=args.dask_dashboard)
+    except FolderInUse as exc:
+        return invalid([str(exc)])
     except ExecutorError as exc:
         print(f"outsim: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -100,20 +105,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def format_summary(folder: Path, parameters: list[str], outputs: list[str], rows: int = 25) -> str:
-    """The per-point summary (mean and 95% interval across seeds) as a terminal table."""
+    """The per-point summary (mean and 95% interval across seeds) as a terminal table.
+
+    A parameter column is as wide as its name, up to ``NAME_WIDTH``; longer names keep their start and end.
+    """
     table = summarise(load_results(folder), parameters, outputs)
     if table.empty:
         return "no finished runs yet"
     shown = table.head(rows)
-    head = [f"{'point':>5}", *(f"{p[-22:]:>22}" for p in parameters), f"{'n':>3}", *(f"{m[:24]:>30}" for m in outputs)]
+    widths = {p: min(max(len(p), 10), NAME_WIDTH) for p in parameters}
+    head = [f"{'point':>5}", *(shorten(p, widths[p]).rjust(widths[p]) for p in parameters), f"{'n':>3}",
+            *(shorten(m, NAME_WIDTH).rjust(NAME_WIDTH) for m in outputs)]
     lines = ["Per design point: mean [95% t interval] across seeds", "  ".join(head)]
     for r in shown.to_dict("records"):
-        cells = [f"{r['point']:>5}", *(f"{_fmt(r[p]):>22}" for p in parameters), f"{r['n']:>3}"]
-        cells += [f"{_fmt(r[m + '_mean']):>10} [{_fmt(r[m + '_lo'])}, {_fmt(r[m + '_hi'])}]".rjust(30) for m in outputs]
+        cells = [f"{r['point']:>5}", *(_fmt(r[p]).rjust(widths[p]) for p in parameters), f"{r['n']:>3}"]
+        cells += [f"{_fmt(r[m + '_mean']):>10} [{_fmt(r[m + '_lo'])}, {_fmt(r[m + '_hi'])}]".rjust(NAME_WIDTH)
+                  for m in outputs]
         lines.append("  ".join(cells))
     if len(table) > rows:
         lines.append(f"... {len(table) - rows} more points in summary.csv")
     return "\n".join(lines)
+
+
+def shorten(name: str, width: int) -> str:
+    """``name`` in at most ``width`` characters: whole if it fits, else its start and (longer) end around "..."."""
+    if len(name) <= width:
+        return name
+    head = (width - 3) // 3
+    return f"{name[:head]}...{name[len(name) - (width - 3 - head):]}"
 
 
 def _fmt(x: object) -> str:

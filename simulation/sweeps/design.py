@@ -8,14 +8,16 @@ Integer parameters are rounded after sampling; the raw sample is kept for the se
 
 Every design point's config is built with :func:`simulation.scenario.load_scenario` on top of the
 base scenario (plus ``[set]`` and ``steps``), so values are checked by the model's own schema, and all
-problems of all points are reported together. Seeds are the same for every point (common random
+problems of all points are reported together (:func:`load_plan`: with those of the sweep file itself). Seeds are the same for every point (common random
 numbers), derived from the seed base with :func:`simulation.executor.derive_seeds`.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from simulation.executor import derive_seeds
 from simulation.runfolder import run_key
 from simulation.scenario import Problem, ScenarioError, load_scenario
 from simulation.studyfiles import relabel, unknown_parameter
-from simulation.sweeps.spec import Sweep
+from simulation.sweeps.spec import Sweep, read_sweep
 
 
 @dataclass(frozen=True)
@@ -94,34 +96,52 @@ def sample_design(sweep: Sweep, integer: list[bool]) -> tuple[np.ndarray, list[d
     return raw, points
 
 
-def plan_runs(sweep: Sweep) -> Plan:
-    """Resolve and validate every design point; raises ScenarioError with every problem found."""
+def load_plan(path: str | Path) -> Plan:
+    """Read a sweep file and plan its runs; raises ScenarioError with every problem of the file and its points."""
+    sweep, problems = read_sweep(path)
+    if sweep is None:
+        raise ScenarioError(problems)
+    return plan_runs(sweep, problems)
+
+
+def plan_runs(sweep: Sweep, earlier: Sequence[Problem] = ()) -> Plan:
+    """Resolve and validate every design point; raises ScenarioError with every problem found.
+
+    Args:
+        sweep: from :func:`simulation.sweeps.spec.read_sweep` (or ``load_sweep``).
+        earlier: the problems read_sweep found in the file, reported with these; checks that need a
+            part of the file with problems (``sweep.unread``) are skipped.
+    """
     src = sweep.source
     fixed = dict(sweep.fixed)
     if sweep.steps is not None:
         fixed["run.steps"] = sweep.steps
-    problems: list[Problem] = []
+    problems = list(earlier)
     try:
         base = load_scenario(sweep.base, fixed)
     except ScenarioError as exc:
-        problems = [relabel(p, src, sweep.fixed, "set.", sweep.steps is not None) for p in exc.problems]
+        problems += [relabel(p, src, sweep.fixed, "set.", sweep.steps is not None) for p in exc.problems]
         try:
             base = load_scenario(sweep.base)  # check the parameters against the base alone
         except ScenarioError:
             raise ScenarioError(problems) from None
-    problems += [q for p in sweep.parameters if (q := unknown_parameter(base, p.key, src)) is not None]
-    unknown = {q.key.removeprefix("parameters.") for q in problems}
+    unknown = [q for p in sweep.parameters if (q := unknown_parameter(base, p.key, src)) is not None]
+    problems += unknown
+    unknown_keys = {q.key.removeprefix("parameters.") for q in unknown}
     steps = base.run.steps
+    steps_known = "run.steps" not in {p.key for p in sweep.parameters} and not sweep.unread & {"outputs", "steps", "set"}
     for name, value in (("final_window", sweep.final_window), ("every", sweep.every)):
-        if value > steps and "run.steps" not in {p.key for p in sweep.parameters}:
+        if value > steps and steps_known:
             problems.append(Problem(src, f"outputs.{name}", value, f"longer than the run (run.steps = {steps})"))
+    if "design" in sweep.unread or not sweep.parameters:  # no design to draw (or one too large to draw)
+        raise ScenarioError(problems)
     raw, points = sample_design(sweep, [is_integer(base, p.key) for p in sweep.parameters])
     seeds = derive_seeds(sweep.seed_base, sweep.seed_count)
     found: dict[tuple[str, str, str], list[Any]] = {}
     runs: list[Run] = []
     for i, values in enumerate(points):
         try:
-            cfg = load_scenario(None, {k: v for k, v in values.items() if k not in unknown}, base=base)
+            cfg = load_scenario(None, {k: v for k, v in values.items() if k not in unknown_keys}, base=base)
         except ScenarioError as exc:
             for p in exc.problems:
                 q = relabel(p, src, values, "parameters.")

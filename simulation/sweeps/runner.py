@@ -9,6 +9,9 @@
   with its worker is rescheduled by Dask (and resubmitted here, twice at most).
 - Ctrl-C (SIGINT) cancels what is in flight, keeps every finished result, flushes the manifest and
   closes the cluster; running the same command again resumes.
+- One client per folder: the folder's lock (store.SweepStore.lock) refuses a second one. A resume
+  reuses only results whose files match the checksums recorded when they were written; damaged
+  ones are moved to ``damaged/`` and computed again.
 
 Test hook: when the environment variable ``OUTSIM_SWEEP_FAIL_SEED`` equals a run's seed, that run
 raises before it starts (seen by worker processes that inherit the variable). No config value makes
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import traceback
 from collections import deque
@@ -110,8 +114,8 @@ class _Sink:
 
     def take(self, r: Run, outcome: Outcome, finals: dict[str, float] | None, series: pd.DataFrame | None) -> None:
         if outcome.ok:
-            self.store.write_result(r, finals, series, self.outputs)
-            self.manifest.mark(r.key, "done", outcome.seconds, computed=True)
+            sums = self.store.write_result(r, finals, series, self.outputs)
+            self.manifest.mark(r.key, "done", outcome.seconds, computed=True, sha256=sums)
             self.seconds, self.timed = self.seconds + outcome.seconds, self.timed + 1
             self.report.computed += 1
         else:
@@ -121,9 +125,13 @@ class _Sink:
             self.progress.update(self.report.computed + len(self.report.failed), len(self.report.failed))
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def run_sweep(plan: Plan, folder: str | Path, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True, target_task_seconds: float = 2.0,
-              log: Callable[[str], None] = print) -> SweepReport:
+              progress: bool = True, target_task_seconds: float = 2.0, dashboard: bool = False,
+              log: Callable[[str], None] = print, warn: Callable[[str], None] = _to_stderr) -> SweepReport:
     """Run (or resume) every run of ``plan`` that has no stored result in ``folder``.
 
     Args:
@@ -133,45 +141,55 @@ def run_sweep(plan: Plan, folder: str | Path, workers: int | None = None, schedu
         scheduler: address of an existing Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else local).
         progress: show the progress bar (plain lines when not on a terminal).
         target_task_seconds: aim for Dask tasks about this long.
+        dashboard: serve the Dask dashboard of a local cluster (its address is logged).
         log: where to say what is happening.
+        warn: where to report damaged results (default: standard error).
+
+    Raises:
+        FolderInUse: another client is writing ``folder``.
     """
     t0 = time.monotonic()
     sweep, store = plan.sweep, SweepStore(folder)
     outputs = sweep.outputs()
     keys = {r.key for r in plan.runs}
     report = SweepReport(store.folder, len(keys))
-    if removed := store.prepare():
-        log(f"removed {removed} temporary file(s) left by an interrupted run")
-    if moved := store.set_aside_stale(keys):
-        log(f"moved {moved} result file(s) of runs no longer in this sweep to {store.folder / 'stale'}")
-    store.write_design(plan)
-    manifest = Manifest(store.folder, _header(plan), plan.runs)
-    done = store.finished(plan.runs, outputs)
-    for key in done:
-        manifest.mark(key, "done")
-    pending = list({r.key: r for r in reversed(plan.runs) if r.key not in done}.values())[::-1]  # each key once
-    report.skipped = len(keys) - len(pending)
-    started = {"started_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), "skipped": report.skipped}
-    manifest.flush()
-    if report.skipped:
-        log(f"resuming: {report.skipped} of {len(keys)} runs already done, {len(pending)} to go")
-    bar = Progress(len(pending), enabled=progress) if pending else None
-    sink = _Sink(store, manifest, outputs, report, bar)
-    try:
-        if pending:
-            _execute(pending, store, outputs, sink, report, workers, scheduler, target_task_seconds)
-    except KeyboardInterrupt:
-        report.interrupted = True
-    finally:
-        if bar:
-            bar.close()
-        report.seconds = time.monotonic() - t0
-        manifest.flush(invocations=[*manifest.data["invocations"], {
-            **started, "finished_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
-            "computed": report.computed, "failed": len(report.failed), "interrupted": report.interrupted,
-            "workers": report.workers, "batch_size": report.batch_size, "seconds": round(report.seconds, 2)}])
-    if not report.interrupted and manifest.counts()["done"]:
-        write_summary(store.folder, [p.key for p in sweep.parameters], list(sweep.final))
+    with store.lock():
+        if removed := store.prepare():
+            log(f"removed {removed} temporary file(s) left by an interrupted run")
+        if moved := store.set_aside_stale(keys):
+            log(f"moved {moved} result file(s) of runs no longer in this sweep to {store.folder / 'stale'}")
+        store.write_design(plan)
+        manifest = Manifest(store.folder, _header(plan), plan.runs)
+        done, damaged = store.finished(plan.runs, outputs, manifest.recorded)
+        if damaged:
+            warn(f"outsim: {len(damaged)} result(s) failed their checksum; moved to {store.folder / 'damaged'} "
+                 "and computed again")
+        for key in done:
+            manifest.mark(key, "done", sha256=manifest.recorded[key])
+        pending = list({r.key: r for r in reversed(plan.runs) if r.key not in done}.values())[::-1]  # each key once
+        report.skipped = len(keys) - len(pending)
+        started = {"started_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), "skipped": report.skipped}
+        manifest.flush()
+        if report.skipped:
+            log(f"resuming: {report.skipped} of {len(keys)} runs already done, {len(pending)} to go")
+        bar = Progress(len(pending), enabled=progress) if pending else None
+        sink = _Sink(store, manifest, outputs, report, bar)
+        try:
+            if pending:
+                _execute(pending, store, outputs, sink, report, workers, scheduler, target_task_seconds, dashboard, log)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            if bar:
+                bar.close()
+            report.seconds = time.monotonic() - t0
+            manifest.flush(invocations=[*manifest.data["invocations"], {
+                **started, "finished_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+                "computed": report.computed, "failed": len(report.failed), "interrupted": report.interrupted,
+                "damaged": len(damaged), "workers": report.workers, "batch_size": report.batch_size,
+                "seconds": round(report.seconds, 2)}])
+        if not report.interrupted and manifest.counts()["done"]:
+            write_summary(store.folder, [p.key for p in sweep.parameters], list(sweep.final))
     return report
 
 
@@ -190,10 +208,13 @@ def _header(plan: Plan) -> dict[str, Any]:
 
 
 def _execute(pending: list[Run], store: SweepStore, outputs: dict[str, Any], sink: _Sink, report: SweepReport,
-             workers: int | None, scheduler: str | None, target: float) -> None:
+             workers: int | None, scheduler: str | None, target: float, dashboard: bool,
+             log: Callable[[str], None]) -> None:
     inflight: dict[str, tuple[Any, list[Run], int]] = {}
-    with interruptible(workers, scheduler) as ex:
+    with interruptible(workers, scheduler, dashboard) as ex:
         client = ex.client
+        if dashboard and client is not None:
+            log(f"Dask dashboard: {client.dashboard_link}")
         try:
             if client is None:
                 for r in pending:
@@ -204,7 +225,6 @@ def _execute(pending: list[Run], store: SweepStore, outputs: dict[str, Any], sin
             if client is not None:
                 client.cancel([f for f, _, _ in inflight.values()])
             raise
-
 
 
 def _distribute(client: Any, ex: Executor, pending: list[Run], store: SweepStore, outputs: dict[str, Any], sink: _Sink,

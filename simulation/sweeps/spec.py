@@ -19,9 +19,14 @@ A sweep file is TOML. It names a base scenario and lists parameters as dotted co
     every = 10                           # keep these metrics every 10 weeks too (0: no series)
 
 Problems are reported like scenario problems (:class:`simulation.scenario.Problem`): the file, the
-dotted key, the value and the rule, with "did you mean" for misspelled keys, all at once. Checks that
-need the model's schema (do the keys exist, do the values validate in every design point) are in
-:func:`simulation.sweeps.design.plan_runs`.
+dotted key, the value and the rule, with "did you mean" for misspelled keys, all at once. A section
+the schema rejects is left out and the other sections are still checked. Checks that need the model's
+schema (do the keys exist, do the values validate in every design point) are in
+:func:`simulation.sweeps.design.plan_runs`; :func:`simulation.sweeps.design.load_plan` reports the
+problems of both together.
+
+A sweep's size is counted from the file alone (list lengths, ``num``, ``samples``, seeds), before any
+design point is built: more than ``MAX_RUNS`` runs (design points x seeds) are refused.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from simulation.studyfiles import base_scenario, flatten, read_toml, schema_prob
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 METRICS = sorted(k for k in REPORTERS if k != "step")
-MAX_POINTS = 200_000
+MAX_RUNS = 200_000  # design points x seeds
 RANGE_KEYS = ("low", "high", "num")
 
 
@@ -76,6 +81,14 @@ class SweepFile(_Strict):
     seeds: SeedSpec = Field(default_factory=SeedSpec)
     outputs: OutputSpec
     fixed: dict[str, Any] = Field(default_factory=dict, alias="set")
+
+
+class _Readable(SweepFile):
+    """The sections of a sweep file that passed the schema (the others are left out, their problems reported)."""
+
+    base: StrictStr | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    outputs: OutputSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class Sweep:
     final_window: int
     every: int
     series: tuple[str, ...] = field(default=())
+    unread: frozenset[str] = frozenset()  # parts with problems ("design", "outputs", ...): checks that need them wait
 
     @property
     def source(self) -> str:
@@ -133,45 +147,69 @@ def _is_parameter(value: Any) -> bool:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; raises ScenarioError with every problem found."""
+    sweep, problems = read_sweep(path)
+    if problems:
+        raise ScenarioError(problems)
+    return sweep
+
+
+def read_sweep(path: str | Path) -> tuple[Sweep | None, list[Problem]]:
+    """The sweep as far as it can be read, and every problem of the file (None when its base is unknown).
+
+    Sections with problems are named in ``Sweep.unread``, so later checks can skip what depends on them.
+    Raises ScenarioError only when the file is missing or not TOML.
+    """
     p = Path(path)
     data, src = read_toml(p, "sweep")
-    try:
-        spec = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(schema_problems(exc, src, SweepFile, {"kind": f"must be one of {', '.join(DESIGNS)}"})) from None
     problems: list[Problem] = []
+    try:
+        spec, unread = SweepFile.model_validate(data), set()
+    except ValidationError as exc:
+        problems += schema_problems(exc, src, SweepFile, {"kind": f"must be one of {', '.join(DESIGNS)}"})
+        unread = {str(err["loc"][0]) for err in exc.errors()}
+        spec = _Readable.model_validate({k: v for k, v in data.items() if k not in unread})
+    kind = None if "design" in unread else spec.design.kind
     params = flatten(spec.parameters, is_leaf=_is_parameter)
-    parameters = [x for key, value in params.items() if (x := _parameter(key, value, spec.design.kind, src, problems))]
+    parameters = [x for key, value in params.items() if (x := _parameter(key, value, kind, src, problems))]
+    if len(parameters) < len(params):
+        unread.add("parameters")
     fixed = flatten(spec.fixed)
     for key in sorted(set(params) & set(fixed)):
         problems.append(Problem(src, f"set.{key}", fixed[key], "also listed under [parameters]; keep it in one place"))
-    problems += _design_problems(spec, len(parameters), src)
-    if parameters and not problems:
-        n = _point_count(spec, parameters)
-        if n > MAX_POINTS:
-            problems.append(Problem(src, "design", spec.design.kind, f"{n} design points; the limit is {MAX_POINTS}"))
-    out = spec.outputs
+    if kind is not None:
+        design = _design_problems(spec, len(parameters), src)
+        if not design and parameters:
+            design = _size_problems(spec, parameters, src)
+        problems += design
+        if design:
+            unread.add("design")
+    out = spec.outputs or OutputSpec.model_construct(final=[])  # its problems are reported; defaults stand in
     series = out.series if out.series is not None else (out.final if out.every else [])
-    for where, names in (("outputs.final", out.final), ("outputs.series", series)):
+    for where, names in (("outputs.final", out.final), ("outputs.series", out.series or [])):  # series given
         for i, name in enumerate(names):
             if name not in REPORTERS or name == "step":
                 near = difflib.get_close_matches(name, METRICS, n=1)
-                problems.append(Problem(src, f"{where}.{i}", name, "not a metric (see simulation/metrics.py)"
+                problems.append(Problem(src, f"{where}.{i}", name, "not a metric (see simulation/model/metrics.py)"
                                         + (f"; did you mean '{near[0]}'?" if near else "")))
         if len(set(names)) < len(names):
             problems.append(Problem(src, where, list(names), "lists a metric twice"))
+    if spec.base is None:
+        return None, problems
     base = base_scenario(p, spec.base, src, problems)
-    if problems:
-        raise ScenarioError(problems)
-    return Sweep(path=p.resolve(), name=spec.name or p.stem, description=spec.description, base=base, steps=spec.steps,
-                 fixed=fixed, parameters=tuple(parameters), design=spec.design.kind, samples=spec.design.samples,
-                 levels=spec.design.levels or 4, seed_count=spec.seeds.count, seed_base=spec.seeds.base,
-                 final=tuple(out.final), final_window=out.final_window, every=out.every, series=tuple(series))
+    if not base.is_file():
+        return None, problems
+    sweep = Sweep(path=p.resolve(), name=spec.name or p.stem, description=spec.description, base=base, steps=spec.steps,
+                  fixed=fixed, parameters=tuple(parameters), design=kind or "grid", samples=spec.design.samples,
+                  levels=spec.design.levels or 4, seed_count=spec.seeds.count, seed_base=spec.seeds.base,
+                  final=tuple(out.final), final_window=out.final_window, every=out.every, series=tuple(series),
+                  unread=frozenset(unread))
+    return sweep, problems
 
 
-def _parameter(key: str, value: Any, design: str, src: str, problems: list[Problem]) -> Parameter | None:
+def _parameter(key: str, value: Any, design: str | None, src: str, problems: list[Problem]) -> Parameter | None:
+    """One parameter, or None with its problems added; ``design`` None (unknown) skips the rules that depend on it."""
     where = f"parameters.{key}"
-    sampled = design != "grid"
+    sampled, grid = design not in ("grid", None), design == "grid"
     if isinstance(value, list):
         if sampled:
             problems.append(Problem(src, where, value, f"{design} designs sample ranges: give {{ low = ..., high = ... }}"))
@@ -203,9 +241,9 @@ def _parameter(key: str, value: Any, design: str, src: str, problems: list[Probl
     num = value.get("num", MISSING)
     if sampled and num is not MISSING:
         problems.append(Problem(src, f"{where}.num", num, f"num is for grid designs; {design} draws design.samples points"))
-    elif not sampled and num is MISSING:
+    elif grid and num is MISSING:
         problems.append(Problem(src, f"{where}.num", MISSING, "a grid range needs num (how many evenly spaced values)"))
-    elif not sampled and (isinstance(num, bool) or not isinstance(num, int) or num < 2):
+    elif not sampled and num is not MISSING and (isinstance(num, bool) or not isinstance(num, int) or num < 2):
         problems.append(Problem(src, f"{where}.num", num, "must be an integer of at least 2"))
     if len(problems) > bad:
         return None
@@ -228,9 +266,23 @@ def _design_problems(spec: SweepFile, dims: int, src: str) -> list[Problem]:
     return out
 
 
-def _point_count(spec: SweepFile, parameters: list[Parameter]) -> int:
-    d = len(parameters)
+def _size_problems(spec: SweepFile, parameters: list[Parameter], src: str) -> list[Problem]:
+    """A problem when design points x seeds pass MAX_RUNS, counted from the sizes alone (nothing is built).
+
+    The line names the largest factor: a grid parameter (its list or ``num``), ``design.samples`` or ``seeds.count``.
+    """
+    d, n = len(parameters), spec.design.samples
     if spec.design.kind == "grid":
-        return math.prod(len(p.grid_values()) if p.values is None else len(p.values) for p in parameters)
-    n = spec.design.samples or 0
-    return {"lhs": n, "sobol": n * (d + 2), "morris": n * (d + 1)}[spec.design.kind]
+        factors = [(f"parameters.{p.key}", list(p.values), len(p.values)) if p.values is not None
+                   else (f"parameters.{p.key}.num", p.num, p.num) for p in parameters]
+        points = math.prod(size for _, _, size in factors)
+    else:
+        factors = [("design.samples", n, n)]
+        points = n * {"lhs": 1, "sobol": d + 2, "morris": d + 1}[spec.design.kind]
+    seeds = spec.seeds.count
+    runs = points * seeds
+    if runs <= MAX_RUNS:
+        return []
+    key, value, _ = max([*factors, ("seeds.count", seeds, seeds)], key=lambda factor: factor[2])
+    return [Problem(src, key, value, f"makes {points:,} design points x {seeds:,} seed(s) = {runs:,} runs; "
+                                     f"the limit is {MAX_RUNS:,}")]

@@ -7,18 +7,27 @@ Layout (docs/sweeps.md)::
     <folder>/runs/<key>.parquet   one row per run: key, point, seed, parameter values, final metrics
     <folder>/series/<key>.parquet the run's metrics every k weeks (when outputs.every > 0)
     <folder>/summary.parquet|csv  one row per design point: mean and 95% t interval across seeds
+    <folder>/damaged/, stale/     result files set aside: failed their checksum, or of runs no longer swept
+    <folder>/.lock                held (flock) by the one client writing the folder
 
 A run's key is a hash of its resolved config, seed and outsim version (runfolder.run_key). Every file is
-written atomically (simulation.runfolder.write_atomic), the series before the final row, so a run counts as
-done exactly when its final-row file exists with the right key and outputs; resuming skips it. Reading the
-folder back and the summary across seeds are analysis/sweep_results.py's job.
+written atomically (simulation.runfolder.write_atomic), the series before the final row, and the SHA-256 of
+each goes into the run's manifest record. A run counts as done exactly when its files still have the
+recorded checksums and hold the right key and outputs; resuming skips it. A file that fails its checksum is
+moved to ``damaged/`` and the run computed again. Reading the folder back and the summary across seeds are
+analysis/sweep_results.py's job.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import socket
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +40,12 @@ from simulation.runfolder import utc_now, write_atomic, write_json
 from simulation.sweeps.design import Plan, Run
 
 META_KEY = b"outsim.sweep"
+LOCK_FILE = ".lock"
+KINDS = ("runs", "series")  # the result files of a run, one folder each
+
+
+class FolderInUse(RuntimeError):
+    """Another sweep client is writing the sweep folder."""
 
 
 def outputs_signature(outputs: dict[str, Any]) -> str:
@@ -38,11 +53,23 @@ def outputs_signature(outputs: dict[str, Any]) -> str:
     return json.dumps(outputs, sort_keys=True, separators=(",", ":"))
 
 
-def write_table(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
-    """Write a Parquet file atomically, with ``meta`` (JSON) in its schema metadata."""
+def write_table(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> str:
+    """Write a Parquet file atomically, with ``meta`` (JSON) in its schema metadata; returns its SHA-256."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta, sort_keys=True)})
-    write_atomic(path, lambda p: pq.write_table(table, p))
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    data = buffer.getvalue().to_pybytes()
+    write_atomic(path, lambda p: p.write_bytes(data))
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
@@ -61,6 +88,31 @@ class SweepStore:
         self.folder = Path(folder)
         self.runs_dir, self.series_dir = self.folder / "runs", self.folder / "series"
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock while this client writes it; raises FolderInUse if another client holds it.
+
+        An flock on ``.lock``, which says who holds it (pid, host, since when). The system releases it when its
+        process ends, however it ends (even SIGKILL), so a dead client never blocks the next one.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 200, 0).decode(errors="replace").strip() or "a process that just started"
+                raise FolderInUse(f"{self.folder} is in use by another sweep client ({owner}); wait for it to end, "
+                                  "or give this sweep another --out") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # releases the lock
+
     def prepare(self) -> int:
         """Create the folder and remove temporary files left by an interrupted writer; returns how many."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -72,16 +124,33 @@ class SweepStore:
                 removed += 1
         return removed
 
-    def finished(self, runs: list[Run], outputs: dict[str, Any]) -> set[str]:
-        """Keys whose results are stored for these outputs (a run with other outputs is redone)."""
+    def finished(self, runs: list[Run], outputs: dict[str, Any],
+                 recorded: Mapping[str, Mapping[str, str]]) -> tuple[set[str], set[str]]:
+        """Keys whose stored results can be reused, and keys whose files were damaged (now in ``damaged/``).
+
+        Args:
+            recorded: run key -> {"runs": sha256, "series": sha256}, as written into the manifest with the files.
+
+        A result is reused when every file still has its recorded checksum and it holds the right key and these
+        outputs (a run with other outputs is redone). A file that fails its checksum (truncated, overwritten,
+        damaged on disk) is moved to ``damaged/``. A result with no recorded checksum (its writer stopped before
+        the manifest caught up) is computed again.
+        """
         sig = outputs_signature(outputs)
-        done = set()
-        for r in runs:
-            meta = read_meta(self.runs_dir / f"{r.key}.parquet")
-            if meta and meta.get("key") == r.key and meta.get("outputs") == sig and \
-                    (not outputs["every"] or (self.series_dir / f"{r.key}.parquet").is_file()):
-                done.add(r.key)
-        return done
+        done, damaged = set(), set()
+        for key in {r.key for r in runs}:
+            sums = recorded.get(key, {})
+            paths = {kind: self.folder / kind / f"{key}.parquet" for kind in sums}
+            if "runs" not in sums or not all(p.is_file() for p in paths.values()):
+                continue
+            if any(file_sha256(paths[kind]) != digest for kind, digest in sums.items()):
+                self._move(key, "damaged")
+                damaged.add(key)
+                continue
+            meta = read_meta(paths["runs"])
+            if meta and meta.get("key") == key and meta.get("outputs") == sig and (not outputs["every"] or "series" in sums):
+                done.add(key)
+        return done, damaged
 
     def set_aside_stale(self, keys: set[str]) -> int:
         """Move results that belong to no run of the current sweep to ``stale/`` (kept, but out of the way)."""
@@ -89,23 +158,34 @@ class SweepStore:
         for d in (self.runs_dir, self.series_dir):
             for path in d.glob("*.parquet"):
                 if path.stem not in keys:
-                    target = self.folder / "stale" / d.name
-                    target.mkdir(parents=True, exist_ok=True)
-                    os.replace(path, target / path.name)
-                    moved += 1
+                    moved += self._move(path.stem, "stale", [d.name])
+        return moved
+
+    def _move(self, key: str, where: str, kinds: Sequence[str] = KINDS) -> int:
+        """Move a run's result files to ``<where>/runs/`` and ``<where>/series/``; returns how many there were."""
+        moved = 0
+        for kind in kinds:
+            path = self.folder / kind / f"{key}.parquet"
+            if path.is_file():
+                target = self.folder / where / kind
+                target.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target / path.name)
+                moved += 1
         return moved
 
     def write_result(self, run: Run, finals: dict[str, float], series: pd.DataFrame | None,
-                     outputs: dict[str, Any]) -> None:
-        """Store one run: its series (if kept), then its final row, which marks the run done."""
+                     outputs: dict[str, Any]) -> dict[str, str]:
+        """Store one run: its series (if kept), then its final row; returns the SHA-256 of each file by kind."""
         ident = {"key": run.key, "point": run.point, "seed": run.seed, **run.params}
         meta = {"key": run.key, "outputs": outputs_signature(outputs)}
+        sums = {}
         if series is not None:
             frame = pd.concat([pd.DataFrame({k: [v] * len(series) for k, v in ident.items()}), series.reset_index(drop=True)],
                               axis=1)
-            write_table(self.series_dir / f"{run.key}.parquet", frame, meta)
+            sums["series"] = write_table(self.series_dir / f"{run.key}.parquet", frame, meta)
         row = pd.DataFrame([{**ident, **{k: float(v) for k, v in finals.items()}}])
-        write_table(self.runs_dir / f"{run.key}.parquet", row, meta)
+        sums["runs"] = write_table(self.runs_dir / f"{run.key}.parquet", row, meta)
+        return sums
 
     def write_design(self, plan: Plan) -> None:
         """design.parquet: each point's parameter values, plus the raw sample columns (``sample:<key>``)."""
@@ -121,13 +201,16 @@ class Manifest:
     """manifest.json of a sweep folder, rewritten atomically as runs finish (at most every ``every`` s).
 
     One record per (point, seed). Points that resolve to the same config (rounded integers, repeated
-    values) share a key: that run is computed once and its result serves every such point.
+    values) share a key: that run is computed once and its result serves every such point. A done record
+    holds the SHA-256 of the run's files (``sha256``: kind -> digest); ``recorded`` has those of the last
+    manifest, which a resume checks the files against.
     """
 
     def __init__(self, folder: Path, header: dict[str, Any], runs: list[Run], every: float = 1.0) -> None:
         self.path = folder / "manifest.json"
         old = self._read()
         previous = {r["key"]: r for r in old.get("runs", [])}
+        self.recorded = {k: r["sha256"] for k, r in previous.items() if r.get("status") == "done" and r.get("sha256")}
         self.data = {**header, "created_utc": old.get("created_utc", utc_now()), "invocations": old.get("invocations", [])}
         self.records = [{"key": r.key, "point": r.point, "seed": r.seed, "status": "pending",
                          "computed": int(previous.get(r.key, {}).get("computed", 0)),
@@ -143,15 +226,18 @@ class Manifest:
         except (OSError, ValueError):
             return {}
 
-    def mark(self, key: str, status: str, seconds: float | None = None, error: str = "", computed: bool = False) -> None:
-        """Set the status of every (point, seed) that uses run ``key``."""
+    def mark(self, key: str, status: str, seconds: float | None = None, error: str = "", computed: bool = False,
+             sha256: Mapping[str, str] | None = None) -> None:
+        """Set the status of every (point, seed) that uses run ``key`` (with its files' checksums when done)."""
         for rec in self.by_key[key]:
             rec["status"] = status
             if computed:
                 rec["computed"] += status == "done"
                 rec["seconds"] = None if seconds is None else round(seconds, 3)
-            elif status == "done" and rec["computed"] == 0:
-                rec["computed"] = 1  # a result found on disk whose manifest entry was lost
+            if sha256:
+                rec["sha256"] = dict(sha256)
+            else:
+                rec.pop("sha256", None)
             if error:
                 rec["error"] = error
             else:
