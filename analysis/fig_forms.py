@@ -18,6 +18,7 @@ from analysis.figures import (
     KIND_STYLES,
     as_runs,
     first_run,
+    mark_events,
     new_figure,
     note,
     percent_axis,
@@ -54,6 +55,7 @@ def emergence(data, out_dir: str | Path) -> Path:
         ax.set_xlabel("week")
         ax.set_ylim(0, 1)
         ax.set_xlim(week[0], week[-1])
+        mark_events(ax, runs[0])
         percent_axis(ax)
     axes[0].set_ylabel("share of demand (hours)")
     band = f"; lines: mean of {len(runs)} runs, bands: min-max" if len(runs) > 1 else ""

@@ -18,6 +18,7 @@ from analysis.figures import (
     FORM_LABELS,
     KIND_LABELS,
     first_run,
+    mark_events,
     new_figure,
     note,
     percent_axis,
@@ -53,6 +54,7 @@ def prices(data, out_dir: str | Path) -> Path:
         ax.set_title(f"{KIND_LABELS[kind]} work")
         ax.set_xlabel("week (quarter ending)")
         ax.set_xlim(0, run.steps)
+        mark_events(ax, run)
         if missing and len(missing) < len(M.FORMS):
             ax.text(0.02, 0.03, f"no {' or '.join(missing)} work of this kind", transform=ax.transAxes, fontsize=10,
                     color="#444444")
@@ -87,6 +89,7 @@ def capacity(data, out_dir: str | Path) -> Path:
     fig, axes = new_figure(3, figsize=(11, 4.3))
     ax = axes[0]
     ax.plot(m["step"], m["provider_utilization"], color="#000000", lw=1.2, label="all providers (weekly)")
+    mark_events(ax, run)
     targets = run.config.get("providers", {})
     for kind, ls in (("bpo", "--"), ("kpo", ":")):
         t = targets.get(f"target_utilization_{kind}")
@@ -105,6 +108,7 @@ def capacity(data, out_dir: str | Path) -> Path:
         ax.plot(np.arange(1, run.steps + 1), counts, color=KIND_COLOURS[kind], lw=1.8, label=KIND_LABELS[kind])
     ax.set_ylim(0, None)
     ax.set_xlabel("week")
+    mark_events(ax, run)
     ax.set_ylabel("active providers")
     ax.set_title("active providers")
     ax.legend(loc="lower left", frameon=True)
@@ -115,6 +119,7 @@ def capacity(data, out_dir: str | Path) -> Path:
     ax.bar(x - 0.2, ee["entries"], width=0.4, color="#009E73", label=f"entries ({ee['entries'].sum()})")
     ax.bar(x + 0.2, ee["exits"], width=0.4, color="#D55E00", label=f"exits ({ee['exits'].sum()})")
     ax.set_xticks(x)
+    mark_events(ax, run, per_year=True)
     ax.set_xlabel("year of the run")
     ax.set_ylabel("providers per year")
     ax.set_title("entry and exit")
@@ -187,6 +192,7 @@ def surplus(data, out_dir: str | Path) -> Path:
         ax.bar(x + (i - (len(bars) - 1) / 2) * width, sign * t[col] / 1e6, width=width, color=colour,
                label=f"{label} (total {sign * t[col].sum() / 1e6:,.0f} M cu)")
     ax.axhline(0, color="black", lw=0.8)
+    mark_events(ax, run, per_year=True)
     ax.set_xticks(x)
     ax.set_xlabel("year of the run" + (" (last year partial)" if run.steps % M.YEAR else "")
                   + "\nfirm surplus = in-house cost of the work bought - price paid - non-price costs - onboarding")

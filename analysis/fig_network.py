@@ -170,37 +170,43 @@ def _band(runs, metric: str):
     return week, mean, mean - half, mean + half, n
 
 
+WHATIF_COLOURS = ("#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")  # Okabe-Ito, base in blue
+
+
 @styled
 def whatif(data, out_dir: str | Path,
            metrics: Sequence[str] = ("permanent_share", "on_call_share", "offshore_share")) -> Path:
-    """Base and what-if trajectories of key metrics with 95% bands and the event weeks as vertical lines."""
+    """Base and what-if trajectories of key metrics in the same panels, with 95% bands and each what-if's
+    event weeks as vertical lines in its colour."""
     if not isinstance(data, Comparison):
-        raise NotEnoughData("the what-if figure needs a comparison folder (base/ and whatif/); "
+        raise NotEnoughData("the what-if figure needs a comparison folder (base/ and a what-if); "
                             "this folder is a single run or a replication set")
-    runs = {"base": data.base.runs, "what-if": data.whatif.runs}
-    shown = [m for m in metrics if all(m in r.metrics for rs in runs.values() for r in rs)]
-    if not shown or not all(runs.values()):
+    names = [w.get("name", "what-if") for w in data.manifest.get("whatifs") or [{"name": data.manifest.get("whatif")}]]
+    sides = [("base: " + str(data.manifest.get("base", "base")), data.base.runs, "#0072B2", [])]
+    sides += [(str(name), side.runs, WHATIF_COLOURS[i % len(WHATIF_COLOURS)], weeks)
+              for i, (name, side, weeks) in enumerate(zip(names, data.whatifs, data.event_weeks))]
+    shown = [m for m in metrics if all(m in r.metrics for _, rs, _, _ in sides for r in rs)]
+    if not shown or not all(rs for _, rs, _, _ in sides):
         raise NotEnoughData(f"none of the metrics {', '.join(metrics)} is in both base and what-if runs")
-    fig, axes = new_figure(len(shown), figsize=(3.6 * len(shown) + 0.4, 4.5), sharex=True)
+    fig, axes = new_figure(len(shown), figsize=(3.6 * len(shown) + 0.4, 4.8), sharex=True)
     window = data.manifest.get("window")
-    colours = {"base": "#0072B2", "what-if": "#D55E00"}
-    names = {"base": data.manifest.get("base", "base"), "what-if": data.manifest.get("whatif", "what-if")}
     for ax, metric in zip(np.atleast_1d(axes), shown):
-        for key, rs in runs.items():
+        for label, rs, colour, weeks in sides:
             week, mean, lo, hi, n = _band(rs, metric)
-            ax.plot(week, mean, color=colours[key], lw=1.6, label=f"{key}: {names[key]} (n={n})")
+            ax.plot(week, mean, color=colour, lw=1.6, label=f"{label} (n={n})")
             if lo is not None:
-                ax.fill_between(week, lo, hi, color=colours[key], alpha=0.2, lw=0)
-        for i, w in enumerate(data.event_weeks):
-            ax.axvline(w, color="#444444", ls="--", lw=1, label="event week" if i == 0 else None)
+                ax.fill_between(week, lo, hi, color=colour, alpha=0.18, lw=0)
+            for w in weeks:
+                ax.axvline(w, color=colour, ls="--", lw=1)
         if isinstance(window, (list, tuple)) and len(window) == 2:
-            ax.axvspan(window[0], window[1], color="#999999", alpha=0.12, lw=0, label="compared window")
+            ax.axvspan(window[0], window[1], color="#999999", alpha=0.12, lw=0, label="chosen window")
         ax.set_title(METRIC_TITLES.get(metric, metric.replace("_", " ")))
         ax.set_xlabel("week")
         if metric.endswith(("share", "rate")) or "_share_" in metric:
             ax.set_ylim(0, 1)
             percent_axis(ax)
             ax.set_ylabel("share (weekly)")
-    np.atleast_1d(axes)[0].legend(loc="upper left", frameon=True, fontsize=9.5)
-    fig.suptitle("What-if vs base: mean across replications, bands: 95% CI of the mean")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False, fontsize=9.5)
+    fig.suptitle("What-ifs vs base: mean across replications, bands: 95% CI of the mean; dashed: event weeks")
     return save(fig, out_dir, "whatif")

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from analysis.files import write_atomic
 from analysis.load import Comparison, NotEnoughData, Replications, RunData
+from analysis.stats import YEAR as YEAR_WEEKS
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 FORM_COLOURS = {"in_house": "#7F7F7F", "on_call": "#E69F00", "permanent": "#0072B2", "unmet": "#D55E00"}
@@ -60,6 +61,19 @@ def save(fig: Figure, out_dir: str | Path, name: str, dpi: float | None = None) 
     write_atomic(out / f"{name}.png", lambda p: fig.savefig(p, format="png", dpi=dpi or STYLE["savefig.dpi"]))
     write_atomic(out / f"{name}.svg", lambda p: fig.savefig(p, format="svg"))
     return out / f"{name}.png"
+
+
+def event_weeks_of(run: RunData) -> list[int]:
+    """The weeks the run's scenario events start in, within the run."""
+    events = run.config.get("events") or []
+    return sorted({int(e["at"]) for e in events if isinstance(e, dict) and 1 <= int(e.get("at", 0)) <= run.steps})
+
+
+def mark_events(ax, run: RunData, per_year: bool = False) -> None:
+    """Dashed vertical lines at the run's event weeks (on a per-year axis, where the week falls in its year's bar)."""
+    for i, week in enumerate(event_weeks_of(run)):
+        x = (week - 1) / YEAR_WEEKS + 0.5 if per_year else week
+        ax.axvline(x, color="#444444", ls="--", lw=1, label="scenario event" if i == 0 else None)
 
 
 def note(ax, text: str) -> None:

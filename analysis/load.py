@@ -101,14 +101,19 @@ class Replications:
 
 @dataclass
 class Comparison:
-    """A base-versus-what-if comparison: two replication sets run with the same seeds."""
+    """A base and one or more what-ifs: replication sets run with the same seeds."""
 
     path: Path
     manifest: dict[str, Any]
     base: Replications
-    whatif: Replications
+    whatifs: list[Replications]
     table: pd.DataFrame | None = None
-    event_weeks: list[int] = field(default_factory=list)
+    event_weeks: list[list[int]] = field(default_factory=list)  # per what-if
+
+    @property
+    def whatif(self) -> Replications:
+        """The first what-if."""
+        return self.whatifs[0]
 
 
 def service_kinds(manifest: dict[str, Any]) -> dict[str, str]:
@@ -268,28 +273,33 @@ def load_replications(path: str | Path) -> Replications:
 
 
 def load_comparison(path: str | Path) -> Comparison:
-    """Load a comparison folder: ``base/`` and ``whatif/`` replication sets and ``comparison.parquet``.
+    """Load a comparison folder: ``base/``, each what-if's folder and ``comparison.parquet``.
 
-    Event weeks come from ``manifest["event_weeks"]`` if present, else from the ``at`` week of every
-    event in the what-if config (first replication).
+    The what-if folders are listed in ``manifest["whatifs"]`` (``whatif/`` alone in older folders). Event
+    weeks come from the manifest if present, else from the ``at`` week of every event in each what-if's
+    config (first replication).
 
     Raises:
-        RunFolderError: no manifest, or ``base/`` or ``whatif/`` missing.
+        RunFolderError: no manifest, or ``base/`` or a what-if folder missing.
     """
     path = Path(path)
     manifest = read_manifest(path)
-    for sub in ("base", "whatif"):
+    listed = manifest.get("whatifs") or [{"folder": "whatif", "event_weeks": manifest.get("event_weeks")}]
+    for sub in ("base", *(w["folder"] for w in listed)):
         if not (path / sub).is_dir():
             raise RunFolderError(f"{path}: comparison folder without its {sub}/ folder")
-    base, whatif = (_as_replications(path / sub) for sub in ("base", "whatif"))
+    base = _as_replications(path / "base")
+    whatifs = [_as_replications(path / w["folder"]) for w in listed]
     table_file = path / "comparison.parquet"
     table = pd.read_parquet(table_file) if table_file.is_file() else None
-    weeks = manifest.get("event_weeks")
-    if weeks is None:
-        events = (whatif.runs[0].config.get("events") or []) if whatif.runs else []
-        weeks = [e["at"] for e in events if isinstance(e, dict) and "at" in e]
-    return Comparison(path=path, manifest=manifest, base=base, whatif=whatif, table=table,
-                      event_weeks=sorted({int(w) for w in weeks}))
+    weeks = []
+    for entry, side in zip(listed, whatifs):
+        found = entry.get("event_weeks")
+        if found is None:
+            events = (side.runs[0].config.get("events") or []) if side.runs else []
+            found = [e["at"] for e in events if isinstance(e, dict) and "at" in e]
+        weeks.append(sorted({int(w) for w in found}))
+    return Comparison(path=path, manifest=manifest, base=base, whatifs=whatifs, table=table, event_weeks=weeks)
 
 
 def _as_replications(path: Path) -> Replications:

@@ -23,7 +23,8 @@ import pandas as pd
 
 from analysis.files import write_atomic, write_parquet_and_csv
 from analysis.metric_units import UNIT_INTERVAL_METRICS
-from analysis.stats import CONFIDENCE, few_runs_warning, holm, paired_p_values, t_half_width, window_mean
+from analysis.stats import (CONFIDENCE, few_runs_warning, holm, last_window, paired_p_values, t_half_width,
+                            window_mean)
 
 KEY_METRICS = ("permanent_share", "permanent_share_bpo", "permanent_share_kpo", "on_call_share", "in_house_share",
                "unmet_share", "loyalty_mean", "switch_rate", "mean_price_bpo", "mean_price_kpo", "provider_utilization",
@@ -87,6 +88,27 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
     out["p_holm"] = holm(paired_p_values(diff.mean(), diff.std(), n))
     out["significant_holm"] = out["p_holm"] < 1 - CONFIDENCE
     return out.rename_axis("metric").reset_index()
+
+
+def format_summary(run_dirs: list[Path]) -> str:
+    """The terminal table of a batch of replications: each key metric's mean over the last year of the runs, with
+    the 95% t interval of that mean across the runs (clipped to [0, 1] for shares)."""
+    means = []
+    for d in run_dirs:
+        metrics = pd.read_parquet(d / "metrics.parquet")
+        means.append(window_mean(metrics, last_window(int(metrics["step"].max())),
+                                 [c for c in KEY_METRICS if c in metrics.columns]))
+    frame = pd.DataFrame(means)
+    half = t_half_width(frame.std().to_numpy(), frame.notna().sum().to_numpy())
+    first, last = last_window(int(pd.read_parquet(run_dirs[0] / "metrics.parquet", columns=["step"])["step"].max()))
+    lines = [f"Summary of weeks {first}-{last} over {len(run_dirs)} replications (mean, 95% t interval of the mean):"]
+    for metric, mean, h in zip(frame.columns, frame.mean(), half):
+        lo, hi = mean - h, mean + h
+        if metric in UNIT_INTERVAL_METRICS:
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        interval = f"[{lo:.4g}, {hi:.4g}]" if np.isfinite(h) else "(no interval)"
+        lines.append(f"  {metric:24}{mean:11.4g}  {interval}")
+    return "\n".join(lines)
 
 
 def write_comparison(folder: Path, table: pd.DataFrame) -> None:

@@ -29,6 +29,7 @@ from analysis.formatting import Formatter
 from analysis.load import Comparison, Replications, RunData, load
 from analysis.replications import multiplicity_note
 from analysis.stats import few_runs_warning
+from analysis.whatifs import effects_pivot, holm_footnote
 
 def _figures_html(drawn: Sequence[DrawnFigure], prefix: str = "", runs: Sequence[RunData] = ()) -> str:
     """The figures with their captions; given several ``runs``, each caption says whether the figure
@@ -168,27 +169,46 @@ def _run_sections(runs: Sequence[RunData], out_dir: Path, title: str, label: str
 
 def _comparison_sections(cmp: Comparison, out_dir: Path) -> str:
     drawn = draw_all(cmp, out_dir / "figures", needs=("comparison",))
-    parts = [(f"<h1>outsim what-if report: {esc(cmp.manifest.get('whatif', 'what-if'))} vs "
-              f"{esc(cmp.manifest.get('base', 'base'))}</h1>"),
-             f"<p>Event weeks: {esc(', '.join(map(str, cmp.event_weeks)) or 'none recorded')}.</p>",
-             "<h2>What-if figure</h2>", _figures_html(drawn)]
+    listed = cmp.manifest.get("whatifs") or [{"name": cmp.manifest.get("whatif", "what-if"), "folder": "whatif"}]
+    names = [str(w.get("name", "what-if")) for w in listed]
+    events = "; ".join(f"{name}: weeks {', '.join(map(str, weeks)) or 'none'}"
+                       for name, weeks in zip(names, cmp.event_weeks))
+    parts = [f"<h1>outsim what-if report: {esc(', '.join(names))} vs {esc(cmp.manifest.get('base', 'base'))}</h1>",
+             f"<p>Event weeks: {esc(events)}.</p>"]
+    verdicts = [w["verdict"] for w in listed if w.get("verdict")]
+    if verdicts:
+        parts.append("<h2>Verdicts</h2><ul>" + "".join(f"<li>{esc(v)}</li>" for v in verdicts) + "</ul>")
+    parts += ["<h2>What-if figure</h2>", _figures_html(drawn)]
     if cmp.table is not None and len(cmp.table):
-        warning = few_runs_warning(int(cmp.table["n"].max())) if "n" in cmp.table else None
-        parts.append("<h2>Comparison of key metrics (from comparison.parquet)</h2>" + table(cmp.table, left=("metric",))
-                     + f"<p class='sub'>{esc(multiplicity_note(len(cmp.table)))}</p>"
-                     + (f"<p class='missing'>Warning: {esc(warning)}.</p>" if warning else ""))
+        parts.append(_comparison_table_html(cmp.table))
     base_n = [F.run_numbers(r) for r in cmp.base.runs]
     _write_calibration_csv(base_n, out_dir)
-    what_n = [F.run_numbers(r) for r in cmp.whatif.runs]
-    for name, reps, nums in (("base", cmp.base, base_n), ("whatif", cmp.whatif, what_n)):
-        items = "".join(f"<li>{esc(s)}</li>" for s in F.statements(nums))
-        figs = draw_all(reps.runs, out_dir / "figures" / name)
-        parts.append(f"<h2>{'Base' if name == 'base' else 'What-if'}: {esc(reps.label)}</h2>"
+    for entry, reps in [({"folder": "base"}, cmp.base), *zip(listed, cmp.whatifs)]:
+        folder = entry["folder"]
+        items = "".join(f"<li>{esc(s)}</li>" for s in F.statements([F.run_numbers(r) for r in reps.runs]))
+        figs = draw_all(reps.runs, out_dir / "figures" / folder)
+        parts.append(f"<h2>{'Base' if folder == 'base' else 'What-if'}: {esc(reps.label)}</h2>"
                      f"{_summary(reps.runs, reps.label)}<ul>{items}</ul>"
-                     f"{_figures_html(figs, prefix=name + '-', runs=reps.runs)}")
+                     f"{_figures_html(figs, prefix=folder + '-', runs=reps.runs)}")
     parts.append(f"<h2>Calibration targets (base)</h2>{_calibration_html(base_n)}")
-    parts.append(f"<h2>Config (what-if)</h2>{config_html(cmp.whatif.runs[0].config)}")
+    for name, reps in zip(names, cmp.whatifs):
+        parts.append(f"<h2>Config (what-if {esc(name)})</h2>{config_html(reps.runs[0].config)}")
     return "\n".join(parts)
+
+
+def _comparison_table_html(frame: pd.DataFrame) -> str:
+    """The effects by phase with a column per what-if (comparison.parquet), or an older one-window table as is."""
+    warning = few_runs_warning(int(frame["n"].min())) if "n" in frame else None
+    if {"whatif", "phase", "effect"} <= set(frame.columns):
+        spans = frame.drop_duplicates(["whatif", "phase"])
+        phases = "; ".join(f"{r.whatif} {r.phase}: weeks {r.first_week}-{r.last_week}" for r in spans.itertuples())
+        body = (table(effects_pivot(frame), left=("phase", "metric"))
+                + f"<p class='sub'>Each cell: the what-if minus the base, mean over the seed pairs with its 95% interval; "
+                  f"pp = percentage points, % = of the base. Phases: {esc(phases)}. {esc(holm_footnote(frame))}.</p>")
+    else:
+        body = table(frame, left=("metric",)) + f"<p class='sub'>{esc(multiplicity_note(len(frame)))}</p>"
+    return ("<h2>Effects by phase (from comparison.parquet)</h2>" + body
+            + (f"<p class='missing'>Warning: {esc(warning)}.</p>" if warning else ""))
 
 
 def write_report(run_dir: str | Path) -> Path:

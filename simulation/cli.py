@@ -11,20 +11,17 @@ from datetime import datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from analysis.replications import compare, format_comparison, write_comparison, write_summary
-from analysis.stats import few_runs_warning, last_window, window_mean
+from analysis.stats import last_window, window_mean
 from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
+from simulation.cli_batch import cmd_compare, folder_plan_problems, parallel_runs, run_batch
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
-                                   add_scale_option, interrupted, invalid, output_folder, run_option_problems,
+                                   add_scale_option, finish_with_report, invalid, output_folder, run_option_problems,
                                    size_problems, warn_late_events)
-from simulation.config import Config
-from simulation.executor import ExecutorError, default_workers, derive_seeds, interruptible
+from simulation.executor import derive_seeds
 from simulation.progress import Progress
-from simulation.replications import (default_window, plan_problem, run_comparison, run_replications,
-                                     write_comparison_manifest)
 from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
 
@@ -54,14 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel worker processes for replications (default: all cores; 0: in this process)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip writing report.html")
 
-    c = sub.add_parser("compare", help="paired comparison of a what-if with a baseline, on the same seeds")
+    c = sub.add_parser("compare", help="paired comparison of what-ifs with a baseline, on the same seeds")
     c.add_argument("base", type=Path, help="baseline scenario TOML")
-    c.add_argument("whatif", type=Path, help="what-if scenario TOML")
+    c.add_argument("whatifs", type=Path, nargs="+", metavar="whatif", help="what-if scenario TOML (one or more)")
     c.add_argument("--replications", type=int, default=10, metavar="R", help="seed pairs (default: %(default)s)")
     c.add_argument("--seed", type=int, default=1, help="base seed the R seeds derive from (default: %(default)s)")
     c.add_argument("--steps", type=int, default=None, help="weeks to run (default: the scenarios' run.steps)")
     c.add_argument("--window", default=None, metavar="A:B",
-                   help="weeks to average over (default: from the what-if's first event to the end)")
+                   help="also compare over these weeks (phases before, during and after the events always are)")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="dotted.key=value",
                    help="override a parameter in both scenarios")
     add_scale_option(c)
@@ -129,16 +126,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     suffix = f"-r{args.replications}" if args.replications > 1 else ""
     out, problems = output_folder(args.out, Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}{suffix}",
                                   args.force, args.resume)
-    problems += size_problems(cfg, steps, args.replications, _parallel(args.workers), args.force)
+    problems += size_problems(cfg, steps, args.replications, parallel_runs(args.workers), args.force)
     if args.resume and args.replications == 1:
         problems.append("--resume: finishes interrupted replications (--replications R); a single run starts afresh")
     elif args.replications > 1 and not problems:
-        problems += _plan_problems(out, cfg.with_steps(steps), derive_seeds(seed, args.replications))
+        problems += folder_plan_problems(out, cfg.with_steps(steps), derive_seeds(seed, args.replications))
     if problems:
         return invalid(problems)
     warn_late_events(cfg, steps)
     if args.replications > 1:
-        return _run_replications(args, cfg.with_steps(steps), seed, out)
+        return run_batch(args, cfg.with_steps(steps), seed, out)
     print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
     bar = Progress(steps, unit="weeks")
     try:
@@ -156,26 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         export_csv(folder)
     print(summary_table(result))
     print(f"\nrun folder: {folder}")
-    return _finish_with_report(folder, args.report, EXIT_OK)
-
-
-def _finish_with_report(folder: Path, wanted: bool, code: int) -> int:
-    """Write report.html for a finished folder and print its path; a report failure never loses the run."""
-    if not wanted:
-        return code
-    from analysis.report import write_report  # entry points may use analysis/; the model never does
-
-    try:
-        print(f"report: {write_report(folder)}")
-    except KeyboardInterrupt:
-        print(f"\noutsim: interrupted while writing the report; the results are saved. Write it with: "
-              f"outsim report {folder}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # the run is saved; say what went wrong with the report and how to retry
-        print(f"outsim: the run is saved, but its report failed ({type(exc).__name__}: {exc}); "
-              f"retry with: outsim report {folder}", file=sys.stderr)
-        return EXIT_FAILED
-    return code
+    return finish_with_report(folder, args.report, EXIT_OK)
 
 
 # The folders whose reports other commands write, and the command that writes each.
@@ -197,7 +175,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return invalid([f"{args.run_dir}: manifest.json: kind = {kind!r}: "
                             + OTHER_REPORTS[kind].format(folder=args.run_dir)], ran=False)
         folder_kind(args.run_dir)  # an unknown kind is refused here, not reported as a failed report
-        return _finish_with_report(args.run_dir, True, EXIT_OK)
+        return finish_with_report(args.run_dir, True, EXIT_OK)
     except RunFolderError as exc:
         return invalid([str(exc) if str(exc).startswith(str(args.run_dir)) else f"{args.run_dir}: {exc}"], ran=False)
 
@@ -220,129 +198,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except (RunFolderError, ValueError) as exc:
         return invalid([f"{args.run_dir}: --firm {args.firm}: {exc}"], ran=False)
     return EXIT_OK
-
-
-def _run_replications(args: argparse.Namespace, cfg: Config, seed: int, out: Path) -> int:
-    """``outsim run --replications R``: run the seeds into ``out``, then write the summary across them and the report."""
-    print(f"outsim: {args.replications} replications of '{cfg.name}' ({cfg.run.steps} weeks, seeds from {seed}) ...",
-          flush=True)
-    bar = Progress(args.replications)
-    try:
-        with interruptible(workers=args.workers) as ex:
-            reps = run_replications(cfg, seed, args.replications, out, ex, lambda o: bar.count(o.ok))
-    except ExecutorError as exc:
-        print(f"outsim: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        bar.close()
-        return interrupted(_finished_runs(out), args.replications, "replications", out)
-    bar.close()
-    if warning := few_runs_warning(len(reps.run_dirs)):
-        print(f"outsim: warning: {warning}", file=sys.stderr)
-    if reps.kept:
-        print(f"outsim: kept {reps.kept} finished replication(s) found in {out}")
-    write_summary(out, reps.run_dirs)
-    if args.format == "csv":
-        for run_dir in reps.run_dirs:
-            export_csv(run_dir)
-    code = _report_failures(reps.failed, out)
-    return _finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
-
-
-def _parallel(workers: int | None) -> int:
-    """How many runs go at once with ``--workers``."""
-    return default_workers() if workers is None else max(1, workers)
-
-
-def _plan_problems(folder: Path, cfg: Config, seeds: list[int]) -> list[str]:
-    """``--out`` problems of a batch of replications: an existing folder must hold this same batch."""
-    return [f"--out: {problem}"] if (problem := plan_problem(folder, cfg, seeds)) else []
-
-
-def _finished_runs(folder: Path) -> int:
-    """Run folders finished under ``folder`` (each is renamed into place whole, so a manifest means done)."""
-    return sum(1 for _ in folder.glob("**/rep-*/manifest.json"))
-
-
-def _report_failures(failed: list, out: Path) -> int:
-    """Print each failed run's last error line and the folder; EXIT_FAILED if any run failed."""
-    for o in failed:
-        last = o.error.strip().splitlines()[-1] if o.error else "unknown error"
-        print(f"outsim: {Path(o.task.out_dir).name} (seed {o.task.seed}) failed: {last}", file=sys.stderr)
-    print(f"\nfolder: {out}")
-    if failed:
-        print(f"outsim: {len(failed)} run(s) failed; tracebacks are in {out / 'manifest.json'}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """``outsim compare BASE WHATIF``: run both on common seeds, then compare them paired over a window."""
-    problems: list[str] = run_option_problems(args.seed, args.steps)
-    cfgs = []
-    for path in (args.base, args.whatif):
-        try:
-            cfgs.append(load_scenario(path, args.overrides))
-        except ScenarioError as exc:
-            problems += [str(p) for p in exc.problems]
-    if args.replications < 2:
-        problems.append(f"--replications: --replications = {args.replications}: a paired comparison needs at least 2 "
-                        "seed pairs for its intervals")
-    window = None
-    if args.window:
-        start, _, end = args.window.partition(":")
-        if not (start.isdigit() and end.isdigit() and 1 <= int(start) <= int(end)):
-            problems.append(f"--window: --window = {args.window!r}: expected A:B with 1 <= A <= B (weeks)")
-        else:
-            window = (int(start), int(end))
-    if problems:
-        return invalid(problems)
-    base, whatif = cfgs
-    steps = args.steps or whatif.run.steps
-    if window is not None and window[1] > steps:
-        return invalid([f"--window: --window = {args.window!r}: ends after the last week run ({steps})"])
-    if problems := size_problems(max(cfgs, key=lambda c: c.firms.count * c.run.scale), steps, 2 * args.replications,
-                                 _parallel(args.workers), args.force):
-        return invalid(problems)
-    out, folder_problems = output_folder(
-        args.out, Path("outputs") / "compare" / f"{base.name}-vs-{whatif.name}" / f"{datetime.now():%Y%m%d-%H%M%S}",
-        args.force, args.resume)
-    base, whatif = base.with_steps(steps), whatif.with_steps(steps)
-    if not folder_problems:
-        seeds = derive_seeds(args.seed, args.replications)
-        folder_problems = [*_plan_problems(out / "base", base, seeds), *_plan_problems(out / "whatif", whatif, seeds)]
-        if out.is_dir() and any(out.iterdir()) and not (out / "base").is_dir():
-            folder_problems.append(f"--out: {out}: is not a comparison folder; choose another folder, "
-                                   "or add --force to replace it")
-    if folder_problems:
-        return invalid(folder_problems)
-    for cfg in (base, whatif):
-        warn_late_events(cfg, steps)
-    window = window or default_window(whatif)
-    print(f"outsim: comparing '{whatif.name}' with '{base.name}' on {args.replications} common seeds ...", flush=True)
-    bar = Progress(2 * args.replications)  # one bar across both sides
-    try:
-        with interruptible(workers=args.workers) as ex:
-            runs = run_comparison(base, whatif, args.seed, args.replications, out, ex, lambda o: bar.count(o.ok))
-    except ExecutorError as exc:
-        print(f"outsim: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        bar.close()
-        return interrupted(_finished_runs(out), 2 * args.replications, "runs", out)
-    bar.close()
-    if kept := runs.base.kept + runs.whatif.kept:
-        print(f"outsim: kept {kept} finished run(s) found in {out}")
-    for side in (runs.base, runs.whatif):
-        write_summary(side.folder, side.run_dirs)
-    if not runs.pairs:
-        return _report_failures(runs.failed, out)
-    table = compare([b for b, _ in runs.pairs], [w for _, w in runs.pairs], window)
-    write_comparison(out, table)
-    write_comparison_manifest(runs, window)
-    print(format_comparison(table, window))
-    print(f"\ntable: {out / 'comparison.csv'}")
-    return _finish_with_report(out, args.report, _report_failures(runs.failed, out))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

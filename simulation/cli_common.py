@@ -145,3 +145,22 @@ def add_force_option(parser: argparse.ArgumentParser, resume: bool = False) -> N
     if resume:
         parser.add_argument("--resume", action="store_true",
                             help="finish an interrupted batch in its --out folder: verified finished runs are kept")
+
+
+def finish_with_report(folder: Path, wanted: bool, code: int) -> int:
+    """Write report.html for a finished folder and print its path; a report failure never loses the run."""
+    if not wanted:
+        return code
+    from analysis.report import write_report  # entry points may use analysis/; the model never does
+
+    try:
+        print(f"report: {write_report(folder)}")
+    except KeyboardInterrupt:
+        print(f"\noutsim: interrupted while writing the report; the results are saved. Write it with: "
+              f"outsim report {folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the run is saved; say what went wrong with the report and how to retry
+        print(f"outsim: the run is saved, but its report failed ({type(exc).__name__}: {exc}); "
+              f"retry with: outsim report {folder}", file=sys.stderr)
+        return EXIT_FAILED
+    return code

@@ -4,7 +4,7 @@ Replications run one config with R seeds derived from a base seed, in parallel t
 into ``folder/rep-000``, ``rep-001``, ... and describe them in the folder's manifest. A comparison runs
 two scenarios with the same seeds (common random numbers: demand shocks and choices come from the
 same streams) into ``base/`` and ``whatif/``, so the difference seed by seed isolates the scenario's
-effect. This module only runs and records; the statistics over the runs (summary.parquet,
+effect; several what-ifs share the base and its seeds. This module only runs and records; the statistics over the runs (summary.parquet,
 comparison.parquet) are computed by analysis/replications.py, which the CLI calls afterwards.
 
 Each folder of replications starts with ``plan.json`` (config and seeds). Run again into the same
@@ -112,36 +112,58 @@ def plan_problem(folder: Path, cfg: Config, seeds: list[int]) -> str | None:
 
 @dataclass
 class ComparisonRuns:
-    """Both sides of a comparison, run on the same seeds into ``folder/base`` and ``folder/whatif``."""
+    """A base and one or more what-ifs, run on the same seeds into ``folder/base`` and one folder per what-if
+    (``whatif/`` for a single one, ``whatif-<name>/`` for several; :func:`whatif_folder`)."""
 
     folder: Path
     base_config: Config
-    whatif_config: Config
+    whatif_configs: list[Config]
     base: Replications
-    whatif: Replications
+    whatifs: list[Replications]
+
+    @property
+    def whatif_config(self) -> Config:
+        """The first what-if's config."""
+        return self.whatif_configs[0]
+
+    @property
+    def whatif(self) -> Replications:
+        """The first what-if's replications."""
+        return self.whatifs[0]
+
+    def pairs_with(self, side: Replications) -> list[tuple[Path, Path]]:
+        """(base run folder, what-if run folder) for every seed where the base and ``side`` both finished."""
+        return [(Path(b.task.out_dir), Path(w.task.out_dir)) for b, w in zip(self.base.outcomes, side.outcomes)
+                if b.ok and w.ok]
 
     @property
     def pairs(self) -> list[tuple[Path, Path]]:
-        """(base run folder, what-if run folder) for every seed where both sides finished."""
-        return [(Path(b.task.out_dir), Path(w.task.out_dir)) for b, w in zip(self.base.outcomes, self.whatif.outcomes)
-                if b.ok and w.ok]
+        """The seed pairs of the first what-if (see :meth:`pairs_with`)."""
+        return self.pairs_with(self.whatif)
 
     @property
     def failed(self) -> list[Outcome]:
         """The runs that raised, base side first."""
-        return self.base.failed + self.whatif.failed
+        return [o for side in (self.base, *self.whatifs) for o in side.failed]
 
 
-def run_comparison(base: Config, whatif: Config, base_seed: int, replications: int, folder: Path, executor: Executor,
-                   on_done: Callable[[Outcome], None] | None = None) -> ComparisonRuns:
-    """Run the base and the what-if scenario on the same R seeds (derived from ``base_seed``).
+def whatif_folder(folder: Path, whatifs: list[Config], i: int) -> Path:
+    """Where the i-th what-if runs: ``whatif/`` when it is the only one, else ``whatif-<scenario name>/``."""
+    return folder / ("whatif" if len(whatifs) == 1 else f"whatif-{whatifs[i].name}")
 
-    ``on_done`` is called as each of the 2R runs finishes.
+
+def run_comparison(base: Config, whatifs: Config | list[Config], base_seed: int, replications: int, folder: Path,
+                   executor: Executor, on_done: Callable[[Outcome], None] | None = None) -> ComparisonRuns:
+    """Run the base and each what-if scenario on the same R seeds (derived from ``base_seed``).
+
+    ``on_done`` is called as each of the runs finishes.
     """
+    whatifs = [whatifs] if isinstance(whatifs, Config) else list(whatifs)
     seeds = derive_seeds(base_seed, replications)
-    return ComparisonRuns(folder, base, whatif,
-                          run_replications(base, base_seed, replications, folder / "base", executor, on_done, seeds),
-                          run_replications(whatif, base_seed, replications, folder / "whatif", executor, on_done, seeds))
+    base_runs = run_replications(base, base_seed, replications, folder / "base", executor, on_done, seeds)
+    sides = [run_replications(cfg, base_seed, replications, whatif_folder(folder, whatifs, i), executor, on_done, seeds)
+             for i, cfg in enumerate(whatifs)]
+    return ComparisonRuns(folder, base, whatifs, base_runs, sides)
 
 
 def event_weeks(cfg: Config) -> list[int]:
@@ -149,14 +171,13 @@ def event_weeks(cfg: Config) -> list[int]:
     return sorted({e.at for e in cfg.events})
 
 
-def default_window(whatif: Config) -> tuple[int, int]:
-    """The weeks a comparison averages over unless told otherwise: from the what-if's first event to the end."""
-    weeks = event_weeks(whatif)
-    return max(weeks[0] if weeks else 1, 1), whatif.run.steps
-
-
-def write_comparison_manifest(runs: ComparisonRuns, window: tuple[int, int]) -> None:
-    """The comparison folder's manifest: both scenarios, the seeds, the compared window and the event weeks."""
-    write_manifest(runs.folder, {"kind": "comparison", "base": runs.base_config.name, "whatif": runs.whatif_config.name,
-                                 "seeds": runs.base.seeds, "window": list(window),
-                                 "event_weeks": event_weeks(runs.whatif_config), "pairs": len(runs.pairs)})
+def write_comparison_manifest(runs: ComparisonRuns, window: tuple[int, int] | None, verdicts: list[str]) -> None:
+    """The comparison folder's manifest: the scenarios, the seeds, the extra window (if any), and per what-if its
+    folder, event weeks, seed pairs and verdict (``whatif`` and ``event_weeks`` repeat the first what-if's)."""
+    write_manifest(runs.folder, {
+        "kind": "comparison", "base": runs.base_config.name, "whatif": runs.whatif_config.name,
+        "seeds": runs.base.seeds, "window": list(window) if window else None,
+        "event_weeks": event_weeks(runs.whatif_config), "pairs": len(runs.pairs),
+        "whatifs": [{"name": cfg.name, "folder": side.folder.name, "event_weeks": event_weeks(cfg),
+                     "pairs": len(runs.pairs_with(side)), "verdict": verdict}
+                    for cfg, side, verdict in zip(runs.whatif_configs, runs.whatifs, verdicts)]})

@@ -183,7 +183,7 @@ def test_comparison_folder_gives_the_whatif_figure_and_report(tmp_path):
     """A comparison folder loads both sides and its event weeks; the what-if figure and report are written."""
     root = _comparison(tmp_path)
     cmp = load(root)
-    assert isinstance(cmp, Comparison) and cmp.event_weeks == [4] and len(cmp.whatif.runs) == 2
+    assert isinstance(cmp, Comparison) and cmp.event_weeks == [[4]] and len(cmp.whatif.runs) == 2
     spec = next(s for s in figure_specs() if s.name == "whatif")
     png = spec.draw(cmp, tmp_path / "figs")
     assert png.is_file() and png.with_suffix(".svg").is_file()

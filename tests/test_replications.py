@@ -6,6 +6,7 @@ The statistics over replications (analysis/replications.py) are tested in test_a
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -14,7 +15,7 @@ from analysis.replications import write_summary
 from simulation import load_scenario
 from simulation.cli import main
 from simulation.executor import Executor, Outcome, Task, derive_seeds, run_task
-from simulation.replications import default_window, event_weeks, run_replications
+from simulation.replications import run_replications
 
 from conftest import BASELINE, ROOT
 
@@ -74,30 +75,41 @@ def test_a_failed_replication_is_listed_as_failed_and_the_folder_still_loads(tmp
     assert [r.path.name for r in load(tmp_path / "reps").runs] == ["rep-000", "rep-002"]
 
 
-def test_outsim_compare_writes_the_table_and_prints_it(tmp_path, capsys):
-    """outsim compare runs both scenarios on common seeds and saves comparison.csv/.parquet with a row per key metric."""
+def test_outsim_compare_runs_several_whatifs_on_the_base_s_seeds_phase_by_phase(tmp_path, capsys):
+    """Two what-ifs share the base and its seeds; comparison.csv has a row per (what-if, metric, phase), the
+    terminal shows a column per what-if and a verdict each, and nothing differs before the first event."""
     sets = [x for k, v in TINY.items() if k != "run.steps" for x in ("--set", f"{k}={v}")]
-    code = main(["compare", str(BASELINE), str(ROOT / "scenarios" / "volatile_demand.toml"), "--replications", "3",
-                 "--steps", "130", "--workers", "0", "--out", str(tmp_path / "cmp"), *sets])
+    out_dir = tmp_path / "cmp"
+    code = main(["compare", str(BASELINE), str(ROOT / "scenarios" / "volatile_demand.toml"),
+                 str(ROOT / "scenarios" / "price_hike.toml"), "--replications", "3", "--steps", "160", "--workers", "0",
+                 "--out", str(out_dir), *sets])
     out = capsys.readouterr().out
-    assert code == 0 and "Paired comparison over weeks 104-130" in out
-    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
-    assert {"metric", "base_mean", "whatif_mean", "diff_mean", "diff_lo", "diff_hi", "significant"} <= set(table.columns)
-    assert "permanent_share" in set(table["metric"])
-    manifest = json.loads((tmp_path / "cmp" / "manifest.json").read_text())
-    assert manifest["kind"] == "comparison" and manifest["event_weeks"] == [104]
-    base = pd.read_parquet(tmp_path / "cmp" / "base" / "rep-000" / "metrics.parquet")
-    what = pd.read_parquet(tmp_path / "cmp" / "whatif" / "rep-000" / "metrics.parquet")
-    assert base["permanent_share"].iloc[:103].equals(what["permanent_share"].iloc[:103])  # common random numbers
+    assert code == 0
+    assert "volatile_demand: before weeks 1-103, during weeks 104-129, after weeks 130-160" in out
+    assert "price_hike: before weeks 1-149, during weeks 150-160" in out  # a one-week hike is judged over a quarter
+    assert "every metric equals the base's exactly" in out
+    assert out.count("volatile_demand: permanent share ") == 1 and out.count("price_hike: permanent share ") == 1
+    table = pd.read_csv(out_dir / "comparison.csv")
+    assert set(table["whatif"]) == {"volatile_demand", "price_hike"}
+    assert len(table) == 16 * (3 + 2) and not table.duplicated(["whatif", "metric", "phase"]).any()
+    assert (table.loc[table["phase"] == "before", "diff_mean"] == 0).all()
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert [w["folder"] for w in manifest["whatifs"]] == ["whatif-volatile_demand", "whatif-price_hike"]
+    assert all(w["verdict"].startswith(w["name"]) for w in manifest["whatifs"])
+    base = pd.read_parquet(out_dir / "base" / "rep-000" / "metrics.parquet")
+    what = pd.read_parquet(out_dir / "whatif-price_hike" / "rep-000" / "metrics.parquet")
+    assert base["permanent_share"].iloc[:149].equals(what["permanent_share"].iloc[:149])  # common random numbers
+    html = (out_dir / "report.html").read_text()
+    assert "Verdicts" in html and "id='fig-whatif-price_hike-emergence'" in html
 
 
-def test_a_comparison_averages_from_the_first_event_to_the_end():
-    """The default window starts at the what-if's first event week (a market event too); none gives week 1."""
-    recession = load_scenario(ROOT / "scenarios" / "recession.toml", {"run.steps": 300})
-    assert default_window(recession) == (event_weeks(recession)[0], 300) and event_weeks(recession)[0] > 1
-    failure = load_scenario(BASELINE, {"run.steps": 50, "events": [{"at": 20, "action": "provider_failure"}]})
-    assert event_weeks(failure) == [20] and default_window(failure) == (20, 50)
-    assert default_window(load_scenario(BASELINE, {"run.steps": 50})) == (1, 50)
+def test_outsim_run_replications_prints_its_summary(tmp_path, capsys):
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+    assert main(["run", str(BASELINE), *sets, "--replications", "3", "--workers", "0", "--no-report",
+                 "--out", str(tmp_path / "reps")]) == 0
+    out = capsys.readouterr().out
+    assert "over 3 replications (mean, 95% t interval of the mean)" in out
+    assert re.search(r"permanent_share\s+[0-9.]+\s+\[[0-9.]+, [0-9.]+\]", out)
 
 
 def test_bad_replication_options_exit_2(capsys):
