@@ -105,8 +105,10 @@ class Executor:
                 web = {"dashboard_address": ":8787"} if self.dashboard else {  # no dashboard, web server on any port
                     "dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
                 with _local_worker_environment():
+                    # Workers log nothing below CRITICAL: a task's failure comes back as its Outcome with the
+                    # traceback, a lost worker through on_lost, and a Ctrl-C must not print their heartbeat errors.
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 silence_logs=logging.ERROR, **web)
+                                                 silence_logs=logging.CRITICAL, **web)
                 self._client = Client(self._cluster)
         except (OSError, RuntimeError, TimeoutError) as exc:
             self.__exit__()

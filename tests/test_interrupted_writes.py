@@ -170,9 +170,10 @@ def test_resuming_into_a_folder_of_another_batch_is_refused_before_any_work(tmp_
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_replications_cleanly_and_resume_gives_the_same_bytes(tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])  # in this process, and on a Dask cluster whose workers must stay quiet
+def test_ctrl_c_stops_replications_cleanly_and_resume_gives_the_same_bytes(tmp_path, workers):
     command = [sys.executable, "-m", "simulation.cli", "run", str(BASELINE), "--scale", "0.1", "--steps", "40",
-               "--replications", "4", "--workers", "0", "--no-report"]
+               "--replications", "4", "--workers", workers, "--no-report"]
     out, reference = tmp_path / "stopped", tmp_path / "reference"
     proc = subprocess.Popen([*command, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
