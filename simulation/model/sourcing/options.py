@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from simulation.config import Config
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Channel, Mode, SourcingOption
+from simulation.model.codes import Channel, Mode, Region, SourcingOption
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
@@ -66,11 +66,13 @@ class Due:
     learning: NDArray[np.float64]
     expiring: NDArray[np.bool_]
     mid_term: NDArray[np.bool_]
+    permanent_region: NDArray[np.int8] | None = None  # region a new contract's provider must be in (-1: any)
 
     @classmethod
     def gather(cls, view: MarketView, s: NDArray[np.int64], expiring: NDArray[np.bool_],
-               inhouse_cost: NDArray[np.float64]) -> Due:
-        """The due rows ``s`` (``expiring``: their contract ends this week); ``inhouse_cost`` per slot."""
+               inhouse_cost: NDArray[np.float64], permanent_region: NDArray[np.int8] | None = None) -> Due:
+        """The due rows ``s`` (``expiring``: their contract ends this week); ``inhouse_cost`` per slot;
+        ``permanent_region`` per row, where its policy restricts a new permanent contract to one region."""
         slots, cat = view.slots, view.catalogue
         v = slots.service[s]
         c = inhouse_cost[s]
@@ -79,10 +81,19 @@ class Due:
         return cls(s=s, v=v, c=c, mu=mu, sigma=np.sqrt(np.maximum(slots.demand_var[s], 0.0)),
                    term=cat.term_weeks[v].astype(float), onboard=cat.onboarding_weeks[v] * mu * c,
                    friction=cat.friction[v], error=cat.error_cost[v], learning=cat.learning[v],
-                   expiring=expiring, mid_term=holder & ~expiring)
+                   expiring=expiring, mid_term=holder & ~expiring, permanent_region=permanent_region)
 
     def __len__(self) -> int:
         return len(self.s)
+
+    def allows(self, rows: NDArray, region: NDArray) -> NDArray[np.bool_]:
+        """Whether providers of ``region`` may take a new permanent contract of due ``rows`` (same shapes, or
+        ``region`` with one column per candidate)."""
+        if self.permanent_region is None:
+            return np.ones(np.shape(region), bool)
+        required = self.permanent_region[rows]
+        required = required[:, None] if np.ndim(region) == 2 else required
+        return (required < 0) | (region == required)
 
 
 @dataclass
@@ -200,15 +211,17 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     probabilities = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
                                view.cfg.intermediaries.choice_intensity)
     everyone = np.arange(table.n)
+    estimates, provider_region = view.brokers.estimates(table.n), table.view("region")
+    bare = [view.prices.for_client(everyone, r, 0.0) for r in Region]  # without the coordination cost of the other region
+    cross = [view.prices.for_client(everyone, r) - bare[r] for r in Region]
     for rows, b, v, region, home in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
-        prob = home_mask(probabilities[b, v, region], table.view("region"), region, home)
+        prob = home_mask(probabilities[b, v, region], provider_region, region, home)
         if prob.sum() == 0:
             continue
         prob = prob / prob.sum()
-        q = view.brokers.estimates(table.n)[b]
-        bare = view.prices.for_client(everyone, region, 0.0)  # without the coordination cost of the other region
-        spot = (prob * bare).sum()
-        coordination = (prob * (view.prices.for_client(everyone, region) - bare)).sum()
+        q = estimates[b]
+        spot = (prob * bare[region]).sum()
+        coordination = (prob * cross[region]).sum()
         top[rows] = int(prob.argmax())
         top_quality[rows] = q[top[rows]]
         factor = slots.coordination[d.s[rows]]
@@ -277,7 +290,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     # Direct: negotiate with every known provider, keep the cheapest deal; the incumbent of an expiring direct
     # contract is priced as a renewal.
     cand = slots.provider[d.s]
-    valid = slots.known[d.s] & view.table.active[cand]
+    valid = slots.known[d.s] & view.table.active[cand] & d.allows(np.arange(n), view.table.region[cand])
     renewal = np.zeros(cand.shape, bool)
     incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
     renewal[incumbent, book.k[d.s[incumbent]]] = True
@@ -296,6 +309,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
 
     # Through the broker: its best-rated provider, with no history with the firm...
     has = np.flatnonzero(top >= 0)
+    has = has[d.allows(has, view.table.region[top[has]])]
     fee = view.brokers.fee_for(slots.broker[d.s])
     tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power)
     opt.costs[has, O.PERMANENT_BROKER] = tb.weekly_cost
@@ -305,6 +319,7 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
 
     # ...or, at a brokered contract's term end, the incumbent, experience and all.
     r = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.BROKER))
+    r = r[d.allows(r, view.table.region[book.provider[d.s[r]]])]
     if len(r):
         ss, kk = d.s[r], book.k[d.s[r]]
         ti = price_permanent(view, d, r, book.provider[ss], slots.experience[ss, kk], slots.quality_estimate[ss, kk],
