@@ -16,6 +16,7 @@ from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
+from simulation import cli_discover
 from simulation.cli_batch import cmd_compare, folder_plan_problems, parallel_runs, run_batch
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
                                    add_scale_option, finish_with_report, invalid, output_folder, run_option_problems,
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
     calibrate_cli.add_parser(sub)
+    cli_discover.add_parser(sub)
     return parser
 
 
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
                 "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app,
-                "sweep": sweep_cli.cmd_sweep, "calibrate": calibrate_cli.cmd_calibrate}
+                "sweep": sweep_cli.cmd_sweep, "calibrate": calibrate_cli.cmd_calibrate,
+                "discover": cli_discover.cmd_discover}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:  # commands that keep partial work catch it themselves and say what they kept

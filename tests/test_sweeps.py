@@ -390,11 +390,11 @@ def test_add_parser_registers_the_sweep_subcommand(tmp_path, capsys):
 
 
 def test_shipped_sweeps_validate():
-    """The five sweeps in scenarios/sweeps/ load and resolve every design point."""
+    """The six sweeps in scenarios/sweeps/ load and resolve every design point."""
     sizes = {}
     for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.toml")):
         plan = plan_runs(load_sweep(path))
         sizes[path.stem] = len(plan.runs)
     assert sizes == {"offshore_s_curve": 12 * 3, "sensitivity_morris": 20 * 9 * 2, "volatility_x_learning": 25 * 3,
-                     "wkh_beta": 15 * 4, "wkh_hysteresis": 9 * 2 * 4}
+                     "wkh_beta": 15 * 4, "wkh_hysteresis": 9 * 2 * 4, "uncertainties": 120 * 2}
 
