@@ -155,6 +155,12 @@ def _change(row, when: str) -> str:
     return f"{size} {'higher' if row.effect > 0 else 'lower'} {when} ({format_effect(row)})"
 
 
+def metric_words(metric: str) -> str:
+    """A metric's name as words: ``on_call_share_kpo`` -> ``on-call share KPO``."""
+    words = metric.replace("on_call", "on-call").split("_")
+    return " ".join(w.upper() if w in ("bpo", "kpo") else w for w in words)
+
+
 PHASE_WORDS = {"before": "before the events", "during": "during the events", "after": "after them",
                "all": "over the run", "window": "in the chosen window"}
 
@@ -169,14 +175,15 @@ def verdict(table: pd.DataFrame, recovered: int | None, steps: int, metric: str 
     """
     rows = table[(table["metric"] == metric) & table["phase"].isin(("during", "after", "all"))]
     clauses = [_change(r, PHASE_WORDS[r.phase]) for r in rows.itertuples()]
-    text = f"{table['whatif'].iloc[0]}: {metric.replace('_', ' ')} " + "; ".join(clauses)
-    if "after" in set(rows["phase"]) and rows["significant"].any():
+    text = f"{table['whatif'].iloc[0]}: {metric_words(metric)} " + "; ".join(clauses)
+    after = rows[rows["phase"] == "after"]
+    if len(after) and after["significant"].iloc[0]:  # only an effect that lasts after the events can recover
         text += f"; recovers by week {recovered}" if recovered is not None else f"; not recovered by week {steps}"
     final_phase = rows["phase"].iloc[-1] if len(rows) else table["phase"].iloc[-1]
     others = table[(table["phase"] == final_phase) & (table["metric"] != metric) & table["significant_holm"]]
     if len(others):
         strongest = others.sort_values("p_holm", kind="stable").iloc[0]
-        text += (f". Strongest other effect {PHASE_WORDS[final_phase]}: {strongest.metric.replace('_', ' ')} "
+        text += (f". Strongest other effect {PHASE_WORDS[final_phase]}: {metric_words(strongest.metric)} "
                  f"{format_effect(strongest)}")
     return text + "."
 

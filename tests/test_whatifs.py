@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.whatifs import compare_whatifs, effect_unit, effects_pivot, format_whatifs, phases, recovery_week
+from analysis.whatifs import (compare_whatifs, effect_unit, effects_pivot, format_whatifs, phases, recovery_week,
+                              verdict)
 
 
 @pytest.mark.parametrize("events, steps, expected", [
@@ -87,3 +88,15 @@ def test_the_terminal_table_has_a_column_per_whatif_and_folds_an_identical_befor
     alone, _ = compare_whatifs([("shock", [{"at": 10}], pairs)], steps)
     text = format_whatifs(alone, verdicts[:1])
     assert "  before  " not in text and "every metric equals the base's exactly" in text
+
+
+def test_a_verdict_never_says_an_effect_it_calls_unchanged_did_not_recover():
+    """An after-phase effect whose interval covers 0 gets no recovery clause, even if the last quarter alone
+    differs (one report must not say "unchanged" and "not recovered" of the same thing)."""
+    rows = pd.DataFrame({"whatif": "w", "metric": ["permanent_share", "permanent_share", "on_call_share_kpo"],
+                         "phase": ["during", "after", "after"], "unit": "pp", "effect": [0.7, 0.1, 2.0],
+                         "effect_lo": [0.3, -0.5, 1.0], "effect_hi": [1.0, 0.8, 3.0], "significant": [True, False, True],
+                         "significant_holm": [True, False, True], "p_holm": [0.01, 0.5, 0.001]})
+    text = verdict(rows, recovered=None, steps=520)
+    assert text == ("w: permanent share 0.7 pp higher during the events (+0.7 pp [+0.3, +1.0]); unchanged after them "
+                    "(+0.1 pp [-0.5, +0.8]). Strongest other effect after them: on-call share KPO +2.0 pp [+1.0, +3.0].")
