@@ -2,12 +2,15 @@
 #   make run    set up .venv and run the baseline scenario
 #   make test   set up .venv and run the test suite
 #   make bench  set up .venv and print the speed benchmarks
+#   make lab    set up .venv with JupyterLab and serve the student lab (notebooks/) on 127.0.0.1
 # Override the interpreter with PYTHON=/path/to/python3 (3.12 or later).
 
 SHELL := /bin/bash
 VENV  := .venv
 VPY   := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+LAB_ARGS ?=
 
 # First interpreter that runs and reports 3.12+: python3.13, python3.12, pyenv's 3.12+ builds, python3.
 # (On some machines python3.12 is a pyenv shim that fails; running it is the only honest test.)
@@ -17,7 +20,7 @@ ifndef PYTHON
 PYTHON := $(firstword $(foreach c,$(CANDIDATES),$(shell $(c) -c 'import sys; print("ok") if sys.version_info >= (3, 12) else None' 2>/dev/null | grep -q ok && echo $(c))))
 endif
 
-.PHONY: run test bench app clean python-check
+.PHONY: run test bench app lab clean python-check
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -46,6 +49,15 @@ app: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/bench_model.py
+
+# JupyterLab comes with the lab extra, on top of dev; it is reinstalled whenever the dev install is.
+$(LAB_STAMP): $(STAMP)
+	PYTHONWARNINGS=ignore::UserWarning $(VPY) -m pip install --quiet -c constraints.txt -e '.[dev,lab]'
+	@touch $(LAB_STAMP)
+
+# Loopback only, no browser opened: open the address with the token it prints. Another port: make lab LAB_ARGS='--port=8899'.
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
