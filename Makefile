@@ -55,7 +55,8 @@ $(LAB_STAMP): $(STAMP)
 	PYTHONWARNINGS=ignore::UserWarning $(VPY) -m pip install --quiet -c constraints.txt -e '.[dev,lab]'
 	@touch $(LAB_STAMP)
 
-# Loopback only, no browser opened: open the address with the token it prints. Another port: make lab LAB_ARGS='--port=8899'.
+# Loopback only, no browser opened: open the address with the token it prints. Another port: make lab LAB_ARGS='--port=8899';
+# as root (a container), Jupyter refuses to start unless given LAB_ARGS='--allow-root'.
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks $(LAB_ARGS)
 
