@@ -355,8 +355,8 @@ def list_scenarios(folder: str | Path) -> list[ScenarioInfo]:
     root = Path(folder)
     out = []
     for path in sorted(root.rglob("*.toml")):
-        if {"sweeps", "calibration"} & set(path.relative_to(root).parts):
-            continue  # sweep and calibration files describe many runs, not one scenario
+        if {"sweeps", "calibration", "strategies"} & set(path.relative_to(root).parts):
+            continue  # sweep, calibration and strategy files describe many runs, not one scenario
         try:
             cfg = load_scenario(path)
             out.append(ScenarioInfo(str(path), cfg.name, cfg.description, tuple(cfg.tags), True))

@@ -24,7 +24,7 @@ from simulation.model.codes import Kind
 from simulation.model.demand import DemandProcess
 from simulation.model.environment import Environment
 from simulation.model.market.fulfilment import Fills, Sales, fulfil
-from simulation.model.market.outcomes import realise_outcomes
+from simulation.model.market.outcomes import SlotOutcomes, realise_outcomes
 from simulation.model.market.pricing import Prices, market_utilization
 from simulation.model.market.providers import (capacity_and_prices, entry_services, exit_candidates, remove_provider,
                                               update_providers, week_load)
@@ -79,7 +79,9 @@ class OutsourcingModel(mesa.Model):
         self.broker_agents: list[Intermediary] = []
         self._admit_brokers()
         self.prices = Prices.compute(self.providers, self.environment, self.cfg, self.catalogue.target_utilization.copy())
-        self.fills: Fills | None = None
+        self.fills: Fills | None = None  # last week's hours per slot, by source
+        self.slot_outcomes: SlotOutcomes | None = None  # last week's costs and deliveries per slot
+        self.reviewed = ReviewTotals()  # last week's reviews, with what each reviewed slot paid at once
         self.flows = WeekFlows()
         self.datacollector = mesa.DataCollector(model_reporters=REPORTERS)
         self.warm_up(self.cfg.run.warmup_weeks)
@@ -99,13 +101,13 @@ class OutsourcingModel(mesa.Model):
                                       self.inhouse_cost_per_slot(), self.week, self.rng_choice)
         self.brokers.earn(np.concatenate([s.broker for s in sales]), np.concatenate([s.fee for s in sales]))
         self.brokers.close_week(self.cfg.firms.estimate_memory_weeks, self.cfg.intermediaries.reassign_probability)
-        outcomes, slot_costs = realise_outcomes(fills, self.slots, self.contracts, self.providers,  # 5.
-                                                self.brokers, self.spells, self.catalogue, self.cfg,
-                                                self.inhouse_cost_per_slot(), self.rng_outcome, self.week)
-        self.costs.add_week(slot_costs)
+        outcomes, per_slot = realise_outcomes(fills, self.slots, self.contracts, self.providers,  # 5.
+                                              self.brokers, self.spells, self.catalogue, self.cfg,
+                                              self.inhouse_cost_per_slot(), self.rng_outcome, self.week)
+        self.costs.add_week(per_slot.costs.total)
         providers = self.update_providers(fills, market, sales)  # 6. prices, capacity, exit, entry
         reviewed = self.review_sourcing()                        # 7. renewals, reviews, negotiation
-        self.fills = fills
+        self.fills, self.slot_outcomes, self.reviewed = fills, per_slot, reviewed
         self.flows = week_flows(fills, self.catalogue.kind[self.slots.service], sales, outcomes, providers, reviewed)
 
     @property

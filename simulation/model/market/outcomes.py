@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from simulation.config import Config, ProviderConfig
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Channel, Form, Kind, Mode
+from simulation.model.codes import Channel, Form, Kind, Mode, Region
 from simulation.model.market.choice import loyalty, update_preferences
 from simulation.model.market.fulfilment import EPS, Fills
 from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
@@ -91,15 +91,16 @@ class OutcomeTotals:
 
 def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, brokers: BrokerBook,
                      spells: SpellTracker, catalogue: Catalogue, cfg: Config, inhouse_cost: NDArray[np.float64],
-                     rng: np.random.Generator, week: int) -> tuple[OutcomeTotals, NDArray[np.float64]]:
+                     rng: np.random.Generator, week: int) -> tuple[OutcomeTotals, SlotOutcomes]:
     """Step 5: quality, learning, estimates and spells.
 
     Args:
         inhouse_cost: the firm's own cost per hour of each slot's work (its payoff benchmark).
 
     Returns:
-        The week's outcome totals, and what each slot really paid this week (own staff, payments,
-        non-price costs, onboarding, shortage and management), for the decision audit.
+        The week's outcome totals, and each slot's week: what it really paid (own staff, payments,
+        non-price costs, onboarding, shortage and management; the decision audit's data) and what
+        providers delivered to it.
     """
     done, under_contract = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng)
     onboarding = _onboarding(done, fills, slots, catalogue, week, cfg)
@@ -113,7 +114,7 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
     _update_estimates(fills, slots, cfg)
     switch = _track_main_providers(fills, slots)
     costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost, onboarding)
-    return _totals(done, fills, slots, book, table, catalogue, costs, switch), costs.total
+    return _totals(done, fills, slots, book, table, catalogue, costs, switch), SlotOutcomes.of(done, costs, table, len(slots))
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,26 @@ class SlotCosts:
     @property
     def total(self) -> NDArray[np.float64]:
         return self.payments + self.nonprice + self.onboarding + self.management + self.shortage + self.staff
+
+
+@dataclass(frozen=True)
+class SlotOutcomes:
+    """Each slot's week: what it paid, by component, and the hours providers delivered to it, also weighted by
+    their quality and by their on-time share, and the part delivered by offshore providers (arrays over slots)."""
+
+    costs: SlotCosts
+    hours: NDArray[np.float64]
+    quality_hours: NDArray[np.float64]
+    on_time_hours: NDArray[np.float64]
+    offshore_hours: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, done: WorkDone, costs: SlotCosts, table: ProviderTable, n: int) -> SlotOutcomes:
+        def per_slot(weights: NDArray) -> NDArray[np.float64]:
+            return np.bincount(done.slot, weights=weights, minlength=n)
+
+        return cls(costs, per_slot(done.hours), per_slot(done.hours * done.quality), per_slot(done.hours * done.on_time),
+                   per_slot(done.hours * (table.region[done.provider] == Region.OFFSHORE)))
 
 
 def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray,

@@ -4,10 +4,14 @@ A policy is a replaceable object. The model gives every due firm-service the cos
 on-call work (direct or through its broker) and a permanent contract (direct or through the broker),
 as priced by options.py, and asks the firm's policy to choose. The default, :class:`CostLogit`, is
 bounded rationality: a logit over costs relative to the firm's weekly in-house cost of its demand.
-Fixed strategies (:data:`ALWAYS_PERMANENT`, :data:`ON_CALL_ONLY`, :data:`NEVER_OUTSOURCE`) take the
-cheapest of the options they allow, and fall back to the cheapest available option when none of them
-is on the table (no deal, in-house not allowed). A user's own policy subclasses :class:`SourcingPolicy`
-and is given to one firm (``firm.follow(policy)``) or a segment (``model.assign_policy``).
+Fixed strategies (:data:`ALWAYS_PERMANENT`, :data:`ON_CALL_ONLY`, :data:`NEVER_OUTSOURCE`,
+:data:`PERMANENT_OFFSHORE`, :data:`VIA_BROKER`) take the cheapest of the options they allow, and fall
+back to the cheapest available option when none of them is on the table (no deal, in-house not
+allowed). A policy may also say in which region the provider of a new permanent contract must be
+(``permanent_region``): the review then prices the permanent options with such providers only, so
+:data:`PERMANENT_OFFSHORE` signs with offshore providers or not at all. :data:`POLICIES` names them
+all. A user's own policy subclasses :class:`SourcingPolicy` and is given to one firm
+(``firm.follow(policy)``) or a segment (``model.assign_policy``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.model.codes import ON_CALL_OPTIONS, PERMANENT_OPTIONS, SourcingOption
+from simulation.model.codes import ON_CALL_OPTIONS, PERMANENT_OPTIONS, Region, SourcingOption
 from simulation.model.market.choice import sample_rows
 
 
@@ -56,9 +60,16 @@ class ReviewMenu:
 
 
 class SourcingPolicy(ABC):
-    """Chooses one :class:`SourcingOption` per row of a :class:`ReviewMenu` (never an unavailable one)."""
+    """Chooses one :class:`SourcingOption` per row of a :class:`ReviewMenu` (never an unavailable one).
+
+    Attributes:
+        name: what reports call the policy.
+        permanent_region: the region the provider of a new permanent contract must be in (a
+            :class:`Region`); None (the default) for any region. A running contract is priced as it stands.
+    """
 
     name: str = "policy"
+    permanent_region: Region | None = None
 
     @abstractmethod
     def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
@@ -90,10 +101,16 @@ class CostLogit(SourcingPolicy):
 
 
 class Cheapest(SourcingPolicy):
-    """The cheapest of the allowed options; the cheapest available option when none of them is available."""
+    """The cheapest of the allowed options; the cheapest available option when none of them is available.
 
-    def __init__(self, name: str, allowed: tuple[SourcingOption, ...]) -> None:
+    Args:
+        permanent_region: see :class:`SourcingPolicy` (the permanent options are then priced with
+            providers of that region only).
+    """
+
+    def __init__(self, name: str, allowed: tuple[SourcingOption, ...], permanent_region: Region | None = None) -> None:
         self.name = name
+        self.permanent_region = permanent_region
         self.allowed = np.zeros(len(SourcingOption), bool)
         self.allowed[list(allowed)] = True
 
@@ -109,6 +126,20 @@ ADAPTIVE = CostLogit()
 ALWAYS_PERMANENT = Cheapest("permanent", PERMANENT_OPTIONS)
 ON_CALL_ONLY = Cheapest("on-call", ON_CALL_OPTIONS)
 NEVER_OUTSOURCE = Cheapest("in-house", (SourcingOption.IN_HOUSE,))
+PERMANENT_OFFSHORE = Cheapest("permanent offshore", PERMANENT_OPTIONS, permanent_region=Region.OFFSHORE)
+VIA_BROKER = Cheapest("via broker", (SourcingOption.ON_CALL_BROKER, SourcingOption.PERMANENT_BROKER))
+POLICIES: dict[str, SourcingPolicy] = {p.name: p for p in (ADAPTIVE, ALWAYS_PERMANENT, ON_CALL_ONLY, NEVER_OUTSOURCE,
+                                                           PERMANENT_OFFSHORE, VIA_BROKER)}
+"""The built-in policies by name: "adaptive" (the model's default rule) and the fixed strategies."""
+
+
+def permanent_regions(policies: list[SourcingPolicy], policy_of_row: NDArray[np.integer]) -> NDArray[np.int8] | None:
+    """Per row, the region its policy requires of a new permanent contract's provider (-1: any); None when no
+    policy in use restricts it (the review then prices the permanent options as always)."""
+    required = np.array([-1 if p.permanent_region is None else int(p.permanent_region) for p in policies], np.int8)
+    if (required < 0).all():
+        return None
+    return required[policy_of_row]
 
 
 def choose(policies: list[SourcingPolicy], policy_of_row: NDArray[np.integer], menu: ReviewMenu) -> NDArray[np.intp]:

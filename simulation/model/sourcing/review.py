@@ -10,7 +10,7 @@ Legend: ``s`` slot rows of the due batch, ``k`` consideration-set columns, ``j``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from simulation.model.codes import OPTIONS, Channel, Mode, ReviewOutcome, SourcingOption
 from simulation.model.ledger import ContractEventKind
 from simulation.model.sourcing.options import Due, MarketView, Options, price_options, remaining_weeks
-from simulation.model.sourcing.policies import ReviewMenu, SourcingPolicy, choose
+from simulation.model.sourcing.policies import ReviewMenu, SourcingPolicy, choose, permanent_regions
 from simulation.model.state.contracts import end_contracts
 from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog
@@ -39,6 +39,9 @@ class ReviewTotals:
     tender_costs: float = 0.0  # tendering for newly signed contracts (cu)
     exit_fees_paid: float = 0.0  # early-exit fees firms paid (cu)
     exit_fees_booked: float = 0.0  # the same fees on the providers' side (booked as next week's revenue)
+    slots: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # the slots reviewed
+    one_off: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))  # what each paid at once (cu): staff
+    # rebuilt, a new contract's onboarding and tender, an early-exit fee
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def review(view: MarketView, spells: SpellTracker, policies: list[SourcingPolicy
         return ReviewTotals()
     interval = view.cfg.firms.review_interval_weeks
     slots.next_review[s] = np.where(slots.next_review[s] <= week, week + interval, slots.next_review[s])
-    due = Due.gather(view, s, expiring[s], inhouse_cost)
+    due = Due.gather(view, s, expiring[s], inhouse_cost, permanent_regions(policies, slots.policy[s]))
     opt = price_options(view, due)
     menu = ReviewMenu(opt.costs, due.mu * due.c, rng.random(len(s)), slots.firm[s], slots.service[s], due.mid_term,
                       view.cfg.firms.sourcing_choice_intensity)
@@ -135,7 +138,8 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
     left = np.isin(np.arange(len(s)), ending) & ~due.expiring
     tracker.open(s, rows, (rebuild + onboarding + tender) / due.term + np.where(left, exit_fee, 0.0) / exit_horizon)
     return ReviewTotals(renewed=renewed, signed=signed, ended=len(ending), switching_costs=switching,
-                        contract_onboarding=float(onboarding.sum()), tender_costs=float(tender.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked)
+                        contract_onboarding=float(onboarding.sum()), tender_costs=float(tender.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked,
+                        slots=s, one_off=rebuild + onboarding + tender + np.where(left, exit_fee, 0.0))
 
 
 def _contract_onboarding(view: MarketView, due: Due, outcome: NDArray) -> NDArray[np.float64]:
