@@ -17,6 +17,7 @@ from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
 from simulation import cli_discover
+from simulation import cli_strategies as strategies_cli
 from simulation.cli_batch import cmd_compare, folder_plan_problems, parallel_runs, run_batch
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
                                    add_scale_option, finish_with_report, invalid, output_folder, run_option_problems,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cli.add_parser(sub)
     calibrate_cli.add_parser(sub)
     cli_discover.add_parser(sub)
+    strategies_cli.add_parser(sub)
     return parser
 
 
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios, "export": cmd_export,
                 "compare": cmd_compare, "report": cmd_report, "explain": cmd_explain, "app": app_cli.cmd_app,
                 "sweep": sweep_cli.cmd_sweep, "calibrate": calibrate_cli.cmd_calibrate,
-                "discover": cli_discover.cmd_discover}
+                "discover": cli_discover.cmd_discover, "strategies": strategies_cli.cmd_strategies}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:  # commands that keep partial work catch it themselves and say what they kept
