@@ -14,7 +14,7 @@ on Dask, resumable like sweeps). The command is simulation/cli_strategies.py; th
 the report are analysis/strategies.py's.
 """
 
-from simulation.strategies.runner import StudyReport, plan_runs, run_study
+from simulation.strategies.runner import plan_runs, run_study
 from simulation.strategies.spec import Segment, Study, load_study, policy_of
 
-__all__ = ["Segment", "Study", "StudyReport", "load_study", "plan_runs", "policy_of", "run_study"]
+__all__ = ["Segment", "Study", "load_study", "plan_runs", "policy_of", "run_study"]

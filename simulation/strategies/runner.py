@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from simulation.runfolder import outsim_version, run_key
 from simulation.strategies.measure import TOTALS, FocalTally, focal_slots
 from simulation.strategies.spec import YEAR, Segment, Study, policy_of
 from simulation.sweeps.design import Run
-from simulation.sweeps.store import Manifest, SweepStore
+from simulation.sweeps.store import Manifest, SweepReport, SweepStore, record_invocation, resume
 
 #: What a stored result holds (a result made for other measures is recomputed): the totals, and a firm-year
 #: table ("every" = 52: the store then requires the series file of every run).
@@ -62,19 +62,6 @@ class CellResult:
     error: str = ""
     totals: dict[str, float] | None = None
     firm_years: pd.DataFrame | None = None
-
-
-@dataclass
-class StudyReport:
-    """What one invocation did."""
-
-    folder: Path
-    total: int
-    skipped: int = 0
-    computed: int = 0
-    failed: list[tuple[Run, str]] = field(default_factory=list)
-    interrupted: bool = False
-    seconds: float = 0.0
 
 
 def run_cell(task: CellTask) -> CellResult:
@@ -115,7 +102,7 @@ def task_of(run: Run, study: Study) -> CellTask:
 
 def run_study(study: Study, folder: str | Path, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True, log: Callable[[str], None] = print,
-              warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> StudyReport:
+              warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> SweepReport:
     """Run (or resume) every run of ``study`` without a verified result in ``folder``.
 
     Raises:
@@ -124,40 +111,22 @@ def run_study(study: Study, folder: str | Path, workers: int | None = None, sche
     """
     t0 = time.monotonic()
     store, runs = SweepStore(folder), plan_runs(study)
-    report = StudyReport(store.folder, len(runs))
+    report = SweepReport(store.folder, len({r.key for r in runs}))
     with store.lock():
-        if removed := store.prepare():
-            log(f"removed {removed} temporary file(s) left by an interrupted run")
-        if moved := store.set_aside_stale({r.key for r in runs}):
-            log(f"moved {moved} result file(s) of runs no longer in this study to {store.folder / 'stale'}")
-        manifest = Manifest(store.folder, header(study), runs)
-        done, damaged = store.finished(runs, MEASURES, manifest.recorded)
-        if damaged:
-            warn(f"outsim: {len(damaged)} result(s) failed their checksum; moved to {store.folder / 'damaged'} "
-                 "and computed again")
-        for key in done:
-            manifest.mark(key, "done", sha256=manifest.recorded[key])
-        pending = [r for r in runs if r.key not in done]
-        report.skipped = len(runs) - len(pending)
-        manifest.flush()
-        if report.skipped:
-            log(f"resuming: {report.skipped} of {len(runs)} runs already done, {len(pending)} to go")
-        started = pd.Timestamp.now("UTC").isoformat(timespec="seconds")
+        resumed = resume(store, runs, header(study), MEASURES, "study", log, warn)
+        report.skipped = resumed.skipped
         try:
-            if pending:
-                _execute(pending, study, store, manifest, report, workers, scheduler, progress)
+            if resumed.pending:
+                _execute(resumed.pending, study, store, resumed.manifest, report, workers, scheduler, progress)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
             report.seconds = time.monotonic() - t0
-            manifest.flush(invocations=[*manifest.data["invocations"], {
-                "started_utc": started, "finished_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
-                "computed": report.computed, "skipped": report.skipped, "failed": len(report.failed),
-                "interrupted": report.interrupted, "damaged": len(damaged), "seconds": round(report.seconds, 2)}])
+            record_invocation(resumed, report.computed, len(report.failed), report.interrupted, report.seconds)
     return report
 
 
-def _execute(pending: list[Run], study: Study, store: SweepStore, manifest: Manifest, report: StudyReport,
+def _execute(pending: list[Run], study: Study, store: SweepStore, manifest: Manifest, report: SweepReport,
              workers: int | None, scheduler: str | None, progress: bool) -> None:
     by_key = {r.key: r for r in pending}
     bar = Progress(len(pending), enabled=progress)

@@ -27,7 +27,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,25 +41,10 @@ from simulation.executor import Executor, Outcome, Task, interruptible
 from simulation.progress import Progress
 from simulation.runfolder import outsim_version
 from simulation.sweeps.design import Plan, Run
-from simulation.sweeps.store import Manifest, SweepStore
+from simulation.sweeps.store import Manifest, SweepReport, SweepStore, record_invocation, resume
 
 FAIL_ENV = "OUTSIM_SWEEP_FAIL_SEED"
 RESUBMITS = 2
-
-
-@dataclass
-class SweepReport:
-    """What one invocation did. Counts are of distinct runs (design points with the same config share one)."""
-
-    folder: Path
-    total: int
-    skipped: int = 0
-    computed: int = 0
-    failed: list[tuple[Run, str]] = field(default_factory=list)
-    interrupted: bool = False
-    seconds: float = 0.0
-    workers: int = 0
-    batch_size: int = 1
 
 
 def run_batch(tasks: list[Task], outputs: dict[str, Any]) -> list[tuple[Outcome, dict[str, float] | None, pd.DataFrame | None]]:
@@ -151,44 +136,26 @@ def run_sweep(plan: Plan, folder: str | Path, workers: int | None = None, schedu
     t0 = time.monotonic()
     sweep, store = plan.sweep, SweepStore(folder)
     outputs = sweep.outputs()
-    keys = {r.key for r in plan.runs}
-    report = SweepReport(store.folder, len(keys))
+    report = SweepReport(store.folder, len({r.key for r in plan.runs}))
     with store.lock():
-        if removed := store.prepare():
-            log(f"removed {removed} temporary file(s) left by an interrupted run")
-        if moved := store.set_aside_stale(keys):
-            log(f"moved {moved} result file(s) of runs no longer in this sweep to {store.folder / 'stale'}")
+        resumed = resume(store, plan.runs, _header(plan), outputs, "sweep", log, warn)
         store.write_design(plan)
-        manifest = Manifest(store.folder, _header(plan), plan.runs)
-        done, damaged = store.finished(plan.runs, outputs, manifest.recorded)
-        if damaged:
-            warn(f"outsim: {len(damaged)} result(s) failed their checksum; moved to {store.folder / 'damaged'} "
-                 "and computed again")
-        for key in done:
-            manifest.mark(key, "done", sha256=manifest.recorded[key])
-        pending = list({r.key: r for r in reversed(plan.runs) if r.key not in done}.values())[::-1]  # each key once
-        report.skipped = len(keys) - len(pending)
-        started = {"started_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), "skipped": report.skipped}
-        manifest.flush()
-        if report.skipped:
-            log(f"resuming: {report.skipped} of {len(keys)} runs already done, {len(pending)} to go")
-        bar = Progress(len(pending), enabled=progress) if pending else None
-        sink = _Sink(store, manifest, outputs, report, bar)
+        report.skipped = resumed.skipped
+        bar = Progress(len(resumed.pending), enabled=progress) if resumed.pending else None
+        sink = _Sink(store, resumed.manifest, outputs, report, bar)
         try:
-            if pending:
-                _execute(pending, store, outputs, sink, report, workers, scheduler, target_task_seconds, dashboard, log)
+            if resumed.pending:
+                _execute(resumed.pending, store, outputs, sink, report, workers, scheduler, target_task_seconds,
+                         dashboard, log)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
             if bar:
                 bar.close()
             report.seconds = time.monotonic() - t0
-            manifest.flush(invocations=[*manifest.data["invocations"], {
-                **started, "finished_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
-                "computed": report.computed, "failed": len(report.failed), "interrupted": report.interrupted,
-                "damaged": len(damaged), "workers": report.workers, "batch_size": report.batch_size,
-                "seconds": round(report.seconds, 2)}])
-        if not report.interrupted and manifest.counts()["done"]:
+            record_invocation(resumed, report.computed, len(report.failed), report.interrupted, report.seconds,
+                              workers=report.workers, batch_size=report.batch_size)
+        if not report.interrupted and resumed.manifest.counts()["done"]:
             write_summary(store.folder, [p.key for p in sweep.parameters], list(sweep.final))
     return report
 

@@ -26,8 +26,9 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulation.runfolder import file_sha256 as run_file_sha256
 from simulation.runfolder import utc_now, write_atomic, write_json
 from simulation.sweeps.design import Plan, Run
 
@@ -67,7 +69,7 @@ def write_table(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> str:
 def file_sha256(path: Path) -> str | None:
     """The SHA-256 of a file's bytes, or None when it cannot be read."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return run_file_sha256(path)
     except OSError:
         return None
 
@@ -260,4 +262,67 @@ class Manifest:
         self._last = now
         write_json(self.path, {**self.data, "updated_utc": utc_now(), "counts": self.counts(), "runs": self.records},
                    indent=1)
+
+
+@dataclass
+class SweepReport:
+    """What one invocation of a sweep or strategy study did. Counts are of distinct runs (runs with the same
+    config and seed share one)."""
+
+    folder: Path
+    total: int
+    skipped: int = 0
+    computed: int = 0
+    failed: list[tuple[Run, str]] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    workers: int = 0
+    batch_size: int = 1
+
+
+@dataclass
+class Resumed:
+    """What a client finds in a study folder before it runs anything: the manifest (finished runs marked
+    done), the runs still to do (each key once, in plan order) and how many were done already."""
+
+    manifest: Manifest
+    pending: list[Run]
+    skipped: int
+    damaged: list[str]
+    started_utc: str
+
+
+def resume(store: SweepStore, runs: list[Run], header: dict[str, Any], outputs: dict[str, Any], what: str,
+           log: Callable[[str], None], warn: Callable[[str], None]) -> Resumed:
+    """Ready a locked study folder for an invocation: remove what an interrupted client left, set aside results
+    of runs no longer in the ``what`` (sweep, study), verify the finished results (a damaged one is moved aside
+    and runs again) and record them in the manifest."""
+    started = utc_now()
+    if removed := store.prepare():
+        log(f"removed {removed} temporary file(s) left by an interrupted run")
+    keys = {r.key for r in runs}
+    if moved := store.set_aside_stale(keys):
+        log(f"moved {moved} result file(s) of runs no longer in this {what} to {store.folder / 'stale'}")
+    manifest = Manifest(store.folder, header, runs)
+    done, damaged = store.finished(runs, outputs, manifest.recorded)
+    if damaged:
+        warn(f"outsim: {len(damaged)} result(s) failed their checksum; moved to {store.folder / 'damaged'} "
+             "and computed again")
+    for key in done:
+        manifest.mark(key, "done", sha256=manifest.recorded[key])
+    pending = list({r.key: r for r in reversed(runs) if r.key not in done}.values())[::-1]
+    manifest.flush()
+    if skipped := len(keys) - len(pending):
+        log(f"resuming: {skipped} of {len(keys)} runs already done, {len(pending)} to go")
+    return Resumed(manifest, pending, skipped, list(damaged), started)
+
+
+def record_invocation(resumed: Resumed, computed: int, failed: int, interrupted: bool, seconds: float,
+                      **extra: Any) -> None:
+    """Add this invocation (when, what it computed, skipped and found damaged) to the manifest's history."""
+    manifest = resumed.manifest
+    manifest.flush(invocations=[*manifest.data["invocations"], {
+        "started_utc": resumed.started_utc, "finished_utc": utc_now(), "computed": computed,
+        "skipped": resumed.skipped, "failed": failed, "interrupted": interrupted, "damaged": len(resumed.damaged),
+        **extra, "seconds": round(seconds, 2)}])
 
