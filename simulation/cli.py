@@ -18,7 +18,7 @@ from simulation.sweeps import cli as sweep_cli
 from simulation.api import RunResult, load_scenario, run, save_run
 from simulation import cli_discover
 from simulation import cli_strategies as strategies_cli
-from simulation.cli_batch import cmd_compare, folder_plan_problems, parallel_runs, run_batch
+from simulation.cli_batch import cmd_compare, folder_plan_problems, run_batch
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
                                    add_scale_option, finish_with_report, invalid, output_folder, run_option_problems,
                                    size_problems, warn_late_events)
@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suffix = f"-r{args.replications}" if args.replications > 1 else ""
     out, problems = output_folder(args.out, Path("outputs") / cfg.name / f"{datetime.now():%Y%m%d-%H%M%S}-s{seed}{suffix}",
                                   args.force, args.resume)
-    problems += size_problems(cfg, steps, args.replications, parallel_runs(args.workers), args.force)
+    problems += size_problems(cfg, steps, args.replications, args.workers, args.force)
     if args.resume and args.replications == 1:
         problems.append("--resume: finishes interrupted replications (--replications R); a single run starts afresh")
     elif args.replications > 1 and not problems:

@@ -14,7 +14,7 @@ from analysis.whatifs import compare_whatifs, format_whatifs
 from simulation.cli_common import (EXIT_FAILED, EXIT_OK, finish_with_report, interrupted, invalid, output_folder,
                                    run_option_problems, size_problems, warn_late_events)
 from simulation.config import Config
-from simulation.executor import ExecutorError, default_workers, derive_seeds, interruptible
+from simulation.executor import ExecutorError, derive_seeds, interruptible
 from simulation.progress import Progress
 from simulation.replications import (plan_problem, run_comparison, run_replications, whatif_folder,
                                      write_comparison_manifest)
@@ -49,11 +49,6 @@ def run_batch(args: argparse.Namespace, cfg: Config, seed: int, out: Path) -> in
             export_csv(run_dir)
     code = _report_failures(reps.failed, out)
     return finish_with_report(out, args.report and len(reps.failed) < len(reps.outcomes), code)
-
-
-def parallel_runs(workers: int | None) -> int:
-    """How many runs go at once with ``--workers``."""
-    return default_workers() if workers is None else max(1, workers)
 
 
 def folder_plan_problems(folder: Path, cfg: Config, seeds: list[int]) -> list[str]:
@@ -108,7 +103,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if window is not None and window[1] > steps:
         return invalid([f"--window: --window = {args.window!r}: ends after the last week run ({steps})"])
     if problems := size_problems(max(cfgs, key=lambda c: c.firms.count * c.run.scale), steps,
-                                 len(cfgs) * args.replications, parallel_runs(args.workers), args.force):
+                                 len(cfgs) * args.replications, args.workers, args.force):
         return invalid(problems)
     base, *whatifs = (c.with_steps(steps) for c in cfgs)
     label = base.name + "-vs-" + "-".join(w.name for w in whatifs)

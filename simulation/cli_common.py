@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from simulation.config import Config
 from simulation.config.schema import RunConfig, scaled
+from simulation.executor import default_workers
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -71,13 +72,15 @@ FIRM_WEEKS_PER_SECOND = 60_000
 MAX_SECONDS = 2 * 3600  # the longest job outsim starts without --force
 
 
-def size_problems(cfg: Config, steps: int, runs: int = 1, parallel: int = 1, force: bool = False) -> list[str]:
+def size_problems(cfg: Config, steps: int, runs: int = 1, workers: int | None = 0, force: bool = False) -> list[str]:
     """Refuse a job whose estimated peak memory exceeds half of this machine's memory, or that would take
     more than two hours, before any work; ``force`` lets it go ahead.
 
     Args:
-        runs: how many runs of ``cfg`` the job makes; ``parallel`` of them run at once.
+        runs: how many runs of ``cfg`` the job makes.
+        workers: as ``--workers``: local worker processes, None for all cores, 0 for one run at a time here.
     """
+    parallel = default_workers() if workers is None else max(1, workers)
     firm_weeks = scaled(cfg.firms.count, cfg.run.scale) * (steps + cfg.run.warmup_weeks)
     memory = (BASE_BYTES + BYTES_PER_FIRM_WEEK * firm_weeks) * max(1, min(parallel, runs))
     seconds = firm_weeks / FIRM_WEEKS_PER_SECOND * -(-runs // max(1, parallel))

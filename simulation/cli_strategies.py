@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from simulation.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Parser, invalid, size_problems
-from simulation.executor import ExecutorError, default_workers
+from simulation.executor import ExecutorError
 from simulation.scenario import ScenarioError
 from simulation.strategies.runner import run_study
 from simulation.strategies.spec import load_study
@@ -66,8 +66,7 @@ def cmd_strategies(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     runs = len(study.strategies) * len(study.futures) * len(study.seeds)
     largest = max(study.futures, key=lambda f: f.config.firms.count * f.config.run.scale * f.config.run.steps)
-    parallel = default_workers() if args.workers is None else max(1, args.workers)
-    if problems := size_problems(largest.config, largest.config.run.steps, runs, parallel, args.force):
+    if problems := size_problems(largest.config, largest.config.run.steps, runs, args.workers, args.force):
         return invalid(problems)
     out = args.out or Path("outputs") / "strategies" / study.name
     print(f"outsim: strategies '{study.name}': {len(study.strategies)} strategies x {len(study.futures)} futures x "

@@ -145,7 +145,7 @@ def test_a_job_too_large_for_this_machine_is_refused_with_its_estimate_unless_fo
     cfg = load_scenario(BASELINE, {"firms.count": 10_000_000})
     assert size_problems(cfg, 520, force=True) == []
     assert size_problems(load_scenario(BASELINE), 520) == []  # the baseline itself is well inside
-    one, four_at_once = (size_problems(load_scenario(BASELINE, {"run.scale": 40}), 520, runs=4, parallel=p) for p in (1, 4))
+    one, four_at_once = (size_problems(load_scenario(BASELINE, {"run.scale": 40}), 520, runs=4, workers=w) for w in (1, 4))
     assert one == [] and "4 runs, 4 at a time" in four_at_once[0]  # four 40k-firm runs at once need 4x the memory
 
 
