@@ -19,6 +19,7 @@ Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,7 +115,7 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
     _update_estimates(fills, slots, cfg)
     switch = _track_main_providers(fills, slots)
     costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost, onboarding)
-    return _totals(done, fills, slots, book, table, catalogue, costs, switch), SlotOutcomes.of(done, costs, table, len(slots))
+    return _totals(done, fills, slots, book, table, catalogue, costs, switch), SlotOutcomes(done, costs, table, len(slots))
 
 
 @dataclass(frozen=True)
@@ -133,24 +134,36 @@ class SlotCosts:
         return self.payments + self.nonprice + self.onboarding + self.management + self.shortage + self.staff
 
 
-@dataclass(frozen=True)
 class SlotOutcomes:
     """Each slot's week: what it paid, by component, and the hours providers delivered to it, also weighted by
-    their quality and by their on-time share, and the part delivered by offshore providers (arrays over slots)."""
+    their quality and by their on-time share, and the part delivered by offshore providers (arrays over slots).
 
-    costs: SlotCosts
-    hours: NDArray[np.float64]
-    quality_hours: NDArray[np.float64]
-    on_time_hours: NDArray[np.float64]
-    offshore_hours: NDArray[np.float64]
+    The delivered hours are summed per slot only when an observer asks (``outsim strategies`` does; a plain
+    run never does), so the weekly step does not pay for them.
+    """
 
-    @classmethod
-    def of(cls, done: WorkDone, costs: SlotCosts, table: ProviderTable, n: int) -> SlotOutcomes:
-        def per_slot(weights: NDArray) -> NDArray[np.float64]:
-            return np.bincount(done.slot, weights=weights, minlength=n)
+    def __init__(self, done: WorkDone, costs: SlotCosts, table: ProviderTable, n: int) -> None:
+        self.costs, self._done, self._region, self._n = costs, done, table.region, n
 
-        return cls(costs, per_slot(done.hours), per_slot(done.hours * done.quality), per_slot(done.hours * done.on_time),
-                   per_slot(done.hours * (table.region[done.provider] == Region.OFFSHORE)))
+    def _per_slot(self, weights: NDArray) -> NDArray[np.float64]:
+        return np.bincount(self._done.slot, weights=weights, minlength=self._n)
+
+    @cached_property
+    def hours(self) -> NDArray[np.float64]:
+        return self._per_slot(self._done.hours)
+
+    @cached_property
+    def quality_hours(self) -> NDArray[np.float64]:
+        return self._per_slot(self._done.hours * self._done.quality)
+
+    @cached_property
+    def on_time_hours(self) -> NDArray[np.float64]:
+        return self._per_slot(self._done.hours * self._done.on_time)
+
+    @cached_property
+    def offshore_hours(self) -> NDArray[np.float64]:
+        # a provider's region never changes, so the table read later gives this week's answer
+        return self._per_slot(self._done.hours * (self._region[self._done.provider] == Region.OFFSHORE))
 
 
 def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray,
