@@ -58,11 +58,17 @@ def write_summary(folder: Path, run_dirs: list[Path]) -> Path | None:
     return folder / "summary.parquet"
 
 
-def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, int]) -> pd.DataFrame:
+def metrics_of(run: Path | pd.DataFrame) -> pd.DataFrame:
+    """A run's weekly metrics: read from its folder, or as given (a caller comparing many windows reads once)."""
+    return run if isinstance(run, pd.DataFrame) else pd.read_parquet(Path(run) / "metrics.parquet")
+
+
+def compare(base_dirs: list[Path | pd.DataFrame], whatif_dirs: list[Path | pd.DataFrame],
+            window: tuple[int, int]) -> pd.DataFrame:
     """Paired comparison of key metrics averaged over weeks ``window`` (inclusive), one pair per seed.
 
     Args:
-        base_dirs, whatif_dirs: run folders, the i-th of each run with the same seed.
+        base_dirs, whatif_dirs: run folders (or their metrics tables), the i-th of each run with the same seed.
         window: inclusive (first, last) weeks to average over.
 
     Returns:
@@ -70,9 +76,9 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
         interval of the mean paired difference), n (pairs), significant (the interval excludes 0), p_holm
         (the paired t test's p-value, Holm-adjusted over the metrics) and significant_holm (p_holm < 0.05).
     """
-    def window_means(d: Path) -> pd.Series:
-        """The key metrics of one run folder averaged over the window."""
-        metrics = pd.read_parquet(d / "metrics.parquet")
+    def window_means(d: Path | pd.DataFrame) -> pd.Series:
+        """The key metrics of one run averaged over the window."""
+        metrics = metrics_of(d)
         return window_mean(metrics, window, [c for c in KEY_METRICS if c in metrics.columns])
 
     base = pd.DataFrame([window_means(d) for d in base_dirs])
@@ -93,14 +99,14 @@ def compare(base_dirs: list[Path], whatif_dirs: list[Path], window: tuple[int, i
 def format_summary(run_dirs: list[Path]) -> str:
     """The terminal table of a batch of replications: each key metric's mean over the last year of the runs, with
     the 95% t interval of that mean across the runs (clipped to [0, 1] for shares)."""
-    means = []
+    means, windows = [], set()
     for d in run_dirs:
         metrics = pd.read_parquet(d / "metrics.parquet")
-        means.append(window_mean(metrics, last_window(int(metrics["step"].max())),
-                                 [c for c in KEY_METRICS if c in metrics.columns]))
+        windows.add(window := last_window(int(metrics["step"].max())))
+        means.append(window_mean(metrics, window, [c for c in KEY_METRICS if c in metrics.columns]))
     frame = pd.DataFrame(means)
     half = t_half_width(frame.std().to_numpy(), frame.notna().sum().to_numpy())
-    first, last = last_window(int(pd.read_parquet(run_dirs[0] / "metrics.parquet", columns=["step"])["step"].max()))
+    (first, last), = windows  # replications of one config share their horizon
     lines = [f"Summary of weeks {first}-{last} over {len(run_dirs)} replications (mean, 95% t interval of the mean):"]
     for metric, mean, h in zip(frame.columns, frame.mean(), half):
         lo, hi = mean - h, mean + h

@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.metric_units import METRIC_UNITS, UNIT_INTERVAL_METRICS
-from analysis.replications import compare
+from analysis.replications import compare, metrics_of
 from analysis.stats import CONFIDENCE, t_half_width
 
 PHASES = ("before", "during", "after")
 MIN_DURING_WEEKS = 13  # a single-week shock is judged over the quarter it starts
 RECOVERY_SMOOTHING = 13  # weeks of the trailing mean the recovery test looks at
 VERDICT_METRIC = "permanent_share"
+RunSource = Path | pd.DataFrame  # a run folder, or its metrics table already read
 
 
 def phases(events: Sequence[dict], steps: int) -> list[tuple[str, int, int]]:
@@ -53,7 +54,7 @@ def effect_unit(metric: str) -> str:
     return "cu/h" if unit == "cu/hour" else "%"
 
 
-def compare_phases(base_dirs: Sequence[Path], whatif_dirs: Sequence[Path], events: Sequence[dict], steps: int,
+def compare_phases(base_dirs: Sequence[RunSource], whatif_dirs: Sequence[RunSource], events: Sequence[dict], steps: int,
                    whatif: str) -> pd.DataFrame:
     """The paired comparison of one what-if with the base in each of its phases.
 
@@ -95,8 +96,8 @@ def compare_whatifs(whatifs: Sequence[tuple[str, Sequence[dict], Sequence[tuple[
         The long table of :func:`compare_phases` for all what-ifs, and the verdicts in what-if order.
     """
     tables, verdicts = [], []
-    for name, events, pairs in whatifs:
-        base_dirs, whatif_dirs = [b for b, _ in pairs], [w for _, w in pairs]
+    for name, events, pairs in whatifs:  # each run's metrics read once, for every phase and the recovery
+        base_dirs, whatif_dirs = [metrics_of(b) for b, _ in pairs], [metrics_of(w) for _, w in pairs]
         table = compare_phases(base_dirs, whatif_dirs, events, steps, name)
         after = table[(table["phase"] == "after") & (table["metric"] == VERDICT_METRIC)]
         since = int(after["first_week"].iloc[0]) if len(after) else steps + 1
@@ -108,15 +109,16 @@ def compare_whatifs(whatifs: Sequence[tuple[str, Sequence[dict], Sequence[tuple[
     return pd.concat(tables, ignore_index=True), verdicts
 
 
-def weekly_differences(base_dirs: Sequence[Path], whatif_dirs: Sequence[Path], metric: str) -> pd.DataFrame:
+def weekly_differences(base_dirs: Sequence[RunSource], whatif_dirs: Sequence[RunSource], metric: str) -> pd.DataFrame:
     """What-if minus base of a weekly metric, one column per seed pair, indexed by week."""
-    def series(d: Path) -> pd.Series:
-        return pd.read_parquet(d / "metrics.parquet", columns=["step", metric]).set_index("step")[metric]
+    def series(d: RunSource) -> pd.Series:
+        return metrics_of(d).set_index("step")[metric]
 
     return pd.DataFrame({i: series(w) - series(b) for i, (b, w) in enumerate(zip(base_dirs, whatif_dirs))})
 
 
-def recovery_week(base_dirs: Sequence[Path], whatif_dirs: Sequence[Path], metric: str, since: int) -> int | None:
+def recovery_week(base_dirs: Sequence[RunSource], whatif_dirs: Sequence[RunSource], metric: str,
+                  since: int) -> int | None:
     """The first week from ``since`` on after which the what-if's effect is gone for good: the 95% interval of
     the mean paired difference (over a trailing quarter) includes 0 in that week and every later one.
 
