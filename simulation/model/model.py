@@ -176,6 +176,7 @@ class OutsourcingModel(mesa.Model):
             for _ in range(count):
                 self._enter(service)
             entries += count
+        self.refresh_panels()
         self.prices.market_utilization = market_utilization(table, self.catalogue.target_utilization)
         return ProviderTotals(**before, provider_profit=float(profit.sum()),
                               active_providers=int(table.view("active").sum()), entries=entries, exits=exits, ended=ended)
@@ -240,6 +241,7 @@ class OutsourcingModel(mesa.Model):
         self.brokers.add(target - have, self.cfg.intermediaries.fee_rate,
                          prior_quality(p.reliability_mean_bpo, p.reliability_mean_kpo, p.late_base_rate))
         self.broker_agents += [Intermediary(self, b) for b in range(have, target)]
+        self.refresh_panels()
         if self.time == 0 and self._warmup_week is None:  # the brokers of the initial market
             return
         n_firms = len(self.firms)
@@ -249,6 +251,10 @@ class OutsourcingModel(mesa.Model):
         if have == 0:
             firm_broker[~moves] = self.rng_market.integers(0, target, (~moves).sum())
         self.slots.broker[:] = firm_broker[self.slots.firm]
+
+    def refresh_panels(self) -> None:
+        """Brokers free the panel seats of providers that left and fill free seats (after exits and entries)."""
+        self.brokers.refresh_panels(self.providers, self.cfg.intermediaries.panel_size, self.rng_market)
 
     def _enter(self, service: int) -> None:
         row = population.entrant(self.providers, service, self.week, self.cfg, self.catalogue, self.rng_market,

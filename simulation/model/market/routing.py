@@ -1,13 +1,13 @@
 """Brokers route their clients' on-call requests to providers (the broker side of step 4).
 
-A broker rates every provider by its expected all-in cost per hour for a service (price with
-coordination for the client's region, plus generic friction and the cost of errors at the quality the
-broker has learned across all its clients) and picks by a logit over relative cost among eligible
-providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
+A broker rates every provider on its panel for a service (:class:`BrokerBook`) by its expected all-in
+cost per hour (price with coordination for the client's region, plus generic friction and the cost of
+errors at the quality the broker has learned across all its clients) and picks by a logit over relative
+cost among eligible providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
 last while that provider has spare capacity (account continuity: no new onboarding). When that provider
 is full, it moves the client to the best-rated provider the client has worked with lately (no onboarding
 either), and only when there is none to a new pick. With probability ``reassign_probability`` a week it
-re-picks from all providers anyway (it explores). A picked provider joins the client's consideration set.
+re-picks from its whole panel anyway (it explores). A picked provider joins the client's consideration set.
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``b`` brokers,
 ``v`` services.
@@ -15,7 +15,7 @@ Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,47 +35,51 @@ from simulation.model.state.spells import SpellTracker
 EPS = 1e-9
 
 
+@dataclass(frozen=True)
+class Picks:
+    """Every broker's pick probabilities over its panels.
+
+    Attributes:
+        panel: (broker, service, seat) provider rows of the panels (-1: empty seat).
+        prob: (broker, service, client region, seat) pick probabilities.
+    """
+
+    panel: NDArray[np.int64]
+    prob: NDArray[np.float64]
+
+    def for_slots(self, slots: FirmSlots, s: NDArray[np.int64],
+                  provider_region: NDArray) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(rows, seats) panel members and pick probabilities of the broker of each slot in ``s``, for its
+        service and region; zero for providers outside the region of a client whose work must stay there."""
+        b, v, region = slots.broker[s], slots.service[s], slots.region[s]
+        members = self.panel[b, v]
+        away = (slots.home_only[s] >= 0)[:, None] & (provider_region[np.maximum(members, 0)] != region[:, None])
+        return members, np.where(away, 0.0, self.prob[b, v, region])
+
+
 def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalogue: Catalogue,
-               eligible: NDArray[np.bool_], intensity: float) -> NDArray[np.float64]:
-    """Every broker's pick probabilities, shape (broker, service, client region, provider), in one pass.
+               eligible: NDArray[np.bool_], intensity: float) -> Picks:
+    """Every broker's pick probabilities over its panels, for every service and client region, in one pass.
 
     Args:
         eligible: per provider row, whether it may be picked at all (besides being active and offering
             the service), e.g. whether it has spare capacity left this week.
         intensity: the brokers' logit intensity over relative cost.
     """
-    n = table.n
-    quality = brokers.estimates(n)  # (B, n)
+    panel = brokers.panels(len(catalogue), table.n)
+    n_brokers, n_services, seats = panel.shape
+    member = np.maximum(panel, 0)
+    quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None], member]  # (B, V, P)
     regions = np.array(list(Region))
-    price = prices.for_client(np.arange(n)[None, :], regions[:, None])  # (2, n)
-    c = catalogue.inhouse_cost[:, None]
-    nonprice = nonprice_cost(c[None, :, :], catalogue.friction[None, :, None], catalogue.learning[None, :, None], 0.0,
-                             catalogue.error_cost[None, :, None], quality[:, None, :])  # (B, V, n)
-    cost = price[None, None, :, :] + nonprice[:, :, None, :]  # (B, V, 2, n)
-    offered = (table.active[:n] & eligible[:n])[None, :] & table.offers[:n].T  # (V, n)
-    offered = np.broadcast_to(offered[None, :, None, :], cost.shape)
-    prob = Intermediary.pick_distribution(cost.reshape(-1, n), offered.reshape(-1, n), intensity)
-    return prob.reshape(cost.shape)
-
-
-def broker_groups(slots: FirmSlots, s: NDArray, n_brokers: int,
-                  n_services: int) -> Iterator[tuple[NDArray[np.intp], int, int, int, bool]]:
-    """Yield (positions in ``s``, broker, service, client region, whether the work must stay in that region)
-    for slots that share one broker pick."""
-    if n_brokers == 0 or len(s) == 0:
-        return
-    regions = len(Region)
-    key = ((slots.broker[s] * n_services + slots.service[s]) * regions + slots.region[s]) * 2 + (slots.home_only[s] >= 0)
-    for group in np.unique(key):
-        rest, home = divmod(int(group), 2)
-        b, rest = divmod(rest, regions * n_services)
-        v, region = divmod(rest, regions)
-        yield np.flatnonzero(key == group), b, v, region, bool(home)
-
-
-def home_mask(probabilities: NDArray[np.float64], provider_region: NDArray, region: int, home: bool) -> NDArray[np.float64]:
-    """A broker's pick probabilities for a client whose work must stay in ``region`` (unchanged otherwise)."""
-    return probabilities * (provider_region == region) if home else probabilities
+    price = prices.for_client(member[:, :, None, :], regions[None, None, :, None])  # (B, V, 2, P)
+    v = np.arange(n_services)[None, :, None]
+    nonprice = nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v], catalogue.learning[v], 0.0,
+                             catalogue.error_cost[v], quality)  # (B, V, P)
+    cost = price + nonprice[:, :, None, :]
+    offered = (panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]  # (B, V, P)
+    offered = np.broadcast_to(offered[:, :, None, :], cost.shape)
+    prob = Intermediary.pick_distribution(cost.reshape(-1, seats), offered.reshape(-1, seats), intensity)
+    return Picks(panel, prob.reshape(cost.shape))
 
 
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
@@ -109,29 +113,33 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     j[stay] = prev[stay]
     if spill is not None:
         stay |= spill  # spill-over that cannot stay is not re-routed (j stays -1)
-    probabilities = pick_table(table, prices, brokers, catalogue, available > EPS, intensity) if not stay.all() else None
     moving = np.flatnonzero(~stay)
-    for rows, b, v, region, home in broker_groups(slots, s[moving], len(brokers), len(catalogue)):
-        rows = moving[rows]
-        prob = home_mask(probabilities[b, v, region], table.view("region"), region, home)
-        pick = sample_rows(prob, u[rows])
-        j[rows] = np.where(pick >= 0, pick, j[rows])
-        forced = rows[~explore[rows]]
+    if len(moving) and len(brokers):
+        picks = pick_table(table, prices, brokers, catalogue, available > EPS, intensity)
+        members, prob = picks.for_slots(slots, s[moving], table.view("region"))
+        pick = sample_rows(prob, u[moving])
+        got = np.flatnonzero(pick >= 0)
+        j[moving[got]] = members[got, pick[got]]
+        forced = np.flatnonzero(~explore[moving])
         if len(forced):
-            j[forced] = _known_fallback(s[forced], slots, prob, busy, j[forced], knows(s[forced]))
+            rows = moving[forced]
+            j[rows] = _known_fallback(s[rows], slots, members[forced], prob[forced], busy, j[rows], knows(s[rows]))
     k = _join_sets(s, j, slots, book, spells, catalogue, busy)
     continuing = np.flatnonzero((prev >= 0) & (k >= 0))
     brokers.count_routing(slots.broker[s[continuing]], ~knows(s[continuing])[np.arange(len(continuing)), k[continuing]])
     return k
 
 
-def _known_fallback(s: NDArray[np.int64], slots: FirmSlots, prob: NDArray[np.float64], busy: NDArray[np.bool_],
-                    picked: NDArray[np.int64], knows: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """For clients the broker must move: the provider it rates best (``prob``, its pick probabilities, zero
-    where not eligible or full) among those that know the client (``knows``, per column) and were not used
-    yet this week; the new pick ``picked`` where there is none."""
+def _known_fallback(s: NDArray[np.int64], slots: FirmSlots, members: NDArray[np.int64], prob: NDArray[np.float64],
+                    busy: NDArray[np.bool_], picked: NDArray[np.int64], knows: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """For clients the broker must move: the provider it rates best (``prob``, its pick probabilities over the
+    panel ``members``, zero where not eligible or full) among those that know the client (``knows``, per
+    column) and were not used yet this week; the new pick ``picked`` where there is none."""
     cand = slots.provider[s]
-    score = np.where(knows & ~busy[s], prob[cand], 0.0)
+    rated = np.zeros(cand.shape)
+    for k in range(cand.shape[1]):  # a provider sits on a panel once: at most one seat matches
+        rated[:, k] = np.where(members == cand[:, k:k + 1], prob, 0.0).sum(axis=1)
+    score = np.where(knows & ~busy[s], rated, 0.0)
     best = score.argmax(axis=1)
     found = score[np.arange(len(s)), best] > 0
     return np.where(found, cand[np.arange(len(s)), best], picked)

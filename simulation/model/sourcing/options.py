@@ -20,11 +20,11 @@ from numpy.typing import NDArray
 
 from simulation.config import Config
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Channel, Mode, Region, SourcingOption
+from simulation.model.codes import Channel, Mode, SourcingOption
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import broker_groups, home_mask, pick_table
+from simulation.model.market.routing import pick_table
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
                                              nonprice_cost, permanent_terms, pool_handover_cost)
 from simulation.model.state.brokers import BrokerBook
@@ -208,28 +208,32 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     startup = np.where(known_last, 0.0, view.catalogue.onboarding_weeks[d.v] * d.c)
     if not len(view.brokers):
         return ob_hour, top, top_quality, startup
-    probabilities = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
-                               view.cfg.intermediaries.choice_intensity)
-    everyone = np.arange(table.n)
-    estimates, provider_region = view.brokers.estimates(table.n), table.view("region")
-    bare = [view.prices.for_client(everyone, r, 0.0) for r in Region]  # without the coordination cost of the other region
-    cross = [view.prices.for_client(everyone, r) - bare[r] for r in Region]
-    for rows, b, v, region, home in broker_groups(view.slots, d.s, len(view.brokers), len(view.catalogue)):
-        prob = home_mask(probabilities[b, v, region], provider_region, region, home)
-        if prob.sum() == 0:
-            continue
-        prob = prob / prob.sum()
-        q = estimates[b]
-        spot = (prob * bare[region]).sum()
-        coordination = (prob * cross[region]).sum()
-        top[rows] = int(prob.argmax())
-        top_quality[rows] = q[top[rows]]
-        factor = slots.coordination[d.s[rows]]
-        weeks = view.catalogue.onboarding_weeks[v]
-        moves = (view.brokers.churn[b] * weeks * d.c[rows]
-                 + pool_handover_cost(d.c[rows], weeks, 0.0, view.cfg.contracts.pool_rotation))
-        ob_hour[rows] = (spot + coordination * factor) * (1 + view.brokers.fee_rate[b]) + moves + nonprice_cost(
-            d.c[rows], d.friction[rows], d.learning[rows], 0.0, d.error[rows], (prob * q).sum())
+    # One pick mix per (broker, service, client region, home-only): rows of a group share it.
+    group = ((slots.broker[d.s] * len(view.catalogue) + d.v) * 2 + slots.region[d.s]) * 2 + (slots.home_only[d.s] >= 0)
+    _, first, of_group = np.unique(group, return_index=True, return_inverse=True)
+    picks = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
+                       view.cfg.intermediaries.choice_intensity)
+    members, prob = picks.for_slots(slots, d.s[first], table.view("region"))
+    total = prob.sum(axis=1)
+    prob = np.divide(prob, total[:, None], out=np.zeros_like(prob), where=total[:, None] > 0)
+    members = np.maximum(members, 0)
+    b, region = slots.broker[d.s[first]], slots.region[d.s[first]][:, None]
+    bare = view.prices.for_client(members, region, 0.0)  # without the coordination cost of the other region
+    cross = view.prices.for_client(members, region) - bare
+    q = view.brokers.estimates(table.n)[b[:, None], members]
+    best = prob.argmax(axis=1)
+    at = np.arange(len(first))
+    mix = {"bare": (prob * bare).sum(axis=1), "cross": (prob * cross).sum(axis=1), "q": (prob * q).sum(axis=1),
+           "top": members[at, best], "top_q": q[at, best]}
+    rows = np.flatnonzero(total[of_group] > 0)
+    g, b = of_group[rows], slots.broker[d.s[rows]]
+    top[rows], top_quality[rows] = mix["top"][g], mix["top_q"][g]
+    weeks = view.catalogue.onboarding_weeks[d.v[rows]]
+    c = d.c[rows]
+    moves = view.brokers.churn[b] * weeks * c + pool_handover_cost(c, weeks, 0.0, view.cfg.contracts.pool_rotation)
+    spot = mix["bare"][g] + mix["cross"][g] * slots.coordination[d.s[rows]]
+    ob_hour[rows] = spot * (1 + view.brokers.fee_rate[b]) + moves + nonprice_cost(
+        c, d.friction[rows], d.learning[rows], 0.0, d.error[rows], mix["q"][g])
     return ob_hour, top, top_quality, startup
 
 

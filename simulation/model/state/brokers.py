@@ -1,15 +1,21 @@
-"""Intermediaries' state: each broker's fee rate, its estimate of every provider's quality, its earnings.
+"""Intermediaries' state: each broker's fee rate, panel, estimate of every provider's quality, earnings.
 
 A broker learns provider quality from the outcomes of all its clients' brokered work, an information
-advantage over a single firm. The Intermediary agents are handles onto the rows here.
+advantage over a single firm. It rates and routes to the providers on its panel for a service:
+every provider by default, or with ``intermediaries.panel_size`` set, at most that many per service
+(everyone offering the service in a market small enough, a random subset in a larger one), so that what a
+broker weighs does not grow with the market. The
+Intermediary agents are handles onto the rows here.
 
-Legend: ``b`` broker rows, ``j`` provider rows.
+Legend: ``b`` broker rows, ``v`` services, ``j`` provider rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
+from simulation.model.state.providers import ProviderTable
 
 
 def prior_quality(reliability_mean_bpo: float, reliability_mean_kpo: float, late_base_rate: float) -> float:
@@ -25,6 +31,8 @@ class BrokerBook:
         self.fee_rate = np.zeros(0)
         self.income = np.zeros(0)
         self.quality = np.zeros((0, 16))
+        self.panel = np.full((0, 0, 0), -1, np.int64)  # (brokers, services, seats): provider rows, ascending; -1 empty
+        self.seats = 0  # panel size; 0: every provider is on every panel
         self.churn = np.zeros(0)  # per broker: share of continuing clients' requests moved to a provider new to them
         self._routed = np.zeros(0)  # this week's requests of clients the broker already routed...
         self._moved = np.zeros(0)  # ...and those it sent to a provider the client did not know
@@ -44,6 +52,44 @@ class BrokerBook:
         self._moved = np.r_[self._moved, np.zeros(count)]
         self.quality = np.vstack([self.quality, np.full((count, self.quality.shape[1]), prior)])
         return rows
+
+    def refresh_panels(self, table: ProviderTable, seats: int, rng: np.random.Generator) -> None:
+        """Free the seats of providers that left the market and fill free seats with active providers of the
+        service not on the panel yet: all of them when they fit, a uniform random choice when not (the only
+        case that draws from ``rng``). Panels are kept sorted by provider row, empty seats last."""
+        self.seats = seats
+        if seats == 0:
+            return
+        shape = (len(self), table.n_services, seats)
+        if self.panel.shape != shape:  # new brokers, or a new panel size: keep who is on the panels
+            grown = np.full(shape, -1, np.int64)
+            if self.panel.shape[1] == shape[1]:
+                b, keep = min(shape[0], self.panel.shape[0]), min(seats, self.panel.shape[2])
+                grown[:b, :, :keep] = self.panel[:b, :, :keep]
+            self.panel = grown
+        panel = self.panel
+        panel[(panel >= 0) & ~table.active[np.maximum(panel, 0)]] = -1
+        free = (panel < 0).sum(axis=2)
+        offering: dict[int, NDArray[np.intp]] = {}
+        for b, v in zip(*np.nonzero(free), strict=True):
+            have = panel[b, v][panel[b, v] >= 0]
+            if v not in offering:
+                offering[v] = table.offering(v)
+            cand = np.setdiff1d(offering[v], have, assume_unique=True)
+            if len(cand) == 0:
+                continue
+            if len(cand) > free[b, v]:
+                cand = rng.choice(cand, free[b, v], replace=False)
+            members = np.sort(np.r_[have, cand])
+            panel[b, v] = -1
+            panel[b, v, :len(members)] = members
+
+    def panels(self, n_services: int, n_providers: int) -> NDArray[np.int64]:
+        """(brokers, services, seats) provider rows on the panels (-1: empty seat); every provider row, in
+        order, when panels are unlimited (a read-only view)."""
+        if self.seats == 0:
+            return np.broadcast_to(np.arange(n_providers), (len(self), n_services, n_providers))
+        return self.panel
 
     def apply_config_fee(self, fee_rate: float) -> None:
         """Every broker charges the configured fee when it changes (a scenario event); a fee set on one
@@ -71,11 +117,10 @@ class BrokerBook:
         if len(broker) == 0:
             return
         est = self.estimates(n_providers)
-        key = broker * n_providers + provider
-        counts = np.bincount(key, minlength=len(self) * n_providers).reshape(len(self), n_providers)
-        sums = np.bincount(key, weights=observed_quality, minlength=len(self) * n_providers).reshape(len(self), n_providers)
-        seen = counts > 0
-        est[seen] += rate * (sums[seen] / counts[seen] - est[seen])
+        seen, pair = np.unique(broker * n_providers + provider, return_inverse=True)  # (broker, provider) pairs seen
+        mean = np.bincount(pair, weights=observed_quality) / np.bincount(pair)
+        b, j = np.divmod(seen, n_providers)
+        est[b, j] += rate * (mean - est[b, j])
 
     def count_routing(self, broker: NDArray[np.int64], moved: NDArray[np.bool_]) -> None:
         """Count requests of continuing clients routed this week, and those moved to a provider new to the client."""

@@ -133,7 +133,7 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
     for (v, only), of_service in _groups(service, home_only):
         offering = table.offering(v, only)
         size = min(K, len(offering))
-        order = np.argsort(rng.random((len(of_service), len(offering))), axis=1)[:, :size]
+        order = first_of_random_order(len(of_service), len(offering), size, rng)
         provider[of_service[:, None], np.arange(size)[None, :]] = offering[order]
         known[of_service, :size] = True
     preference = np.zeros((rows, K))
@@ -150,6 +150,26 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
         last_worked=np.where(known & (mode == Mode.ON_CALL)[:, None], 0, NEVER),  # on-call buyers know their providers
         policy=np.zeros(rows, np.int16), coordination=coordination[firm], home_only=home_only,
     )
+
+
+def first_of_random_order(rows: int, n: int, size: int, rng: np.random.Generator,
+                          chunk_values: int = 1 << 24) -> NDArray[np.int64]:
+    """(rows, size): the first ``size`` of a uniform random order of ``range(n)`` per row.
+
+    The order of a row is the argsort of ``n`` uniforms; only its ``size`` smallest are sorted
+    (``argpartition``), and rows are drawn in chunks of about ``chunk_values`` uniforms, so memory stays
+    bounded and the uniforms drawn are the same as one ``rng.random((rows, n))``.
+    """
+    out = np.empty((rows, size), np.int64)
+    step = max(1, chunk_values // max(n, 1))
+    for lo in range(0, rows, step):
+        u = rng.random((min(step, rows - lo), n))
+        if size < n:
+            part = np.argpartition(u, size - 1, axis=1)[:, :size]
+            out[lo:lo + len(u)] = np.take_along_axis(part, np.argsort(np.take_along_axis(u, part, axis=1), axis=1), axis=1)
+        else:
+            out[lo:lo + len(u)] = np.argsort(u, axis=1)[:, :size]
+    return out
 
 
 def _groups(service: NDArray, home_only: NDArray) -> list[tuple[tuple[int, int], NDArray[np.intp]]]:
