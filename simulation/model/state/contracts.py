@@ -2,8 +2,9 @@
 
 A firm-service holds at most one permanent contract at a time. Current terms live in per-slot arrays
 (for the vectorised weekly delivery); every state change (signed, renewed, expired, terminated,
-provider_exit) is a :class:`~simulation.model.ledger.ContractEvent` checked against the state machine in
-ledger.py, so an invalid transition fails loudly instead of corrupting the ledger.
+provider_exit) is a ledger row checked against the state machine in ledger.py, so an invalid transition
+fails loudly instead of corrupting the ledger. Rows are kept in columns, a batch per call, and read back
+as :class:`~simulation.model.ledger.ContractEvent` values (``events``, ``last_events``) or as one table.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from simulation.model.codes import Channel, Form, Mode
-from simulation.model.ledger import Contract, ContractEvent, ContractEventKind, ContractStatus, next_status
+from simulation.model.ledger import (STATUS_AFTER, VALID_TRANSITIONS, Contract, ContractEvent, ContractEventKind,
+                                     ContractStatus, next_status)
+
+KINDS = tuple(ContractEventKind)
+STATUSES = tuple(ContractStatus)
+#: ALLOWED[status code, event code]: whether the state machine allows the event from the status.
+ALLOWED = np.array([[kind in VALID_TRANSITIONS[status] for kind in KINDS] for status in STATUSES])
+AFTER = np.array([STATUSES.index(STATUS_AFTER[kind]) for kind in KINDS], np.int8)
+LEDGER = ("week", "contract_id", "event", "firm_id", "provider_id", "service", "channel", "price_per_hour",
+          "reserved_hours_per_week", "end_week", "reason")
 
 if TYPE_CHECKING:
     from simulation.model.state.slots import FirmSlots
@@ -35,8 +45,9 @@ class ContractBook:
         self.end = np.zeros(n_slots, np.int64)
         self.channel = np.zeros(n_slots, np.int8)
         self.exit_fee = np.zeros(n_slots)
-        self.status: dict[int, ContractStatus] = {}
-        self.events: list[ContractEvent] = []
+        self._status = np.zeros(64, np.int8)  # per contract id: code in STATUSES (NONE before signing)
+        self._rows: list[dict[str, np.ndarray]] = []  # ledger batches, columns of LEDGER as codes
+        self._reasons: list[str] = []  # reason texts, by code
         self._next_id = 0
         self._firm: NDArray[np.int64] | None = None
         self._service: tuple[str, ...] = ()
@@ -98,27 +109,69 @@ class ContractBook:
         self.exit_fee[slots] = exit_fee_weeks * price * reserved
 
     def _log(self, week: int, slots: NDArray, kind: ContractEventKind, reason: str | NDArray) -> None:
-        """One ledger event per slot; ``reason`` is one text for all or one per slot."""
+        """One ledger row per slot; ``reason`` is one text for all or one per slot."""
+        slots = np.asarray(slots, np.int64)
+        cid = self.contract_id[slots]
+        if len(cid) and cid.max() >= len(self._status):
+            self._status = np.r_[self._status, np.zeros(max(cid.max() + 1, 2 * len(self._status)) - len(self._status), np.int8)]
+        code = KINDS.index(kind)
+        bad = ~ALLOWED[self._status[cid], code]
+        if bad.any() or len(np.unique(cid)) < len(cid):  # a contract twice in one batch: check it event by event
+            status = {int(c): STATUSES[self._status[c]] for c in cid}
+            for c in cid.tolist():
+                status[c] = next_status(status[c], kind)  # raises InvalidTransition
+        self._status[cid] = AFTER[code]
         reasons = np.broadcast_to(np.asarray(reason, dtype=object), (len(slots),))
-        for s, why in zip(np.asarray(slots, np.int64).tolist(), reasons):
-            cid = int(self.contract_id[s])
-            self.status[cid] = next_status(self.status.get(cid, ContractStatus.NONE), kind)
-            self.events.append(ContractEvent(
-                week=week, contract_id=cid, event=kind, firm_id=int(self._firm[s]), provider_id=int(self.provider[s]),
-                service=self._service[self._slot_service[s]], channel=Channel(int(self.channel[s])),
-                price_per_hour=float(self.price[s]), reserved_hours_per_week=float(self.reserved[s]),
-                end_week=int(self.end[s]), reason=str(why)))
+        for text in set(reasons.tolist()) - set(self._reasons):
+            self._reasons.append(str(text))
+        index = {text: i for i, text in enumerate(self._reasons)}
+        self._rows.append({
+            "week": np.full(len(slots), week, np.int64), "contract_id": cid.copy(),
+            "event": np.full(len(slots), code, np.int8), "firm_id": self._firm[slots].astype(np.int64),
+            "provider_id": self.provider[slots].copy(), "service": self._slot_service[slots].astype(np.int64),
+            "channel": self.channel[slots].copy(), "price_per_hour": self.price[slots].astype(float),
+            "reserved_hours_per_week": self.reserved[slots].astype(float), "end_week": self.end[slots].copy(),
+            "reason": np.array([index[str(text)] for text in reasons], np.int64)})
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        """The ledger's columns (codes), concatenated once and kept as the only batch."""
+        if len(self._rows) != 1:
+            empty = {"week": np.int64, "contract_id": np.int64, "event": np.int8, "firm_id": np.int64,
+                     "provider_id": np.int64, "service": np.int64, "channel": np.int8, "price_per_hour": float,
+                     "reserved_hours_per_week": float, "end_week": np.int64, "reason": np.int64}
+            self._rows = [{c: np.concatenate([b[c] for b in self._rows]) if self._rows else np.empty(0, t)
+                           for c, t in empty.items()}]
+        return self._rows[0]
+
+    def __len__(self) -> int:
+        """Rows in the ledger so far."""
+        return sum(len(b["week"]) for b in self._rows)
+
+    def last_events(self, n: int) -> list[ContractEvent]:
+        """The ``n`` latest ledger rows, oldest first."""
+        cols = self._columns()
+        start = max(len(cols["week"]) - max(n, 0), 0)
+        return [ContractEvent(week=int(cols["week"][i]), contract_id=int(cols["contract_id"][i]),
+                              event=KINDS[cols["event"][i]], firm_id=int(cols["firm_id"][i]),
+                              provider_id=int(cols["provider_id"][i]), service=self._service[cols["service"][i]],
+                              channel=Channel(int(cols["channel"][i])), price_per_hour=float(cols["price_per_hour"][i]),
+                              reserved_hours_per_week=float(cols["reserved_hours_per_week"][i]),
+                              end_week=int(cols["end_week"][i]), reason=self._reasons[cols["reason"][i]])
+                for i in range(start, len(cols["week"]))] if n > 0 else []
+
+    @property
+    def events(self) -> list[ContractEvent]:
+        """Every ledger row, oldest first, as values."""
+        return self.last_events(len(self))
 
     def to_frame(self) -> pd.DataFrame:
         """The ledger as a table (one row per event), in the order events happened."""
-        cols = ["week", "contract_id", "event", "firm_id", "provider_id", "service", "channel",
-                "price_per_hour", "reserved_hours_per_week", "end_week", "reason"]
-        rows = [(e.week, e.contract_id, e.event.value, e.firm_id, e.provider_id, e.service,
-                 Channel(e.channel).name.lower(), e.price_per_hour, e.reserved_hours_per_week, e.end_week, e.reason)
-                for e in self.events]
-        df = pd.DataFrame(rows, columns=cols)
-        return df.astype({"week": "int64", "contract_id": "int64", "firm_id": "int64", "provider_id": "int64",
-                          "price_per_hour": "float64", "reserved_hours_per_week": "float64", "end_week": "int64"})
+        cols = self._columns()
+        channel = {int(c): c.name.lower() for c in Channel}
+        labels = {"event": [k.value for k in KINDS], "service": list(self._service), "reason": self._reasons,
+                  "channel": [channel.get(v, "") for v in range(max(channel) + 1)]}
+        data = {c: np.array(labels[c], dtype=object)[cols[c]] if c in labels else cols[c] for c in LEDGER}
+        return pd.DataFrame(data, columns=list(LEDGER))
 
 
 def end_contracts(book: ContractBook, spells: SpellTracker, slots: FirmSlots, rows: NDArray, kind: ContractEventKind,
