@@ -112,6 +112,5 @@ def market(providers: list[dict], slots: list[dict], columns: int = 2, brokers: 
     if brokers:
         broker_book.add(brokers, fee_rate, 0.85)
         broker_book.apply_config_fee(fee_rate)
-        broker_book.refresh_panels(table, cfg.intermediaries.panel_size, np.random.default_rng(0))
     return Market(cfg, catalogue, table, state, book, SpellTracker(n, columns, cfg.firms.spell_gap_weeks), broker_book,
                   prices, DecisionLog(True, catalogue.names))

@@ -228,7 +228,7 @@ class IntermediaryConfig(_Section):
     learning_rate: Share = P(0.1, "1/observation", "Weight of each client outcome in a broker's quality estimate.")
     choice_intensity: float = P(30.0, "1/relative cost", "Logit intensity of the broker's provider pick.", ge=0)
     reassign_probability: Share = P(0.05, "probability/week", "Chance a broker re-picks the provider for a client it already routes to one.")
-    panel_size: int = P(0, "providers per service", "0: a broker rates every provider of a service. A positive number limits it to a panel of that many per service, drawn at random (a seat freed by an exit goes to a provider drawn from the rest): the work of each broker then stays the same however large the market, but in a market much larger than the panel its picks are from fewer providers than they would be.", ge=0, le=100_000)
+    panel_size: int | None = P(None, "providers per service", "How many providers a broker rates per service and client group. 0: every provider. A positive number: a shortlist of the ones it rates cheapest, re-rated every review interval and when one leaves (all of them where they fit), so a broker's work per pick stays the same however large the market. Unset: every provider while the market starts with at most 1,000 providers, shortlists of 100 above.", ge=0, le=100_000)
 
 
 class EnvironmentConfig(_Section):

@@ -33,7 +33,7 @@ from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, sales
 from simulation.model.sourcing.options import MarketView
 from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
-from simulation.model.state.brokers import BrokerBook, prior_quality
+from simulation.model.state.brokers import BrokerBook, broker_panel_size, prior_quality
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog
@@ -76,9 +76,9 @@ class OutsourcingModel(mesa.Model):
         self.provider_agents: list[Provider] = [self._provider_agent(row) for row in range(self.providers.n)]
         bounds = self.slots.firm_bounds(len(self.firms))
         self.firm_agents = [Firm(self, i, np.arange(bounds[i], bounds[i + 1])) for i in range(len(self.firms))]
+        self.prices = Prices.compute(self.providers, self.environment, self.cfg, self.catalogue.target_utilization.copy())
         self.broker_agents: list[Intermediary] = []
         self._admit_brokers()
-        self.prices = Prices.compute(self.providers, self.environment, self.cfg, self.catalogue.target_utilization.copy())
         self.fills: Fills | None = None  # last week's hours per slot, by source
         self.slot_outcomes: SlotOutcomes | None = None  # last week's costs and deliveries per slot
         self.reviewed = ReviewTotals()  # last week's reviews, with what each reviewed slot paid at once
@@ -253,8 +253,9 @@ class OutsourcingModel(mesa.Model):
         self.slots.broker[:] = firm_broker[self.slots.firm]
 
     def refresh_panels(self) -> None:
-        """Brokers free the panel seats of providers that left and fill free seats (after exits and entries)."""
-        self.brokers.refresh_panels(self.providers, self.cfg.intermediaries.panel_size, self.rng_market)
+        """Brokers update their shortlists, if they keep any (after exits and entries)."""
+        self.brokers.refresh_panels(self.providers, self.prices, self.catalogue, broker_panel_size(self.cfg), self.week,
+                                    self.cfg.firms.review_interval_weeks)
 
     def _enter(self, service: int) -> None:
         row = population.entrant(self.providers, service, self.week, self.cfg, self.catalogue, self.rng_market,

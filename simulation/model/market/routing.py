@@ -22,11 +22,10 @@ from numpy.typing import NDArray
 
 from simulation.model.agents import Intermediary
 from simulation.model.catalogue import Catalogue
-from simulation.model.codes import Region
 from simulation.model.market.choice import sample_rows
 from simulation.model.market.pricing import Prices
 from simulation.model.sourcing.costs import nonprice_cost
-from simulation.model.state.brokers import BrokerBook
+from simulation.model.state.brokers import GROUP_REGION, BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import FirmSlots
@@ -37,11 +36,11 @@ EPS = 1e-9
 
 @dataclass(frozen=True)
 class Picks:
-    """Every broker's pick probabilities over its panels.
+    """Every broker's pick probabilities over the providers it rates.
 
     Attributes:
-        panel: (broker, service, seat) provider rows of the panels (-1: empty seat).
-        prob: (broker, service, client region, seat) pick probabilities.
+        panel: (broker, service, group, seat) provider rows (-1: empty seat); see :meth:`BrokerBook.panels`.
+        prob: the same shape: pick probabilities.
     """
 
     panel: NDArray[np.int64]
@@ -49,17 +48,19 @@ class Picks:
 
     def for_slots(self, slots: FirmSlots, s: NDArray[np.int64],
                   provider_region: NDArray) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """(rows, seats) panel members and pick probabilities of the broker of each slot in ``s``, for its
-        service and region; zero for providers outside the region of a client whose work must stay there."""
-        b, v, region = slots.broker[s], slots.service[s], slots.region[s]
-        members = self.panel[b, v]
-        away = (slots.home_only[s] >= 0)[:, None] & (provider_region[np.maximum(members, 0)] != region[:, None])
-        return members, np.where(away, 0.0, self.prob[b, v, region])
+        """(rows, seats) providers and pick probabilities of the broker of each slot in ``s``, for its service
+        and client group; zero for providers outside the region of a client whose work must stay there."""
+        b, v, region, home = slots.broker[s], slots.service[s], slots.region[s], slots.home_only[s] >= 0
+        g = region if self.panel.shape[2] == 2 else 2 * region + home
+        members = self.panel[b, v, g]
+        away = home[:, None] & (provider_region[np.maximum(members, 0)] != region[:, None])
+        return members, np.where(away, 0.0, self.prob[b, v, g])
 
 
 def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalogue: Catalogue,
                eligible: NDArray[np.bool_], intensity: float) -> Picks:
-    """Every broker's pick probabilities over its panels, for every service and client region, in one pass.
+    """Every broker's pick probabilities over the providers it rates, for every service and client group, in
+    one pass.
 
     Args:
         eligible: per provider row, whether it may be picked at all (besides being active and offering
@@ -67,17 +68,15 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
         intensity: the brokers' logit intensity over relative cost.
     """
     panel = brokers.panels(len(catalogue), table.n)
-    n_brokers, n_services, seats = panel.shape
+    n_brokers, n_services, n_groups, seats = panel.shape
     member = np.maximum(panel, 0)
-    quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None], member]  # (B, V, P)
-    regions = np.array(list(Region))
-    price = prices.for_client(member[:, :, None, :], regions[None, None, :, None])  # (B, V, 2, P)
-    v = np.arange(n_services)[None, :, None]
-    nonprice = nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v], catalogue.learning[v], 0.0,
-                             catalogue.error_cost[v], quality)  # (B, V, P)
-    cost = price + nonprice[:, :, None, :]
-    offered = (panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]  # (B, V, P)
-    offered = np.broadcast_to(offered[:, :, None, :], cost.shape)
+    region = (np.arange(2) if n_groups == 2 else GROUP_REGION)[None, None, :, None]
+    price = prices.for_client(member, region)  # (B, V, G, P)
+    quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None, None], member]
+    v = np.arange(n_services)[None, :, None, None]
+    cost = price + nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v], catalogue.learning[v], 0.0,
+                                 catalogue.error_cost[v], quality)
+    offered = (panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]
     prob = Intermediary.pick_distribution(cost.reshape(-1, seats), offered.reshape(-1, seats), intensity)
     return Picks(panel, prob.reshape(cost.shape))
 

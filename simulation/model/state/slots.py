@@ -152,14 +152,22 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
     )
 
 
+#: Above this many candidates, :func:`first_of_random_order` draws position by position instead of sorting.
+SORT_LIMIT = 256
+
+
 def first_of_random_order(rows: int, n: int, size: int, rng: np.random.Generator,
                           chunk_values: int = 1 << 24) -> NDArray[np.int64]:
     """(rows, size): the first ``size`` of a uniform random order of ``range(n)`` per row.
 
-    The order of a row is the argsort of ``n`` uniforms; only its ``size`` smallest are sorted
-    (``argpartition``), and rows are drawn in chunks of about ``chunk_values`` uniforms, so memory stays
-    bounded and the uniforms drawn are the same as one ``rng.random((rows, n))``.
+    Up to :data:`SORT_LIMIT` candidates, the order of a row is the argsort of ``n`` uniforms, of which only
+    the ``size`` smallest are sorted (``argpartition``), drawn in chunks of about ``chunk_values`` uniforms.
+    Above it, drawing a uniform per candidate would make the work grow with rows x n, so position i is
+    drawn uniformly among the n - i candidates not drawn yet (:func:`sample_distinct`): the same
+    distribution from fewer random numbers.
     """
+    if n > SORT_LIMIT:
+        return sample_distinct(rows, n, size, rng)
     out = np.empty((rows, size), np.int64)
     step = max(1, chunk_values // max(n, 1))
     for lo in range(0, rows, step):
@@ -169,6 +177,23 @@ def first_of_random_order(rows: int, n: int, size: int, rng: np.random.Generator
             out[lo:lo + len(u)] = np.take_along_axis(part, np.argsort(np.take_along_axis(u, part, axis=1), axis=1), axis=1)
         else:
             out[lo:lo + len(u)] = np.argsort(u, axis=1)[:, :size]
+    return out
+
+
+def sample_distinct(rows: int, n: int, size: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """(rows, size) draws from ``range(n)``, each row an ordered uniform sample without replacement.
+
+    Draw i of a row is uniform over the n - i values the row has not drawn yet: a uniform index into
+    them, shifted past each earlier draw in increasing order. O(rows x size^2), whatever ``n``.
+    """
+    if size > n:
+        raise ValueError(f"cannot draw {size} distinct values from {n}")
+    out = np.empty((rows, size), np.int64)
+    for i in range(size):
+        x = rng.integers(0, n - i, rows)
+        for earlier in np.sort(out[:, :i], axis=1).T:  # the row's earlier draws, smallest first
+            x += x >= earlier
+        out[:, i] = x
     return out
 
 
