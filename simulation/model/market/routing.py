@@ -1,9 +1,10 @@
 """Brokers route their clients' on-call requests to providers (the broker side of step 4).
 
-A broker rates every provider of a service (in a large market, those on its shortlist for the client's
-group: :meth:`BrokerBook.refresh_panels`) by its expected all-in cost per hour (price with coordination for the client's region, plus generic friction and the cost of
-errors at the quality the broker has learned across all its clients) and picks by a logit over relative
-cost among eligible providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
+A broker rates every provider of a service (in a large market, those on its shortlist for the
+client's group: :meth:`BrokerBook.refresh_panels`) by its expected all-in cost per hour (price with
+coordination for the client's region, plus generic friction and the cost of errors at the quality the
+broker has learned across all its clients) and picks by a logit over relative cost among eligible
+providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
 last while that provider has spare capacity (account continuity: no new onboarding). When that provider
 is full, it moves the client to the best-rated provider the client has worked with lately (no onboarding
 either), and only when there is none to a new pick. With probability ``reassign_probability`` a week it
