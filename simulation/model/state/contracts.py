@@ -24,6 +24,7 @@ STATUSES = tuple(ContractStatus)
 #: ALLOWED[status code, event code]: whether the state machine allows the event from the status.
 ALLOWED = np.array([[kind in VALID_TRANSITIONS[status] for kind in KINDS] for status in STATUSES])
 AFTER = np.array([STATUSES.index(STATUS_AFTER[kind]) for kind in KINDS], np.int8)
+KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}  # a dict: tuple.index compares enum texts one by one
 LEDGER = ("week", "contract_id", "event", "firm_id", "provider_id", "service", "channel", "price_per_hour",
           "reserved_hours_per_week", "end_week", "reason")
 
@@ -114,7 +115,7 @@ class ContractBook:
         cid = self.contract_id[slots]
         if len(cid) and cid.max() >= len(self._status):
             self._status = np.r_[self._status, np.zeros(max(cid.max() + 1, 2 * len(self._status)) - len(self._status), np.int8)]
-        code = KINDS.index(kind)
+        code = KIND_CODE[kind]
         bad = ~ALLOWED[self._status[cid], code]
         if bad.any() or len(np.unique(cid)) < len(cid):  # a contract twice in one batch: check it event by event
             status = {int(c): STATUSES[self._status[c]] for c in cid}
