@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 __all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
            "IntermediaryConfig", "EVENT_TYPES", "MarketEvent", "NegotiationConfig", "ParameterEvent", "PriceHikeEvent",
            "ProviderConfig", "ProviderFailureEvent", "RegionConfig", "RunConfig", "ServiceConfig", "ServiceKind",
-           "parameter_units", "scaled"]
+           "scaled"]
 
 
 def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
@@ -367,26 +367,6 @@ class Config(_Section):
 
     def term_weeks(self, kind: ServiceKind) -> int:
         return self.contracts.term_weeks_kpo if kind == ServiceKind.KPO else self.contracts.term_weeks_bpo
-
-
-def parameter_units() -> dict[str, str]:
-    """Dotted key -> unit for every scalar parameter of the schema (for docs and reports)."""
-    out: dict[str, str] = {}
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            ann = field.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, f"{prefix}{name}.")
-            elif isinstance(field.json_schema_extra, dict) and "unit" in field.json_schema_extra:
-                out[f"{prefix}{name}"] = str(field.json_schema_extra["unit"])
-
-    walk(Config, "")
-    walk(ServiceConfig, "services.<name>.")
-    walk(RegionConfig, "regions.<name>.")
-    for event_type in EVENT_TYPES.values():
-        walk(event_type, "events[].")
-    return out
 
 
 Region = Literal["domestic", "offshore"]
