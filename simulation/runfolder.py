@@ -26,10 +26,11 @@ import pandas as pd
 from pydantic import ValidationError
 
 from simulation.config import Config
+from simulation.config.recording import TABLES, decision_firm_count, record_level, recorded_tables
 from simulation.config.schema import scaled
 from simulation.scenario import MISSING, Problem, ScenarioError, problems_from
 
-DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
+DATA_FILES = TABLES  # ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = ("outsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
 
@@ -99,7 +100,22 @@ def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: d
         "timings_seconds": timings,
         "created_utc": utc_now(),
         "files": {name: f"{name}.parquet" for name in DATA_FILES},
+        **recording(config),
     }
+
+
+def recording(config: Config) -> dict[str, Any]:
+    """What a run of ``config`` records, for its manifest (docs/run-folders.md).
+
+    ``record`` is the level (``run.record`` with ``auto`` resolved), ``not_recorded`` the tables written
+    empty because the run did not keep them (so a reader can tell "not recorded" from "none happened"),
+    and ``decision_sample`` says how many of the firms' reviews the decision log holds when it holds
+    some only (``{"firms": 30, "of": 300}``), else None.
+    """
+    kept, count = recorded_tables(config), decision_firm_count(config)
+    sample = None if count is None or "decisions" not in kept else {"firms": count, "of": market_size(config)["firms"]}
+    return {"record": record_level(config), "not_recorded": [t for t in DATA_FILES if t not in kept],
+            "decision_sample": sample}
 
 
 def market_size(config: Config) -> dict[str, int]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class ContractBook:
     """Active permanent contracts by firm-service, plus the full event ledger."""
 
-    def __init__(self, n_slots: int) -> None:
+    def __init__(self, n_slots: int, keep_events: bool = True) -> None:
         self.k = np.full(n_slots, -1, np.int64)  # consideration-set column of the provider
         self.provider = np.full(n_slots, -1, np.int64)
         self.contract_id = np.full(n_slots, -1, np.int64)
@@ -37,6 +37,7 @@ class ContractBook:
         self.exit_fee = np.zeros(n_slots)
         self.status: dict[int, ContractStatus] = {}
         self.events: list[ContractEvent] = []
+        self.keep_events = keep_events  # keep the ledger (contracts.parquet); the state machine is checked either way
         self._next_id = 0
         self._firm: NDArray[np.int64] | None = None
         self._service: tuple[str, ...] = ()
@@ -103,6 +104,8 @@ class ContractBook:
         for s, why in zip(np.asarray(slots, np.int64).tolist(), reasons):
             cid = int(self.contract_id[s])
             self.status[cid] = next_status(self.status.get(cid, ContractStatus.NONE), kind)
+            if not self.keep_events:
+                continue
             self.events.append(ContractEvent(
                 week=week, contract_id=cid, event=kind, firm_id=int(self._firm[s]), provider_id=int(self.provider[s]),
                 service=self._service[self._slot_service[s]], channel=Channel(int(self.channel[s])),
@@ -118,7 +121,8 @@ class ContractBook:
                 for e in self.events]
         df = pd.DataFrame(rows, columns=cols)
         return df.astype({"week": "int64", "contract_id": "int64", "firm_id": "int64", "provider_id": "int64",
-                          "price_per_hour": "float64", "reserved_hours_per_week": "float64", "end_week": "int64"})
+                          "price_per_hour": "float64", "reserved_hours_per_week": "float64", "end_week": "int64",
+                          **dict.fromkeys(("event", "service", "channel", "reason"), "str")})  # text even when empty
 
 
 def end_contracts(book: ContractBook, spells: SpellTracker, slots: FirmSlots, rows: NDArray, kind: ContractEventKind,
