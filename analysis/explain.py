@@ -85,6 +85,16 @@ def _spell_line(run: RunData, firm_id: int, service: str) -> str:
     return "  work recorded: " + "; ".join(parts)
 
 
+def _recording_notes(run: RunData, firm_id: int, no_reviews: bool) -> list[str]:
+    """Lines saying which of the trail's tables the run did not record, or recorded for some firms only."""
+    out = []
+    for table in ("decisions", "contracts", "relationships"):
+        if note := run.recording_note(table):
+            sampled = table == "decisions" and table not in run.not_recorded
+            out.append(f"Note: {note}" + (f"; firm {firm_id} is not among them." if sampled and no_reviews else "."))
+    return out
+
+
 def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> str:
     """The week-by-week trail of one firm's sourcing reviews and contract events.
 
@@ -102,6 +112,10 @@ def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> st
         analysis.load.RunFolderError: the folder is not a run folder.
     """
     run = load_run(run_dir)
+    if {"decisions", "contracts"} <= run.not_recorded:
+        raise ValueError(f"nothing to explain: this run recorded neither sourcing reviews nor contract events "
+                         f"(run.record = {run.manifest.get('record', '?')}); repeat it with outsim run --from "
+                         f"{run.path} --set run.record=full")
     firms = run.firms.set_index("firm_id")
     if firm_id not in firms.index:
         ids = run.firms["firm_id"]
@@ -120,7 +134,7 @@ def explain(run_dir: str | Path, firm_id: int, service: str | None = None) -> st
                "shortage risk, coordination)."), ""]
     d = run.decisions[run.decisions["firm_id"] == firm_id]
     c = run.contracts[run.contracts["firm_id"] == firm_id]
-    out = header
+    out = header[:2] + _recording_notes(run, firm_id, d.empty) + header[2:]
     for s in ([service] if service else uses):
         ds = d[d["service"].astype(str) == s]
         cs = c[c["service"].astype(str) == s]

@@ -95,7 +95,9 @@ def transitions(data, out_dir: str | Path) -> Path:
     _heatmap(axes[0], M.transition_matrix(run.decisions), f"all reviews ({len(run.decisions):,})")
     movable = run.decisions[run.decisions["outcome"].astype(str) != "kept"]
     _heatmap(axes[1], M.transition_matrix(movable), f"without mid-term 'kept' ({len(movable):,})")
-    fig.suptitle(f"Sourcing-mode transitions at reviews (count and row share)\n{run.label}")
+    sample = run.manifest.get("decision_sample") or {}
+    of = f", reviews of {sample.get('firms')} of {sample.get('of')} firms" if sample else ""
+    fig.suptitle(f"Sourcing-mode transitions at reviews (count and row share)\n{run.label}{of}")
     return save(fig, out_dir, "transitions")
 
 

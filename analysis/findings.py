@@ -65,15 +65,54 @@ def _crossing_numbers(m: pd.DataFrame) -> dict[str, float]:
 
 
 def run_numbers(run: RunData) -> dict[str, float]:
-    """Every number the findings and calibration use, for one run (NaN where not computable)."""
-    m, rel, w = run.metrics, run.relationships, M.last_window(run.steps)
+    """Every number the findings and calibration use, for one run (NaN where not computable).
+
+    Numbers from a table the run did not record (``run.record``) are left out, so they read as NaN, not
+    as zero; ``recorded_<table>`` is 1 for a table recorded and 0 for one not.
+    """
+    m, w = run.metrics, M.last_window(run.steps)
     n: dict[str, float] = {"weeks": run.steps, "window_first": w[0], "window_last": w[1],
                            "firms": len(run.firms), "providers_start": providers_at_start(run.providers),
                            **_share_numbers(m, w), **_crossing_numbers(m)}
+    for table, numbers in (("contracts", _contract_numbers), ("relationships", _spell_numbers),
+                           ("decisions", _decision_numbers)):
+        n[f"recorded_{table}"] = float(table not in run.not_recorded)
+        if table not in run.not_recorded:
+            n.update(numbers(run, w))
+    ee = M.entry_exit_by_year(run.providers, run.steps)
+    n.update({"entries": float(ee["entries"].sum()), "exits": float(ee["exits"].sum()),
+              "providers_end": float(m["active_providers"].iloc[-1]) if len(m) and "active_providers" in m else float("nan")})
+    n["firm_surplus_total"] = float(m["firm_surplus"].sum()) if "firm_surplus" in m else float("nan")
+    n["provider_profit_total"] = float(m["provider_profit"].sum()) if "provider_profit" in m else float("nan")
+    n["onboarding_total"] = float(m["onboarding_costs"].sum()) if "onboarding_costs" in m else float("nan")
+    n["firm_payments_total"] = float(m["firm_payments"].sum()) if "firm_payments" in m else float("nan")
+    n.update(calibration_moments(run))
+    for name in ("offshore_price_ratio_posted_kpo", "offshore_price_ratio_all_in_kpo"):  # the table shows BPO only
+        n[name] = moment(run, name, w)
+    cfg = run.config
+    n["wage_growth_offshore"] = _get(cfg, "regions", "offshore", "wage_growth_per_year")
+    n["wage_growth_domestic"] = _get(cfg, "regions", "domestic", "wage_growth_per_year")
+    for region in ("offshore", "domestic"):
+        col = f"wage_index_{region}"
+        n[f"wage_growth_realised_{region}"] = float(m[col].iloc[-1] ** (52 / len(m)) - 1) if col in m and len(m) \
+            else float("nan")
+    return n
+
+
+def _contract_numbers(run: RunData, w: tuple[int, int]) -> dict[str, float]:
+    """Renewal rates and the term ends they rest on (contracts.parquet)."""
+    n: dict[str, float] = {}
     ren = M.renewal_rates(run.contracts, "kind").set_index("kind")
     for kind in ("bpo", "kpo"):
         n[f"renewal_{kind}"] = moment(run, f"renewal_rate_{kind}", whole_run(run))
         n[f"renewal_events_{kind}"] = float(ren.loc[kind, ["renewed", "expired"]].sum()) if kind in ren.index else 0.0
+    return n
+
+
+def _spell_numbers(run: RunData, w: tuple[int, int]) -> dict[str, float]:
+    """Spell durations, loyalty, concentration, prices and broker shares (relationships.parquet)."""
+    n: dict[str, float] = {}
+    rel = run.relationships
     spells = M.spell_summary(rel).set_index(["form", "kind"]) if len(rel) else None
     for form in M.FORMS:
         for kind in ("bpo", "kpo"):
@@ -81,12 +120,6 @@ def run_numbers(run: RunData) -> dict[str, float]:
             n[f"km_median_{form}_{kind}"] = float(spells.at[(form, kind), "km_median_weeks"]) if has else float("nan")
             n[f"survive52_{form}_{kind}"] = float(spells.at[(form, kind), "survive_52"]) if has else float("nan")
             n[f"spells_{form}_{kind}"] = float(spells.at[(form, kind), "spells"]) if has else 0.0
-    conv = M.conversion_summary(run.decisions)
-    n.update({"conversion_rate": conv["rate"], "conversion_median_weeks": conv["median_weeks"],
-              "conversion_mean_weeks": conv["mean_weeks"], "conversion_firm_services": conv["firm_services"]})
-    tm = M.transition_matrix(run.decisions, include_kept=False)
-    total = tm.to_numpy().sum()
-    n["review_mode_change"] = float((total - np.trace(tm.to_numpy())) / total) if total else float("nan")
     loyal = M.loyalty_summary(M.on_call_concentration(rel, w))
     n.update({"loyal_share": loyal["loyal_share"], "searcher_share": loyal["searcher_share"],
               "bimodality": loyal["bimodality"], "concentration_firm_services": loyal["firm_services"]})
@@ -101,29 +134,23 @@ def run_numbers(run: RunData) -> dict[str, float]:
             has = prices is not None and (form, kind) in prices.index
             n[f"price_{form}_{kind}"] = float(prices.at[(form, kind), "mean_price"]) if has else float("nan")
             n[f"price_cv_{form}_{kind}"] = float(prices.at[(form, kind), "cv"]) if has else float("nan")
-    ee = M.entry_exit_by_year(run.providers, run.steps)
-    n.update({"entries": float(ee["entries"].sum()), "exits": float(ee["exits"].sum()),
-              "providers_end": float(m["active_providers"].iloc[-1]) if len(m) and "active_providers" in m else float("nan")})
-    n["firm_surplus_total"] = float(m["firm_surplus"].sum()) if "firm_surplus" in m else float("nan")
-    n["provider_profit_total"] = float(m["provider_profit"].sum()) if "provider_profit" in m else float("nan")
-    n["onboarding_total"] = float(m["onboarding_costs"].sum()) if "onboarding_costs" in m else float("nan")
-    n["firm_payments_total"] = float(m["firm_payments"].sum()) if "firm_payments" in m else float("nan")
     for by, keys in (("size_class", ("small", "medium", "large")), ("kind", ("bpo", "kpo"))):
         b = M.broker_shares(rel, run.firms, by).set_index("segment") if len(rel) else None
         for k in keys:
             has = b is not None and k in b.index
             n[f"broker_volume_{k}"] = float(b.at[k, "volume_share"]) if has else float("nan")
             n[f"broker_matches_{k}"] = float(b.at[k, "match_share"]) if has else float("nan")
-    n.update(calibration_moments(run))
-    for name in ("offshore_price_ratio_posted_kpo", "offshore_price_ratio_all_in_kpo"):  # the table shows BPO only
-        n[name] = moment(run, name, w)
-    cfg = run.config
-    n["wage_growth_offshore"] = _get(cfg, "regions", "offshore", "wage_growth_per_year")
-    n["wage_growth_domestic"] = _get(cfg, "regions", "domestic", "wage_growth_per_year")
-    for region in ("offshore", "domestic"):
-        col = f"wage_index_{region}"
-        n[f"wage_growth_realised_{region}"] = float(m[col].iloc[-1] ** (52 / len(m)) - 1) if col in m and len(m) \
-            else float("nan")
+    return n
+
+
+def _decision_numbers(run: RunData, w: tuple[int, int]) -> dict[str, float]:
+    """Conversions from on-call to permanent and mode changes at reviews (decisions.parquet)."""
+    conv = M.conversion_summary(run.decisions)
+    n = {"conversion_rate": conv["rate"], "conversion_median_weeks": conv["median_weeks"],
+         "conversion_mean_weeks": conv["mean_weeks"], "conversion_firm_services": conv["firm_services"]}
+    tm = M.transition_matrix(run.decisions, include_kept=False)
+    total = tm.to_numpy().sum()
+    n["review_mode_change"] = float((total - np.trace(tm.to_numpy())) / total) if total else float("nan")
     return n
 
 
@@ -169,7 +196,7 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
                    f"{f('renewal_events_kpo', 'num')} and {f('renewal_events_bpo', 'num')} term ends).")
     elif f.ok("renewal_bpo") or f.ok("renewal_kpo"):
         out.append(f"Renewal at term end: BPO {f('renewal_bpo')}, KPO {f('renewal_kpo')} (one kind had no term ends).")
-    else:
+    elif _recorded(numbers, "contracts"):
         out.append("No permanent contract reached its term end, so there is no renewal rate.")
     if f.ok("km_median_permanent_bpo") or f.ok("km_median_permanent_kpo"):
         out.append(f"Permanent relationships last a median of {f('km_median_permanent_bpo', 'weeks')} (BPO) and "
@@ -222,7 +249,23 @@ def statements(numbers: Sequence[dict[str, float]]) -> list[str]:
     if f.ok("early_exit_share"):
         out.append(f"Over the run, {f('early_exit_share')} of the firms that held a permanent contract ended one early; "
                    f"{f('early_exit_insourced_share')} of those took the work back in-house at such a review.")
-    return out
+    return out + _unrecorded_statements(numbers)
+
+
+#: What the findings lose when a run does not record a table (run.record).
+UNRECORDED = {"contracts": "renewals and early exits", "relationships": "spell durations, on-call loyalty, "
+              "concentration, prices paid and broker shares", "decisions": "conversions and mode changes at reviews"}
+
+
+def _recorded(numbers: Sequence[dict[str, float]], table: str) -> bool:
+    """True when every run recorded ``table`` (runs from before recording levels did)."""
+    return all(n.get(f"recorded_{table}", 1.0) == 1.0 for n in numbers)
+
+
+def _unrecorded_statements(numbers: Sequence[dict[str, float]]) -> list[str]:
+    """One sentence per table the runs did not record, naming the findings left out for it."""
+    return [f"{table}.parquet was not recorded in this run, so nothing is said here about {what}."
+            for table, what in UNRECORDED.items() if not _recorded(numbers, table)]
 
 
 def data_checks(run: RunData) -> list[str]:
@@ -235,6 +278,7 @@ def data_checks(run: RunData) -> list[str]:
     if {"demand_hours", *parts} <= set(m.columns) and len(m):
         gap = (m["demand_hours"] - m[parts].sum(axis=1)).abs().max()
         out.append(f"Hours conservation: largest weekly |demand - in-house - permanent - on-call - unmet| = {gap:.3g} h.")
+    out += [f"{note}." for table in UNRECORDED if (note := run.recording_note(table))]
     rel = run.relationships
     if len(rel) and "on_call_hours" in m:
         for form in M.FORMS:

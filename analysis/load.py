@@ -78,6 +78,15 @@ class RunData:
         return int(self.metrics["step"].max()) if len(self.metrics) else 0
 
     @property
+    def not_recorded(self) -> frozenset[str]:
+        """The tables this run wrote empty because it did not record them (see :func:`not_recorded`)."""
+        return not_recorded(self.manifest)
+
+    def recording_note(self, table: str) -> str | None:
+        """Why ``table`` is empty or partial, in words for a reader; None when the run recorded it whole."""
+        return recording_note(self.manifest, table)
+
+    @property
     def label(self) -> str:
         """Short name for captions: scenario and seed."""
         scenario = self.manifest.get("scenario") or (self.path.name if self.path else "run")
@@ -120,6 +129,37 @@ def service_kinds(manifest: dict[str, Any]) -> dict[str, str]:
     """Map service name -> kind from ``manifest["config"]["services"]``; empty if absent."""
     services = (manifest.get("config") or {}).get("services") or {}
     return {name: str(spec.get("kind", "")) for name, spec in services.items() if isinstance(spec, dict)}
+
+
+def not_recorded(manifest: dict[str, Any]) -> frozenset[str]:
+    """Tables a run wrote empty because it did not record them (``run.record``, ``run.record_decisions``).
+
+    From the manifest's ``not_recorded``; a folder written before recording levels existed recorded every
+    table, except the decision log when its config had ``run.record_decisions = false``.
+    """
+    listed = manifest.get("not_recorded")
+    if isinstance(listed, list):
+        return frozenset(str(t) for t in listed)
+    run_config = (manifest.get("config") or {}).get("run") or {}
+    return frozenset({"decisions"}) if run_config.get("record_decisions") is False else frozenset()
+
+
+def recording_note(manifest: dict[str, Any], table: str) -> str | None:
+    """Why a run's ``table`` is empty or holds some firms only, in words; None when it was recorded whole.
+
+    A table not recorded is not a table of events that did not happen: readers say so instead of
+    showing an empty table or figure.
+    """
+    if table in not_recorded(manifest):
+        level = manifest.get("record")
+        why = f"run.record = {level}" if level in ("summary", "metrics") else "run.record_decisions = false"
+        return (f"{table}.parquet was not recorded in this run ({why}); repeat the run with "
+                f"outsim run --from RUN_DIR --set run.record=full to get it")
+    sample = manifest.get("decision_sample")
+    if table == "decisions" and isinstance(sample, dict):
+        return (f"decisions.parquet holds the reviews of {sample.get('firms')} of the {sample.get('of')} firms "
+                "only (run.decision_sample or run.decision_firms)")
+    return None
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

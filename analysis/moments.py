@@ -4,7 +4,8 @@
 calibration table (:mod:`analysis.calibration_table`) shows the same moments, so both say the same.
 A moment is a function of a run's tables (:class:`analysis.load.RunData`) and an inclusive week
 window ``(first, last)`` that returns a float: NaN when the data do not allow it (no event of the
-kind in the window, a metric an older run folder lacks, a zero denominator). There are two families:
+kind in the window, a metric an older run folder lacks, a zero denominator, a table the run did not
+record whole: :attr:`Moment.tables`). There are two families:
 
 - every weekly metric (each column of metrics.parquet but ``step``) is a moment named after it: its
   mean over the window's weeks (:func:`analysis.stats.window_mean`, NaN weeks skipped), in the unit
@@ -54,12 +55,15 @@ class Moment:
         description: one line saying exactly what it is.
         compute: ``compute(run, window) -> float`` over the inclusive week window (NaN when the data do
             not allow it).
+        tables: the tables it reads besides metrics, firms and providers (which every run records); it is
+            NaN for a run that did not record one of them whole (``run.record``, a decision sample).
     """
 
     name: str
     unit: str
     description: str
     compute: Callable[[RunData, Window], float]
+    tables: tuple[str, ...] = ()
 
 
 def whole_run(run: RunData) -> Window:
@@ -233,13 +237,14 @@ RENEWAL_GROUPS = {"bpo": "BPO contracts", "kpo": "KPO contracts", "voice": "cont
 NAMED_MOMENTS = (
     *(Moment(f"renewal_rate_{group}", SHARE, f"{label} at term end that kept their provider: renewed "
              "contracts, and expired ones signed again with the same provider that week, over all term ends in the "
-             "window", partial(renewal_rate, group=group)) for group, label in RENEWAL_GROUPS.items()),
+             "window", partial(renewal_rate, group=group), ("contracts",)) for group, label in RENEWAL_GROUPS.items()),
     Moment("contract_term_years", "years", "mean (end_week - week) / 52 of the contracts signed or renewed in the "
-           "window", contract_term_years),
+           "window", contract_term_years, ("contracts",)),
     Moment("early_exit_share", SHARE, "firms that held a permanent contract in the window and ended one early "
-           "(terminated) in it, over those holders; natural window: the whole run", early_exit_share),
+           "(terminated) in it, over those holders; natural window: the whole run", early_exit_share, ("contracts",)),
     Moment("early_exit_insourced_share", SHARE, "of the firms that ended a contract early in the window, those whose "
-           "review at a termination chose in-house; natural window: the whole run", early_exit_insourced_share),
+           "review at a termination chose in-house; natural window: the whole run", early_exit_insourced_share,
+           ("contracts", "decisions")),
     Moment("min_yearly_surplus_share", "share of the in-house cost", "the lowest, over the window's whole years, of "
            "the year's sum(firm_surplus) / sum(outsourced_inhouse_cost) (positive: firms gained from outsourcing in "
            "every year); natural window: the whole run", min_yearly_surplus_share),
@@ -250,7 +255,7 @@ NAMED_MOMENTS = (
              partial(offshore_price_ratio_posted, kind=kind)) for kind in KINDS),
     *(Moment(f"offshore_price_ratio_all_in_{kind}", PRICE_RATIO, f"spend / hours paid to offshore over domestic "
              f"{kind.upper()} providers, spells pro-rated into the window (coordination and broker fees included)",
-             partial(offshore_price_ratio_all_in, kind=kind)) for kind in KINDS),
+             partial(offshore_price_ratio_all_in, kind=kind), ("relationships",)) for kind in KINDS),
 )
 
 METRIC_MOMENTS = tuple(Moment(name, unit, f"mean of the weekly metric {name} over the window's weeks",
@@ -281,6 +286,8 @@ def moment(run: RunData, name: str, window: Window) -> float:
     first, last = window
     if first > last:
         raise ValueError(f"window ({first}, {last}): the first week is after the last")
+    if any(run.recording_note(table) for table in MOMENTS[name].tables):  # not recorded, or some firms only
+        return NAN
     return float(MOMENTS[name].compute(run, (first, last)))
 
 

@@ -66,7 +66,24 @@ def _calibration_html(numbers: Sequence[dict]) -> str:
 
 
 def _tables_html(run: RunData) -> str:
+    """The report's tables, each from the table of the run it needs; a table the run did not record gives a
+    note instead (an empty table would say that nothing happened)."""
     w = M.last_window(run.steps)
+    parts = []
+    for table, what, html in (("relationships", "Relationship spells, prices, concentration and segments", _spell_tables),
+                              ("decisions", "Mode transitions and the decision audit", _decision_tables),
+                              ("contracts", "Renewal at term end", _contract_tables)):
+        note = run.recording_note(table)
+        if table in run.not_recorded:
+            parts.append(f"<h3>{esc(what)}</h3><p class='missing'>Not shown: {esc(note)}.</p>")
+            continue
+        if note:
+            parts.append(f"<p class='sub'>Note: {esc(note)}.</p>")
+        parts += html(run, w)
+    return "\n".join(parts)
+
+
+def _spell_tables(run: RunData, w: tuple[int, int]) -> list[str]:
     parts = []
     spells = M.spell_summary(run.relationships)
     if len(spells):
@@ -76,26 +93,6 @@ def _tables_html(run: RunData) -> str:
         parts.append("<h3>Relationship spells (whole run; KM = Kaplan-Meier)</h3>" + table(
             spells, {"censored": ".0%", "lasting > 52 weeks": ".0%", "volume_hours": ",.0f", "spells": ",d"},
             left=("form", "kind")))
-    tm = M.transition_matrix(run.decisions).reset_index()
-    parts.append("<h3>Mode transitions at reviews (rows: before, columns: after)</h3>"
-                 + table(tm, {m: ",d" for m in M.MODES}, left=("mode_before",)))
-    if len(run.decisions):
-        by_size = M.on_call_mode_by_segment(run.decisions, run.firms, w)
-        parts.append(f"<h3>On-call as the chosen mode by firm size, weeks {w[0]}–{w[1]}</h3><p class='sub'>Among "
-                     "firm-services that outsource, the share whose last review in the window chose on-call work "
-                     "(direct or through a broker).</p>" + table(
-                         by_size, {"outsourcing": ",d", "on_call_mode_share": ".0%"}, left=("segment",)))
-    audited = audit(run.decisions)
-    if len(audited):
-        parts.append("<h3>Decision audit (whole run): what firms expected to pay at a review and what they paid "
-                     "until the next one (cu/week)</h3><p class='sub'>Per option taken, the mean expected weekly cost "
-                     "and the mean realised weekly cost over the following review period (at least 4 weeks); gap = "
-                     "realised / expected - 1, positive when firms paid more than they expected.</p>" + table(
-                         audited, {"reviews": ",d", "expected": ",.0f", "realised": ",.0f", "gap": "+.1%"},
-                         left=("option taken",)))
-    ren = M.renewal_rates(run.contracts, "service")
-    if len(ren):
-        parts.append("<h3>Renewal at term end by service</h3>" + table(ren, {"rate": ".0%"}, left=("service",)))
     prices = M.price_summary(M.with_provider_region(run.relationships, run.providers), ("form", "kind", "region"), w)
     if len(prices):
         parts.append(f"<h3>Prices by form, kind and provider region, weeks {w[0]}–{w[1]} (cu/h)</h3>" + table(
@@ -114,7 +111,33 @@ def _tables_html(run: RunData) -> str:
         parts.append("<h3>Broker share of matches and volume (whole run)</h3>" + table(
             br[["by", "segment", "spells", "match_share", "volume_share"]],
             {"spells": ",d", "match_share": ".0%", "volume_share": ".0%"}, left=("by", "segment")))
-    return "\n".join(parts)
+    return parts
+
+
+def _decision_tables(run: RunData, w: tuple[int, int]) -> list[str]:
+    tm = M.transition_matrix(run.decisions).reset_index()
+    parts = ["<h3>Mode transitions at reviews (rows: before, columns: after)</h3>"
+             + table(tm, {m: ",d" for m in M.MODES}, left=("mode_before",))]
+    if len(run.decisions):
+        by_size = M.on_call_mode_by_segment(run.decisions, run.firms, w)
+        parts.append(f"<h3>On-call as the chosen mode by firm size, weeks {w[0]}–{w[1]}</h3><p class='sub'>Among "
+                     "firm-services that outsource, the share whose last review in the window chose on-call work "
+                     "(direct or through a broker).</p>" + table(
+                         by_size, {"outsourcing": ",d", "on_call_mode_share": ".0%"}, left=("segment",)))
+    audited = audit(run.decisions)
+    if len(audited):
+        parts.append("<h3>Decision audit (whole run): what firms expected to pay at a review and what they paid "
+                     "until the next one (cu/week)</h3><p class='sub'>Per option taken, the mean expected weekly cost "
+                     "and the mean realised weekly cost over the following review period (at least 4 weeks); gap = "
+                     "realised / expected - 1, positive when firms paid more than they expected.</p>" + table(
+                         audited, {"reviews": ",d", "expected": ",.0f", "realised": ",.0f", "gap": "+.1%"},
+                         left=("option taken",)))
+    return parts
+
+
+def _contract_tables(run: RunData, w: tuple[int, int]) -> list[str]:
+    ren = M.renewal_rates(run.contracts, "service")
+    return ["<h3>Renewal at term end by service</h3>" + table(ren, {"rate": ".0%"}, left=("service",))] if len(ren) else []
 
 
 def _summary(runs: Sequence[RunData], label: str) -> str:

@@ -15,7 +15,7 @@ from analysis.stats import last_window, window_mean
 from simulation.app import cli as app_cli
 from simulation.calibrate import cli as calibrate_cli
 from simulation.sweeps import cli as sweep_cli
-from simulation.api import RunResult, load_scenario, run, save_run
+from simulation.api import RunResult, SavedRun, load_scenario, run_to_folder
 from simulation import cli_discover
 from simulation import cli_strategies as strategies_cli
 from simulation.cli_batch import cmd_compare, folder_plan_problems, run_batch
@@ -143,22 +143,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_batch(args, cfg.with_steps(steps), seed, out)
     print(f"outsim: running '{cfg.name}' for {steps} weeks, seed {seed} ...", flush=True)
     bar = Progress(steps, unit="weeks")
-    try:
-        result = run(cfg, seed=seed, steps=steps, on_week=lambda m: bar.update(m.week))
+    origin = {"scenario_file": None if args.from_dir else str(args.scenario or DEFAULT_SCENARIO),
+              "from_run": None if args.from_dir is None else str(args.from_dir), "overrides": list(args.overrides),
+              "steps_option": args.steps}
+    try:  # the folder is written while the run goes (relationships and decisions streamed) and appears when complete
+        saved = run_to_folder(cfg, out, seed=seed, steps=steps, on_week=lambda m: bar.update(m.week), origin=origin)
     except Exception as exc:  # a model failure is reported, not hidden: exit 1 with its message
         bar.close()
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
-    result.origin = {"scenario_file": None if args.from_dir else str(args.scenario or DEFAULT_SCENARIO),
-                     "from_run": None if args.from_dir is None else str(args.from_dir), "overrides": list(args.overrides),
-                     "steps_option": args.steps}
-    folder = save_run(result, out)
     if args.format == "csv":
-        export_csv(folder)
-    print(summary_table(result))
-    print(f"\nrun folder: {folder}")
-    return finish_with_report(folder, args.report, EXIT_OK)
+        export_csv(saved.folder)
+    print(summary_table(saved))
+    print(f"\nrun folder: {saved.folder}")
+    return finish_with_report(saved.folder, args.report, EXIT_OK)
 
 
 # The folders whose reports other commands write, and the command that writes each.
@@ -239,7 +238,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def summary_table(result: RunResult) -> str:
+def summary_table(result: RunResult | SavedRun) -> str:
     """Final-year averages: shares by form and kind, loyalty, prices and unmet share."""
     first, last = last_window(int(result.metrics["step"].max()))
     row = window_mean(result.metrics, (first, last))

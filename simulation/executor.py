@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from simulation.api import run, save_run
+from simulation.api import run_to_folder
 from simulation.config import Config
 
 
@@ -61,7 +61,7 @@ def run_task(task: Task) -> Outcome:
     t0 = time.perf_counter()
     try:
         cfg = Config.model_validate(task.config)
-        save_run(run(cfg, seed=task.seed), task.out_dir)
+        run_to_folder(cfg, task.out_dir, seed=task.seed)  # relationships and decisions written while it runs
         return Outcome(task, True, time.perf_counter() - t0)
     except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback, the batch goes on
         return Outcome(task, False, time.perf_counter() - t0, traceback.format_exc())

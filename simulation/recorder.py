@@ -1,7 +1,9 @@
 """The recorder: turns a finished model into the tables of a run (:class:`RunResult`).
 
 It reads the model's state once, after the last week, and writes nothing to disk; saving the tables
-as a run folder is :mod:`simulation.runfolder`'s job.
+as a run folder is :mod:`simulation.runfolder`'s job. A run that writes its folder as it goes
+(:func:`simulation.api.run_to_folder`) streams relationships and decisions (:mod:`simulation.streaming`)
+and collects only the small tables here (:func:`collect_small`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ class RunResult:
 
 def collect(model: OutsourcingModel, cfg: Config) -> RunResult:
     """Turn a finished model into tables (the recorder)."""
+    return RunResult(config=cfg, seed=model.seed, **collect_small(model),
+                     relationships=model.spells.to_frame(model.slots.firm, model.slots.service, model.catalogue.names),
+                     decisions=model.decisions.to_frame())
+
+
+def collect_small(model: OutsourcingModel) -> dict[str, pd.DataFrame]:
+    """The tables of a finished model that are not streamed: metrics, contracts, firms and providers."""
     metrics = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     metrics["step"] = metrics["step"].astype("int64")
     table, n = model.providers, model.providers.n
@@ -63,6 +72,4 @@ def collect(model: OutsourcingModel, cfg: Config) -> RunResult:
         "region": np.array(REGIONS)[model.firms.region],
         "services": [",".join(names[model.slots.service[f.slots]]) for f in model.firm_agents],
     })
-    return RunResult(config=cfg, seed=model.seed, metrics=metrics, contracts=model.contracts.to_frame(),
-                     relationships=model.spells.to_frame(model.slots.firm, model.slots.service, model.catalogue.names),
-                     decisions=model.decisions.to_frame(), firms=firms, providers=providers)
+    return {"metrics": metrics, "contracts": model.contracts.to_frame(), "firms": firms, "providers": providers}

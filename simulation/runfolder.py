@@ -15,7 +15,8 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from importlib import metadata
@@ -26,10 +27,11 @@ import pandas as pd
 from pydantic import ValidationError
 
 from simulation.config import Config
+from simulation.config.recording import TABLES, decision_firm_count, record_level, recorded_tables
 from simulation.config.schema import scaled
 from simulation.scenario import MISSING, Problem, ScenarioError, problems_from
 
-DATA_FILES = ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
+DATA_FILES = TABLES  # ("metrics", "contracts", "relationships", "decisions", "firms", "providers")
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = ("outsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
 
@@ -99,7 +101,22 @@ def run_manifest(config: Config, seed: int, timings: dict[str, float], origin: d
         "timings_seconds": timings,
         "created_utc": utc_now(),
         "files": {name: f"{name}.parquet" for name in DATA_FILES},
+        **recording(config),
     }
+
+
+def recording(config: Config) -> dict[str, Any]:
+    """What a run of ``config`` records, for its manifest (docs/run-folders.md).
+
+    ``record`` is the level (``run.record`` with ``auto`` resolved), ``not_recorded`` the tables written
+    empty because the run did not keep them (so a reader can tell "not recorded" from "none happened"),
+    and ``decision_sample`` says how many of the firms' reviews the decision log holds when it holds
+    some only (``{"firms": 30, "of": 300}``), else None.
+    """
+    kept, count = recorded_tables(config), decision_firm_count(config)
+    sample = None if count is None or "decisions" not in kept else {"firms": count, "of": market_size(config)["firms"]}
+    return {"record": record_level(config), "not_recorded": [t for t in DATA_FILES if t not in kept],
+            "decision_sample": sample}
 
 
 def market_size(config: Config) -> dict[str, int]:
@@ -113,12 +130,27 @@ def market_size(config: Config) -> dict[str, int]:
 def write_run_folder(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]) -> Path:
     """Write one Parquet file per table and manifest.json (with each table's SHA-256); returns the folder.
 
-    The folder is built under a temporary name beside ``out_dir`` and renamed into place, so an
-    interrupted write never leaves a folder that looks like a run. An existing empty folder or run
-    folder at ``out_dir`` is replaced; any other existing folder is refused.
+    The folder is built under a temporary name beside ``out_dir`` and renamed into place (see
+    :func:`building_run_folder`), so an interrupted write never leaves a folder that looks like a run.
 
     Raises:
         FileExistsError: ``out_dir`` holds files that are not a run folder's.
+    """
+    with building_run_folder(out_dir) as partial:
+        finish_run_folder(partial, tables, manifest, tuple(tables))
+    return Path(out_dir)
+
+
+@contextmanager
+def building_run_folder(out_dir: str | Path) -> Iterator[Path]:
+    """Build a run folder under ``.<name>.partial-<pid>`` beside ``out_dir``; yields that folder.
+
+    When the block ends normally, the folder is renamed to ``out_dir`` (an existing empty folder or run
+    folder there is replaced); when it raises, the partial folder is removed. A killed process leaves
+    only the hidden partial folder, never a folder that looks like a run.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds files that are not a run folder's (checked before the block runs).
     """
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and _kind(out) != "run":
@@ -128,17 +160,23 @@ def write_run_folder(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], ma
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.mkdir()
-        for name, table in tables.items():
-            table.to_parquet(partial / f"{name}.parquet", index=False)
-        sums = {name: file_sha256(partial / f"{name}.parquet") for name in tables}
-        write_json(partial / MANIFEST, {**manifest, "sha256": sums})
+        yield partial
         if out.exists():
             _swap_into_place(partial, out)
         else:
             os.rename(partial, out)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return out
+
+
+def finish_run_folder(folder: Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
+                      names: Sequence[str] = DATA_FILES) -> None:
+    """Write ``tables`` into ``folder`` (the other tables of ``names`` are there already), then manifest.json
+    with the SHA-256 of every table of ``names``: the last step of building a run folder."""
+    for name, table in tables.items():
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+    sums = {name: file_sha256(folder / f"{name}.parquet") for name in names}
+    write_json(folder / MANIFEST, {**manifest, "sha256": sums})
 
 
 def _swap_into_place(new: Path, out: Path) -> None:

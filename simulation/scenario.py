@@ -197,7 +197,8 @@ def problems_from(exc: ValidationError, source: str, sources: dict[str, str]) ->
         if loc[:1] == ("events",) and len(loc) > 1 and loc[1] in unknown_action and loc[-1] != "action":
             continue
         key = ".".join(str(p) for p in _event_loc(loc)) or "(root)"
-        src = sources.get(key) or next((v for k, v in sources.items() if k.startswith(key + ".")), source)
+        src = sources.get(key) or next((v for k, v in sources.items()  # a key above or below one overridden
+                                        if k.startswith(key + ".") or key.startswith(k + ".")), source)
         rule = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             model = _section_model(loc)

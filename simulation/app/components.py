@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation.config.recording import record_level
 from simulation.model.codes import OPTIONS, REGIONS, Channel, Kind, Mode, labels
 from simulation.model.market.choice import loyalty
 
@@ -221,6 +222,20 @@ def event_feed(model: OutsourcingModel, n: int = 12) -> pd.DataFrame:
             for e in reversed(model.contracts.last_events(n))]
     return pd.DataFrame(rows, columns=["week", "event", "firm", "provider", "service", "channel", "price (cu/h)",
                                        "reserved (h/week)", "reason"])
+
+
+def decisions_note(model: OutsourcingModel, firm_id: int) -> str | None:
+    """Why a firm's decision trail stays empty whatever happens: the run records no sourcing reviews, or
+    records those of some firms only and not this one's; None when its reviews are recorded."""
+    log = model.decisions
+    if not log.enabled:
+        why = (f"run.record = {record_level(model.cfg)}" if model.cfg.run.record_decisions
+               else "run.record_decisions = false")
+        return f"This run does not record sourcing reviews ({why})."
+    if log.keep_firms is not None and 0 <= firm_id < len(log.keep_firms) and not log.keep_firms[firm_id]:
+        return (f"This run records the sourcing reviews of {int(log.keep_firms.sum())} firms only "
+                f"(run.decision_sample or run.decision_firms); firm {firm_id} is not among them.")
+    return None
 
 
 def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.DataFrame:

@@ -303,8 +303,8 @@ def FirmTrail(m: app.DashboardModel, firm: solara.Reactive[int], fid: int, summa
         solara.HTML(tag="div", classes=["outsim-caption"], style="margin-top: 8px", unsafe_innerHTML=(
             "<b>Its latest sourcing reviews</b>: the expected cost of each option in cu/week (blank: not available), "
             "the cheapest in bold, what it chose and what came of it."))
-        if not m.decisions.enabled:
-            solara.Info("This scenario does not record sourcing reviews (run.record_decisions = false).")
+        if note := C.decisions_note(m, fid):
+            solara.Info(note)
         elif trail.empty:
             solara.Info(f"Firm {fid} has had no sourcing review yet: reviews come every few weeks, press Step.")
         else:

@@ -21,7 +21,7 @@ from analysis import moments
 from analysis.load import run_data_from_tables
 from simulation.api import run
 from simulation.config import Config
-from simulation.runfolder import DATA_FILES
+from simulation.runfolder import DATA_FILES, recording
 
 FAIL_ENV = "OUTSIM_CALIBRATE_FAIL_TRIAL"
 
@@ -55,15 +55,29 @@ def evaluate(task: EvaluationTask) -> Evaluated:
     try:
         if os.environ.get(FAIL_ENV) == str(task.trial):
             raise RuntimeError(f"{FAIL_ENV}={task.trial}: failure injected by the test hook")
-        cfg = Config.model_validate(task.config)
+        cfg = recording_for(Config.model_validate(task.config), {name for name, _, _ in task.moments})
         result = run(cfg, seed=task.seed)
         data = run_data_from_tables({name: getattr(result, name) for name in DATA_FILES},
-                                    {"config": task.config, "steps": cfg.run.steps, "seed": task.seed})
+                                    {"config": task.config, "steps": cfg.run.steps, "seed": task.seed, **recording(cfg)})
         values = {f"{name}@{first}-{last}": float(moments.moment(data, name, (first, last)))
                   for name, first, last in task.moments}
         return Evaluated(light, True, values, time.perf_counter() - t0)
     except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback; the search goes on
         return Evaluated(light, False, {}, time.perf_counter() - t0, traceback.format_exc())
+
+
+def recording_for(cfg: Config, names: set[str]) -> Config:
+    """``cfg`` recording exactly the tables the moments ``names`` read, whole (every firm's reviews).
+
+    The market is the same at every recording level, so the moments keep their values; a run records no
+    table it does not need (less memory), and one its moments need even above 10,000 firms, where
+    ``run.record = "auto"`` would leave out the decision log.
+    """
+    tables = {t for name in names if name in moments.MOMENTS for t in moments.MOMENTS[name].tables}
+    level = "full" if "decisions" in tables else "summary" if tables else "metrics"
+    run_config = cfg.run.model_copy(update={"record": level, "decision_sample": 1.0, "decision_firms": None,
+                                            "record_decisions": cfg.run.record_decisions or "decisions" in tables})
+    return cfg.model_copy(update={"run": run_config})
 
 
 def lost(task: EvaluationTask, error: str) -> Evaluated:

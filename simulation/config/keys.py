@@ -1,4 +1,4 @@
-"""Dotted keys into a config: ``regions.offshore.wage_per_hour`` names one parameter.
+"""Dotted keys into a config: ``regions.offshore.wage_per_hour`` names one parameter; every key with its unit.
 
 Scenario events, ``--set`` overrides, sweeps and the dashboard all address parameters this way; these
 helpers are the one implementation of reading, writing and changing a parameter by its dotted key.
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulation.config.schema import EventAction
+from simulation.config.schema import EVENT_TYPES, Config, EventAction, RegionConfig, ServiceConfig
 
 
 class UnknownParameter(KeyError):
@@ -60,3 +60,23 @@ def apply_action(action: str, current: float, value: float) -> float:
     if action == EventAction.MULTIPLY:
         return current * value
     return current + value
+
+
+def parameter_units() -> dict[str, str]:
+    """Dotted key -> unit for every scalar parameter of the schema (for docs and reports)."""
+    out: dict[str, str] = {}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.")
+            elif isinstance(field.json_schema_extra, dict) and "unit" in field.json_schema_extra:
+                out[f"{prefix}{name}"] = str(field.json_schema_extra["unit"])
+
+    walk(Config, "")
+    walk(ServiceConfig, "services.<name>.")
+    walk(RegionConfig, "regions.<name>.")
+    for event_type in EVENT_TYPES.values():
+        walk(event_type, "events[].")
+    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-
+from collections import Counter
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 __all__ = ["ChoiceConfig", "Config", "ContractConfig", "EnvironmentConfig", "EventAction", "EventConfig", "FirmConfig",
            "IntermediaryConfig", "EVENT_TYPES", "MarketEvent", "NegotiationConfig", "ParameterEvent", "PriceHikeEvent",
            "ProviderConfig", "ProviderFailureEvent", "RegionConfig", "RunConfig", "ServiceConfig", "ServiceKind",
-           "parameter_units", "scaled"]
+           "scaled"]
 
 
 def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
@@ -31,6 +31,8 @@ def P(default: Any, unit: str, description: str, **constraints: Any) -> Any:
 
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
+FirmId = Annotated[int, Field(ge=0, strict=True)]  # strict: true/false or 3.0 is not a firm id
+RecordLevel = Literal["auto", "full", "summary", "metrics"]  # run.record (simulation/config/recording.py)
 
 
 class _Section(BaseModel):
@@ -88,7 +90,17 @@ class RunConfig(_Section):
 
     steps: int = P(520, "weeks", "Number of weekly steps.", ge=1, le=100_000)
     warmup_weeks: int = P(52, "weeks", "Weeks the market runs in the conditions of week 0 before week 1, so the run starts from an established market rather than from its initial draw (not recorded, except the contracts and relationships they leave).", ge=0, le=2_000)
-    record_decisions: bool = P(True, "-", "Keep every sourcing review (options, costs, choice) in decisions.parquet.")
+    record_decisions: bool = P(True, "-", "Keep the sourcing reviews (options, costs, choice) in decisions.parquet; false drops them at any record level.")
+    record: RecordLevel = P("auto", "-", "Tables the run keeps: full (all six), summary (all but decisions.parquet, the per-review log), metrics (metrics, firms and providers only), or auto: full up to 10,000 firms (after run.scale), summary above. A table not kept is written empty with its columns, and manifest.json names the level.")
+    decision_sample: float = P(1.0, "share of firms", "Keep the sourcing reviews of this random share of the firms only, drawn from a random stream of its own: the sample changes no other output.", gt=0, le=1)
+    decision_firms: Annotated[list[FirmId], Field(min_length=1, max_length=1_000_000)] | None = P(None, "firm ids", "Keep the sourcing reviews of these firms only (ids 0 to the number of firms - 1, each once), instead of a decision_sample.")
+
+    @field_validator("decision_firms")
+    @classmethod
+    def _each_firm_once(cls, ids: list[int] | None) -> list[int] | None:
+        if ids is not None and (twice := sorted(i for i, n in Counter(ids).items() if n > 1)):
+            raise ValueError(f"firm id(s) {', '.join(map(str, twice[:5]))} given more than once")
+        return ids
     scale: float = P(1.0, "x", "Size of the market: multiplies the number of firms, BPO providers, KPO specialists and brokers, the talent pools, the entry rate and the providers hit by market events, so shares stay comparable.", gt=0, le=1000)
 
 
@@ -353,6 +365,17 @@ class Config(_Section):
             raise ValueError("providers.kpo_count: must be at least 1 when the catalogue has KPO services")
         return self
 
+    @model_validator(mode="after")
+    def _check_decision_firms(self) -> "Config":
+        """Named firms must be firms of the market the run builds (after run.scale), and exclude a sampled share."""
+        ids, firms = self.run.decision_firms, scaled(self.firms.count, self.run.scale)
+        if ids is not None and self.run.decision_sample < 1:
+            raise ValueError("run.decision_firms: give run.decision_firms or run.decision_sample, not both")
+        if ids is not None and (outside := sorted(i for i in ids if i >= firms)):
+            raise ValueError(f"run.decision_firms: firm id(s) {', '.join(map(str, outside[:5]))} not in the market: "
+                             f"it has {firms:,} firms, ids 0 to {firms - 1:,}")
+        return self
+
     @field_validator("name")
     @classmethod
     def _folder_safe_name(cls, name: str) -> str:
@@ -368,26 +391,6 @@ class Config(_Section):
 
     def term_weeks(self, kind: ServiceKind) -> int:
         return self.contracts.term_weeks_kpo if kind == ServiceKind.KPO else self.contracts.term_weeks_bpo
-
-
-def parameter_units() -> dict[str, str]:
-    """Dotted key -> unit for every scalar parameter of the schema (for docs and reports)."""
-    out: dict[str, str] = {}
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            ann = field.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, f"{prefix}{name}.")
-            elif isinstance(field.json_schema_extra, dict) and "unit" in field.json_schema_extra:
-                out[f"{prefix}{name}"] = str(field.json_schema_extra["unit"])
-
-    walk(Config, "")
-    walk(ServiceConfig, "services.<name>.")
-    walk(RegionConfig, "regions.<name>.")
-    for event_type in EVENT_TYPES.values():
-        walk(event_type, "events[].")
-    return out
 
 
 Region = Literal["domestic", "offshore"]

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config, PriceHikeEvent, scaled
+from simulation.config.recording import decision_firm_count, recorded_tables
 from simulation.model import population
 from simulation.model.agents import PROVIDER_CLASSES, Firm, Intermediary, Provider
 from simulation.model.catalogue import Catalogue
@@ -36,7 +37,7 @@ from simulation.model.sourcing.review import ReviewTotals, review
 from simulation.model.state.brokers import BrokerBook, broker_panel_size, prior_quality
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.costs import CostTracker
-from simulation.model.state.decisions import DecisionLog
+from simulation.model.state.decisions import DecisionLog, sample_firms
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import NEVER, build_slots, draw_providers
 from simulation.model.state.spells import SpellTracker
@@ -62,10 +63,13 @@ class OutsourcingModel(mesa.Model):
         self.slots = build_slots(self.cfg, self.catalogue, self.firms.size, self.firms.region, self.providers,
                                  self.rng_init)
         self.brokers = BrokerBook()
-        self.contracts = ContractBook(len(self.slots))
+        kept = recorded_tables(self.cfg)  # what the run records (run.record); the market is the same either way
+        self.contracts = ContractBook(len(self.slots), keep_events="contracts" in kept)
         self.contracts.bind(self.slots.firm, self.slots.service, self.catalogue.names)
-        self.spells = SpellTracker(len(self.slots), self.slots.columns, self.cfg.firms.spell_gap_weeks)
-        self.decisions = DecisionLog(self.cfg.run.record_decisions, self.catalogue.names)
+        self.spells = SpellTracker(len(self.slots), self.slots.columns, self.cfg.firms.spell_gap_weeks,
+                                   keep="relationships" in kept)
+        sample = sample_firms(len(self.firms), decision_firm_count(self.cfg), self.cfg.run.decision_firms, seed)
+        self.decisions = DecisionLog("decisions" in kept, self.catalogue.names, sample)
         self.costs = CostTracker(len(self.slots))
         self.demand = DemandProcess(self.slots.base_demand, self.catalogue.project_rate[self.slots.service],
                                     self.catalogue.project_weeks[self.slots.service],
@@ -268,6 +272,11 @@ class OutsourcingModel(mesa.Model):
         for _ in range(self.cfg.run.steps if steps is None else steps):
             self.step()
         return self
+
+    def settled_decision_rows(self) -> int:
+        """Decision-log rows below this one are final: no open review period will fill in their realised cost."""
+        open_rows = self.costs.row[self.costs.row >= 0]
+        return int(open_rows.min()) if len(open_rows) else self.decisions.rows
 
     def finish(self) -> None:
         """Close the books at the horizon: open spells become right-censored records, and the last review

@@ -68,7 +68,9 @@ def run_cell(task: CellTask) -> CellResult:
     """Run one (strategy, future, seed) wherever it lands; never raises (a failure comes back as data)."""
     t0 = time.perf_counter()
     try:
-        model = OutsourcingModel(Config.model_validate(task.config), seed=task.seed)
+        cfg = Config.model_validate(task.config)
+        cfg.run.record = "metrics"  # the tally reads the model's state, not its tables: record none of them
+        model = OutsourcingModel(cfg, seed=task.seed)
         focal = focal_slots(model, Segment(**{k: tuple(v) if isinstance(v, list) else v for k, v in task.segment.items()}))
         policy = policy_of(task.strategy)
         if policy is not ADAPTIVE:  # the adaptive strategy is the model's own default rule: nothing to assign

@@ -59,7 +59,9 @@ def run_one(task: Task, outputs: dict[str, Any]) -> tuple[Outcome, dict[str, flo
     try:
         if os.environ.get(FAIL_ENV) == str(task.seed):
             raise RuntimeError(f"{FAIL_ENV}={task.seed}: failure injected by the test hook")
-        metrics = run(Config.model_validate(task.config), seed=task.seed).metrics
+        cfg = Config.model_validate(task.config)
+        cfg.run.record = "metrics"  # only the metrics are kept: no other table is recorded (the market is the same)
+        metrics = run(cfg, seed=task.seed).metrics
         window = last_window(int(metrics["step"].max()), outputs["final_window"])
         finals = {m: float(mean) for m, mean in window_mean(metrics, window, outputs["final"]).items()}
         series = None

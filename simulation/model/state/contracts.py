@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 class ContractBook:
     """Active permanent contracts by firm-service, plus the full event ledger."""
 
-    def __init__(self, n_slots: int) -> None:
+    def __init__(self, n_slots: int, keep_events: bool = True) -> None:
         self.k = np.full(n_slots, -1, np.int64)  # consideration-set column of the provider
         self.provider = np.full(n_slots, -1, np.int64)
         self.contract_id = np.full(n_slots, -1, np.int64)
@@ -49,6 +49,7 @@ class ContractBook:
         self._status = np.zeros(64, np.int8)  # per contract id: code in STATUSES (NONE before signing)
         self._rows: list[dict[str, np.ndarray]] = []  # ledger batches, columns of LEDGER as codes
         self._reasons: list[str] = []  # reason texts, by code
+        self.keep_events = keep_events  # keep the ledger (contracts.parquet); the state machine is checked either way
         self._next_id = 0
         self._firm: NDArray[np.int64] | None = None
         self._service: tuple[str, ...] = ()
@@ -122,6 +123,8 @@ class ContractBook:
             for c in cid.tolist():
                 status[c] = next_status(status[c], kind)  # raises InvalidTransition
         self._status[cid] = AFTER[code]
+        if not self.keep_events:
+            return
         reasons = np.broadcast_to(np.asarray(reason, dtype=object), (len(slots),))
         for text in set(reasons.tolist()) - set(self._reasons):
             self._reasons.append(str(text))
@@ -172,7 +175,7 @@ class ContractBook:
         labels = {"event": [k.value for k in KINDS], "service": list(self._service), "reason": self._reasons,
                   "channel": [channel.get(v, "") for v in range(max(channel) + 1)]}
         data = {c: np.array(labels[c], dtype=object)[cols[c]] if c in labels else cols[c] for c in LEDGER}
-        return pd.DataFrame(data, columns=list(LEDGER))
+        return pd.DataFrame(data, columns=list(LEDGER)).astype(dict.fromkeys(labels, "str"))  # text even when empty
 
 
 def end_contracts(book: ContractBook, spells: SpellTracker, slots: FirmSlots, rows: NDArray, kind: ContractEventKind,

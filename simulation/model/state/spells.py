@@ -3,6 +3,9 @@
 On-call work is too frequent to log weekly, so it is recorded per spell: a spell opens with the first
 week of work and ends after ``gap_weeks`` without work. A permanent spell runs from signing through any
 renewals to the contract's end. Spells still open at the horizon are written as right-censored.
+
+A closed spell is final, so a run that writes its folder as it goes takes the closed spells out week by
+week (:meth:`SpellTracker.take`); a run that records no relationships keeps none (``keep=False``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ FORMS = labels(Form)  # ("on_call", "permanent"): the form codes of the tracker'
 class SpellTracker:
     """Open spells per (slot, candidate column, form), and the closed ones so far."""
 
-    def __init__(self, n_slots: int, n_cols: int, gap_weeks: int) -> None:
+    def __init__(self, n_slots: int, n_cols: int, gap_weeks: int, keep: bool = True) -> None:
         shape = (len(Form), n_slots, n_cols)
         self.gap = gap_weeks
+        self.keep = keep  # keep the closed spells (relationships.parquet); the open ones are state either way
         self.open = np.zeros(shape, bool)
         self.provider = np.full(shape, -1, np.int64)
         self.start = np.zeros(shape, np.int64)
@@ -76,38 +80,49 @@ class SpellTracker:
                 self._close(f, s, k, censored=True)
 
     def _close(self, f: int, s: NDArray, k: NDArray, censored: bool) -> None:
-        self._closed.append({
-            "slot": s.copy(), "provider_id": self.provider[f, s, k].copy(),
-            "form": np.full(len(s), f, np.int8), "channel": self.channel[f, s, k].copy(),
-            "start_week": self.start[f, s, k].copy(), "end_week": self.last[f, s, k].copy(),
-            "volume_hours": self.volume[f, s, k].copy(), "spend": self.spend[f, s, k].copy(),
-            "censored": np.full(len(s), censored),
-        })
+        if self.keep:
+            self._closed.append({
+                "slot": s.copy(), "provider_id": self.provider[f, s, k].copy(),
+                "form": np.full(len(s), f, np.int8), "channel": self.channel[f, s, k].copy(),
+                "start_week": self.start[f, s, k].copy(), "end_week": self.last[f, s, k].copy(),
+                "volume_hours": self.volume[f, s, k].copy(), "spend": self.spend[f, s, k].copy(),
+                "censored": np.full(len(s), censored),
+            })
         self.open[f, s, k] = False
 
-    def to_frame(self, slot_firm: NDArray, slot_service: NDArray, service_names: tuple[str, ...]) -> pd.DataFrame:
-        """Closed spells as a table, in closing order."""
+    def take(self) -> dict[str, NDArray] | None:
+        """Hand out the spells closed so far, in closing order, and forget them; None when there are none."""
         if not self._closed:
-            empty = np.empty(0, np.int64)
-            return pd.DataFrame({
-                "firm_id": empty, "provider_id": empty,
-                "service": pd.Categorical.from_codes(empty, categories=service_names),
-                "form": pd.Categorical.from_codes(empty, categories=FORMS),
-                "channel": pd.Categorical.from_codes(empty, categories=labels(Channel)),
-                "start_week": empty, "end_week": empty, "weeks": empty, "volume_hours": np.empty(0),
-                "spend": np.empty(0), "censored": np.empty(0, bool)})
+            return None
         cat = {key: np.concatenate([c[key] for c in self._closed]) for key in self._closed[0]}
-        self._closed = [cat]  # keep one concatenated chunk, not both
-        return pd.DataFrame({
-            "firm_id": slot_firm[cat["slot"]].astype(np.int64),
-            "provider_id": cat["provider_id"],
-            "service": pd.Categorical.from_codes(slot_service[cat["slot"]], categories=service_names),
-            "form": pd.Categorical.from_codes(cat["form"], categories=FORMS),
-            "channel": pd.Categorical.from_codes(cat["channel"], categories=labels(Channel)),
-            "start_week": cat["start_week"],
-            "end_week": cat["end_week"],
-            "weeks": cat["end_week"] - cat["start_week"] + 1,
-            "volume_hours": cat["volume_hours"],
-            "spend": cat["spend"],
-            "censored": cat["censored"],
-        })
+        self._closed = []
+        return cat
+
+    def to_frame(self, slot_firm: NDArray, slot_service: NDArray, service_names: tuple[str, ...]) -> pd.DataFrame:
+        """Closed spells (those not handed out by :meth:`take`) as relationships.parquet's table, in closing order."""
+        cat = self.take()
+        if cat is not None:
+            self._closed = [cat]  # keep one concatenated chunk, not both
+        return spell_frame(cat, slot_firm, slot_service, service_names)
+
+
+def spell_frame(cat: dict[str, NDArray] | None, slot_firm: NDArray, slot_service: NDArray,
+                service_names: tuple[str, ...]) -> pd.DataFrame:
+    """relationships.parquet's table of closed spells (as :meth:`SpellTracker.take` gives them); None: no spells."""
+    if cat is None:
+        empty = np.empty(0, np.int64)
+        cat = {"slot": empty, "provider_id": empty, "form": empty, "channel": empty, "start_week": empty,
+               "end_week": empty, "volume_hours": np.empty(0), "spend": np.empty(0), "censored": np.empty(0, bool)}
+    return pd.DataFrame({
+        "firm_id": slot_firm[cat["slot"]].astype(np.int64),
+        "provider_id": cat["provider_id"],
+        "service": pd.Categorical.from_codes(slot_service[cat["slot"]], categories=service_names),
+        "form": pd.Categorical.from_codes(cat["form"], categories=FORMS),
+        "channel": pd.Categorical.from_codes(cat["channel"], categories=labels(Channel)),
+        "start_week": cat["start_week"],
+        "end_week": cat["end_week"],
+        "weeks": cat["end_week"] - cat["start_week"] + 1,
+        "volume_hours": cat["volume_hours"],
+        "spend": cat["spend"],
+        "censored": cat["censored"],
+    })
