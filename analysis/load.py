@@ -152,9 +152,10 @@ def recording_note(manifest: dict[str, Any], table: str) -> str | None:
     """
     if table in not_recorded(manifest):
         level = manifest.get("record")
-        why = f"run.record = {level}" if level in ("summary", "metrics") else "run.record_decisions = false"
+        why, fix = ((f"run.record = {level}", "run.record=full") if level in ("summary", "metrics")
+                    else ("run.record_decisions = false", "run.record_decisions=true"))
         return (f"{table}.parquet was not recorded in this run ({why}); repeat the run with "
-                f"outsim run --from RUN_DIR --set run.record=full to get it")
+                f"outsim run --from RUN_DIR --set {fix} to get it")
     sample = manifest.get("decision_sample")
     if table == "decisions" and isinstance(sample, dict):
         return (f"decisions.parquet holds the reviews of {sample.get('firms')} of the {sample.get('of')} firms "

@@ -66,8 +66,8 @@ def killed_run(out: Path, target: str, nth: int, *extra: str, half: bool = False
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target, nth", [
-    ("pandas.DataFrame.to_parquet", 1),  # before the first table
-    ("pandas.DataFrame.to_parquet", 4),  # after three of six tables
+    ("pandas.DataFrame.to_parquet", 1),  # before the first table written at the end of the run
+    ("pandas.DataFrame.to_parquet", 4),  # after three of them (relationships and decisions are streamed)
     ("simulation.runfolder.write_json", 1),  # every table written, not the manifest
     ("os.rename", 1),  # the folder is complete under its temporary name
 ])
