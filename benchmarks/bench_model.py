@@ -9,6 +9,8 @@ Each size runs in a fresh child process (``--child``), so its peak resident memo
 is its own. Inside the child the wall time is taken with ``perf_counter`` around ``simulation.run``
 (setup, warm-up, 520 weekly steps, collecting the tables) and, separately, around writing the run
 folder (``save_run``, into a temporary folder); firm-weeks per second is ``firms * weeks / run wall``.
+100k runs as ``outsim run`` does (``run_to_folder``: tables streamed to the folder while the run goes),
+so its wall time includes the writing.
 
 Why a reference: the benchmark machine is shared and noisy, so absolute seconds can move by tens of
 percent between runs. Each child therefore also times a plain Mesa Boltzmann wealth model
@@ -57,6 +59,8 @@ DEFAULT_SIZES = ("1k", "10k")
 MIN_RATIO = {"1k": 0.5, "10k": 1.0}
 LIMIT_10K_RSS_MIB, LIMIT_SCALING = 2048.0, 11.0
 LIMIT_100K_S, LIMIT_100K_RSS_MIB = 180.0, 4096.0
+#: Sizes run as `outsim run` runs them, writing the folder while the run goes (wall s includes the writing).
+STREAMED = ("100k",)
 
 
 def measure_child(size: str, weeks: int, seed: int) -> dict[str, Any]:
@@ -74,18 +78,25 @@ def measure_child(size: str, weeks: int, seed: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from boltzmann import time_boltzmann
     from simulation import load_scenario, run, save_run
+    from simulation.api import run_to_folder
 
     source = source_fingerprint(read_sources())
     cfg = load_scenario(SCENARIO, {"run.scale": SIZES[size]})
     before = time_boltzmann(seed=seed)
-    t0 = time.perf_counter()
-    result = run(cfg, seed=seed, steps=weeks)
-    wall = time.perf_counter() - t0
-    assert len(result.metrics) == weeks, "outsim did not run every week"
     with tempfile.TemporaryDirectory(prefix="outsim-bench-") as tmp:
-        t1 = time.perf_counter()
-        folder = save_run(result, Path(tmp) / "run")
-        write = time.perf_counter() - t1
+        if size in STREAMED:  # as `outsim run` does: tables streamed to the run folder while the run goes
+            t0 = time.perf_counter()
+            result = run_to_folder(cfg, Path(tmp) / "run", seed=seed, steps=weeks)
+            wall, write = time.perf_counter() - t0, 0.0
+            folder = result.folder
+        else:  # in memory, then the folder written at the end
+            t0 = time.perf_counter()
+            result = run(cfg, seed=seed, steps=weeks)
+            wall = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            folder = save_run(result, Path(tmp) / "run")
+            write = time.perf_counter() - t1
+        assert len(result.metrics) == weeks, "outsim did not run every week"
         written_mib = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
     timings = result.timings
     firms, bpo, kpo = cfg.firms.count, cfg.providers.bpo_count, cfg.providers.kpo_count
