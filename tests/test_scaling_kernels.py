@@ -22,8 +22,9 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.model.agents import Intermediary
 from simulation.model.codes import Region
 from simulation.model.market.routing import pick_table
+from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
 from simulation.model.sourcing.costs import nonprice_cost
-from simulation.model.state.brokers import BrokerBook, broker_panel_size
+from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.slots import SORT_LIMIT, first_of_random_order, sample_distinct
 
 from conftest import BASELINE, SMALL
@@ -78,7 +79,7 @@ def test_rating_every_provider_picks_by_the_rule_written_out_provider_by_provide
 
 def test_a_short_shortlist_holds_the_cheapest_and_picks_by_the_same_rule_among_them():
     m = small_market(**{"intermediaries.panel_size": 3}, weeks=10)
-    m.brokers.refresh_panels(m.providers, m.prices, m.catalogue, 3, m.week, every_weeks=1)  # everyone re-rates now
+    refresh_shortlists(m.brokers, m.providers, m.prices, m.catalogue, 3, m.week, every_weeks=1)  # everyone re-rates now
     n = m.providers.n
     picks = pick_table(m.providers, m.prices, m.brokers, m.catalogue, np.ones(n, bool), m.cfg.intermediaries.choice_intensity)
     region = m.providers.view("region")
@@ -101,7 +102,7 @@ def test_a_provider_that_leaves_is_replaced_on_every_shortlist_at_once():
     assert len(m.providers.offering(v)) > 3
     leaving = int(m.brokers.panel[0, v, g, 0])
     m.remove_provider(leaving, "test")
-    m.refresh_panels()
+    m.refresh_shortlists()
     for b in range(len(m.brokers)):
         members = m.brokers.panel[b, v, g]
         assert leaving not in members and (members >= 0).all() and members[0] < members[1]
@@ -111,7 +112,7 @@ def test_a_provider_that_leaves_is_replaced_on_every_shortlist_at_once():
 def test_a_shortlist_that_fits_everyone_holds_everyone_and_takes_an_entrant_at_once():
     m = small_market(weeks=2, **{"intermediaries.panel_size": 10_000})
     m._enter(0)  # a new provider of service 0
-    m.refresh_panels()
+    m.refresh_shortlists()
     region = m.providers.view("region")
     for v, g in itertools.product(range(len(m.catalogue)), range(4)):
         r, home = divmod(g, 2)

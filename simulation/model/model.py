@@ -30,11 +30,12 @@ from simulation.model.market.pricing import Prices, market_utilization
 from simulation.model.market.providers import (capacity_and_prices, entry_services, exit_candidates, remove_provider,
                                               update_providers, week_load)
 from simulation.model.market.spot import SpotMarket
+from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
 from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, sales_by_provider, week_flows
 from simulation.model.sourcing.options import MarketView
 from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
-from simulation.model.state.brokers import BrokerBook, broker_panel_size, prior_quality
+from simulation.model.state.brokers import BrokerBook, prior_quality
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.costs import CostTracker
 from simulation.model.state.decisions import DecisionLog, sample_firms
@@ -180,7 +181,7 @@ class OutsourcingModel(mesa.Model):
             for _ in range(count):
                 self._enter(service)
             entries += count
-        self.refresh_panels()
+        self.refresh_shortlists()
         self.prices.market_utilization = market_utilization(table, self.catalogue.target_utilization)
         return ProviderTotals(**before, provider_profit=float(profit.sum()),
                               active_providers=int(table.view("active").sum()), entries=entries, exits=exits, ended=ended)
@@ -245,7 +246,7 @@ class OutsourcingModel(mesa.Model):
         self.brokers.add(target - have, self.cfg.intermediaries.fee_rate,
                          prior_quality(p.reliability_mean_bpo, p.reliability_mean_kpo, p.late_base_rate))
         self.broker_agents += [Intermediary(self, b) for b in range(have, target)]
-        self.refresh_panels()
+        self.refresh_shortlists()
         if self.time == 0 and self._warmup_week is None:  # the brokers of the initial market
             return
         n_firms = len(self.firms)
@@ -256,10 +257,10 @@ class OutsourcingModel(mesa.Model):
             firm_broker[~moves] = self.rng_market.integers(0, target, (~moves).sum())
         self.slots.broker[:] = firm_broker[self.slots.firm]
 
-    def refresh_panels(self) -> None:
+    def refresh_shortlists(self) -> None:
         """Brokers update their shortlists, if they keep any (after exits and entries)."""
-        self.brokers.refresh_panels(self.providers, self.prices, self.catalogue, broker_panel_size(self.cfg), self.week,
-                                    self.cfg.firms.review_interval_weeks)
+        refresh_shortlists(self.brokers, self.providers, self.prices, self.catalogue, broker_panel_size(self.cfg),
+                           self.week, self.cfg.firms.review_interval_weeks)
 
     def _enter(self, service: int) -> None:
         row = population.entrant(self.providers, service, self.week, self.cfg, self.catalogue, self.rng_market,

@@ -1,7 +1,7 @@
 """Brokers route their clients' on-call requests to providers (the broker side of step 4).
 
 A broker rates every provider of a service (in a large market, those on its shortlist for the
-client's group: :meth:`BrokerBook.refresh_panels`) by its expected all-in cost per hour (price with
+client's group: :mod:`simulation.model.market.shortlists`) by its expected all-in cost per hour (price with
 coordination for the client's region, plus generic friction and the cost of errors at the quality the
 broker has learned across all its clients) and picks by a logit over relative cost among eligible
 providers (:meth:`Intermediary.pick_distribution`). It keeps routing a client to the provider it used
@@ -25,8 +25,8 @@ from simulation.model.agents import Intermediary
 from simulation.model.catalogue import Catalogue
 from simulation.model.market.choice import sample_rows
 from simulation.model.market.pricing import Prices
-from simulation.model.sourcing.costs import nonprice_cost
-from simulation.model.state.brokers import GROUP_REGION, BrokerBook
+from simulation.model.market.shortlists import GROUP_REGION, rated_cost
+from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import FirmSlots
@@ -72,11 +72,9 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
     n_brokers, n_services, n_groups, seats = panel.shape
     member = np.maximum(panel, 0)
     region = (np.arange(2) if n_groups == 2 else GROUP_REGION)[None, None, :, None]
-    price = prices.for_client(member, region)  # (B, V, G, P)
     quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None, None], member]
     v = np.arange(n_services)[None, :, None, None]
-    cost = price + nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v], catalogue.learning[v], 0.0,
-                                 catalogue.error_cost[v], quality)
+    cost = rated_cost(prices, catalogue, member, region, v, quality)  # (B, V, G, P)
     offered = (panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]
     prob = Intermediary.pick_distribution(cost.reshape(-1, seats), offered.reshape(-1, seats), intensity)
     return Picks(panel, prob.reshape(cost.shape))

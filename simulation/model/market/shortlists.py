@@ -1,0 +1,81 @@
+"""Brokers' shortlists in large markets: which providers a broker rates and routes to.
+
+A broker rating every provider of a service costs brokers x providers per pick, which grows with the
+square of ``run.scale``. In a large market each broker keeps, per service and client group (client
+region, and whether the client's work must stay in it), the providers it rates cheapest
+(docs/ODD.md, Section 7.13). The shortlists live in :class:`BrokerBook` (``panel``); this module keeps
+them and holds the one rating both they and the picks (:func:`routing.pick_table`) use.
+
+Legend: ``b`` brokers, ``v`` services, ``g`` client groups, ``j`` provider rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulation.config import Config, scaled
+from simulation.model.catalogue import Catalogue
+from simulation.model.market.pricing import Prices
+from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.state.brokers import BrokerBook
+from simulation.model.state.providers import ProviderTable
+
+#: Above this many providers at the start (scaled), brokers keep shortlists unless intermediaries.panel_size is set.
+PANEL_AUTO_PROVIDERS, PANEL_AUTO_SIZE = 1_000, 100
+#: The client groups of a shortlist: client region, and whether the client's work must stay in it.
+GROUP_REGION = np.array([0, 0, 1, 1])
+GROUP_HOME = np.array([False, True, False, True])
+
+
+def broker_panel_size(cfg: Config) -> int:
+    """The brokers' shortlist size in effect: ``intermediaries.panel_size``, or when unset 0 (every provider) in
+    a market that starts with at most :data:`PANEL_AUTO_PROVIDERS` providers and :data:`PANEL_AUTO_SIZE` above."""
+    if cfg.intermediaries.panel_size is not None:
+        return cfg.intermediaries.panel_size
+    p = cfg.providers
+    providers = scaled(p.bpo_count, cfg.run.scale) + scaled(p.kpo_count, cfg.run.scale)
+    return 0 if providers <= PANEL_AUTO_PROVIDERS else PANEL_AUTO_SIZE
+
+
+def rated_cost(prices: Prices, catalogue: Catalogue, provider: NDArray, region: NDArray | int, v: NDArray | int,
+               quality: NDArray) -> NDArray[np.float64]:
+    """A broker's all-in cost per hour of ``provider`` for service ``v`` and a client in ``region``: the price
+    with coordination at the mean client factor, plus friction and errors at the broker's estimated
+    ``quality`` (broadcast together)."""
+    return prices.for_client(provider, region) + nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v],
+                                                                catalogue.learning[v], 0.0, catalogue.error_cost[v], quality)
+
+
+def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices, catalogue: Catalogue, seats: int,
+                       week: int, every_weeks: int) -> None:
+    """Keep each broker's shortlists: per service and client group (client region, and whether the work
+    must stay in it), the ``seats`` providers it rates cheapest, sorted by provider row (-1: empty seat).
+
+    Where no more providers than seats can serve a group, all of them are on the shortlist, at once (an
+    entrant joins the same week): the broker then rates every provider, as without shortlists. Otherwise
+    a broker re-rates a group every ``every_weeks`` weeks (brokers staggered), when a provider on it has
+    left, and when it has none yet; no random number is drawn. ``seats`` 0: no shortlists."""
+    brokers.seats = seats
+    if seats == 0:
+        return
+    shape = (len(brokers), table.n_services, len(GROUP_REGION), seats)
+    if brokers.panel.shape != shape:  # new brokers or a new size: rate everyone afresh
+        brokers.panel = np.full(shape, -1, np.int64)
+    panel = brokers.panel
+    stale = ((panel >= 0) & ~table.active[np.maximum(panel, 0)]).any(axis=3) | (panel[..., 0] < 0)
+    due = (week + np.arange(len(brokers))) % every_weeks == 0
+    quality, provider_region = brokers.estimates(table.n), table.view("region")
+    for v in range(table.n_services):
+        offering = table.offering(v)
+        for g, (region, home) in enumerate(zip(GROUP_REGION, GROUP_HOME, strict=True)):
+            cand = offering[provider_region[offering] == region] if home else offering
+            if len(cand) <= seats:
+                panel[:, v, g] = -1
+                panel[:, v, g, :len(cand)] = cand
+                continue
+            rows = np.flatnonzero(due | stale[:, v, g])
+            if len(rows):
+                cost = rated_cost(prices, catalogue, cand, region, v, quality[rows[:, None], cand])
+                best = np.argpartition(cost, seats - 1, axis=1)[:, :seats]
+                panel[rows, v, g] = np.sort(cand[best], axis=1)
