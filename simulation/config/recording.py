@@ -10,8 +10,6 @@ any level, and ``run.decision_sample`` / ``run.decision_firms`` keep the reviews
 
 from __future__ import annotations
 
-import math
-
 from simulation.config.schema import Config, scaled
 
 #: Every table of a run folder, in the order the folder lists them.
@@ -45,4 +43,4 @@ def decision_firm_count(cfg: Config) -> int | None:
     if cfg.run.decision_sample >= 1:
         return None
     firms = scaled(cfg.firms.count, cfg.run.scale)
-    return max(1, min(firms, int(math.floor(cfg.run.decision_sample * firms + 0.5))))
+    return min(firms, scaled(firms, cfg.run.decision_sample))  # rounded as any count in a scaled market
