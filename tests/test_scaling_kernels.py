@@ -8,6 +8,9 @@
 - Initial consideration sets: the first K of a random order, as a full argsort of the same uniforms in
   a small market, a uniform ordered sample in a large one.
 - Broker learning: the sparse update equals the dense one, bit for bit.
+- A week's exits: read from the index of where the leaving providers sit, they end the same contracts,
+  re-draw the same pairs and leave the same state as exits that scan every slot, even when a pair draws a
+  provider that leaves later in the same week.
 """
 
 from __future__ import annotations
@@ -121,6 +124,27 @@ def test_a_shortlist_that_fits_everyone_holds_everyone_and_takes_an_entrant_at_o
         members = m.brokers.panel[0, v, g][m.brokers.panel[0, v, g] >= 0]
         np.testing.assert_array_equal(members, expected)
     assert m.providers.n - 1 in m.brokers.panel[0, 0, 0]
+
+
+def test_exits_read_from_the_index_of_leavers_change_the_market_as_a_full_scan_does():
+    indexed, scanned = small_market(seed=4, weeks=30), small_market(seed=4, weeks=30)
+    table = indexed.providers
+    # most providers of every service but one leave in one week, so pairs often draw a later leaver
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.permutation(table.offering(v))[:-1] for v in range(len(indexed.catalogue))])
+    rows = rng.permutation(np.unique(rows))
+    held = indexed.contracts.active & np.isin(indexed.contracts.provider, rows)
+    assert held.sum() > 0 and len(rows) > 10
+    ended = indexed._exit(rows)
+    ended_by_scan = sum(scanned.provider_agents[row].exit_market() for row in rows)  # no index: every exit scans
+    assert ended == ended_by_scan == held.sum()
+    for name in ("provider", "known", "preference", "experience", "quality_estimate", "last_worked", "mode"):
+        np.testing.assert_array_equal(getattr(indexed.slots, name), getattr(scanned.slots, name), err_msg=name)
+    for name in ("active", "provider", "k"):
+        np.testing.assert_array_equal(getattr(indexed.contracts, name), getattr(scanned.contracts, name))
+    np.testing.assert_array_equal(indexed.spells.open, scanned.spells.open)
+    assert indexed.rng_market.random() == scanned.rng_market.random()
+    assert not np.isin(indexed.slots.provider[indexed.slots.known], rows).any()
 
 
 @pytest.mark.parametrize("rows, n, size, chunk", [(1000, 67, 4, 1000), (500, 3, 3, 7), (300, 4, 4, 1 << 24),

@@ -27,8 +27,8 @@ from simulation.model.environment import Environment
 from simulation.model.market.fulfilment import Fills, Sales, fulfil
 from simulation.model.market.outcomes import SlotOutcomes, realise_outcomes
 from simulation.model.market.pricing import Prices, market_utilization
-from simulation.model.market.providers import (capacity_and_prices, entry_services, exit_candidates, remove_provider,
-                                              update_providers, week_load)
+from simulation.model.market.providers import (LeavingProviders, capacity_and_prices, entry_services, exit_candidates,
+                                              remove_provider, update_providers, week_load)
 from simulation.model.market.spot import SpotMarket
 from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
 from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, sales_by_provider, week_flows
@@ -52,6 +52,7 @@ class OutsourcingModel(mesa.Model):
     def __init__(self, cfg: Config, seed: int = 0) -> None:
         super().__init__(rng=seed)
         self._warmup_week: int | None = None  # the week during the warm-up (None once the run starts)
+        self._leaving: LeavingProviders | None = None  # where this week's leaving providers sit, while they leave
         self.cfg = cfg.model_copy(deep=True)  # live parameters: scenario events change this copy only
         self.seed = seed
         for name, child in zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))):
@@ -163,19 +164,16 @@ class OutsourcingModel(mesa.Model):
         load = week_load(fills, market, self.slots, self.contracts, table, sales_by_provider(sales, n))
         before = capacity_and_prices(table, load, self.prices)
         profit = update_providers(table, load, self.prices, self.cfg, self.environment)
-        exits = ended = 0
-        for row in exit_candidates(table, self.cfg):
-            ended += self.provider_agents[row].exit_market()
-            exits += 1
+        leaving = exit_candidates(table, self.cfg)
+        ended, exits = self._exit(leaving), len(leaving)
         for event in self.environment.due_market_events():
             largest = table.largest(scaled(event.providers, self.cfg.run.scale))
             if isinstance(event, PriceHikeEvent):
                 for row in largest:
                     self.provider_agents[row].raise_prices(event.rise)
             else:
-                for row in largest:
-                    ended += self.provider_agents[row].exit_market("provider failed")
-                    exits += 1
+                ended += self._exit(largest, "provider failed")
+                exits += len(largest)
         entries = 0
         for service, count in entry_services(table, self.cfg, self.rng_market):
             for _ in range(count):
@@ -228,10 +226,20 @@ class OutsourcingModel(mesa.Model):
         rows = np.asarray(slots if isinstance(slots, np.ndarray) else list(slots))
         self.slots.policy[rows] = self.sourcing_policies.index(policy)
 
+    def _exit(self, rows: NDArray, *reason: str) -> int:
+        """Providers ``rows`` leave in turn through their agents' ``exit_market``; returns contracts ended."""
+        if len(rows) == 0:
+            return 0
+        self._leaving = LeavingProviders(rows, self.providers.n, self.slots, self.contracts)
+        try:
+            return sum(self.provider_agents[row].exit_market(*reason) for row in rows)
+        finally:
+            self._leaving = None
+
     def remove_provider(self, row: int, reason: str) -> int:
         """Take provider ``row`` out of the market (through its agent's ``exit_market``); returns contracts ended."""
         return remove_provider(row, self.providers, self.slots, self.contracts, self.spells, self.catalogue,
-                               self.rng_market, self.week, reason)
+                               self.rng_market, self.week, reason, self._leaving)
 
     def _provider_agent(self, row: int) -> Provider:
         return PROVIDER_CLASSES[Kind(int(self.providers.kind[row]))](self, row)

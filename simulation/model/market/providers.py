@@ -169,17 +169,53 @@ def entry_services(table: ProviderTable, cfg: Config, rng: np.random.Generator) 
     return out
 
 
+class LeavingProviders:
+    """Where a week's leaving providers sit: the slots whose contracts they hold and the (slot, column) pairs
+    that know them. Each exit reads its own few positions instead of scanning every slot, which would make
+    a week's exits cost (providers x slots), growing with the square of the market.
+
+    The index stays whole while the exits go: only pairs in it are re-drawn, so a pair that draws a provider
+    leaving later in the week is already in it (each read checks the pair's provider now). Positions come
+    out in the order a full scan gives, so the exits draw and write the same bytes.
+    """
+
+    def __init__(self, rows: NDArray, n_providers: int, slots: FirmSlots, book: ContractBook) -> None:
+        self.leaving = np.zeros(n_providers + 1, bool)  # the extra last entry answers provider -1 (none)
+        self.leaving[np.asarray(rows, np.int64)] = True
+        self.held = np.flatnonzero(book.active & self.leaving[book.provider])
+        self.pairs = np.flatnonzero(slots.known & self.leaving[slots.provider])  # flat (slot, column) positions
+
+    def __contains__(self, row: int) -> bool:
+        return 0 <= row < len(self.leaving) - 1 and bool(self.leaving[row])
+
+    def contracts_of(self, row: int, book: ContractBook) -> NDArray[np.intp]:
+        """Slots holding a running contract with ``row``, ascending."""
+        return self.held[book.active[self.held] & (book.provider[self.held] == row)]
+
+    def pairs_of(self, row: int, slots: FirmSlots) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """(slot, column) pairs that know ``row``, in row-major order (as ``np.nonzero`` gives them)."""
+        p = self.pairs
+        p = p[slots.known.ravel()[p] & (slots.provider.ravel()[p] == row)]
+        return np.divmod(p, slots.provider.shape[1])
+
+
 def remove_provider(row: int, table: ProviderTable, slots: FirmSlots, book: ContractBook, spells: SpellTracker,
-                    catalogue: Catalogue, rng: np.random.Generator, week: int, reason: str) -> int:
+                    catalogue: Catalogue, rng: np.random.Generator, week: int, reason: str,
+                    leaving: LeavingProviders | None = None) -> int:
     """Take a provider out of the market: its contracts end (their holders re-source at this week's
-    review) and every firm that knew it draws another provider of the service. Returns contracts ended."""
+    review) and every firm that knew it draws another provider of the service. Returns contracts ended.
+
+    ``leaving`` indexes the week's leaving providers (``row`` among them); without it the slots are scanned.
+    """
+    if leaving is None or row not in leaving:
+        leaving = LeavingProviders([row], table.n, slots, book)
     table.active[row] = False
     table.exit_week[row] = week
-    hit = np.flatnonzero(book.active & (book.provider == row))
+    hit = leaving.contracts_of(row, book)
     if len(hit):
         end_contracts(book, spells, slots, hit, ContractEventKind.PROVIDER_EXIT, reason, week)
         slots.next_review[hit] = week
-    s, k = np.nonzero((slots.provider == row) & slots.known)
+    s, k = leaving.pairs_of(row, slots)
     spells.close_column(s, k)
     j = draw_providers(table, slots.service[s], slots.home_only[s], rng)
     ok = (j >= 0) & ~(slots.provider[s] == j[:, None]).any(axis=1)  # a provider appears once in a set
