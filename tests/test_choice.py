@@ -155,6 +155,23 @@ def test_update_preferences_exact(J0, data, gamma):
     np.testing.assert_array_equal(J, (1.0 - gamma) * J0 + payoff)
 
 
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=j_values),
+       st.data(), st.floats(1e-6, 1.0))
+@settings(max_examples=200, deadline=None)
+def test_update_preferences_at_some_pairs_equals_the_dense_update(J0, data, gamma):
+    """Payoffs given at distinct pairs only update J exactly as the full matrix with zeros elsewhere."""
+    worked = data.draw(hnp.arrays(np.bool_, J0.shape))
+    s, k = np.nonzero(worked)
+    values = data.draw(hnp.arrays(np.float64, len(s), elements=st.floats(0.0, 5.0)))
+    dense = np.zeros_like(J0)
+    dense[s, k] = values
+    J, expected = J0.copy(), J0.copy()
+    update_preferences(J, values, gamma, at=(s, k))
+    update_preferences(expected, dense, gamma)
+    np.testing.assert_array_equal(J, expected)
+    np.testing.assert_array_equal(J[~worked], (1.0 - gamma) * J0[~worked])
+
+
 def test_update_preferences_worked_example():
     """gamma = 0.1: J = [1, 0] with payoff [0.5, 1] becomes [1.4, 1.0]."""
     J = np.array([[1.0, 0.0]])

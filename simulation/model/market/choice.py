@@ -38,10 +38,15 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
     return np.where(total > 0, pick, -1)
 
 
-def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float) -> None:
-    """In place: J <- (1 - gamma) J + payoff (payoff is zero where no work was done)."""
+def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float,
+                       at: tuple[NDArray, NDArray] | None = None) -> None:
+    """In place: J <- (1 - gamma) J + payoff. ``payoff`` has J's shape, or, with ``at`` = (rows, columns) of
+    distinct pairs, holds those pairs' payoffs only (0 elsewhere: no work, no payoff)."""
     J *= 1.0 - gamma
-    J += payoff
+    if at is None:
+        J += payoff
+    else:
+        J[at] += payoff
 
 
 def loyalty(J: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:

@@ -152,9 +152,9 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
         got = market.ration(j, need[ss])
         price = prices.for_client(j, slots.region[ss], slots.coordination[ss])
         fee_rate = np.where(slots.channel[ss] == Channel.BROKER, brokers.fee_for(slots.broker[ss]), 0.0)
-        np.add.at(served, (ss, kk), got)
-        np.add.at(spend, (ss, kk), got * price * (1.0 + fee_rate))
-        np.add.at(fees, (ss, kk), got * price * fee_rate)
+        served[ss, kk] += got  # a slot asks once a round, so the pairs are distinct
+        spend[ss, kk] += got * price * (1.0 + fee_rate)
+        fees[ss, kk] += got * price * fee_rate
         sales.append(Sales(j, got * price, slots.broker[ss], got * price * fee_rate))
         tried[ss, kk] = True
         need[ss] -= got

@@ -212,25 +212,24 @@ def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlo
     firm has never tried (J = 0), and a provider the firm had to onboard this week starts lower.
     """
     s, k = done.slot, done.column
-    rows, K = slots.provider.shape
     share = done.hours / np.maximum(fills.demand[s], EPS)
-    payoff = np.zeros((rows, K))
     avoided = cfg.firms.shortage_penalty_factor
-    payoff[s, k] = share * (avoided - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
-    update_preferences(slots.preference, payoff, cfg.choice.gamma)
+    payoff = share * (avoided - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
+    update_preferences(slots.preference, payoff, cfg.choice.gamma, at=(s, k))
     q = done.quality * done.on_time
     slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
 
     # A dedicated team learns the client. Without one, experience fades, and the shared pool's on-call work
     # adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
+    # Written pair by pair, with no full-size temporaries: E fades everywhere, worked pairs add the pool's
+    # learning (from the week's starting E), team pairs learn instead.
     learning_rate = cfg.contracts.learning_rate_per_week
-    pool = np.zeros((rows, K))
-    pool[s, k] = learning_rate * cfg.contracts.on_call_learning_fraction
-    team = np.zeros((rows, K), bool)
-    team[under_contract, book.k[under_contract]] = True
     E = slots.experience
-    E[:] = np.where(team, E + learning_rate * (1.0 - E),
-                    E * (1.0 - cfg.contracts.experience_decay_per_week) + pool * (1.0 - E))
+    team_k = book.k[under_contract]
+    E_worked, E_team = E[s, k], E[under_contract, team_k]
+    E *= 1.0 - cfg.contracts.experience_decay_per_week
+    E[s, k] += learning_rate * cfg.contracts.on_call_learning_fraction * (1.0 - E_worked)
+    E[under_contract, team_k] = E_team + learning_rate * (1.0 - E_team)
 
 
 def _onboarding(done: WorkDone, fills: Fills, slots: FirmSlots, catalogue: Catalogue, week: int,

@@ -37,7 +37,7 @@ class SpellTracker:
 
     def record(self, week: int, form: Form, s: NDArray, k: NDArray, provider: NDArray, volume: NDArray,
                spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
-        """Add a week of work for (slot, column) pairs; returns which pairs opened a new spell."""
+        """Add a week of work for distinct (slot, column) pairs; returns which pairs opened a new spell."""
         f = int(form)
         new = ~self.open[f, s, k]
         ns, nk = s[new], k[new]
@@ -48,8 +48,8 @@ class SpellTracker:
         self.spend[f, ns, nk] = 0.0
         self.channel[f, ns, nk] = channel[new]
         self.last[f, s, k] = week
-        np.add.at(self.volume[f], (s, k), volume)
-        np.add.at(self.spend[f], (s, k), spend)
+        self.volume[f, s, k] += volume
+        self.spend[f, s, k] += spend
         return new
 
     def close_idle(self, week: int) -> None:
