@@ -22,11 +22,11 @@ from numpy.typing import NDArray
 from simulation.config import Config
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
+from simulation.model import kernels
 from simulation.model.market import routing
 from simulation.model.market.choice import logit_probabilities, sample_rows
 from simulation.model.market.pricing import Prices
 from simulation.model.market.spot import SpotMarket, deliver_permanent
-from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -166,17 +166,12 @@ def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: P
                                week: int) -> NDArray[np.bool_]:
     """(len(s), K): known providers that would need onboarding and whose hour, onboarding included, costs the
     firm more than an unmet hour (the shortage penalty)."""
-    need = slots.needs_onboarding(week, cfg.firms.knowledge_memory_weeks, s)
-    if not need.any():
-        return need
-    c = inhouse_cost[s][:, None]
-    v = slots.service[s][:, None]
-    fee = np.where(slots.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)[:, None]
-    price = prices.for_client(slots.provider[s], slots.region[s][:, None], slots.coordination[s][:, None]) * (1.0 + fee)
-    E = slots.experience[s]
-    hour = (price + nonprice_cost(c, catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
-                                  slots.quality_estimate[s]) + catalogue.onboarding_weeks[v] * c * (1.0 - E))
-    return need & (hour > cfg.firms.shortage_penalty_factor * c)
+    fee = np.where(slots.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)
+    return kernels.onboarding_beyond_shortage(
+        s, slots.known, slots.last_worked, slots.provider, slots.experience, slots.quality_estimate, slots.service,
+        slots.region, slots.coordination, fee, inhouse_cost[s], prices.spot_price, prices.coordination,
+        prices.provider_region, catalogue.friction, catalogue.learning, catalogue.error_cost,
+        catalogue.onboarding_weeks, week, cfg.firms.knowledge_memory_weeks, cfg.firms.shortage_penalty_factor)
 
 
 def _overflow_to_contract_providers(need: NDArray, market: SpotMarket, slots: FirmSlots, book: ContractBook,

@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from simulation.model.codes import Channel, Form, labels
+from simulation.model.kernels import record_spell_week
 
 FORMS = labels(Form)  # ("on_call", "permanent"): the form codes of the tracker's first axis
 
@@ -39,18 +40,8 @@ class SpellTracker:
                spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
         """Add a week of work for distinct (slot, column) pairs; returns which pairs opened a new spell."""
         f = int(form)
-        new = ~self.open[f, s, k]
-        ns, nk = s[new], k[new]
-        self.open[f, ns, nk] = True
-        self.provider[f, ns, nk] = provider[new]
-        self.start[f, ns, nk] = week
-        self.volume[f, ns, nk] = 0.0
-        self.spend[f, ns, nk] = 0.0
-        self.channel[f, ns, nk] = channel[new]
-        self.last[f, s, k] = week
-        self.volume[f, s, k] += volume
-        self.spend[f, s, k] += spend
-        return new
+        return record_spell_week(self.open[f], self.provider[f], self.start[f], self.last[f], self.volume[f],
+                                 self.spend[f], self.channel[f], week, s, k, provider, volume, spend, channel)
 
     def close_idle(self, week: int) -> None:
         """End on-call spells that have had no work for more than ``gap`` weeks."""

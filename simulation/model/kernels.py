@@ -1,0 +1,67 @@
+"""Compiled kernels of the weekly hot path (numba), for loops that numpy can only write as many full-size passes.
+
+Each kernel computes exactly what the numpy expression it replaces computes, operation for operation and
+in the same order (no fast-math, no reassociation, no reductions over floats), so a run gives the same
+bytes with or without it; tests/test_kernels.py checks each against that expression on random inputs.
+The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
+compilation once per machine, not once per run.
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def onboarding_beyond_shortage(s, known, last_worked, provider, experience, quality_estimate, slot_service, slot_region,
+                               slot_coordination, fee, c, spot_price, coordination, provider_region, friction, learning,
+                               error_cost, onboarding_weeks, week, memory, shortage_factor):
+    """(len(s), K): known providers the firm would have to onboard (never worked for it, or not for more than
+    ``memory`` weeks) whose hour, onboarding included, costs more than an unmet hour.
+
+    ``fee`` and ``c`` are per row of ``s``: the broker's fee rate (0 direct) and the firm's own cost per hour.
+    The hour is the client's spot price with its fee, plus friction and error cost at the estimated quality,
+    plus the onboarding weeks of the service at the firm's own cost, all cut by the client experience.
+    """
+    rows, K = len(s), known.shape[1]
+    out = np.zeros((rows, K), np.bool_)
+    for r in range(rows):
+        i = s[r]
+        ci, v = c[r], slot_service[i]
+        for k in range(K):
+            if not known[i, k] or week - last_worked[i, k] <= memory:
+                continue
+            j = provider[i, k]
+            cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
+            price = (spot_price[j] + coordination[j] * cross * slot_coordination[i]) * (1.0 + fee[r])
+            E = experience[i, k]
+            nonprice = ci * (friction[v] * (1.0 - learning[v] * E) + error_cost[v] * (1.0 - quality_estimate[i, k]))
+            hour = price + nonprice + onboarding_weeks[v] * ci * (1.0 - E)
+            out[r, k] = hour > shortage_factor * ci
+    return out
+
+
+@njit(cache=True)
+def record_spell_week(open_, provider, start, last, volume, spend, channel, week, s, k, worked_provider,
+                      worked_volume, worked_spend, worked_channel):
+    """One form's week of work for distinct (slot, column) pairs, in place on that form's (slots, K) arrays:
+    a pair without an open spell opens one (provider, start, channel, zero totals), then every pair adds the
+    week's volume and spend and moves its last week. Returns which pairs opened a spell."""
+    new = np.zeros(len(s), np.bool_)
+    for r in range(len(s)):
+        i, c = s[r], k[r]
+        if not open_[i, c]:
+            new[r] = True
+            open_[i, c] = True
+            provider[i, c] = worked_provider[r]
+            start[i, c] = week
+            volume[i, c] = 0.0
+            spend[i, c] = 0.0
+            channel[i, c] = worked_channel[r]
+        last[i, c] = week
+        volume[i, c] += worked_volume[r]
+        spend[i, c] += worked_spend[r]
+    return new

@@ -1,0 +1,126 @@
+"""The compiled kernels of the weekly step (simulation/model/kernels.py) against the numpy they replace.
+
+Each reference below is the numpy expression the kernel took over, written as it was; inputs are random
+(hypothesis) and real (a seeded market in its 30th week), and the answers must be equal bit for bit, since
+a run must give the same bytes with or without the kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation import OutsourcingModel, load_scenario
+from simulation.model.codes import Channel, Form
+from simulation.model.market.fulfilment import onboarding_beyond_shortage
+from simulation.model.market.pricing import Prices
+from simulation.model.sourcing.costs import nonprice_cost
+from simulation.model.state.spells import SpellTracker
+
+from conftest import BASELINE, SMALL
+
+
+def onboarding_reference(s, slots, prices, brokers, catalogue, cfg, inhouse_cost, week):
+    """onboarding_beyond_shortage as numpy wrote it before the kernel."""
+    need = slots.needs_onboarding(week, cfg.firms.knowledge_memory_weeks, s)
+    c = inhouse_cost[s][:, None]
+    v = slots.service[s][:, None]
+    fee = np.where(slots.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)[:, None]
+    price = prices.for_client(slots.provider[s], slots.region[s][:, None], slots.coordination[s][:, None]) * (1.0 + fee)
+    E = slots.experience[s]
+    hour = (price + nonprice_cost(c, catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
+                                  slots.quality_estimate[s]) + catalogue.onboarding_weeks[v] * c * (1.0 - E))
+    return need & (hour > cfg.firms.shortage_penalty_factor * c)
+
+
+def record_reference(tracker, week, form, s, k, provider, volume, spend, channel):
+    """SpellTracker.record as numpy wrote it before the kernel."""
+    f = int(form)
+    new = ~tracker.open[f, s, k]
+    ns, nk = s[new], k[new]
+    tracker.open[f, ns, nk] = True
+    tracker.provider[f, ns, nk] = provider[new]
+    tracker.start[f, ns, nk] = week
+    tracker.volume[f, ns, nk] = 0.0
+    tracker.spend[f, ns, nk] = 0.0
+    tracker.channel[f, ns, nk] = channel[new]
+    tracker.last[f, s, k] = week
+    np.add.at(tracker.volume[f], (s, k), volume)
+    np.add.at(tracker.spend[f], (s, k), spend)
+    return new
+
+
+def market(seed: int = 2, weeks: int = 30) -> OutsourcingModel:
+    m = OutsourcingModel(load_scenario(BASELINE, {**SMALL, "run.warmup_weeks": 0}), seed=seed)
+    for _ in range(weeks):
+        m.step()
+    return m
+
+
+@functools.cache
+def small_market() -> OutsourcingModel:
+    return market(weeks=2)
+
+
+def test_onboarding_beyond_shortage_in_a_running_market_equals_the_numpy_rule():
+    m = market()
+    s = np.arange(len(m.slots))
+    args = (s, m.slots, m.prices, m.brokers, m.catalogue, m.cfg, m.inhouse_cost_per_slot(), m.week)
+    fast, slow = onboarding_beyond_shortage(*args), onboarding_reference(*args)
+    np.testing.assert_array_equal(fast, slow)
+    assert slow.any() and not slow.all()  # the rule says yes and no in this market
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), week=st.integers(1, 400), memory=st.integers(1, 60),
+       factor=st.floats(0.5, 4.0))
+def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed, week, memory, factor):
+    """Random experience, quality, prices, fees, regions and histories, including providers never worked with
+    (one small market, every input the rule reads overwritten in each example)."""
+    m = small_market()
+    rng = np.random.default_rng(seed)
+    slots, n = m.slots, m.providers.n
+    slots.experience[:] = rng.random(slots.experience.shape)
+    slots.quality_estimate[:] = rng.random(slots.quality_estimate.shape)
+    slots.known[:] = rng.random(slots.known.shape) < 0.8
+    slots.last_worked[:] = np.where(rng.random(slots.known.shape) < 0.3, -(10**6), rng.integers(-50, week + 1,
+                                                                                                   slots.known.shape))
+    slots.coordination[:] = rng.uniform(0.0, 3.0, len(slots))
+    m.brokers.fee_rate[:] = rng.uniform(0.0, 0.4, len(m.brokers))
+    spot, coordination = rng.uniform(5.0, 200.0, n), rng.uniform(0.0, 30.0, n)
+    prices = Prices(unit_cost=spot / 1.2, coordination=coordination, spot_price=spot,
+                    provider_region=rng.integers(0, 2, n).astype(m.prices.provider_region.dtype),
+                    wage_index=m.prices.wage_index, market_utilization=m.prices.market_utilization)
+    m.cfg.firms.knowledge_memory_weeks, m.cfg.firms.shortage_penalty_factor = memory, factor
+    s = np.sort(rng.choice(len(slots), size=rng.integers(1, len(slots)), replace=False))
+    args = (s, slots, prices, m.brokers, m.catalogue, m.cfg, rng.uniform(10.0, 150.0, len(slots)), week)
+    np.testing.assert_array_equal(onboarding_beyond_shortage(*args), onboarding_reference(*args))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), weeks=st.integers(1, 8))
+def test_a_spell_week_equals_the_numpy_bookkeeping(seed, weeks):
+    """Weeks of work on random distinct pairs, some opening spells and some adding to open ones."""
+    rng = np.random.default_rng(seed)
+    rows, K = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+    fast, slow = SpellTracker(rows, K, gap_weeks=2), SpellTracker(rows, K, gap_weeks=2)
+    for week in range(1, weeks + 1):
+        for form in Form:
+            flat = np.sort(rng.choice(rows * K, size=rng.integers(0, rows * K + 1), replace=False))
+            s, k = np.divmod(flat, K)
+            work = (s, k, rng.integers(0, 50, len(s)), rng.exponential(10.0, len(s)), rng.exponential(500.0, len(s)),
+                    rng.integers(0, 2, len(s)).astype(np.int8))
+            new = fast.record(week, form, *work)
+            np.testing.assert_array_equal(new, record_reference(slow, week, form, *work))
+        fast.close_idle(week)
+        slow.close_idle(week)
+    for name in ("open", "provider", "start", "last", "volume", "spend", "channel"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    done_fast, done_slow = fast.take(), slow.take()
+    assert (done_fast is None) == (done_slow is None)
+    if done_fast is not None:
+        for key in done_fast:
+            np.testing.assert_array_equal(done_fast[key], done_slow[key], err_msg=key)
