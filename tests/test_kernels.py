@@ -1,4 +1,4 @@
-"""The compiled kernels of the weekly step (simulation/model/kernels.py) against the numpy they replace.
+"""The compiled kernels of the weekly step (simulation/model/kernels.py) against the numpy they replaced.
 
 Each reference below is the numpy expression the kernel took over, written as it was; inputs are random
 (hypothesis) and real (a seeded market in its 30th week), and the answers must be equal bit for bit, since
@@ -8,14 +8,16 @@ a run must give the same bytes with or without the kernels.
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
+from simulation.model import kernels
 from simulation.model.codes import Channel, Form
-from simulation.model.market.fulfilment import onboarding_beyond_shortage
+from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.spells import SpellTracker
@@ -51,6 +53,16 @@ def record_reference(tracker, week, form, s, k, provider, volume, spend, channel
     np.add.at(tracker.volume[f], (s, k), volume)
     np.add.at(tracker.spend[f], (s, k), spend)
     return new
+
+
+def worked_pairs_reference(fills, book):
+    """The week's worked pairs as numpy found them before the kernel (in _work_done)."""
+    work, paid = fills.served.copy(), fills.spend.copy()
+    under_contract = np.flatnonzero(book.active)
+    work[under_contract, book.k[under_contract]] += fills.permanent[under_contract]
+    paid[under_contract, book.k[under_contract]] += fills.permanent_paid[under_contract]
+    s, k = np.nonzero(work > EPS)
+    return s, k, work[s, k], paid[s, k]
 
 
 def market(seed: int = 2, weeks: int = 30) -> OutsourcingModel:
@@ -98,6 +110,33 @@ def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed,
     s = np.sort(rng.choice(len(slots), size=rng.integers(1, len(slots)), replace=False))
     args = (s, slots, prices, m.brokers, m.catalogue, m.cfg, rng.uniform(10.0, 150.0, len(slots)), week)
     np.testing.assert_array_equal(onboarding_beyond_shortage(*args), onboarding_reference(*args))
+
+
+def test_the_worked_pairs_of_a_running_market_equal_the_numpy_ones():
+    m = market()
+    fast = kernels.worked_pairs(m.fills.served, m.fills.spend, m.contracts.k, m.fills.permanent,
+                                m.fills.permanent_paid, EPS)
+    slow = worked_pairs_reference(m.fills, m.contracts)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert m.contracts.active.any() and len(slow[0]) > m.contracts.active.sum()  # on-call and permanent work
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_worked_pairs_on_random_weeks_equal_the_numpy_ones(seed):
+    """Random on-call hours (many zero or tiny), contracts in random columns, permanent hours with zeros."""
+    rng = np.random.default_rng(seed)
+    rows, K = int(rng.integers(1, 60)), int(rng.integers(1, 7))
+    served = np.where(rng.random((rows, K)) < 0.5, 0.0, rng.choice([1e-12, 1.0, 40.0], (rows, K)) * rng.random((rows, K)))
+    k = np.where(rng.random(rows) < 0.4, rng.integers(0, K, rows), -1)
+    book = SimpleNamespace(k=k, active=k >= 0)
+    permanent = np.where(k >= 0, rng.choice([0.0, 1e-12, 25.0], rows), 0.0)
+    fills = SimpleNamespace(served=served, spend=served * rng.uniform(10, 90, (rows, K)), permanent=permanent,
+                            permanent_paid=permanent * rng.uniform(10, 90, rows) + (k >= 0) * rng.uniform(0, 100, rows))
+    fast = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent, fills.permanent_paid, EPS)
+    for a, b in zip(fast, worked_pairs_reference(fills, book), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=60, deadline=None)

@@ -65,3 +65,29 @@ def record_spell_week(open_, provider, start, last, volume, spend, channel, week
         volume[i, c] += worked_volume[r]
         spend[i, c] += worked_spend[r]
     return new
+
+
+@njit(cache=True)
+def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
+    """The week's work per (slot, column) pair: on-call hours and spend, plus, in the column of a slot's running
+    contract (``contract_k``, -1 without one), the permanent hours delivered and paid. Returns the pairs with
+    more than ``eps`` hours in row-major order (as ``np.nonzero`` gives them), their hours and what they paid."""
+    rows, K = served.shape
+    count = 0
+    for i in range(rows):
+        for c in range(K):
+            hours = served[i, c] + permanent[i] if c == contract_k[i] else served[i, c]
+            if hours > eps:
+                count += 1
+    s, k = np.empty(count, np.int64), np.empty(count, np.int64)
+    hours_out, paid_out = np.empty(count), np.empty(count)
+    n = 0
+    for i in range(rows):
+        for c in range(K):
+            under_contract = c == contract_k[i]
+            hours = served[i, c] + permanent[i] if under_contract else served[i, c]
+            if hours > eps:
+                s[n], k[n], hours_out[n] = i, c, hours
+                paid_out[n] = spend[i, c] + permanent_paid[i] if under_contract else spend[i, c]
+                n += 1
+    return s, k, hours_out, paid_out

@@ -17,7 +17,7 @@ def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np
     z = np.where(allowed, beta * J, -np.inf)
     zmax = z.max(axis=1, keepdims=True)
     zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-    w = np.where(allowed, np.exp(z - zmax), 0.0)
+    w = np.exp(z - zmax)  # exp(-inf) = 0: candidates not allowed get no weight
     total = w.sum(axis=1, keepdims=True)
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 

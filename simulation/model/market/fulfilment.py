@@ -130,8 +130,9 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
         allowed = slots.known[direct] & ~tried[direct]
         if rnd > 0:
             allowed &= market.available[slots.provider[direct]] > EPS
-        allowed &= ~(spill[direct][:, None] & onboarding_beyond_shortage(direct, slots, prices, brokers, catalogue, cfg,
-                                                                           inhouse_cost, week))
+        screened = np.flatnonzero(spill[direct])  # only spill-over is kept from providers not worth onboarding
+        allowed[screened] &= ~onboarding_beyond_shortage(direct[screened], slots, prices, brokers, catalogue, cfg,
+                                                         inhouse_cost, week)
         k_direct = sample_rows(logit_probabilities(slots.preference[direct], cfg.choice.beta, allowed),
                                rng.random(len(direct)))
         k_brokered = routing.route(brokered, slots, table, prices, brokers, book, spells, catalogue, market.available,

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config, ProviderConfig
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Form, Kind, Mode, Region
 from simulation.model.market.choice import loyalty, update_preferences
@@ -184,11 +185,8 @@ def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBoo
 def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, catalogue: Catalogue,
                cfg: Config, c: NDArray, rng: np.random.Generator) -> tuple[WorkDone, NDArray[np.intp]]:
     """Work per used pair and its quality; also returns the slots under a running contract."""
-    work, paid = fills.served.copy(), fills.spend.copy()
-    under_contract = np.flatnonzero(book.active)
-    work[under_contract, book.k[under_contract]] += fills.permanent[under_contract]
-    paid[under_contract, book.k[under_contract]] += fills.permanent_paid[under_contract]
-    s, k = np.nonzero(work > EPS)
+    s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent, fills.permanent_paid,
+                                             EPS)  # book.k is -1 without a running contract
     j = slots.provider[s, k]
     p = cfg.providers
     load = np.maximum(table.utilization[j] - p.overload_threshold, 0.0)
@@ -199,7 +197,7 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
     on_time = on_time_share(load, E, catalogue.learning[v], p)
     nonprice = nonprice_cost(c[s], catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
                              quality * on_time)  # late work costs the firm as much as faulty work
-    return WorkDone(s, k, j, work[s, k], paid[s, k], quality, on_time, nonprice, c[s]), under_contract
+    return WorkDone(s, k, j, hours, paid, quality, on_time, nonprice, c[s]), np.flatnonzero(book.active)
 
 
 def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlots, book: ContractBook,
