@@ -1,17 +1,18 @@
 """The dashboard's charts: Altair (Vega-Lite) specs built once per shape and filled with each week's tables.
 
 Each chart is drawn from a plain table of components.py; :func:`figure` turns a cached spec and this
-week's tables into a Vega-Lite widget for the page (dashboard.py).
+week's tables into a chart widget for the page (dashboard.py, widget in vega.py).
 """
 
 from __future__ import annotations
 
 import functools
-import math
+import json
 
 import altair as alt
 import pandas as pd
-import solara
+
+from simulation.app.vega import Chart, columns_json
 
 FORM_COLOURS = {"permanent": "#4e79a7", "on-call": "#f28e2b", "in-house": "#bab0ac", "unmet": "#e15759"}
 SERIES_COLOURS = {"on-call BPO": "#8cd17d", "permanent BPO": "#2f7d32", "on-call KPO": "#d4a6c8",
@@ -110,23 +111,17 @@ def chart_spec(name: str, *args) -> dict:
     return CHARTS[name](*args).to_dict()
 
 
+@functools.lru_cache(maxsize=64)
+def spec_json(name: str, *args) -> str:
+    """:func:`chart_spec` as the JSON text the page's :class:`~simulation.app.vega.Chart` takes (built once per shape)."""
+    return json.dumps(chart_spec(name, *args), separators=(",", ":"))
+
+
 def figure(name: str, args: tuple = (), **data: pd.DataFrame):
-    """A Vega-Lite widget: the cached spec of chart ``name`` with this week's tables as its named datasets.
+    """A chart widget: the cached spec of chart ``name`` and this week's tables as its named datasets.
 
-    Filling a cached spec instead of rebuilding the Altair chart every week keeps a page update within
-    the 200 ms budget (Altair's build and validation alone took about 130 ms for the six charts).
+    The spec is built once per shape (Altair's build and validation took about 130 ms for the six charts)
+    and sent to the browser once; a new week sends only the tables, which the browser swaps into the
+    chart already drawn (simulation/app/vega.py).
     """
-    spec = {**chart_spec(name, *args), "datasets": {k: _records(v) for k, v in data.items()},
-            "usermeta": {"embedOptions": {"actions": False}}}  # no export menu over the legends
-    return solara.widgets.VegaLite.element(spec=spec, listen_to_click=False, listen_to_hover=False)
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-safe dicts of Python scalars (NaN becomes null, which Vega-Lite skips)."""
-    cols = {}
-    for name in df.columns:
-        values = df[name].tolist()
-        if df[name].dtype.kind == "f":
-            values = [v if math.isfinite(v) else None for v in values]
-        cols[str(name)] = values
-    return [dict(zip(cols, row)) for row in zip(*cols.values())]
+    return Chart.element(spec=spec_json(name, *args), tables=columns_json(data))
