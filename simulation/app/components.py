@@ -52,16 +52,19 @@ def form_shares(model: OutsourcingModel, max_points: int = 260) -> pd.DataFrame:
     mv = model.datacollector.model_vars
     weeks = np.asarray(mv.get("step", []), dtype=np.int64)
     keep = _thin(len(weeks), max_points)
-    frames = []
-    for kind in kinds_present(model):
+    kinds, forms, shares = [], [], []
+    for kind in kinds_present(model):  # one table built once: many small frames and a concat cost more than the data
         parts = {f: np.asarray(mv[f"{f}_share_{kind}"], dtype=float)[keep] for f in ("in_house", "on_call", "permanent")}
         parts["unmet"] = np.clip(1.0 - sum(parts.values()), 0.0, 1.0)
         for form, share in parts.items():
-            frames.append(pd.DataFrame({"week": weeks[keep], "kind": kind.upper(), "form": FORM_LABELS[form],
-                                        "share": share}))
-    if not frames:
+            kinds.append(kind.upper())
+            forms.append(FORM_LABELS[form])
+            shares.append(share)
+    if not shares:
         return pd.DataFrame(columns=["week", "kind", "form", "share"])
-    return pd.concat(frames, ignore_index=True)
+    n = len(keep)
+    return pd.DataFrame({"week": np.tile(weeks[keep], len(shares)), "kind": np.repeat(np.array(kinds, dtype=object), n),
+                         "form": np.repeat(np.array(forms, dtype=object), n), "share": np.concatenate(shares)})
 
 
 def loyalty_values(model: OutsourcingModel) -> np.ndarray:
@@ -139,14 +142,16 @@ def history_frame(rows: list[dict[str, float]], prefix: str, max_points: int = 2
     keep = _thin(len(rows), max_points)
     picked = [rows[i] for i in keep]
     weeks = np.array([r["week"] for r in picked], dtype=np.int64)
-    parts = []
+    week, series, value = [], [], []
     for key in (k for k in (rows[0] if rows else {}) if k.startswith(prefix)):
         values = np.array([r[key] for r in picked], dtype=float)
         ok = np.isfinite(values)
-        parts.append(pd.DataFrame({"week": weeks[ok], "series": _series_label(key[len(prefix):]), "value": values[ok]}))
-    if not parts:
+        week.append(weeks[ok])
+        series.append(np.full(int(ok.sum()), _series_label(key[len(prefix):]), dtype=object))
+        value.append(values[ok])
+    if not week:
         return pd.DataFrame({"week": np.empty(0, np.int64), "series": np.empty(0, object), "value": np.empty(0)})
-    return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({"week": np.concatenate(week), "series": np.concatenate(series), "value": np.concatenate(value)})
 
 
 def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -164,19 +169,16 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataF
     pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_firms, len(order))).round().astype(int))]
     sl, book, fills = model.slots, model.contracts, getattr(model, "fills", None)
     slots = np.flatnonzero(np.isin(sl.firm, pick))
-    parts = []
     act = slots[book.active[slots]]
-    if len(act):
-        hours = fills.permanent[act] if fills is not None else book.reserved[act]
-        parts.append(pd.DataFrame({"firm_id": sl.firm[act], "provider_id": book.provider[act], "form": "permanent",
-                                   "hours": hours}))
+    firm_ids, provider_ids, forms, hours = [sl.firm[act]], [book.provider[act]], [np.ones(len(act), np.int64)], \
+        [fills.permanent[act] if fills is not None else book.reserved[act]]
     if fills is not None:
         s, k = np.nonzero(fills.served[slots] > 0)
-        parts.append(pd.DataFrame({"firm_id": sl.firm[slots[s]], "provider_id": sl.provider[slots[s], k], "form": "on-call",
-                                   "hours": fills.served[slots[s], k]}))
-    edges = (pd.concat(parts, ignore_index=True) if parts else
-             pd.DataFrame({"firm_id": [], "provider_id": [], "form": [], "hours": []}))
-    edges = edges[edges["hours"] > 0].groupby(["firm_id", "provider_id", "form"], as_index=False)["hours"].sum()
+        firm_ids.append(sl.firm[slots[s]])
+        provider_ids.append(sl.provider[slots[s], k])
+        forms.append(np.zeros(len(s), np.int64))
+        hours.append(fills.served[slots[s], k])
+    edges = _edge_hours(*(np.concatenate(parts) for parts in (firm_ids, provider_ids, forms, hours)))
     firms = pd.DataFrame({"side": "firm", "id": pick.astype(int), "group": model.firms.size_class()[pick],
                           "region": [REGIONS[r] for r in model.firms.region[pick]],
                           "label": [f"firm {i}" for i in pick], "labelled": True})
@@ -206,13 +208,14 @@ def network_rows(n_firms: int, n_providers: int) -> int:
 
 def network_groups(nodes: pd.DataFrame) -> pd.DataFrame:
     """One label per provider group (kind and region) at the middle of its rows: label, y, x, providers."""
-    provs = nodes[nodes["side"] == "provider"]
-    if provs.empty:
-        return pd.DataFrame({"label": [], "y": [], "x": [], "providers": []})
-    g = provs.groupby(["group", "region"], sort=False).agg(y=("y", "mean"), providers=("id", "size")).reset_index()
-    g["label"] = g["group"] + " " + g["region"] + " (" + g["providers"].astype(str) + ")"
-    g["x"] = 1.0
-    return g[["label", "y", "x", "providers"]]
+    side = nodes["side"].to_numpy()
+    ys: dict[tuple[str, str], list[float]] = {}  # first appearance order, as the chart lists them
+    for g, r, y in zip(nodes["group"].to_numpy()[side == "provider"], nodes["region"].to_numpy()[side == "provider"],
+                       nodes["y"].to_numpy()[side == "provider"]):
+        ys.setdefault((g, r), []).append(y)
+    return pd.DataFrame({"label": [f"{g} {r} ({len(v)})" for (g, r), v in ys.items()],
+                         "y": [float(np.mean(v)) for v in ys.values()], "x": 1.0,
+                         "providers": [len(v) for v in ys.values()]}, columns=["label", "y", "x", "providers"])
 
 
 def event_feed(model: OutsourcingModel, n: int = 12) -> pd.DataFrame:
@@ -310,6 +313,18 @@ def _thin(n: int, max_points: int) -> np.ndarray:
 def _spread(n: int, rows: int) -> np.ndarray:
     """``n`` positions spread evenly over rows 0 .. rows - 1, each in the middle of its share."""
     return (np.arange(n) + 0.5) * rows / max(n, 1) - 0.5
+
+
+def _edge_hours(firm: np.ndarray, provider: np.ndarray, form: np.ndarray, hours: np.ndarray) -> pd.DataFrame:
+    """Hours summed per (firm, provider, form), positive only, sorted by firm, provider, form (0 on-call,
+    1 permanent): columns firm_id, provider_id, form ("on-call" / "permanent"), hours."""
+    keep = hours > 0
+    firm, provider, form, hours = firm[keep], provider[keep], form[keep], hours[keep]
+    key = (firm.astype(np.int64) * (int(provider.max(initial=0)) + 1) + provider) * 2 + form
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return pd.DataFrame({"firm_id": firm[first], "provider_id": provider[first],
+                         "form": np.array(["on-call", "permanent"], dtype=object)[form[first]],
+                         "hours": np.bincount(inverse, weights=hours, minlength=len(uniq))})
 
 
 def _series_label(key: str) -> str:

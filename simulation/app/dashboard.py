@@ -33,8 +33,8 @@ from simulation.config import Config
 
 def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
     """The event feed as shown: the channel folded into the event; reserved hours left out to keep rows short."""
-    event = feed["event"] + feed["channel"].map({"broker": " (broker)"}).fillna("")
-    who = feed["firm"].astype(str) + " → P" + feed["provider"].astype(str)
+    event = [e + (" (broker)" if c == "broker" else "") for e, c in zip(feed["event"].tolist(), feed["channel"].tolist())]
+    who = [f"{f} → P{p}" for f, p in zip(feed["firm"].tolist(), feed["provider"].tolist())]
     return pd.DataFrame({"week": feed["week"], "event": event, "firm → provider": who, "service": feed["service"],
                          "price (cu/h)": feed["price (cu/h)"], "reason": feed["reason"]})
 
@@ -49,7 +49,7 @@ def _table(df: pd.DataFrame, bold: dict[int, str] | None = None, digits: int = 1
     "P12" (blank for -1, none); ``bold`` maps a row number to the column whose cell is set in bold."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = []
-    for i, row in enumerate(df.itertuples(index=False)):
+    for i, row in enumerate(zip(*(df[c].tolist() for c in df.columns))):  # plain Python values, no namedtuples
         cells = []
         for col, v in zip(df.columns, row):
             if col == "provider" and not isinstance(v, str):
@@ -276,7 +276,7 @@ def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int
         Panel("Contract events (latest first)", "Every permanent contract signed, renewed, expired or terminated, "
               "with its reason.", children=[solara.HTML(tag="div", classes=["outsim-scroll", "outsim-feed"],
                                                         unsafe_innerHTML=_table(_feed_view(feed), exact={"price (cu/h)": 2}))])
-    FirmTrail(m, firm, fid, summary, trail, nodes.query("side == 'firm'")["id"].tolist()[:8])
+    FirmTrail(m, firm, fid, summary, trail, nodes.loc[nodes["side"] == "firm", "id"].tolist()[:8])
 
 
 @solara.component
