@@ -7,10 +7,13 @@ Two measurements, in this order:
    Chromium (Debian's /usr/bin/chromium, driven by Playwright) opens the page, sets the market to
    ``--firms`` firms with the slider, presses RESET, then Step ``--warmup`` + ``--steps`` times. Each
    step is timed inside the page, from the click to the moment the status line shows the new week
-   (``performance.now()`` and a MutationObserver, as the browser test does). The next click follows at
-   once, as in the browser test; ``--settle MS`` waits that long after each step instead (vega-embed
-   redraws a chart 100 ms after its data changes, which otherwise overlaps the next step). The median and 90th percentile of the timed steps are printed,
-   with PASS/FAIL against the target (median < 100 ms).
+   (``performance.now()`` and a MutationObserver, as the browser test does), both from just before
+   Playwright's click (the browser test's number, which includes Playwright's own checks before it
+   clicks, some 20-50 ms here) and from the page's click event. The next click follows at once, as in
+   the browser test; ``--settle MS`` waits that long after each step instead, and then also reports the
+   time from the click to the charts' last change (vega-embed redraws a chart 100 ms after its data
+   changes, which otherwise overlaps the next step). The median and 90th percentile of the timed
+   steps are printed, with PASS/FAIL against the target (median < 100 ms, the browser test's way).
 2. **On the server, in this process** (where the time goes): the dashboard's run card and panels are
    rendered with ``solara.render`` against a market of the same size and Step is clicked the same
    number of times. Each click is split into the model's week (``DashboardModel.step``: the market's
@@ -59,10 +62,14 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-backgroun
 TARGET_MS = 100.0
 START_TIMEOUT_S = 300
 
-MEASURE_JS = """week => { window.__t0 = performance.now(); window.__t1 = null;
+MEASURE_JS = """week => { window.__t0 = performance.now(); window.__t1 = null; window.__tc = null; window.__tv = null;
+    document.addEventListener('click', () => { window.__tc = performance.now(); }, {capture: true, once: true});
     new MutationObserver((m, obs) => { const el = document.querySelector('.outsim-status');
         if (el && el.innerText.startsWith('Week ' + week + ' ')) { window.__t1 = performance.now(); obs.disconnect(); }
-    }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    new MutationObserver(m => { if (m.some(r => r.target.closest && r.target.closest('svg, .vega-embed')))
+        window.__tv = performance.now(); }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+TIMES_JS = "() => [window.__t1 - window.__t0, window.__t1 - window.__tc, window.__tv === null ? null : window.__tv - window.__tc]"
 
 
 def start_server(out: Path) -> tuple[subprocess.Popen, str, Any]:
@@ -109,20 +116,22 @@ def set_firms(pg, firms: int) -> None:
         raise SystemExit(f"could not set the firms slider to {firms}")
 
 
-def step_ms(pg, week: int, settle_ms: int = 0) -> float:
-    """Click Step; milliseconds, measured in the page, until the status line shows ``week``; then wait
-    ``settle_ms`` (0: the next click follows at once, as in the browser test)."""
+def step_ms(pg, week: int, settle_ms: int = 0) -> tuple[float, float, float | None]:
+    """Click Step; milliseconds until the status line shows ``week``, measured in the page from just before
+    Playwright's click (as the browser test measures) and from the click event itself, and, when waiting
+    ``settle_ms`` after the step (0: the next click follows at once, as in the browser test), until the
+    charts' last change in that time."""
     pg.evaluate(MEASURE_JS, week)
     pg.get_by_role("button", name="Step").click()
     pg.wait_for_function("() => window.__t1 !== null")
-    ms = pg.evaluate("() => window.__t1 - window.__t0")
     if settle_ms:
         pg.wait_for_timeout(settle_ms)
-    return ms
+    test, click, charts = pg.evaluate(TIMES_JS)
+    return test, click, charts
 
 
-def browser_times(firms: int, warmup: int, steps: int, screenshot: Path | None, settle_ms: int = 0) -> list[float]:
-    """The page update time of ``steps`` Step clicks after ``warmup`` untimed ones, in a fresh server and browser."""
+def browser_times(firms: int, warmup: int, steps: int, screenshot: Path | None, settle_ms: int = 0) -> list[tuple]:
+    """:func:`step_ms` of ``steps`` Step clicks after ``warmup`` untimed ones, in a fresh server and browser."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="outsim-bench-app-") as tmp:
@@ -250,12 +259,19 @@ def report(a, browser, server, before, after, boltz: float) -> None:
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs (a shared machine: expect noise)")
     out: dict[str, Any] = {"firms": a.firms, "steps": a.steps, "warmup": a.warmup, "boltzmann_agent_steps_per_s": boltz}
     if browser:
-        med, hi = statistics.median(browser), p90(browser)
+        test, click, charts = ([t[i] for t in browser] for i in range(3))
+        med, hi = statistics.median(test), p90(test)
         verdict = "PASS" if med < TARGET_MS else "FAIL"
-        print(f"browser: click to new week on the page: median {med:.0f} ms, p90 {hi:.0f} ms, "
-              f"min {min(browser):.0f}, max {max(browser):.0f}   {verdict} (target median < {TARGET_MS:.0f} ms)")
+        print(f"browser: Step to new week on the page, as the browser test times it: median {med:.0f} ms, p90 {hi:.0f} ms, "
+              f"min {min(test):.0f}, max {max(test):.0f}   {verdict} (target median < {TARGET_MS:.0f} ms)")
+        print(f"         from the click event itself (without Playwright's click): median {statistics.median(click):.0f} ms, "
+              f"p90 {p90(click):.0f} ms")
+        if a.settle and all(c is not None for c in charts):
+            print(f"         from the click event to the charts' last change: median {statistics.median(charts):.0f} ms, "
+                  f"p90 {p90(charts):.0f} ms")
         print(f"         median = {med / 1000 * boltz / 1000:,.0f} k Boltzmann agent-steps")
-        out["browser"] = {"median_ms": med, "p90_ms": hi, "all_ms": browser, "pass": med < TARGET_MS}
+        out["browser"] = {"median_ms": med, "p90_ms": hi, "pass": med < TARGET_MS, "all_ms": test, "click_ms": click,
+                          "charts_ms": charts}
     total, model = server["total_ms"], server["model_ms"]
     rest = [t - m for t, m in zip(total, model)]
     print(f"server:  a Step click in process: median {statistics.median(total):.1f} ms (p90 {p90(total):.1f}) = "
