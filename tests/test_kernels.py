@@ -2,7 +2,8 @@
 
 Each reference below is the numpy expression the kernel took over, written as it was; inputs are random
 (hypothesis) and real (a seeded market in its 30th week), and the answers must be equal bit for bit, since
-a run must give the same bytes with or without the kernels.
+a run must give the same bytes with or without the kernels. The row sum the kernels share is checked
+against numpy's own sum for every consideration-set size the schema allows.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import functools
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.codes import Channel, Form
+from simulation.model.market.choice import loyalty
 from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.sourcing.costs import nonprice_cost
@@ -63,6 +66,13 @@ def worked_pairs_reference(fills, book):
     paid[under_contract, book.k[under_contract]] += fills.permanent_paid[under_contract]
     s, k = np.nonzero(work > EPS)
     return s, k, work[s, k], paid[s, k]
+
+
+def loyalty_reference(J, valid):
+    """choice.loyalty as numpy wrote it before the kernel."""
+    Jp = np.where(valid, np.maximum(J, 0.0), 0.0)
+    s = Jp.sum(axis=1)
+    return np.divide((Jp * Jp).sum(axis=1), s * s, out=np.full(len(s), np.nan), where=s > 0)
 
 
 def market(seed: int = 2, weeks: int = 30) -> OutsourcingModel:
@@ -163,3 +173,24 @@ def test_a_spell_week_equals_the_numpy_bookkeeping(seed, weeks):
     if done_fast is not None:
         for key in done_fast:
             np.testing.assert_array_equal(done_fast[key], done_slow[key], err_msg=key)
+
+
+@pytest.mark.parametrize("length", range(1, 51))  # every consideration-set size the schema allows (1 to 50)
+def test_a_row_sum_adds_in_numpy_order(length):
+    """Values of mixed magnitudes and signs, where the order of the additions shows in the last bits."""
+    rng = np.random.default_rng(length)
+    rows = rng.normal(size=(2000, length)) * rng.choice([1e-9, 1.0, 1e9], (2000, length))
+    fast = np.array([kernels.numpy_row_sum(row) for row in rows])
+    np.testing.assert_array_equal(fast, rows.sum(axis=1))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 50))
+def test_loyalty_equals_the_numpy_rule(seed, K):
+    """Preferences of both signs, zeros (also -0.0), unknown columns and rows with nothing positive."""
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 80))
+    J = rng.normal(size=(rows, K)) * rng.choice([1e-6, 1.0, 1e6], (rows, K))
+    J[rng.random((rows, K)) < 0.2] = rng.choice([0.0, -0.0])
+    valid = rng.random((rows, K)) < 0.7
+    np.testing.assert_array_equal(loyalty(J, valid), loyalty_reference(J, valid))

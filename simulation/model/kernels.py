@@ -1,8 +1,9 @@
 """Compiled kernels of the weekly hot path (numba), for loops that numpy can only write as many full-size passes.
 
 Each kernel computes exactly what the numpy expression it replaces computes, operation for operation and
-in the same order (no fast-math, no reassociation, no reductions over floats), so a run gives the same
-bytes with or without it; tests/test_kernels.py checks each against that expression on random inputs.
+in the same order (no fast-math, no reassociation; a row sum adds in numpy's own order, :func:`numpy_row_sum`),
+so a run gives the same bytes with or without it; tests/test_kernels.py checks each against that expression
+on random and real inputs. Functions numpy computes its own way (exp, log) stay in numpy.
 The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
 compilation once per machine, not once per run.
 
@@ -91,3 +92,49 @@ def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
                 paid_out[n] = spend[i, c] + permanent_paid[i] if under_contract else spend[i, c]
                 n += 1
     return s, k, hours_out, paid_out
+
+
+@njit(cache=True)
+def numpy_row_sum(x):
+    """The sum of a row of at most 128 values, added in the order numpy's ``sum(axis=-1)`` adds a contiguous row
+    (its pairwise summation: one by one below 8 values, else eight running sums combined in pairs, then the
+    rest), so that a kernel's sums equal numpy's bit for bit. tests/test_kernels.py checks this order against
+    numpy for every row length the model allows."""
+    n = len(x)
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += x[i]
+        return total
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    m = n - n % 8
+    for i in range(8, m, 8):
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(m, n):
+        total += x[i]
+    return total
+
+
+@njit(cache=True)
+def loyalty(J, valid):
+    """y = sum J^2 / (sum J)^2 per row over the valid, positive preferences (``np.maximum(J, 0)``); NaN where
+    they sum to zero."""
+    rows, K = J.shape
+    out = np.empty(rows)
+    x, xx = np.empty(K), np.empty(K)
+    for i in range(rows):
+        for k in range(K):
+            v = J[i, k]
+            v = (v if v >= 0.0 or v != v else 0.0) if valid[i, k] else 0.0
+            x[k], xx[k] = v, v * v
+        total = numpy_row_sum(x)
+        out[i] = numpy_row_sum(xx) / (total * total) if total > 0 else np.nan
+    return out

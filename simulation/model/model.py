@@ -101,18 +101,19 @@ class OutsourcingModel(mesa.Model):
     def trade(self) -> None:
         """Phases 2-7 of a week; the week's totals go to ``flows``."""
         self.drift_capabilities()
+        own_cost = self.inhouse_cost_per_slot()  # the same all week: wages and skills move only before it
         demand = self.realise_demand()                           # 2. demand per firm-service
         fills, market, sales = fulfil(demand, self.slots, self.providers, self.prices, self.brokers,  # 3-4.
-                                      self.contracts, self.spells, self.catalogue, self.cfg,
-                                      self.inhouse_cost_per_slot(), self.week, self.rng_choice)
+                                      self.contracts, self.spells, self.catalogue, self.cfg, own_cost, self.week,
+                                      self.rng_choice)
         self.brokers.earn(np.concatenate([s.broker for s in sales]), np.concatenate([s.fee for s in sales]))
         self.brokers.close_week(self.cfg.firms.estimate_memory_weeks, self.cfg.intermediaries.reassign_probability)
         outcomes, per_slot = realise_outcomes(fills, self.slots, self.contracts, self.providers,  # 5.
                                               self.brokers, self.spells, self.catalogue, self.cfg,
-                                              self.inhouse_cost_per_slot(), self.rng_outcome, self.week)
+                                              own_cost, self.rng_outcome, self.week)
         self.costs.add_week(per_slot.costs.total)
         providers = self.update_providers(fills, market, sales)  # 6. prices, capacity, exit, entry
-        reviewed = self.review_sourcing()                        # 7. renewals, reviews, negotiation
+        reviewed = self.review_sourcing(own_cost)                # 7. renewals, reviews, negotiation
         self.fills, self.slot_outcomes, self.reviewed = fills, per_slot, reviewed
         self.flows = week_flows(fills, self.catalogue.kind[self.slots.service], sales, outcomes, providers, reviewed)
 
@@ -184,12 +185,13 @@ class OutsourcingModel(mesa.Model):
         return ProviderTotals(**before, provider_profit=float(profit.sum()),
                               active_providers=int(table.view("active").sum()), entries=entries, exits=exits, ended=ended)
 
-    def review_sourcing(self) -> ReviewTotals:
+    def review_sourcing(self, own_cost: NDArray[np.float64] | None = None) -> ReviewTotals:
+        """Step 7; ``own_cost`` is this week's :meth:`inhouse_cost_per_slot` if already computed."""
         self.explore()  # after providers have booked the week, so no column changes under its hours
         view = MarketView(self.slots, self.providers, self.contracts, self.brokers, self.prices, self.catalogue,
                           self.cfg, self.week)
         return review(view, self.spells, self.sourcing_policies, self.decisions, self.costs,
-                      self.inhouse_cost_per_slot(), self.rng_review)
+                      self.inhouse_cost_per_slot() if own_cost is None else own_cost, self.rng_review)
 
     def explore(self) -> None:
         """A few firm-services a week swap their least preferred known provider for a random one."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
+
 
 def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
@@ -50,7 +52,6 @@ def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamm
 
 
 def loyalty(J: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """y = sum J^2 / (sum J)^2 per row over valid, positive preferences; NaN where all are zero."""
-    Jp = np.where(valid, np.maximum(J, 0.0), 0.0)
-    s = Jp.sum(axis=1)
-    return np.divide((Jp * Jp).sum(axis=1), s * s, out=np.full(len(s), np.nan), where=s > 0)
+    """y = sum J^2 / (sum J)^2 per row over valid, positive preferences; NaN where all are zero (a compiled
+    kernel, :func:`kernels.loyalty`)."""
+    return kernels.loyalty(np.ascontiguousarray(J, np.float64), np.ascontiguousarray(valid, np.bool_))
