@@ -2,6 +2,7 @@
 #   make run    set up .venv and run the baseline scenario
 #   make test   set up .venv and run the test suite
 #   make bench  set up .venv and print the speed benchmarks (make bench-large adds 100,000 firms)
+#   make bench-app  time a Step click on the dashboard at 1,000 firms in headless Chromium (benchmarks/bench_app.py)
 #   make lab    set up .venv with JupyterLab and serve the student lab (notebooks/) on 127.0.0.1
 # Override the interpreter with PYTHON=/path/to/python3 (3.12 or later).
 
@@ -20,7 +21,7 @@ ifndef PYTHON
 PYTHON := $(firstword $(foreach c,$(CANDIDATES),$(shell $(c) -c 'import sys; print("ok") if sys.version_info >= (3, 12) else None' 2>/dev/null | grep -q ok && echo $(c))))
 endif
 
-.PHONY: run test bench bench-large app lab clean python-check
+.PHONY: run test bench bench-large bench-app app lab clean python-check
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -52,6 +53,9 @@ bench: $(STAMP)
 
 bench-large: $(STAMP)
 	$(VPY) benchmarks/bench_model.py --large
+
+bench-app: $(STAMP)
+	$(VPY) benchmarks/bench_app.py
 
 # JupyterLab comes with the lab extra, on top of dev; it is reinstalled whenever the dev install is.
 $(LAB_STAMP): $(STAMP)

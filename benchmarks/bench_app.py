@@ -123,6 +123,7 @@ def step_ms(pg, week: int, settle_ms: int = 0) -> tuple[float, float, float | No
     charts' last change in that time."""
     pg.evaluate(MEASURE_JS, week)
     pg.get_by_role("button", name="Step").click()
+    pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week {week} of")).wait_for()  # as the browser test waits
     pg.wait_for_function("() => window.__t1 !== null")
     if settle_ms:
         pg.wait_for_timeout(settle_ms)
