@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.codes import Channel, Form
-from simulation.model.market.choice import loyalty
+from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.sourcing.costs import nonprice_cost
@@ -73,6 +73,24 @@ def loyalty_reference(J, valid):
     Jp = np.where(valid, np.maximum(J, 0.0), 0.0)
     s = Jp.sum(axis=1)
     return np.divide((Jp * Jp).sum(axis=1), s * s, out=np.full(len(s), np.nan), where=s > 0)
+
+
+def logit_reference(J, beta, allowed):
+    """choice.logit_probabilities as numpy wrote it before the kernels."""
+    z = np.where(allowed, beta * J, -np.inf)
+    zmax = z.max(axis=1, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    w = np.where(allowed, np.exp(z - zmax), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+
+
+def sample_rows_reference(weights, u):
+    """choice.sample_rows (rows of weights) as numpy wrote it before the kernel."""
+    cdf = np.cumsum(weights, axis=-1)
+    total = cdf[..., -1]
+    pick = np.minimum((cdf <= (u * total)[:, None]).sum(axis=1), weights.shape[-1] - 1)
+    return np.where(total > 0, pick, -1)
 
 
 def market(seed: int = 2, weeks: int = 30) -> OutsourcingModel:
@@ -175,11 +193,13 @@ def test_a_spell_week_equals_the_numpy_bookkeeping(seed, weeks):
             np.testing.assert_array_equal(done_fast[key], done_slow[key], err_msg=key)
 
 
-@pytest.mark.parametrize("length", range(1, 51))  # every consideration-set size the schema allows (1 to 50)
+@pytest.mark.parametrize("length", [*range(1, 51), 127, 128, 129, 200, 1000, 1400, 5003])
 def test_a_row_sum_adds_in_numpy_order(length):
-    """Values of mixed magnitudes and signs, where the order of the additions shows in the last bits."""
+    """Every consideration-set size the schema allows (1 to 50), and the lengths of brokers' rows of providers."""
+    # values of mixed magnitudes and signs, where the order of the additions shows in the last bits
     rng = np.random.default_rng(length)
-    rows = rng.normal(size=(2000, length)) * rng.choice([1e-9, 1.0, 1e9], (2000, length))
+    shape = (max(2000 // length, 20), length)
+    rows = rng.normal(size=shape) * rng.choice([1e-9, 1.0, 1e9], shape)
     fast = np.array([kernels.numpy_row_sum(row) for row in rows])
     np.testing.assert_array_equal(fast, rows.sum(axis=1))
 
@@ -194,3 +214,27 @@ def test_loyalty_equals_the_numpy_rule(seed, K):
     J[rng.random((rows, K)) < 0.2] = rng.choice([0.0, -0.0])
     valid = rng.random((rows, K)) < 0.7
     np.testing.assert_array_equal(loyalty(J, valid), loyalty_reference(J, valid))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.sampled_from([1, 2, 3, 4, 7, 8, 9, 17, 50, 130, 300]),
+       beta=st.sampled_from([0.0, 0.05, 1.0, 3.0, 40.0]))
+def test_logit_probabilities_equal_the_numpy_rule(seed, K, beta):
+    """Preferences of every magnitude (exp underflows to 0 in some rows), rows with nothing allowed."""
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 60))
+    J = rng.normal(size=(rows, K)) * rng.choice([1e-3, 1.0, 30.0], (rows, K))
+    allowed = rng.random((rows, K)) < rng.choice([0.0, 0.3, 1.0], (rows, 1))
+    np.testing.assert_array_equal(logit_probabilities(J, beta, allowed), logit_reference(J, beta, allowed))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.sampled_from([1, 2, 4, 5, 8, 9, 40, 300]))
+def test_sample_rows_equals_the_numpy_draw(seed, K):
+    """Weights with zeros, all-zero rows and uniforms at the edges (0, and just below 1)."""
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 80))
+    weights = np.where(rng.random((rows, K)) < 0.4, 0.0, rng.exponential(size=(rows, K)))
+    weights[rng.random(rows) < 0.1] = 0.0
+    u = np.where(rng.random(rows) < 0.1, rng.choice([0.0, np.nextafter(1.0, 0.0)], rows), rng.random(rows))
+    np.testing.assert_array_equal(sample_rows(weights, u), sample_rows_reference(weights, u))

@@ -96,16 +96,19 @@ def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
 
 @njit(cache=True)
 def numpy_row_sum(x):
-    """The sum of a row of at most 128 values, added in the order numpy's ``sum(axis=-1)`` adds a contiguous row
-    (its pairwise summation: one by one below 8 values, else eight running sums combined in pairs, then the
-    rest), so that a kernel's sums equal numpy's bit for bit. tests/test_kernels.py checks this order against
-    numpy for every row length the model allows."""
+    """The sum of a contiguous row, added in the order numpy's ``sum(axis=-1)`` adds it (its pairwise summation:
+    one by one below 8 values, eight running sums combined in pairs up to 128, halves above), so that a
+    kernel's sums equal numpy's bit for bit. tests/test_kernels.py checks this order against numpy."""
     n = len(x)
     if n < 8:
         total = 0.0
         for i in range(n):
             total += x[i]
         return total
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return numpy_row_sum(x[:half]) + numpy_row_sum(x[half:])
     r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
     m = n - n % 8
     for i in range(8, m, 8):
@@ -121,6 +124,57 @@ def numpy_row_sum(x):
     for i in range(m, n):
         total += x[i]
     return total
+
+
+@njit(cache=True)
+def logit_exponent(J, beta, allowed):
+    """The logit's exponent per row: beta J less the row's largest allowed beta J (0 when none is allowed or it
+    is not finite), -inf where not allowed (for finite J)."""
+    rows, K = J.shape
+    out = np.empty((rows, K))
+    for i in range(rows):
+        top = -np.inf
+        for k in range(K):
+            if allowed[i, k] and beta * J[i, k] > top:
+                top = beta * J[i, k]
+        if not np.isfinite(top):
+            top = 0.0
+        for k in range(K):
+            out[i, k] = beta * J[i, k] - top if allowed[i, k] else -np.inf
+    return out
+
+
+@njit(cache=True)
+def normalise_rows(w):
+    """Each row of non-negative weights divided by its sum (numpy's sum); rows summing to 0 stay 0."""
+    rows, K = w.shape
+    out = np.zeros((rows, K))
+    for i in range(rows):
+        total = numpy_row_sum(w[i])
+        if total > 0:
+            for k in range(K):
+                out[i, k] = w[i, k] / total
+    return out
+
+
+@njit(cache=True)
+def inverse_cdf_rows(weights, u):
+    """Per row, the index whose cumulative weight (numpy's cumsum) first exceeds ``u`` times the row's total
+    (the last index at most); -1 where the total is not positive."""
+    rows, n = weights.shape
+    out = np.empty(rows, np.int64)
+    for i in range(rows):
+        total = 0.0
+        for k in range(n):
+            total = weights[i, 0] if k == 0 else total + weights[i, k]
+        x = u[i] * total
+        count, cdf = 0, 0.0
+        for k in range(n):
+            cdf = weights[i, 0] if k == 0 else cdf + weights[i, k]
+            if cdf <= x:
+                count += 1
+        out[i] = min(count, n - 1) if total > 0 else -1
+    return out
 
 
 @njit(cache=True)

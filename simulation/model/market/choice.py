@@ -16,12 +16,9 @@ from simulation.model import kernels
 
 def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
-    z = np.where(allowed, beta * J, -np.inf)
-    zmax = z.max(axis=1, keepdims=True)
-    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-    w = np.exp(z - zmax)  # exp(-inf) = 0: candidates not allowed get no weight
-    total = w.sum(axis=1, keepdims=True)
-    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    allowed = np.broadcast_to(allowed, np.shape(J))
+    w = np.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta), allowed))  # exp(-inf) = 0
+    return kernels.normalise_rows(w)
 
 
 def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.intp]:
@@ -30,13 +27,11 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
     ``weights`` is (rows, n), or (n,) shared by every row. A zero-weight index is never drawn; rows
     whose weights are all zero get -1.
     """
-    cdf = np.cumsum(weights, axis=-1)
-    total = cdf[..., -1]
-    if weights.ndim == 1:
-        pick = np.searchsorted(cdf, u * total, side="right")
-    else:
-        pick = (cdf <= (u * total)[:, None]).sum(axis=1)
-    pick = np.minimum(pick, weights.shape[-1] - 1)
+    if weights.ndim == 2:
+        return kernels.inverse_cdf_rows(np.ascontiguousarray(weights, np.float64), np.ascontiguousarray(u, np.float64))
+    cdf = np.cumsum(weights)
+    total = cdf[-1]
+    pick = np.minimum(np.searchsorted(cdf, u * total, side="right"), len(weights) - 1)
     return np.where(total > 0, pick, -1)
 
 
