@@ -224,6 +224,32 @@ def test_decision_rows_are_handed_out_only_once_and_never_back_filled_after():
         log.set_realised(np.array([4]), np.array([1.0]), np.array([1]))
 
 
+def test_one_firms_decision_trail_is_its_rows_of_the_held_table():
+    """for_firm gives exactly the firm's rows of to_frame, oldest first, also after take() handed some out."""
+    log = DecisionLog(True, ("s", "t"))
+    ints = ("week", "firm_id", "service", "mode_before", "candidate_provider", "broker_provider", "choice", "channel",
+            "provider_id", "outcome")
+    floats = ("cost_in_house", "cost_on_call", "cost_on_call_broker", "cost_permanent", "cost_permanent_broker",
+              "price_per_hour", "reserved_hours_per_week")
+    assert log.for_firm(0) == []
+    rng = np.random.default_rng(0)
+    for week in range(4):
+        n = 6
+        columns = {c: rng.integers(0, 2, n) for c in ints} | {c: rng.random(n) for c in floats}
+        columns.update(week=np.full(n, week), firm_id=rng.integers(0, 3, n))
+        rows = log.add(**columns)
+        log.set_realised(rows[:2], rng.random(2), np.array([4, 5]))
+    for taken in (0, 9):
+        log.take(taken)
+        table = log.to_frame()
+        for firm in range(4):
+            expected = table[table["firm_id"] == firm].to_dict("records")
+            trail = log.for_firm(firm)
+            assert len(trail) == len(expected) and (firm == 3 or expected)  # firm 3 never reviewed
+            if expected:  # records hold NaN (realised costs not known yet): compare as tables
+                pd.testing.assert_frame_equal(pd.DataFrame(trail), pd.DataFrame(expected))
+
+
 @pytest.mark.slow
 def test_a_run_killed_while_streaming_leaves_no_folder_that_looks_like_a_run(tmp_path):
     """Killed in its third week of streaming, a run leaves only its hidden partial folder."""

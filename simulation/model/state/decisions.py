@@ -140,16 +140,24 @@ class DecisionLog:
         return pd.DataFrame({c: (pd.Categorical.from_codes(cols[c], categories=self.categories[c])
                                  if c in self.categories else cols[c]) for c in (*COLUMNS, *REALISED)})
 
-    def to_frame(self) -> pd.DataFrame:
-        """The rows held (every row, unless :meth:`take` handed some out) as decisions.parquet's table."""
+    def _held(self) -> dict[str, np.ndarray] | None:
+        """Every row held, as columns with the realised ones (the batches merged into one); None: no rows."""
         if not self._batches:
-            return self.frame(None)
+            return None
         self._batches = [{c: np.concatenate([b[c] for b in self._batches]) for c in COLUMNS}]  # keep one batch
         held = self.rows - self.first
-        return self.frame({**self._batches[0], "realised_weekly_cost": self._realised[:held].copy(),
-                           "realised_weeks": self._realised_weeks[:held].copy()})
+        return {**self._batches[0], "realised_weekly_cost": self._realised[:held],
+                "realised_weeks": self._realised_weeks[:held]}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows held (every row, unless :meth:`take` handed some out) as decisions.parquet's table."""
+        cols = self._held()
+        return self.frame(None if cols is None else {c: v.copy() if c in REALISED else v for c, v in cols.items()})
 
     def for_firm(self, firm_id: int) -> list[dict]:
         """Every review of one firm so far (still held), oldest first, as one dict per review."""
-        df = self.to_frame()
-        return df[df["firm_id"] == firm_id].to_dict("records")
+        cols = self._held()
+        if cols is None:
+            return []
+        mine = np.flatnonzero(cols["firm_id"] == firm_id)
+        return self.frame({c: v[mine] for c, v in cols.items()}).to_dict("records")
