@@ -22,6 +22,8 @@ from simulation.model.codes import Channel, Form
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
+from simulation.model.market.routing import pick_table
+from simulation.model.market.shortlists import GROUP_REGION, rated_cost
 from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.spells import SpellTracker
 
@@ -93,8 +95,24 @@ def sample_rows_reference(weights, u):
     return np.where(total > 0, pick, -1)
 
 
-def market(seed: int = 2, weeks: int = 30) -> OutsourcingModel:
-    m = OutsourcingModel(load_scenario(BASELINE, {**SMALL, "run.warmup_weeks": 0}), seed=seed)
+def pick_table_reference(table, prices, brokers, catalogue, eligible, intensity):
+    """routing.pick_table's probabilities as numpy wrote them before the kernels (Intermediary.pick_distribution
+    written out as it was)."""
+    panel = brokers.panels(len(catalogue), table.n)
+    n_brokers, n_services, n_groups, seats = panel.shape
+    member = np.maximum(panel, 0)
+    region = (np.arange(2) if n_groups == 2 else GROUP_REGION)[None, None, :, None]
+    quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None, None], member]
+    v = np.arange(n_services)[None, :, None, None]
+    cost = rated_cost(prices, catalogue, member, region, v, quality).reshape(-1, seats)
+    offered = ((panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]).reshape(-1, seats)
+    ref = np.where(offered, cost, np.inf).min(axis=1, keepdims=True)
+    ref = np.where(np.isfinite(ref) & (ref > 0), ref, 1.0)
+    return logit_reference(-(cost / ref), intensity, offered).reshape(panel.shape)
+
+
+def market(seed: int = 2, weeks: int = 30, **overrides) -> OutsourcingModel:
+    m = OutsourcingModel(load_scenario(BASELINE, {**SMALL, "run.warmup_weeks": 0, **overrides}), seed=seed)
     for _ in range(weeks):
         m.step()
     return m
@@ -220,12 +238,15 @@ def test_loyalty_equals_the_numpy_rule(seed, K):
 @given(seed=st.integers(0, 2**32 - 1), K=st.sampled_from([1, 2, 3, 4, 7, 8, 9, 17, 50, 130, 300]),
        beta=st.sampled_from([0.0, 0.05, 1.0, 3.0, 40.0]))
 def test_logit_probabilities_equal_the_numpy_rule(seed, K, beta):
-    """Preferences of every magnitude (exp underflows to 0 in some rows), rows with nothing allowed."""
+    """Preferences of every magnitude (exp underflows to 0 in some rows), rows with nothing allowed, and NaN or
+    infinite values (a row holding one allowed gets no probability in both)."""
     rng = np.random.default_rng(seed)
     rows = int(rng.integers(1, 60))
     J = rng.normal(size=(rows, K)) * rng.choice([1e-3, 1.0, 30.0], (rows, K))
+    J[rng.random((rows, K)) < 0.03] = rng.choice([np.nan, np.inf, -np.inf])
     allowed = rng.random((rows, K)) < rng.choice([0.0, 0.3, 1.0], (rows, 1))
-    np.testing.assert_array_equal(logit_probabilities(J, beta, allowed), logit_reference(J, beta, allowed))
+    with np.errstate(all="ignore"):  # inf - inf and exp(inf) are the point of those rows
+        np.testing.assert_array_equal(logit_probabilities(J, beta, allowed), logit_reference(J, beta, allowed))
 
 
 @settings(max_examples=150, deadline=None)
@@ -238,3 +259,17 @@ def test_sample_rows_equals_the_numpy_draw(seed, K):
     weights[rng.random(rows) < 0.1] = 0.0
     u = np.where(rng.random(rows) < 0.1, rng.choice([0.0, np.nextafter(1.0, 0.0)], rows), rng.random(rows))
     np.testing.assert_array_equal(sample_rows(weights, u), sample_rows_reference(weights, u))
+
+
+@pytest.mark.parametrize("seats", [None, 3], ids=["every-provider", "shortlists-of-3"])
+@pytest.mark.parametrize("intensity", [0.5, 4.0, 60.0])
+def test_broker_picks_equal_the_numpy_rule(seats, intensity):
+    """Every broker's pick probabilities in a market after 30 weeks of learning, some providers full (not
+    eligible), rating every provider or shortlists."""
+    m = market(seed=6, **{"intermediaries.count": 3, "intermediaries.panel_size": seats})
+    m.refresh_shortlists()
+    eligible = np.random.default_rng(1).random(m.providers.n) < 0.7
+    args = (m.providers, m.prices, m.brokers, m.catalogue, eligible, intensity)
+    picks = pick_table(*args)
+    np.testing.assert_array_equal(picks.prob, pick_table_reference(*args))
+    assert (picks.prob > 0).any() and (picks.prob == 0).any()

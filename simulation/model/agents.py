@@ -21,9 +21,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config, ProviderConfig
+from simulation.model import kernels
 from simulation.model.codes import REGIONS, Kind, Mode, Region
 from simulation.model.ledger import Contract
-from simulation.model.market.choice import logit_probabilities
 from simulation.model.sourcing.policies import SourcingPolicy
 
 if TYPE_CHECKING:
@@ -277,9 +277,9 @@ class Intermediary(mesa.Agent):
             eligible: (rows, providers) which providers can be picked.
             intensity: logit intensity over relative cost.
         """
-        ref = np.where(eligible, cost_per_hour, np.inf).min(axis=1, keepdims=True)
-        ref = np.where(np.isfinite(ref) & (ref > 0), ref, 1.0)
-        return logit_probabilities(-(cost_per_hour / ref), intensity, eligible)
+        exponent = kernels.relative_cost_exponent(np.ascontiguousarray(cost_per_hour, np.float64),
+                                                  np.ascontiguousarray(eligible, np.bool_), float(intensity))
+        return kernels.normalise_rows(np.exp(exponent))  # the logit of -(cost / cheapest), in compiled passes
 
     @property
     def clients(self) -> tuple[int, ...]:

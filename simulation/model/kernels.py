@@ -129,14 +129,18 @@ def numpy_row_sum(x):
 @njit(cache=True)
 def logit_exponent(J, beta, allowed):
     """The logit's exponent per row: beta J less the row's largest allowed beta J (0 when none is allowed or it
-    is not finite), -inf where not allowed (for finite J)."""
+    is not finite), -inf where not allowed."""
     rows, K = J.shape
     out = np.empty((rows, K))
     for i in range(rows):
         top = -np.inf
         for k in range(K):
-            if allowed[i, k] and beta * J[i, k] > top:
-                top = beta * J[i, k]
+            if allowed[i, k]:
+                z = beta * J[i, k]
+                if z > top or z != z:  # a NaN wins, as in numpy's max
+                    top = z
+                if top != top:
+                    break
         if not np.isfinite(top):
             top = 0.0
         for k in range(K):
@@ -192,3 +196,51 @@ def loyalty(J, valid):
         total = numpy_row_sum(x)
         out[i] = numpy_row_sum(xx) / (total * total) if total > 0 else np.nan
     return out
+
+
+@njit(cache=True)
+def relative_cost_exponent(cost, eligible, intensity):
+    """A broker's logit exponent over relative cost, per row: ``intensity x -(cost / ref)``, ref the row's
+    cheapest eligible cost (1 when it is not finite and positive), less the row's largest such value, as
+    :func:`logit_exponent` does it; -inf where not eligible."""
+    rows, K = cost.shape
+    relative = np.empty((rows, K))
+    for i in range(rows):
+        ref = np.inf
+        for k in range(K):
+            if eligible[i, k] and (cost[i, k] < ref or cost[i, k] != cost[i, k]):  # a NaN wins, as in numpy's min
+                ref = cost[i, k]
+                if ref != ref:
+                    break
+        if not (np.isfinite(ref) and ref > 0):
+            ref = 1.0
+        for k in range(K):
+            relative[i, k] = -(cost[i, k] / ref)
+    return logit_exponent(relative, intensity, eligible)
+
+
+@njit(cache=True)
+def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coordination, provider_region, group_region,
+                   inhouse_cost, friction, learning, error_cost):
+    """Each broker's all-in cost per hour of each provider it rates, for every service and client group, and
+    whether the provider can be picked: (brokers x services x groups, seats) each. The cost is the provider's
+    spot price with the coordination cost for a client of the group's region (mean client factor 1), plus
+    friction and errors at the broker's quality estimate (``shortlists.rated_cost``, no client experience);
+    a provider can be picked if it sits in the seat, is active, is ``eligible`` and offers the service."""
+    B, V, G, P = panel.shape
+    cost = np.zeros((B * V * G, P))
+    offered = np.zeros((B * V * G, P), np.bool_)
+    for b in range(B):
+        for v in range(V):
+            for g in range(G):
+                row = (b * V + v) * G + g
+                for p in range(P):
+                    j = panel[b, v, g, p]
+                    j = j if j > 0 else 0
+                    cross = 1.0 if provider_region[j] != group_region[g] else 0.0
+                    price = spot_price[j] + coordination[j] * cross * 1.0
+                    nonprice = inhouse_cost[v] * (friction[v] * (1.0 - learning[v] * 0.0)
+                                                  + error_cost[v] * (1.0 - estimates[b, j]))
+                    cost[row, p] = price + nonprice
+                    offered[row, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
+    return cost, offered

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
 from simulation.model.agents import Intermediary
 from simulation.model.catalogue import Catalogue
 from simulation.model.market.choice import sample_rows
 from simulation.model.market.pricing import Prices
-from simulation.model.market.shortlists import GROUP_REGION, rated_cost
+from simulation.model.market.shortlists import GROUP_REGION
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -69,15 +70,13 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
         intensity: the brokers' logit intensity over relative cost.
     """
     panel = brokers.panels(len(catalogue), table.n)
-    n_brokers, n_services, n_groups, seats = panel.shape
-    member = np.maximum(panel, 0)
-    region = (np.arange(2) if n_groups == 2 else GROUP_REGION)[None, None, :, None]
-    quality = brokers.estimates(table.n)[np.arange(n_brokers)[:, None, None, None], member]
-    v = np.arange(n_services)[None, :, None, None]
-    cost = rated_cost(prices, catalogue, member, region, v, quality)  # (B, V, G, P)
-    offered = (panel >= 0) & table.active[member] & eligible[member] & table.offers[member, v]
-    prob = Intermediary.pick_distribution(cost.reshape(-1, seats), offered.reshape(-1, seats), intensity)
-    return Picks(panel, prob.reshape(cost.shape))
+    region = np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
+    cost, offered = kernels.broker_ratings(  # shortlists.rated_cost for every seat, (B x V x G, P)
+        panel, brokers.estimates(table.n), table.active, eligible, table.offers, prices.spot_price, prices.coordination,
+        prices.provider_region, region, catalogue.inhouse_cost, catalogue.friction, catalogue.learning,
+        catalogue.error_cost)
+    prob = Intermediary.pick_distribution(cost, offered, intensity)
+    return Picks(panel, prob.reshape(panel.shape))
 
 
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
