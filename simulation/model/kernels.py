@@ -244,3 +244,19 @@ def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coord
                     cost[row, p] = price + nonprice
                     offered[row, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
     return cost, offered
+
+
+@njit(cache=True)
+def cross_region_hours(provider, served, slot_region, coordination, provider_region, n_providers):
+    """On-call hours each provider served to clients in the other region, times each client's coordination
+    factor: ``np.bincount`` of those (slot, column) pairs in row-major order, skipping the pairs with no hours
+    (adding 0 changes no sum)."""
+    out = np.zeros(n_providers)
+    rows, K = provider.shape
+    for i in range(rows):
+        for k in range(K):
+            if served[i, k] != 0.0:
+                j = provider[i, k]
+                if provider_region[j] != slot_region[i]:
+                    out[j] += served[i, k] * coordination[i]
+    return out

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
+from simulation.model import kernels
 from simulation.model.agents import PROVIDER_CLASSES
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Kind, Region
@@ -53,9 +54,7 @@ def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: Contract
     used = market.served.copy()
     held = np.flatnonzero(book.active)
     used += np.bincount(book.provider[held], weights=fills.permanent[held], minlength=n)
-    cross = table.region[j] != slots.region[:, None]
-    factor = np.broadcast_to(slots.coordination[:, None], j.shape)
-    cross_hours = np.bincount(j[cross], weights=(fills.served * factor)[cross], minlength=n)
+    cross_hours = kernels.cross_region_hours(j, fills.served, slots.region, slots.coordination, table.region, n)
     held_cross = held[table.region[book.provider[held]] != slots.region[held]]
     cross_hours += np.bincount(book.provider[held_cross],
                                weights=fills.permanent[held_cross] * slots.coordination[held_cross], minlength=n)
