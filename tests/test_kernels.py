@@ -23,7 +23,7 @@ from simulation.model.market.choice import logit_probabilities, loyalty, sample_
 from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import pick_table
-from simulation.model.market.shortlists import GROUP_REGION, rated_cost
+from simulation.model.market.shortlists import GROUP_REGION, refresh_shortlists
 from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.spells import SpellTracker
 
@@ -93,6 +93,12 @@ def sample_rows_reference(weights, u):
     total = cdf[..., -1]
     pick = np.minimum((cdf <= (u * total)[:, None]).sum(axis=1), weights.shape[-1] - 1)
     return np.where(total > 0, pick, -1)
+
+
+def rated_cost(prices, catalogue, provider, region, v, quality):
+    """shortlists.rated_cost as numpy wrote it before the kernel (broadcast together)."""
+    return prices.for_client(provider, region) + nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v],
+                                                                catalogue.learning[v], 0.0, catalogue.error_cost[v], quality)
 
 
 def pick_table_reference(table, prices, brokers, catalogue, eligible, intensity):
@@ -300,3 +306,29 @@ def test_cross_region_hours_on_random_weeks_equal_the_numpy_ones(seed):
     args = (rng.integers(0, n, (rows, K)), served, rng.integers(0, 2, rows).astype(np.int8), rng.uniform(0.5, 3.0, rows),
             rng.integers(0, 2, n).astype(np.int8), n)
     np.testing.assert_array_equal(kernels.cross_region_hours(*args), cross_hours_reference(*args))
+
+
+def test_shortlists_rate_as_the_numpy_rule_and_keep_the_same_members():
+    """Every broker's ratings of every provider of a service, and the shortlists they give, as numpy gave them."""
+    m = market(seed=7, **{"intermediaries.count": 4, "intermediaries.panel_size": 3})
+    table, brokers, cat = m.providers, m.brokers, m.catalogue
+    quality, rows = brokers.estimates(table.n), np.arange(len(brokers))
+    for v in range(len(cat)):
+        cand = table.offering(v)
+        for region in (0, 1):
+            fast = kernels.shortlist_costs(rows, cand, region, v, quality, m.prices.spot_price, m.prices.coordination,
+                                           m.prices.provider_region, cat.inhouse_cost, cat.friction, cat.learning,
+                                           cat.error_cost)
+            np.testing.assert_array_equal(fast, rated_cost(m.prices, cat, cand, region, v, quality[rows[:, None], cand]))
+    before = brokers.panel.copy()
+    brokers.panel = np.full_like(before, -1)  # every group rated afresh, as after a change of size
+    refresh_shortlists(brokers, table, m.prices, cat, 3, m.week, m.cfg.firms.review_interval_weeks)
+    for v in range(len(cat)):
+        for g, (region, home) in enumerate(zip(GROUP_REGION, (False, True, False, True))):
+            offering = table.offering(v)
+            cand = offering[table.region[offering] == region] if home else offering
+            if len(cand) <= 3:
+                continue
+            cost = rated_cost(m.prices, cat, cand, region, v, quality[rows[:, None], cand])
+            expected = np.sort(cand[np.argpartition(cost, 2, axis=1)[:, :3]], axis=1)
+            np.testing.assert_array_equal(brokers.panel[:, v, g], expected)

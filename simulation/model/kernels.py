@@ -220,13 +220,23 @@ def relative_cost_exponent(cost, eligible, intensity):
 
 
 @njit(cache=True)
+def rated_cost(j, region, v, quality, spot_price, coordination, provider_region, inhouse_cost, friction, learning,
+               error_cost):
+    """A broker's all-in cost per hour of provider ``j`` for service ``v`` and a client in ``region``: the spot
+    price with the coordination cost (at the mean client factor, 1), plus friction and the cost of errors at
+    the broker's estimated ``quality`` (no client experience). The one rating of the brokers' picks and
+    shortlists."""
+    cross = 1.0 if provider_region[j] != region else 0.0
+    price = spot_price[j] + coordination[j] * cross * 1.0
+    return price + inhouse_cost[v] * (friction[v] * (1.0 - learning[v] * 0.0) + error_cost[v] * (1.0 - quality))
+
+
+@njit(cache=True)
 def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coordination, provider_region, group_region,
                    inhouse_cost, friction, learning, error_cost):
-    """Each broker's all-in cost per hour of each provider it rates, for every service and client group, and
-    whether the provider can be picked: (brokers x services x groups, seats) each. The cost is the provider's
-    spot price with the coordination cost for a client of the group's region (mean client factor 1), plus
-    friction and errors at the broker's quality estimate (``shortlists.rated_cost``, no client experience);
-    a provider can be picked if it sits in the seat, is active, is ``eligible`` and offers the service."""
+    """Each broker's :func:`rated_cost` of each provider it rates, for every service and client group, and
+    whether the provider can be picked: (brokers x services x groups, seats) each. A provider can be picked
+    if it sits in the seat, is active, is ``eligible`` and offers the service."""
     B, V, G, P = panel.shape
     cost = np.zeros((B * V * G, P))
     offered = np.zeros((B * V * G, P), np.bool_)
@@ -237,13 +247,24 @@ def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coord
                 for p in range(P):
                     j = panel[b, v, g, p]
                     j = j if j > 0 else 0
-                    cross = 1.0 if provider_region[j] != group_region[g] else 0.0
-                    price = spot_price[j] + coordination[j] * cross * 1.0
-                    nonprice = inhouse_cost[v] * (friction[v] * (1.0 - learning[v] * 0.0)
-                                                  + error_cost[v] * (1.0 - estimates[b, j]))
-                    cost[row, p] = price + nonprice
+                    cost[row, p] = rated_cost(j, group_region[g], v, estimates[b, j], spot_price, coordination,
+                                              provider_region, inhouse_cost, friction, learning, error_cost)
                     offered[row, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
     return cost, offered
+
+
+@njit(cache=True)
+def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coordination, provider_region, inhouse_cost,
+                    friction, learning, error_cost):
+    """(brokers, candidates): each broker's :func:`rated_cost` of each candidate provider of service ``v`` for a
+    client in ``region``."""
+    cost = np.empty((len(brokers), len(candidates)))
+    for r in range(len(brokers)):
+        for c in range(len(candidates)):
+            j = candidates[c]
+            cost[r, c] = rated_cost(j, region, v, estimates[brokers[r], j], spot_price, coordination, provider_region,
+                                    inhouse_cost, friction, learning, error_cost)
+    return cost
 
 
 @njit(cache=True)

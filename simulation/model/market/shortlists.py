@@ -4,7 +4,7 @@ A broker rating every provider of a service costs brokers x providers per pick, 
 square of ``run.scale``. In a large market each broker keeps, per service and client group (client
 region, and whether the client's work must stay in it), the providers it rates cheapest
 (docs/ODD.md, Section 7.13). The shortlists live in :class:`BrokerBook` (``panel``); this module keeps
-them and holds the one rating both they and the picks (:func:`routing.pick_table`) use.
+them, rating providers by :func:`kernels.rated_cost`, the rating the picks (:func:`routing.pick_table`) use too.
 
 Legend: ``b`` brokers, ``v`` services, ``g`` client groups, ``j`` provider rows.
 """
@@ -12,12 +12,11 @@ Legend: ``b`` brokers, ``v`` services, ``g`` client groups, ``j`` provider rows.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from simulation.config import Config, scaled
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.market.pricing import Prices
-from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.providers import ProviderTable
 
@@ -36,15 +35,6 @@ def broker_panel_size(cfg: Config) -> int:
     p = cfg.providers
     providers = scaled(p.bpo_count, cfg.run.scale) + scaled(p.kpo_count, cfg.run.scale)
     return 0 if providers <= PANEL_AUTO_PROVIDERS else PANEL_AUTO_SIZE
-
-
-def rated_cost(prices: Prices, catalogue: Catalogue, provider: NDArray, region: NDArray | int, v: NDArray | int,
-               quality: NDArray) -> NDArray[np.float64]:
-    """A broker's all-in cost per hour of ``provider`` for service ``v`` and a client in ``region``: the price
-    with coordination at the mean client factor, plus friction and errors at the broker's estimated
-    ``quality`` (broadcast together)."""
-    return prices.for_client(provider, region) + nonprice_cost(catalogue.inhouse_cost[v], catalogue.friction[v],
-                                                                catalogue.learning[v], 0.0, catalogue.error_cost[v], quality)
 
 
 def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices, catalogue: Catalogue, seats: int,
@@ -76,6 +66,8 @@ def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices
                 continue
             rows = np.flatnonzero(due | stale[:, v, g])
             if len(rows):
-                cost = rated_cost(prices, catalogue, cand, region, v, quality[rows[:, None], cand])
+                cost = kernels.shortlist_costs(rows, cand, region, v, quality, prices.spot_price, prices.coordination,
+                                               prices.provider_region, catalogue.inhouse_cost, catalogue.friction,
+                                               catalogue.learning, catalogue.error_cost)
                 best = np.argpartition(cost, seats - 1, axis=1)[:, :seats]
                 panel[rows, v, g] = np.sort(cand[best], axis=1)
