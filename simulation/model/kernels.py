@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def onboarding_beyond_shortage(s, known, last_worked, provider, experience, quality_estimate, slot_service, slot_region,
                                slot_coordination, fee, c, spot_price, coordination, provider_region, friction, learning,
                                error_cost, onboarding_weeks, week, memory, shortage_factor):
@@ -45,7 +45,7 @@ def onboarding_beyond_shortage(s, known, last_worked, provider, experience, qual
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def record_spell_week(open_, provider, start, last, volume, spend, channel, week, s, k, worked_provider,
                       worked_volume, worked_spend, worked_channel):
     """One form's week of work for distinct (slot, column) pairs, in place on that form's (slots, K) arrays:
@@ -68,7 +68,7 @@ def record_spell_week(open_, provider, start, last, volume, spend, channel, week
     return new
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
     """The week's work per (slot, column) pair: on-call hours and spend, plus, in the column of a slot's running
     contract (``contract_k``, -1 without one), the permanent hours delivered and paid. Returns the pairs with
@@ -94,7 +94,7 @@ def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
     return s, k, hours_out, paid_out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def numpy_row_sum(x):
     """The sum of a contiguous row, added in the order numpy's ``sum(axis=-1)`` adds it (its pairwise summation:
     one by one below 8 values, eight running sums combined in pairs up to 128, halves above), so that a
@@ -126,7 +126,7 @@ def numpy_row_sum(x):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def logit_exponent(J, beta, allowed):
     """The logit's exponent per row: beta J less the row's largest allowed beta J (0 when none is allowed or it
     is not finite), -inf where not allowed."""
@@ -148,7 +148,7 @@ def logit_exponent(J, beta, allowed):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def normalise_rows(w):
     """Each row of non-negative weights divided by its sum (numpy's sum); rows summing to 0 stay 0."""
     rows, K = w.shape
@@ -161,7 +161,7 @@ def normalise_rows(w):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def inverse_cdf_rows(weights, u):
     """Per row, the index whose cumulative weight (numpy's cumsum) first exceeds ``u`` times the row's total
     (the last index at most); -1 where the total is not positive."""
@@ -181,7 +181,7 @@ def inverse_cdf_rows(weights, u):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def loyalty(J, valid):
     """y = sum J^2 / (sum J)^2 per row over the valid, positive preferences (``np.maximum(J, 0)``); NaN where
     they sum to zero."""
@@ -198,7 +198,7 @@ def loyalty(J, valid):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def relative_cost_exponent(cost, eligible, intensity):
     """A broker's logit exponent over relative cost, per row: ``intensity x -(cost / ref)``, ref the row's
     cheapest eligible cost (1 when it is not finite and positive), less the row's largest such value, as
@@ -219,7 +219,7 @@ def relative_cost_exponent(cost, eligible, intensity):
     return logit_exponent(relative, intensity, eligible)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def rated_cost(j, region, v, quality, spot_price, coordination, provider_region, inhouse_cost, friction, learning,
                error_cost):
     """A broker's all-in cost per hour of provider ``j`` for service ``v`` and a client in ``region``: the spot
@@ -231,7 +231,7 @@ def rated_cost(j, region, v, quality, spot_price, coordination, provider_region,
     return price + inhouse_cost[v] * (friction[v] * (1.0 - learning[v] * 0.0) + error_cost[v] * (1.0 - quality))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coordination, provider_region, group_region,
                    inhouse_cost, friction, learning, error_cost):
     """Each broker's :func:`rated_cost` of each provider it rates, for every service and client group, and
@@ -253,7 +253,7 @@ def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coord
     return cost, offered
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coordination, provider_region, inhouse_cost,
                     friction, learning, error_cost):
     """(brokers, candidates): each broker's :func:`rated_cost` of each candidate provider of service ``v`` for a
@@ -267,7 +267,7 @@ def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coord
     return cost
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def cross_region_hours(provider, served, slot_region, coordination, provider_region, n_providers):
     """On-call hours each provider served to clients in the other region, times each client's coordination
     factor: ``np.bincount`` of those (slot, column) pairs in row-major order, skipping the pairs with no hours
