@@ -45,124 +45,44 @@ import platform
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 TARGET_MS = 100.0
-START_TIMEOUT_S = 300
 
-MEASURE_JS = """week => { window.__t0 = performance.now(); window.__t1 = null; window.__tc = null; window.__tv = null;
-    document.addEventListener('click', () => { window.__tc = performance.now(); }, {capture: true, once: true});
-    new MutationObserver((m, obs) => { const el = document.querySelector('.outsim-status');
-        if (el && el.innerText.startsWith('Week ' + week + ' ')) { window.__t1 = performance.now(); obs.disconnect(); }
-    }).observe(document.body, {subtree: true, childList: true, characterData: true});
-    new MutationObserver(m => { if (m.some(r => r.target.closest && r.target.closest('svg, .vega-embed')))
-        window.__tv = performance.now(); }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
-TIMES_JS = "() => [window.__t1 - window.__t0, window.__t1 - window.__tc, window.__tv === null ? null : window.__tv - window.__tc]"
+sys.path.insert(0, str(ROOT / "tests"))
+from dashboard_driver import CHROMIUM, open_page, serve_dashboard, set_firms, step_times  # noqa: E402 (after the path)
 
 
-def start_server(out: Path) -> tuple[subprocess.Popen, str, Any]:
-    """``python -m simulation.app.cli`` on a free loopback port, as the browser test starts it; waits for the page."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(out / "server.log", "w")  # noqa: SIM115 (open for the server's whole life)
-    proc = subprocess.Popen([sys.executable, "-m", "simulation.app.cli", "--port", str(port), "--out", str(out / "saved")],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"outsim app exited with {proc.returncode}:\n{(out / 'server.log').read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return proc, url, log
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"outsim app did not answer within {START_TIMEOUT_S} s")
-        time.sleep(0.5)
-
-
-def set_firms(pg, firms: int) -> None:
-    """Move the firms slider with the keyboard until its label shows ``firms`` (each press confirmed by the server)."""
-    box = ".outsim-param-firms"
-    thumb, label = pg.locator(f"{box} [role=slider]"), pg.locator(box)
-
-    def value() -> int:
-        return int(re.search(r"Client firms: ([\d,]+) firms", label.inner_text()).group(1).replace(",", ""))
-
-    thumb.focus()
-    deadline = time.monotonic() + 120
-    while (now := value()) != firms and time.monotonic() < deadline:
-        thumb.press("ArrowRight" if now < firms else "ArrowLeft")
-        for _ in range(50):
-            pg.wait_for_timeout(100)
-            if value() != now:
-                break
-    if value() != firms:
-        raise SystemExit(f"could not set the firms slider to {firms}")
-
-
-def step_ms(pg, week: int, settle_ms: int = 0) -> tuple[float, float, float | None]:
-    """Click Step; milliseconds until the status line shows ``week``, measured in the page from just before
-    Playwright's click (as the browser test measures) and from the click event itself, and, when waiting
-    ``settle_ms`` after the step (0: the next click follows at once, as in the browser test), until the
-    charts' last change in that time."""
-    pg.evaluate(MEASURE_JS, week)
-    pg.get_by_role("button", name="Step").click()
-    pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week {week} of")).wait_for()  # as the browser test waits
-    pg.wait_for_function("() => window.__t1 !== null")
-    if settle_ms:
-        pg.wait_for_timeout(settle_ms)
-    test, click, charts = pg.evaluate(TIMES_JS)
-    return test, click, charts
+        return s.getsockname()[1]
 
 
 def browser_times(firms: int, warmup: int, steps: int, screenshot: Path | None, settle_ms: int = 0) -> list[tuple]:
-    """:func:`step_ms` of ``steps`` Step clicks after ``warmup`` untimed ones, in a fresh server and browser."""
+    """:func:`dashboard_driver.step_times` of ``steps`` Step clicks after ``warmup`` untimed ones, in a fresh
+    server and browser."""
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="outsim-bench-app-") as tmp:
-        proc, url, log = start_server(Path(tmp))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-                pg = browser.new_page(viewport={"width": 1440, "height": 2300})
-                pg.set_default_timeout(60_000)
-                errors: list[str] = []
-                pg.on("pageerror", lambda exc: errors.append(str(exc)))
-                pg.goto(url)
-                pg.locator(".outsim-status").get_by_text("Week 0").wait_for()
-                set_firms(pg, firms)
-                pg.get_by_role("button", name="Reset").click()
-                pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week 0 of .* {firms} firms")).wait_for()
-                times = [step_ms(pg, week, settle_ms) for week in range(1, warmup + steps + 1)][warmup:]
-                if screenshot is not None:
-                    pg.wait_for_timeout(1500)
-                    pg.screenshot(path=str(screenshot), full_page=True)
-                browser.close()
-                if errors:
-                    print(f"WARNING: JavaScript errors on the page: {errors}")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+    with tempfile.TemporaryDirectory(prefix="outsim-bench-app-") as tmp, serve_dashboard(Path(tmp), free_port()) as url:
+        with sync_playwright() as p, open_page(p, url) as (pg, errors):
+            set_firms(pg, firms)
+            pg.get_by_role("button", name="Reset").click()
+            pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week 0 of .* {firms} firms")).wait_for()
+            times = [step_times(pg, week, settle_ms) for week in range(1, warmup + steps + 1)][warmup:]
+            if screenshot is not None:
+                pg.wait_for_timeout(1500)
+                pg.screenshot(path=str(screenshot), full_page=True)
+        if errors:
+            print(f"WARNING: JavaScript errors on the page: {errors}")
     return times
 
 

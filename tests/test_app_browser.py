@@ -11,19 +11,10 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-START_TIMEOUT_S = 300  # the first start fetches the page's browser libraries with npm (about 25 MB)
+from dashboard_driver import CHROMIUM, ROOT, drive_slider, open_page, serve_dashboard, set_firms, step_times
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
@@ -35,48 +26,17 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 def server(tmp_path_factory, free_port):
     """`python -m simulation.app.cli` on a free loopback port; yields (url, save folder); always terminated."""
     tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 (open for the server's whole life, closed below)
-    proc = subprocess.Popen([sys.executable, "-m", "simulation.app.cli", "--port", str(port), "--out", str(tmp / "saved")],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"outsim app exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"outsim app did not answer within {START_TIMEOUT_S} s:\n{(tmp / 'server.log').read_text()}")
-            time.sleep(0.5)
-        yield url, tmp / "saved"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+        with serve_dashboard(tmp, free_port()) as url:
+            yield url, tmp / "saved"
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1440, "height": 2300})
-        pg.set_default_timeout(60_000)
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.goto(server[0])
-        pg.locator(".outsim-status").get_by_text("Week 0").wait_for()
-        yield pg, errors
-        browser.close()
+    with sync_api.sync_playwright() as p, open_page(p, server[0]) as opened:
+        yield opened
 
 
 def _status(pg) -> str:
@@ -85,41 +45,7 @@ def _status(pg) -> str:
 
 def _step_and_time(pg, week: int) -> float:
     """Click Step and return the milliseconds, measured in the page, until the status line shows ``week``."""
-    pg.evaluate("""week => { window.__t0 = performance.now(); window.__t1 = null;
-        new MutationObserver((m, obs) => { const el = document.querySelector('.outsim-status');
-            if (el && el.innerText.startsWith('Week ' + week + ' ')) { window.__t1 = performance.now(); obs.disconnect(); }
-        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""", week)
-    pg.get_by_role("button", name="Step").click()
-    pg.locator(".outsim-status").get_by_text(re.compile(rf"^Week {week} of")).wait_for()
-    pg.wait_for_function("() => window.__t1 !== null")
-    return pg.evaluate("() => window.__t1 - window.__t0")
-
-
-def _drive_slider(pg, box: str, pattern: str, target: int) -> None:
-    """Move the slider inside ``box`` with the keyboard until its label (matched by ``pattern``) shows ``target``.
-
-    Each key press is confirmed by the server's re-rendered label before the next, so no press is lost
-    to a round trip in flight.
-    """
-    thumb, label = pg.locator(f"{box} [role=slider]"), pg.locator(box)
-
-    def value() -> int:
-        return int(re.search(pattern, label.inner_text()).group(1).replace(",", ""))
-
-    thumb.focus()
-    thumb.press("Home")
-    deadline = time.monotonic() + 60
-    while (now := value()) != target and time.monotonic() < deadline:
-        thumb.press("ArrowRight" if now < target else "ArrowLeft")
-        for _ in range(50):  # up to 5 s for the server to confirm the press
-            pg.wait_for_timeout(100)
-            if value() != now:
-                break
-    assert value() == target, f"could not set the slider in {box} to {target}"
-
-
-def _set_firms(pg, firms: int) -> None:
-    _drive_slider(pg, ".outsim-param-firms", r"Client firms: ([\d,]+) firms", firms)
+    return step_times(pg, week)[0]
 
 
 def test_step_slider_reset_and_save(page, server, tmp_path):
@@ -143,7 +69,7 @@ def test_step_slider_reset_and_save(page, server, tmp_path):
     pg.wait_for_timeout(1200)
     assert _status(pg) == paused, "the model should stop when paused"
 
-    _set_firms(pg, 500)
+    set_firms(pg, 500)
     pg.get_by_text("Changed: firms").wait_for()
     pg.get_by_role("button", name="Reset").click()
     pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 0 of")).wait_for()
@@ -163,7 +89,7 @@ def test_step_slider_reset_and_save(page, server, tmp_path):
 def test_page_update_time_at_baseline_size(page, tmp_path):
     """With the baseline's 1,000 firms, a Step click updates the whole page in well under a second (budget ~200 ms)."""
     pg, errors = page
-    _set_firms(pg, 1000)
+    set_firms(pg, 1000)
     pg.get_by_role("button", name="Reset").click()
     pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 0 of .* 1000 firms")).wait_for()
     times = [_step_and_time(pg, week) for week in range(1, 13)]
@@ -172,7 +98,7 @@ def test_page_update_time_at_baseline_size(page, tmp_path):
           f"(first two {times[0]:.0f}, {times[1]:.0f} ms)")
     (tmp_path / "update_ms.json").write_text(json.dumps({"median": median, "all": times}))
     assert median < 1000, f"a page update took {median:.0f} ms (median); the budget is about 200 ms"
-    _drive_slider(pg, ".outsim-render-interval", r"screen update: (\d+)", 20)  # for a picture with some history
+    drive_slider(pg, ".outsim-render-interval", r"screen update: (\d+)", 20)  # for a picture with some history
     pg.get_by_role("button", name="Step").click()
     pg.locator(".outsim-status").get_by_text(re.compile(r"^Week 32 of")).wait_for()
     pg.set_viewport_size({"width": 1440, "height": 2400})  # the whole page, decision trail included
