@@ -150,7 +150,7 @@ def test_update_preferences_exact(J0, data, gamma):
     """J is updated in place to exactly (1 - gamma) J + payoff."""
     payoff = data.draw(hnp.arrays(np.float64, J0.shape, elements=st.floats(0.0, 5.0)))
     J = J0.copy()
-    ret = update_preferences(J, payoff, gamma)
+    ret = update_preferences(J, payoff.ravel(), gamma, at=np.nonzero(np.ones(J0.shape, bool)))
     assert ret is None
     np.testing.assert_array_equal(J, (1.0 - gamma) * J0 + payoff)
 
@@ -159,15 +159,15 @@ def test_update_preferences_exact(J0, data, gamma):
        st.data(), st.floats(1e-6, 1.0))
 @settings(max_examples=200, deadline=None)
 def test_update_preferences_at_some_pairs_equals_the_dense_update(J0, data, gamma):
-    """Payoffs given at distinct pairs only update J exactly as the full matrix with zeros elsewhere."""
+    """Payoffs given at distinct pairs update J exactly as the full matrix with zeros elsewhere would."""
     worked = data.draw(hnp.arrays(np.bool_, J0.shape))
     s, k = np.nonzero(worked)
     values = data.draw(hnp.arrays(np.float64, len(s), elements=st.floats(0.0, 5.0)))
     dense = np.zeros_like(J0)
     dense[s, k] = values
-    J, expected = J0.copy(), J0.copy()
+    J = J0.copy()
     update_preferences(J, values, gamma, at=(s, k))
-    update_preferences(expected, dense, gamma)
+    expected = (1.0 - gamma) * J0 + dense
     np.testing.assert_array_equal(J, expected)
     np.testing.assert_array_equal(J[~worked], (1.0 - gamma) * J0[~worked])
 
@@ -175,16 +175,15 @@ def test_update_preferences_at_some_pairs_equals_the_dense_update(J0, data, gamm
 def test_update_preferences_worked_example():
     """gamma = 0.1: J = [1, 0] with payoff [0.5, 1] becomes [1.4, 1.0]."""
     J = np.array([[1.0, 0.0]])
-    update_preferences(J, np.array([[0.5, 1.0]]), 0.1)
+    update_preferences(J, np.array([0.5, 1.0]), 0.1, at=(np.array([0, 0]), np.array([0, 1])))
     np.testing.assert_allclose(J, [[1.4, 1.0]], rtol=1e-15)
 
 
 def test_update_preferences_converges_to_payoff_over_gamma():
     """A constant payoff pi repeated many weeks drives J to its fixed point pi / gamma."""
     J = np.zeros((1, 2))
-    payoff = np.array([[0.5, 0.0]])
     for _ in range(400):
-        update_preferences(J, payoff, 0.1)
+        update_preferences(J, np.array([0.5]), 0.1, at=(np.array([0]), np.array([0])))  # no work in column 1
     # The remaining gap is (pi / gamma) * 0.9**400 ~ 5 * 5e-19, far below 1e-12.
     np.testing.assert_allclose(J, [[5.0, 0.0]], atol=1e-12)
 

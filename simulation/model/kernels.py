@@ -17,6 +17,20 @@ from numba import njit
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def client_price(j, client_region, client_factor, spot_price, coordination, provider_region):
+    """``Prices.for_client`` for one provider and client: the spot price, plus the coordination cost times the
+    client's factor when they sit in different regions."""
+    cross = 1.0 if provider_region[j] != client_region else 0.0
+    return spot_price[j] + coordination[j] * cross * client_factor
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def nonprice(c, friction, learning, experience, error, quality):
+    """``sourcing.costs.nonprice_cost`` for one hour: friction cut by experience, plus the cost of errors."""
+    return c * (friction * (1.0 - learning * experience) + error * (1.0 - quality))
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def onboarding_beyond_shortage(s, known, last_worked, provider, experience, quality_estimate, slot_service, slot_region,
                                slot_coordination, fee, c, spot_price, coordination, provider_region, friction, learning,
                                error_cost, onboarding_weeks, week, memory, shortage_factor):
@@ -35,12 +49,11 @@ def onboarding_beyond_shortage(s, known, last_worked, provider, experience, qual
         for k in range(K):
             if not known[i, k] or week - last_worked[i, k] <= memory:
                 continue
-            j = provider[i, k]
-            cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
-            price = (spot_price[j] + coordination[j] * cross * slot_coordination[i]) * (1.0 + fee[r])
+            price = client_price(provider[i, k], slot_region[i], slot_coordination[i], spot_price, coordination,
+                                 provider_region) * (1.0 + fee[r])
             E = experience[i, k]
-            nonprice = ci * (friction[v] * (1.0 - learning[v] * E) + error_cost[v] * (1.0 - quality_estimate[i, k]))
-            hour = price + nonprice + onboarding_weeks[v] * ci * (1.0 - E)
+            hour = (price + nonprice(ci, friction[v], learning[v], E, error_cost[v], quality_estimate[i, k])
+                    + onboarding_weeks[v] * ci * (1.0 - E))
             out[r, k] = hour > shortage_factor * ci
     return out
 
@@ -167,15 +180,14 @@ def inverse_cdf_rows(weights, u):
     (the last index at most); -1 where the total is not positive."""
     rows, n = weights.shape
     out = np.empty(rows, np.int64)
+    cdf = np.empty(n)
     for i in range(rows):
-        total = 0.0
+        cdf[0] = weights[i, 0]
+        for k in range(1, n):
+            cdf[k] = cdf[k - 1] + weights[i, k]
+        total, count = cdf[n - 1], 0
         for k in range(n):
-            total = weights[i, 0] if k == 0 else total + weights[i, k]
-        x = u[i] * total
-        count, cdf = 0, 0.0
-        for k in range(n):
-            cdf = weights[i, 0] if k == 0 else cdf + weights[i, k]
-            if cdf <= x:
+            if cdf[k] <= u[i] * total:
                 count += 1
         out[i] = min(count, n - 1) if total > 0 else -1
     return out
@@ -226,9 +238,8 @@ def rated_cost(j, region, v, quality, spot_price, coordination, provider_region,
     price with the coordination cost (at the mean client factor, 1), plus friction and the cost of errors at
     the broker's estimated ``quality`` (no client experience). The one rating of the brokers' picks and
     shortlists."""
-    cross = 1.0 if provider_region[j] != region else 0.0
-    price = spot_price[j] + coordination[j] * cross * 1.0
-    return price + inhouse_cost[v] * (friction[v] * (1.0 - learning[v] * 0.0) + error_cost[v] * (1.0 - quality))
+    return (client_price(j, region, 1.0, spot_price, coordination, provider_region)
+            + nonprice(inhouse_cost[v], friction[v], learning[v], 0.0, error_cost[v], quality))
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

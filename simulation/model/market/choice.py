@@ -16,8 +16,8 @@ from simulation.model import kernels
 
 def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
-    allowed = np.broadcast_to(allowed, np.shape(J))
-    w = np.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta), allowed))  # exp(-inf) = 0
+    w = np.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta),
+                                      np.ascontiguousarray(allowed, np.bool_)))  # exp(-inf) = 0
     return kernels.normalise_rows(w)
 
 
@@ -36,14 +36,11 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
 
 
 def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float,
-                       at: tuple[NDArray, NDArray] | None = None) -> None:
-    """In place: J <- (1 - gamma) J + payoff. ``payoff`` has J's shape, or, with ``at`` = (rows, columns) of
-    distinct pairs, holds those pairs' payoffs only (0 elsewhere: no work, no payoff)."""
+                       at: tuple[NDArray, NDArray]) -> None:
+    """In place: J <- (1 - gamma) J + payoff, the payoffs given for the distinct (row, column) pairs ``at`` that
+    did work (0 elsewhere: no work, no payoff)."""
     J *= 1.0 - gamma
-    if at is None:
-        J += payoff
-    else:
-        J[at] += payoff
+    J[at] += payoff
 
 
 def loyalty(J: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:

@@ -20,9 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
-from simulation.model import kernels
 from simulation.model.market import routing
 from simulation.model.market.choice import logit_probabilities, sample_rows
 from simulation.model.market.pricing import Prices

@@ -71,7 +71,7 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
     """
     panel = brokers.panels(len(catalogue), table.n)
     region = np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
-    cost, offered = kernels.broker_ratings(  # shortlists.rated_cost for every seat, (B x V x G, P)
+    cost, offered = kernels.broker_ratings(  # kernels.rated_cost of every seat, (B x V x G, P)
         panel, brokers.estimates(table.n), table.active, eligible, table.offers, prices.spot_price, prices.coordination,
         prices.provider_region, region, catalogue.inhouse_cost, catalogue.friction, catalogue.learning,
         catalogue.error_cost)

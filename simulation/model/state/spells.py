@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from simulation.model import kernels
 from simulation.model.codes import Channel, Form, labels
-from simulation.model.kernels import record_spell_week
 
 FORMS = labels(Form)  # ("on_call", "permanent"): the form codes of the tracker's first axis
 
@@ -40,8 +40,8 @@ class SpellTracker:
                spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
         """Add a week of work for distinct (slot, column) pairs; returns which pairs opened a new spell."""
         f = int(form)
-        return record_spell_week(self.open[f], self.provider[f], self.start[f], self.last[f], self.volume[f],
-                                 self.spend[f], self.channel[f], week, s, k, provider, volume, spend, channel)
+        return kernels.record_spell_week(self.open[f], self.provider[f], self.start[f], self.last[f], self.volume[f],
+                                         self.spend[f], self.channel[f], week, s, k, provider, volume, spend, channel)
 
     def close_idle(self, week: int) -> None:
         """End on-call spells that have had no work for more than ``gap`` weeks."""
