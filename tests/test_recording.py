@@ -241,13 +241,17 @@ def test_one_firms_decision_trail_is_its_rows_of_the_held_table():
         log.set_realised(rows[:2], rng.random(2), np.array([4, 5]))
     for taken in (0, 9):
         log.take(taken)
-        table = log.to_frame()
+        before = {firm: [log.for_firm(firm), log.for_firm(firm, last=2)] for firm in range(4)}  # batch by batch
+        table = log.to_frame()  # merges the batches into one
         for firm in range(4):
             expected = table[table["firm_id"] == firm].to_dict("records")
             trail = log.for_firm(firm)
             assert len(trail) == len(expected) and (firm == 3 or expected)  # firm 3 never reviewed
+            latest = log.for_firm(firm, last=2)
+            assert len(latest) == min(2, len(expected)) and log.for_firm(firm, last=0) == []
             if expected:  # records hold NaN (realised costs not known yet): compare as tables
-                pd.testing.assert_frame_equal(pd.DataFrame(trail), pd.DataFrame(expected))
+                for got, want in ((trail, expected), (latest, expected[-2:]), *zip(before[firm], (expected, expected[-2:]))):
+                    pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(want))
 
 
 @pytest.mark.slow

@@ -179,24 +179,23 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataF
         forms.append(np.zeros(len(s), np.int64))
         hours.append(fills.served[slots[s], k])
     edges = _edge_hours(*(np.concatenate(parts) for parts in (firm_ids, provider_ids, forms, hours)))
-    firms = pd.DataFrame({"side": "firm", "id": pick.astype(int), "group": model.firms.size_class()[pick],
-                          "region": [REGIONS[r] for r in model.firms.region[pick]],
-                          "label": [f"firm {i}" for i in pick], "labelled": True})
     t = model.providers
     used = np.unique(edges["provider_id"].to_numpy(dtype=np.int64))
     used = used[np.lexsort((used, t.region[used], t.kind[used]))]
-    provs = pd.DataFrame({"side": "provider", "id": used.astype(int),
-                          "group": [KINDS[t.kind[j]].upper() for j in used],
-                          "region": [REGIONS[t.region[j]] for j in used],
-                          "label": [f"P{j} {KINDS[t.kind[j]].upper()} {REGIONS[t.region[j]][:3]}" for j in used],
-                          "labelled": len(used) <= LABEL_LIMIT})
-    rows = network_rows(len(firms), len(provs))
-    firms["y"], provs["y"] = _spread(len(firms), rows), _spread(len(provs), rows)
-    firms["x"], provs["x"] = 0.0, 1.0
-    nodes = pd.concat([firms, provs], ignore_index=True)
-    nodes["node"] = nodes["side"].str[0] + nodes["id"].astype(str)
-    edges["y_firm"] = edges["firm_id"].map(dict(zip(firms["id"], firms["y"]))).astype(float)
-    edges["y_provider"] = edges["provider_id"].map(dict(zip(provs["id"], provs["y"]))).astype(float)
+    n_f, n_p = len(pick), len(used)
+    rows = network_rows(n_f, n_p)
+    y_firm, y_provider = np.full(len(sizes), np.nan), np.full(t.n, np.nan)
+    y_firm[pick], y_provider[used] = _spread(n_f, rows), _spread(n_p, rows)
+    kind, region = [KINDS[k].upper() for k in t.kind[used]], [REGIONS[r] for r in t.region[used]]
+    nodes = pd.DataFrame({  # one table, firms then providers (built at once: concatenating frames costs more)
+        "side": ["firm"] * n_f + ["provider"] * n_p, "id": np.r_[pick, used].astype(int),
+        "group": [*model.firms.size_class()[pick].tolist(), *kind],
+        "region": [*(REGIONS[r] for r in model.firms.region[pick]), *region],
+        "label": [*(f"firm {i}" for i in pick), *(f"P{j} {k} {r[:3]}" for j, k, r in zip(used, kind, region))],
+        "labelled": [True] * n_f + [n_p <= LABEL_LIMIT] * n_p, "y": np.r_[y_firm[pick], y_provider[used]],
+        "x": np.r_[np.zeros(n_f), np.ones(n_p)], "node": [*(f"f{i}" for i in pick), *(f"p{j}" for j in used)]})
+    edges["y_firm"] = y_firm[edges["firm_id"].to_numpy(dtype=np.int64)]
+    edges["y_provider"] = y_provider[edges["provider_id"].to_numpy(dtype=np.int64)]
     return nodes, edges
 
 
@@ -251,7 +250,7 @@ def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.Data
             "price (cu/h)"]
     if not model.decisions.enabled or not 0 <= firm_id < len(model.firm_agents):
         return pd.DataFrame(columns=cols)
-    rows = model.firm_agents[firm_id].decision_trail()[-n:][::-1] if n > 0 else []
+    rows = model.firm_agents[firm_id].decision_trail(n)[::-1] if n > 0 else []
     out = []
     for r in rows:
         costs = {OPTION_LABELS[o]: float(r[f"cost_{o}"]) for o in OPTIONS}

@@ -82,9 +82,10 @@ class Firm(mesa.Agent):
         rows = self.slots if service is None else np.array([self.slot(service)])
         self.model.assign_policy(policy, rows)
 
-    def decision_trail(self) -> list[dict]:
-        """Every sourcing review of this firm so far: the options compared, their costs and the choice."""
-        return self.model.decisions.for_firm(self.firm_id)
+    def decision_trail(self, last: int | None = None) -> list[dict]:
+        """Every sourcing review of this firm so far (the ``last`` latest, if given), oldest first: the options
+        compared, their costs and the choice."""
+        return self.model.decisions.for_firm(self.firm_id, last)
 
 
 class TableColumn:

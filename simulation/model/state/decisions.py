@@ -154,10 +154,29 @@ class DecisionLog:
         cols = self._held()
         return self.frame(None if cols is None else {c: v.copy() if c in REALISED else v for c, v in cols.items()})
 
-    def for_firm(self, firm_id: int) -> list[dict]:
-        """Every review of one firm so far (still held), oldest first, as one dict per review."""
-        cols = self._held()
-        if cols is None:
+    def for_firm(self, firm_id: int, last: int | None = None) -> list[dict]:
+        """Every review of one firm so far (still held), oldest first, as one dict per review; only the ``last``
+        latest, if given. Reads the batches newest first and stops once it has them, building no table."""
+        found: list[tuple[dict[str, np.ndarray], NDArray[np.intp], int]] = []
+        end, count = self.rows - self.first, 0
+        for batch in reversed(self._batches):
+            if last is not None and count >= last:
+                break
+            start = end - len(batch["week"])
+            mine = np.flatnonzero(batch["firm_id"] == firm_id)
+            if len(mine):
+                found.append((batch, mine, start))
+                count += len(mine)
+            end = start
+        if not found:
             return []
-        mine = np.flatnonzero(cols["firm_id"] == firm_id)
-        return self.frame({c: v[mine] for c, v in cols.items()}).to_dict("records")
+        realised = {"realised_weekly_cost": self._realised, "realised_weeks": self._realised_weeks}
+        columns = {}
+        for c in (*COLUMNS, *REALISED):
+            values = np.concatenate([realised[c][start + mine] if c in realised else batch[c][mine]
+                                     for batch, mine, start in reversed(found)])
+            if c in self.categories:  # a label, as decisions.parquet's categorical column gives it
+                values = np.array([*self.categories[c], np.nan], dtype=object)[np.where(values < 0, -1, values)]
+            columns[c] = values.tolist()
+        rows = [dict(zip(columns, row)) for row in zip(*columns.values())]
+        return rows if last is None else rows[max(len(rows) - last, 0):] if last > 0 else []
