@@ -241,7 +241,7 @@ def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int
                          if math.isfinite(top[f"permanent_share_{k}"]))
     status = (f"<b>Week {top['week']}</b> of {m.cfg.run.steps}  ·  {top['firms']} firms  ·  {top['active_providers']} "
               f"active providers  ·  {top['active_contracts']} permanent contracts  ·  permanent share {kinds or 'n/a'}"
-              f"  ·  mean loyalty y {_num(top['loyalty_mean'], '.2f')}  ·  demand level {_num(top['demand_level'], '.2f')}")
+              f"  ·  mean loyalty y {_num(top['loyalty_mean'], '.2f')} (all firm-services)  ·  demand level {_num(top['demand_level'], '.2f')}")
     solara.HTML(tag="div", unsafe_innerHTML=status, classes=["outsim-status"], style="font-size: 15px; margin: 4px 0 8px")
     if top["week"] == 0:
         solara.Info("Week 0: the market is set up but nothing has happened yet. Press STEP (one week) or the play "
@@ -259,7 +259,8 @@ def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int
               "unmet (red), for BPO and KPO services.",
               children=[figure("shares", shares=shares.assign(order=shares["form"].map(order)))])
         Panel("Loyalty of firm-services (y)", f"{loyal['searchers']} searchers (y < 0.5), {loyal['mixed']} mixed, "
-              f"{loyal['loyal']} loyal (y >= 0.8) of {loyal['n']} that buy outside; mean y {_num(loyal['mean'], '.2f')}.",
+              f"{loyal['loyal']} loyal (y >= 0.8) of {loyal['n']} that buy outside; their mean y "
+              f"{_num(loyal['mean'], '.2f')} (the status line's is over all firm-services, in-house ones too).",
               children=[figure("loyalty", hist=hist, uniform=uniform.dropna())])
         Panel("Prices paid by form and kind", "What firms pay per hour of work, fees included: on-call (light) "
               "and permanent (dark), BPO (green) and KPO (purple).",
