@@ -292,3 +292,84 @@ def cross_region_hours(provider, served, slot_region, coordination, provider_reg
                 if provider_region[j] != slot_region[i]:
                     out[j] += served[i, k] * coordination[i]
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def max0(x):
+    """``np.maximum(x, 0.0)`` for one value, as numpy compares: NaN stays NaN, -0.0 becomes 0.0."""
+    return x if (x > 0.0 or x != x) else 0.0
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def clip01(x):
+    """``np.clip(x, 0.0, 1.0)`` for one value, as numpy compares: NaN stays NaN and -0.0 stays -0.0."""
+    x = x if (x >= 0.0 or x != x) else 0.0
+    return x if (x <= 1.0 or x != x) else 1.0
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def delivered_quality(reliability, load_excess, experience, learning, noise, overload_loss):
+    """Quality in [0, 1] of one pair's work: base reliability, raised by client experience (up to the service's
+    learning strength), lowered by overload, plus noise."""
+    return clip01(reliability + (1.0 - reliability) * learning * experience - overload_loss * load_excess + noise)
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def on_time_share(load_excess, experience, learning, late_base_rate, overload_lateness):
+    """Share of one pair's hours delivered on time: base lateness (cut by client experience) plus overload delays."""
+    return clip01(1.0 - (late_base_rate * (1.0 - learning * experience) + overload_lateness * load_excess))
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability, slot_service, c, demand, served,
+                    last_worked, quality_estimate, experience, team_slots, team_k, learning, friction, error_cost,
+                    onboarding_weeks, week, memory, p):
+    """The week's work per distinct (slot, column) pair ``s``, ``k`` (its hours, what it paid and its quality
+    noise): the provider, quality, on-time share, non-price cost per hour, onboarding cost and the payoff
+    the firm learns from; per slot, the non-price and onboarding costs; in place, the quality estimates
+    and the relationship-specific experience (which fades everywhere, grows a little with on-call work
+    and more under a dedicated team: ``team_slots`` with their contracts' columns ``team_k``).
+
+    ``p`` holds, in order: overload threshold, overload quality loss, base late rate, overload lateness,
+    pool rotation, shortage penalty factor, EPS, quality estimate weight, learning rate per week, on-call
+    learning fraction, experience decay per week. Written as outcomes.py wrote it in numpy, operation for
+    operation (tests/test_kernels.py keeps that numpy as the reference).
+    """
+    threshold, loss, late, lateness, rotation, avoided, eps, weight, rate, on_call, decay = p
+    n, S = len(s), len(c)
+    j_out, payoff = np.empty(n, np.int64), np.empty(n)
+    quality, on_time, nonprice_hour, onboarding = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    nonprice_slot, onboarding_slot, worked = np.zeros(S), np.zeros(S), np.empty(n)
+    for r in range(n):
+        i, col = s[r], k[r]
+        j, v, E, ci = provider[i, col], slot_service[i], experience[i, col], c[i]
+        worked[r] = E
+        load = max0(utilization[j] - threshold)
+        quality[r] = delivered_quality(reliability[j], load, E, learning[v], noise[r], loss)
+        on_time[r] = on_time_share(load, E, learning[v], late, lateness)
+        nonprice_hour[r] = nonprice(ci, friction[v], learning[v], E, error_cost[v], quality[r] * on_time[r])
+        weeks = onboarding_weeks[v]
+        if week - last_worked[i, col] > memory:  # (re)opened: the whole handover; else the pool's rotation
+            onboarding[r] = weeks * hours[r] * ci * (1.0 - E)
+        else:
+            onboarding[r] = served[i, col] * (rotation * weeks * ci * (1.0 - E))
+        d = demand[i]
+        share = hours[r] / (d if (d >= eps or d != d) else eps)
+        payoff[r] = share * (avoided - (paid[r] / hours[r] + nonprice_hour[r] + onboarding[r] / hours[r]) / ci)
+        quality_estimate[i, col] += weight * (quality[r] * on_time[r] - quality_estimate[i, col])
+        nonprice_slot[i] += nonprice_hour[r] * hours[r]
+        onboarding_slot[i] += onboarding[r]
+        j_out[r] = j
+    team = np.empty(len(team_slots))
+    for t in range(len(team_slots)):
+        team[t] = experience[team_slots[t], team_k[t]]
+    fade = 1.0 - decay
+    for i in range(S):
+        for col in range(experience.shape[1]):
+            experience[i, col] *= fade
+    pool = rate * on_call
+    for r in range(n):
+        experience[s[r], k[r]] += pool * (1.0 - worked[r])
+    for t in range(len(team_slots)):
+        experience[team_slots[t], team_k[t]] = team[t] + rate * (1.0 - team[t])
+    return j_out, quality, on_time, nonprice_hour, onboarding, payoff, nonprice_slot, onboarding_slot

@@ -24,13 +24,12 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.config import Config, ProviderConfig
+from simulation.config import Config
 from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Form, Kind, Mode, Region
 from simulation.model.market.choice import loyalty, update_preferences
 from simulation.model.market.fulfilment import EPS, Fills
-from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -38,19 +37,6 @@ from simulation.model.state.slots import FirmSlots
 from simulation.model.state.spells import SpellTracker
 
 QUALITY_ESTIMATE_WEIGHT = 0.2  # weight of this week's effective quality in a firm's running estimate
-
-
-def delivered_quality(reliability: NDArray, load_excess: NDArray, experience: NDArray, learning: NDArray,
-                      noise: NDArray, p: ProviderConfig) -> NDArray[np.float64]:
-    """Quality in [0, 1]: base reliability, raised by client experience, lowered by overload, plus noise."""
-    q = reliability + (1.0 - reliability) * learning * experience - p.overload_quality_loss * load_excess
-    return np.clip(q + noise, 0.0, 1.0)
-
-
-def on_time_share(load_excess: NDArray, experience: NDArray, learning: NDArray, p: ProviderConfig) -> NDArray[np.float64]:
-    """Share of the hours delivered on time: base lateness (cut by client experience) plus overload delays."""
-    late = p.late_base_rate * (1.0 - learning * experience) + p.overload_lateness * load_excess
-    return np.clip(1.0 - late, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -66,6 +52,10 @@ class WorkDone:
     on_time: NDArray[np.float64]
     nonprice: NDArray[np.float64]  # friction and error cost per hour, at the effective quality delivered
     inhouse_cost: NDArray[np.float64]  # the firm's own cost per hour of the work
+    onboarding: NDArray[np.float64]  # knowledge transfer the work cost the firm this week (cu)
+    payoff: NDArray[np.float64]  # what the firm learns from it (preference units)
+    nonprice_per_slot: NDArray[np.float64]  # nonprice x hours, added up per slot (over all slots)
+    onboarding_per_slot: NDArray[np.float64]  # onboarding added up per slot (over all slots)
 
 
 @dataclass(frozen=True)
@@ -104,9 +94,8 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
         non-price costs, onboarding, shortage and management; the decision audit's data) and what
         providers delivered to it.
     """
-    done, under_contract = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng)
-    onboarding = _onboarding(done, fills, slots, catalogue, week, cfg)
-    _learn(done, under_contract, fills, slots, book, catalogue, cfg, inhouse_cost, onboarding)
+    done = _work_done(fills, slots, book, table, catalogue, cfg, inhouse_cost, rng, week)
+    update_preferences(slots.preference, done.payoff, cfg.choice.gamma, at=(done.slot, done.column))
     if len(brokers):
         via = slots.channel[done.slot] == Channel.BROKER
         brokers.learn(slots.broker[done.slot][via], done.provider[via], (done.quality * done.on_time)[via],
@@ -115,7 +104,7 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
     slots.last_worked[done.slot, done.column] = week
     _update_estimates(fills, slots, cfg)
     switch = _track_main_providers(fills, slots)
-    costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost, onboarding)
+    costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost)
     return _totals(done, fills, slots, book, table, catalogue, costs, switch), SlotOutcomes(done, costs, table, len(slots))
 
 
@@ -167,85 +156,49 @@ class SlotOutcomes:
         return self._per_slot(self._done.hours * (self._region[self._done.provider] == Region.OFFSHORE))
 
 
-def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray,
-               onboarding: NDArray) -> SlotCosts:
+def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray) -> SlotCosts:
     """Each slot's realised cost of the week, by component."""
-    n = len(slots)
     direct = np.where(book.active, book.channel, slots.channel) == Channel.DIRECT
     managed = direct & ((slots.mode == Mode.ON_CALL) | book.active)
     return SlotCosts(
         payments=fills.spend.sum(axis=1) + fills.permanent_paid,
-        nonprice=np.bincount(done.slot, weights=done.nonprice * done.hours, minlength=n),
-        onboarding=np.bincount(done.slot, weights=onboarding, minlength=n),
+        nonprice=done.nonprice_per_slot,
+        onboarding=done.onboarding_per_slot,
         management=np.where(managed, cfg.firms.direct_management_cost_per_week, 0.0),
         shortage=fills.unmet * cfg.firms.shortage_penalty_factor * c,
         staff=np.where(slots.mode == Mode.IN_HOUSE, slots.inhouse_staff * c, 0.0))
 
 
 def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, catalogue: Catalogue,
-               cfg: Config, c: NDArray, rng: np.random.Generator) -> tuple[WorkDone, NDArray[np.intp]]:
-    """Work per used pair and its quality; also returns the slots under a running contract."""
+               cfg: Config, c: NDArray, rng: np.random.Generator, week: int) -> WorkDone:
+    """Work per used pair, its quality and cost, and what the firm learns from it, in one compiled pass
+    (:func:`kernels.learn_from_work`): quality estimates and experience are updated in place.
+
+    Quality and on-time delivery worsen with overload and improve with client experience. The onboarding a
+    pair costs: the whole knowledge transfer when the provider works for the client for the first time, or
+    after more than ``firms.knowledge_memory_weeks`` weeks without; else the share ``contracts.pool_rotation``
+    of its on-call hours handed to pool staff new to the client. The payoff of a provider's work is the
+    cost it saved the firm against leaving the work undone (the shortage penalty, the alternative at the
+    moment of buying), net of price, non-price costs and onboarding: a provider that served well earns a
+    positive preference and ranks above one never tried (J = 0); one the firm had to onboard starts lower.
+    A dedicated team learns the client; without one, experience fades and the shared pool's on-call work
+    adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
+    """
     s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent, fills.permanent_paid,
                                              EPS)  # book.k is -1 without a running contract
-    j = slots.provider[s, k]
-    p = cfg.providers
-    load = np.maximum(table.utilization[j] - p.overload_threshold, 0.0)
-    noise = p.quality_noise_sd * rng.standard_normal(len(j))
-    v = slots.service[s]
-    E = slots.experience[s, k]
-    quality = delivered_quality(table.reliability[j], load, E, catalogue.learning[v], noise, p)
-    on_time = on_time_share(load, E, catalogue.learning[v], p)
-    nonprice = nonprice_cost(c[s], catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
-                             quality * on_time)  # late work costs the firm as much as faulty work
-    return WorkDone(s, k, j, hours, paid, quality, on_time, nonprice, c[s]), np.flatnonzero(book.active)
-
-
-def _learn(done: WorkDone, under_contract: NDArray, fills: Fills, slots: FirmSlots, book: ContractBook,
-           catalogue: Catalogue, cfg: Config, c: NDArray, onboarding: NDArray) -> None:
-    """Preferences, quality estimates and relationship-specific experience after the week's work.
-
-    The payoff of a provider's work is the cost it saved the firm against leaving the work undone (the
-    shortage penalty, the alternative at the moment of buying), net of price, non-price costs and
-    onboarding. A provider that served well therefore earns a positive preference, ranks above one the
-    firm has never tried (J = 0), and a provider the firm had to onboard this week starts lower.
-    """
-    s, k = done.slot, done.column
-    share = done.hours / np.maximum(fills.demand[s], EPS)
-    avoided = cfg.firms.shortage_penalty_factor
-    payoff = share * (avoided - (done.paid / done.hours + done.nonprice + onboarding / done.hours) / c[s])
-    update_preferences(slots.preference, payoff, cfg.choice.gamma, at=(s, k))
-    q = done.quality * done.on_time
-    slots.quality_estimate[s, k] += QUALITY_ESTIMATE_WEIGHT * (q - slots.quality_estimate[s, k])
-
-    # A dedicated team learns the client. Without one, experience fades, and the shared pool's on-call work
-    # adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
-    # Written pair by pair, with no full-size temporaries: E fades everywhere, worked pairs add the pool's
-    # learning (from the week's starting E), team pairs learn instead.
-    learning_rate = cfg.contracts.learning_rate_per_week
-    E = slots.experience
-    team_k = book.k[under_contract]
-    E_worked, E_team = E[s, k], E[under_contract, team_k]
-    E *= 1.0 - cfg.contracts.experience_decay_per_week
-    E[s, k] += learning_rate * cfg.contracts.on_call_learning_fraction * (1.0 - E_worked)
-    E[under_contract, team_k] = E_team + learning_rate * (1.0 - E_team)
-
-
-def _onboarding(done: WorkDone, fills: Fills, slots: FirmSlots, catalogue: Catalogue, week: int,
-                cfg: Config) -> NDArray[np.float64]:
-    """Onboarding cost of the week, per used pair.
-
-    A provider must be onboarded (a knowledge transfer, in proportion to the work handed over and to what
-    it does not know of the client yet) when it works for the client for the first time, or after more
-    than ``firms.knowledge_memory_weeks`` weeks without. A provider that knows the client still hands
-    ``contracts.pool_rotation`` of its on-call hours to pool staff new to the client.
-    """
-    opened = week - slots.last_worked[done.slot, done.column] > cfg.firms.knowledge_memory_weeks
-    experience = slots.experience[done.slot, done.column]
-    weeks = catalogue.onboarding_weeks[slots.service[done.slot]]
-    full = weeks * done.hours * done.inhouse_cost * (1.0 - experience)
-    on_call = fills.served[done.slot, done.column]
-    handover = on_call * pool_handover_cost(done.inhouse_cost, weeks, experience, cfg.contracts.pool_rotation)
-    return np.where(opened, full, handover)
+    p, contracts = cfg.providers, cfg.contracts
+    noise = p.quality_noise_sd * rng.standard_normal(len(s))
+    team = np.flatnonzero(book.active)
+    params = (p.overload_threshold, p.overload_quality_loss, p.late_base_rate, p.overload_lateness,
+              contracts.pool_rotation, cfg.firms.shortage_penalty_factor, EPS, QUALITY_ESTIMATE_WEIGHT,
+              contracts.learning_rate_per_week, contracts.on_call_learning_fraction, contracts.experience_decay_per_week)
+    j, quality, on_time, nonprice, onboarding, payoff, nonprice_slot, onboarding_slot = kernels.learn_from_work(
+        s, k, hours, paid, noise, slots.provider, table.utilization, table.reliability, slots.service, c, fills.demand,
+        fills.served, slots.last_worked, slots.quality_estimate, slots.experience, team, book.k[team],
+        catalogue.learning, catalogue.friction, catalogue.error_cost, catalogue.onboarding_weeks, week,
+        cfg.firms.knowledge_memory_weeks, tuple(float(x) for x in params))
+    return WorkDone(s, k, j, hours, paid, quality, on_time, nonprice, c[s], onboarding, payoff, nonprice_slot,
+                    onboarding_slot)
 
 
 def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, week: int) -> None:
