@@ -59,55 +59,6 @@ def onboarding_beyond_shortage(s, known, last_worked, provider, experience, qual
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def record_spell_week(open_, provider, start, last, volume, spend, channel, week, s, k, worked_provider,
-                      worked_volume, worked_spend, worked_channel):
-    """One form's week of work for distinct (slot, column) pairs, in place on that form's (slots, K) arrays:
-    a pair without an open spell opens one (provider, start, channel, zero totals), then every pair adds the
-    week's volume and spend and moves its last week. Returns which pairs opened a spell."""
-    new = np.zeros(len(s), np.bool_)
-    for r in range(len(s)):
-        i, c = s[r], k[r]
-        if not open_[i, c]:
-            new[r] = True
-            open_[i, c] = True
-            provider[i, c] = worked_provider[r]
-            start[i, c] = week
-            volume[i, c] = 0.0
-            spend[i, c] = 0.0
-            channel[i, c] = worked_channel[r]
-        last[i, c] = week
-        volume[i, c] += worked_volume[r]
-        spend[i, c] += worked_spend[r]
-    return new
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
-    """The week's work per (slot, column) pair: on-call hours and spend, plus, in the column of a slot's running
-    contract (``contract_k``, -1 without one), the permanent hours delivered and paid. Returns the pairs with
-    more than ``eps`` hours in row-major order (as ``np.nonzero`` gives them), their hours and what they paid."""
-    rows, K = served.shape
-    count = 0
-    for i in range(rows):
-        for c in range(K):
-            hours = served[i, c] + permanent[i] if c == contract_k[i] else served[i, c]
-            if hours > eps:
-                count += 1
-    s, k = np.empty(count, np.int64), np.empty(count, np.int64)
-    hours_out, paid_out = np.empty(count), np.empty(count)
-    n = 0
-    for i in range(rows):
-        for c in range(K):
-            under_contract = c == contract_k[i]
-            hours = served[i, c] + permanent[i] if under_contract else served[i, c]
-            if hours > eps:
-                s[n], k[n], hours_out[n] = i, c, hours
-                paid_out[n] = spend[i, c] + permanent_paid[i] if under_contract else spend[i, c]
-                n += 1
-    return s, k, hours_out, paid_out
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def numpy_row_sum(x):
     """The sum of a contiguous row, added in the order numpy's ``sum(axis=-1)`` adds it (its pairwise summation:
     one by one below 8 values, eight running sums combined in pairs up to 128, halves above), so that a

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
-from simulation.model import kernels
+from simulation.model import kernels, kernels_bookkeeping
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Form, Kind, Mode, Region
 from simulation.model.market.choice import loyalty, update_preferences
@@ -156,7 +156,8 @@ class SlotOutcomes:
         return self._per_slot(self._done.hours * (self._region[self._done.provider] == Region.OFFSHORE))
 
 
-def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config, c: NDArray) -> SlotCosts:
+def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config,
+               c: NDArray) -> SlotCosts:
     """Each slot's realised cost of the week, by component."""
     direct = np.where(book.active, book.channel, slots.channel) == Channel.DIRECT
     managed = direct & ((slots.mode == Mode.ON_CALL) | book.active)
@@ -184,8 +185,8 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
     A dedicated team learns the client; without one, experience fades and the shared pool's on-call work
     adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
     """
-    s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent, fills.permanent_paid,
-                                             EPS)  # book.k is -1 without a running contract
+    s, k, hours, paid = kernels_bookkeeping.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
+                                                         fills.permanent_paid, EPS)  # book.k: -1 without a contract
     p, contracts = cfg.providers, cfg.contracts
     noise = p.quality_noise_sd * rng.standard_normal(len(s))
     team = np.flatnonzero(book.active)
@@ -202,14 +203,11 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
 
 
 def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: SpellTracker, week: int) -> None:
-    """Record the week's on-call and permanent work in the relationship spells."""
-    s, k = np.nonzero(fills.served > EPS)
-    spells.record(week, Form.ON_CALL, s, k, slots.provider[s, k], fills.served[s, k], fills.spend[s, k],
-                  slots.channel[s])
+    """Record the week's on-call and permanent work in the relationship spells, and end idle on-call spells."""
+    spells.record_on_call(week, fills.served, fills.spend, slots.provider, slots.channel, EPS)
     held = np.flatnonzero(book.active)
     spells.record(week, Form.PERMANENT, held, book.k[held], book.provider[held], fills.permanent[held],
                   fills.permanent_paid[held], book.channel[held].astype(np.int8))
-    spells.close_idle(week)
 
 
 def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config) -> None:

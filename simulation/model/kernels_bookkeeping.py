@@ -1,0 +1,91 @@
+"""Compiled kernels of the week's bookkeeping (numba): the spells of work and the week's worked pairs.
+
+Like simulation/model/kernels.py (whose rules they follow: the same operations in the same order as the
+numpy they replaced, compiled on first use and cached on disk), but with no helper shared with it, so
+numba's on-disk cache, which notices changes only in a kernel's own file, never holds a stale copy.
+tests/test_kernels.py checks each bit for bit against that numpy.
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def record_spell_week(open_, provider, start, last, volume, spend, channel, week, s, k, worked_provider,
+                      worked_volume, worked_spend, worked_channel):
+    """One form's week of work for distinct (slot, column) pairs, in place on that form's (slots, K) arrays:
+    a pair without an open spell opens one (provider, start, channel, zero totals), then every pair adds the
+    week's volume and spend and moves its last week. Returns which pairs opened a spell."""
+    new = np.zeros(len(s), np.bool_)
+    for r in range(len(s)):
+        i, c = s[r], k[r]
+        if not open_[i, c]:
+            new[r] = True
+            open_[i, c] = True
+            provider[i, c] = worked_provider[r]
+            start[i, c] = week
+            volume[i, c] = 0.0
+            spend[i, c] = 0.0
+            channel[i, c] = worked_channel[r]
+        last[i, c] = week
+        volume[i, c] += worked_volume[r]
+        spend[i, c] += worked_spend[r]
+    return new
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def record_on_call_week(open_, provider, start, last, volume, spend, channel, week, served, paid, slot_provider,
+                        slot_channel, eps, gap):
+    """:func:`record_spell_week` for the on-call form, over every (slot, column) pair with more than ``eps`` hours
+    ``served`` (what it ``paid``; provider and channel from the slots), in one pass that also finds the open
+    spells idle for more than ``gap`` weeks. Returns those (slots, columns) in row-major order."""
+    rows, K = served.shape
+    idle_s, idle_k = np.empty(rows * K, np.int64), np.empty(rows * K, np.int64)
+    n = 0
+    for i in range(rows):
+        for c in range(K):
+            if served[i, c] > eps:
+                if not open_[i, c]:
+                    open_[i, c] = True
+                    provider[i, c] = slot_provider[i, c]
+                    start[i, c] = week
+                    volume[i, c] = 0.0
+                    spend[i, c] = 0.0
+                    channel[i, c] = slot_channel[i]
+                last[i, c] = week
+                volume[i, c] += served[i, c]
+                spend[i, c] += paid[i, c]
+            elif open_[i, c] and week - last[i, c] > gap:
+                idle_s[n], idle_k[n] = i, c
+                n += 1
+    return idle_s[:n].copy(), idle_k[:n].copy()
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
+    """The week's work per (slot, column) pair: on-call hours and spend, plus, in the column of a slot's running
+    contract (``contract_k``, -1 without one), the permanent hours delivered and paid. Returns the pairs with
+    more than ``eps`` hours in row-major order (as ``np.nonzero`` gives them), their hours and what they paid."""
+    rows, K = served.shape
+    count = 0
+    for i in range(rows):
+        for c in range(K):
+            hours = served[i, c] + permanent[i] if c == contract_k[i] else served[i, c]
+            if hours > eps:
+                count += 1
+    s, k = np.empty(count, np.int64), np.empty(count, np.int64)
+    hours_out, paid_out = np.empty(count), np.empty(count)
+    n = 0
+    for i in range(rows):
+        for c in range(K):
+            under_contract = c == contract_k[i]
+            hours = served[i, c] + permanent[i] if under_contract else served[i, c]
+            if hours > eps:
+                s[n], k[n], hours_out[n] = i, c, hours
+                paid_out[n] = spend[i, c] + permanent_paid[i] if under_contract else spend[i, c]
+                n += 1
+    return s, k, hours_out, paid_out
