@@ -346,3 +346,19 @@ def test_shortlists_rate_as_the_numpy_rule_and_keep_the_same_members():
             cost = rated_cost(m.prices, cat, cand, region, v, quality[rows[:, None], cand])
             expected = np.sort(cand[np.argpartition(cost, 2, axis=1)[:, :3]], axis=1)
             np.testing.assert_array_equal(brokers.panel[:, v, g], expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_committed_hours_equal_the_numpy_sum(seed):
+    """Random books (none active, all active, providers past the count asked for) and a running market's book."""
+    rng = np.random.default_rng(seed)
+    rows, n = int(rng.integers(0, 300)), int(rng.integers(0, 20))
+    contract_id = np.where(rng.random(rows) < rng.random(), rng.integers(0, 10**6, rows), -1)
+    provider, reserved = rng.integers(0, n + 3, rows), rng.exponential(40.0, rows)
+    for book, count in ((SimpleNamespace(contract_id=contract_id, provider=provider, reserved=reserved), n),
+                        (small_market().contracts, small_market().providers.n)):
+        act = book.contract_id >= 0
+        expected = np.bincount(book.provider[act], weights=book.reserved[act], minlength=count)
+        got = kernels_bookkeeping.committed_hours(book.contract_id, book.provider, book.reserved, count)
+        np.testing.assert_array_equal(got, expected)

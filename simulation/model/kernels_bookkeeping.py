@@ -89,3 +89,18 @@ def worked_pairs(served, spend, contract_k, permanent, permanent_paid, eps):
                 paid_out[n] = spend[i, c] + permanent_paid[i] if under_contract else spend[i, c]
                 n += 1
     return s, k, hours_out, paid_out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def committed_hours(contract_id, provider, reserved, n_providers):
+    """``np.bincount(provider[active], weights=reserved[active], minlength=n_providers)`` where a slot's contract is
+    active when its ``contract_id`` is not negative: the hours reserved per provider, added in slot order."""
+    size = n_providers
+    for i in range(len(contract_id)):
+        if contract_id[i] >= 0 and provider[i] >= size:
+            size = provider[i] + 1
+    out = np.zeros(size)
+    for i in range(len(contract_id)):
+        if contract_id[i] >= 0:
+            out[provider[i]] += reserved[i]
+    return out

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from simulation.model import kernels_bookkeeping
 from simulation.model.codes import Channel, Form, Mode
 from simulation.model.ledger import (STATUS_AFTER, VALID_TRANSITIONS, Contract, ContractEvent, ContractEventKind,
                                      ContractStatus, next_status)
@@ -64,9 +65,8 @@ class ContractBook:
         return self.contract_id >= 0
 
     def committed(self, n_providers: int) -> NDArray[np.float64]:
-        """Reserved hours per provider under active contracts."""
-        act = self.active
-        return np.bincount(self.provider[act], weights=self.reserved[act], minlength=n_providers)
+        """Reserved hours per provider under active contracts (one compiled pass)."""
+        return kernels_bookkeeping.committed_hours(self.contract_id, self.provider, self.reserved, n_providers)
 
     def contract(self, slot: int) -> Contract | None:
         """Current terms of a slot's contract as a value object."""
