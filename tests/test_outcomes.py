@@ -18,7 +18,10 @@ from simulation.model.kernels import clip01, max0
 from simulation.model.kernels import delivered_quality as kernel_quality
 from simulation.model.kernels import on_time_share as kernel_on_time
 from simulation.model.market.fulfilment import EPS
-from simulation.model.market.outcomes import QUALITY_ESTIMATE_WEIGHT, WorkDone, _work_done
+from simulation.model.codes import Channel, Kind
+from simulation.model.market.choice import loyalty
+from simulation.model.market.outcomes import (QUALITY_ESTIMATE_WEIGHT, OutcomeTotals, WorkDone, _totals, _work_done,
+                                              slot_costs)
 from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
 
 from conftest import BASELINE, SMALL
@@ -164,3 +167,54 @@ def _market_state():
 def running_market():
     """A small seeded market in its 25th week, with its arrays copied (each test may overwrite them)."""
     return copy.deepcopy(_market_state())
+
+
+def totals_reference(done, fills, slots, book, table, catalogue, costs, switch):
+    """outcomes._totals as numpy wrote it before the kernel."""
+    hours, paid = done.hours, done.paid
+    kpo = (catalogue.kind[slots.service] == Kind.KPO)[done.slot]
+    cross = table.region[done.provider] != slots.region[done.slot]
+    broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
+        book.channel == Channel.BROKER, fills.permanent, 0.0)
+    y = loyalty(slots.preference, slots.known)
+    bought = fills.on_call > EPS
+    outsourced = costs.payments.sum() + costs.nonprice.sum() + costs.onboarding.sum() + costs.management.sum()
+    some = hours.sum() > 0
+    return OutcomeTotals(
+        quality=float(np.average(done.quality, weights=hours)) if some else float("nan"),
+        on_time=float(np.average(done.on_time, weights=hours)) if some else float("nan"),
+        offshore_volume=hours[cross].sum(), broker_volume=broker_hours.sum(),
+        hours_bpo=hours[~kpo].sum(), hours_kpo=hours[kpo].sum(), spend_bpo=paid[~kpo].sum(), spend_kpo=paid[kpo].sum(),
+        permanent_hours_paid=book.reserved[book.active].sum(),
+        loyalty_mean=float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"), switch_rate=switch,
+        loyalty_on_call=float(np.nanmean(y[bought])) if np.isfinite(y[bought]).any() else float("nan"),
+        onboarding_costs=float(costs.onboarding.sum()), management_costs=float(costs.management.sum()),
+        outsourced_cost=float(outsourced), outsourced_inhouse_cost=float((done.inhouse_cost * hours).sum()),
+        unmet_cost=float(costs.shortage.sum()))
+
+
+@pytest.mark.parametrize("case", ["as run", "no work", "no on-call buyer", "no preference", "some NaN"])
+def test_the_week_totals_are_the_numpy_sums(case):
+    """The kernel's sums equal numpy's bit for bit, also without any work, buyer or learnt preference."""
+    m = running_market()
+    c = m.inhouse_cost_per_slot()
+    done = _work_done(m.fills, m.slots, m.contracts, m.providers, m.catalogue, m.cfg, c, np.random.default_rng(1),
+                      m.week)
+    if case == "no work":
+        done = WorkDone(*(x[:0] if x.shape == done.hours.shape else x for x in astuple_shallow(done)))
+    elif case == "no on-call buyer":
+        m.fills = replace(m.fills, on_call=np.zeros_like(m.fills.on_call))
+    elif case == "no preference":
+        m.slots.preference[:] = 0.0
+    elif case == "some NaN":
+        m.slots.preference[::7, 0] = np.nan
+    costs = slot_costs(done, m.fills, m.slots, m.contracts, m.cfg, c)
+    args = (done, m.fills, m.slots, m.contracts, m.providers, m.catalogue, costs, 0.25)
+    got, expected = astuple_shallow(_totals(*args)), astuple_shallow(totals_reference(*args))
+    np.testing.assert_array_equal(np.array(got, float).view(np.int64), np.array(expected, float).view(np.int64))
+    assert (case in ("as run", "some NaN")) == all(np.isfinite(got)) and len(got) == len(fields(OutcomeTotals))
+
+
+def astuple_shallow(record) -> tuple:
+    """A dataclass's field values, not copied (dataclasses.astuple deep-copies arrays)."""
+    return tuple(getattr(record, f.name) for f in fields(record))

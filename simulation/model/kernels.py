@@ -324,3 +324,47 @@ def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability
     for t in range(len(team_slots)):
         experience[team_slots[t], team_k[t]] = team[t] + rate * (1.0 - team[t])
     return j_out, quality, on_time, nonprice_hour, onboarding, payoff, nonprice_slot, onboarding_slot
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _picked_sum(x, pick):
+    """``x[pick].sum()`` in numpy's order."""
+    out = np.empty(len(x))
+    n = 0
+    for i in range(len(x)):
+        if pick[i]:
+            out[n] = x[i]
+            n += 1
+    return numpy_row_sum(out[:n])
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _nanmean(x, pick):
+    """``np.nanmean(x[pick])`` if any of them is finite, else NaN (as outcomes.py asks it)."""
+    values = np.empty(len(x))
+    n = count = 0
+    finite = False
+    for i in range(len(x)):
+        if pick[i]:
+            v = x[i]
+            finite = finite or np.isfinite(v)
+            values[n] = 0.0 if v != v else v
+            count += 0 if v != v else 1
+            n += 1
+    return numpy_row_sum(values[:n]) / count if finite else np.nan
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def outcome_sums(hours, paid, quality, on_time, inhouse_cost, kpo, cross, broker_hours, reserved, held, y, bought):
+    """The week's outcome totals that outcomes._totals adds up, each as numpy adds it (pairwise, in its order):
+    hours, hours-weighted quality and on-time share (NaN without hours), offshore hours, broker hours, BPO and
+    KPO hours and spend, reserved hours of running contracts, mean loyalty of all and of on-call buyers
+    (NaN when none is finite) and the in-house cost of the hours bought."""
+    total = numpy_row_sum(hours)
+    quality_mean = numpy_row_sum(quality * hours) / total if total > 0 else np.nan
+    on_time_mean = numpy_row_sum(on_time * hours) / total if total > 0 else np.nan
+    bpo = ~kpo
+    return (total, quality_mean, on_time_mean, _picked_sum(hours, cross), numpy_row_sum(broker_hours),
+            _picked_sum(hours, bpo), _picked_sum(hours, kpo), _picked_sum(paid, bpo), _picked_sum(paid, kpo),
+            _picked_sum(reserved, held), _nanmean(y, np.ones(len(y), np.bool_)), _nanmean(y, bought),
+            numpy_row_sum(inhouse_cost * hours))

@@ -234,24 +234,20 @@ def _track_main_providers(fills: Fills, slots: FirmSlots) -> float:
 
 def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable,
             catalogue: Catalogue, costs: SlotCosts, switch: float) -> OutcomeTotals:
-    hours, paid = done.hours, done.paid
     kpo = (catalogue.kind[slots.service] == Kind.KPO)[done.slot]
     cross = table.region[done.provider] != slots.region[done.slot]
     broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
         book.channel == Channel.BROKER, fills.permanent, 0.0)
-    y = loyalty(slots.preference, slots.known)
-    bought = fills.on_call > EPS
+    (_, quality, on_time, offshore, broker, hours_bpo, hours_kpo, spend_bpo, spend_kpo, reserved, loyalty_mean,
+     loyalty_on_call, inhouse) = kernels.outcome_sums(done.hours, done.paid, done.quality, done.on_time,
+                                                      done.inhouse_cost, kpo, cross, broker_hours, book.reserved,
+                                                      book.active, loyalty(slots.preference, slots.known),
+                                                      fills.on_call > EPS)
     outsourced = costs.payments.sum() + costs.nonprice.sum() + costs.onboarding.sum() + costs.management.sum()
-    some = hours.sum() > 0
     return OutcomeTotals(
-        quality=float(np.average(done.quality, weights=hours)) if some else float("nan"),
-        on_time=float(np.average(done.on_time, weights=hours)) if some else float("nan"),
-        offshore_volume=hours[cross].sum(), broker_volume=broker_hours.sum(),
-        hours_bpo=hours[~kpo].sum(), hours_kpo=hours[kpo].sum(), spend_bpo=paid[~kpo].sum(), spend_kpo=paid[kpo].sum(),
-        permanent_hours_paid=book.reserved[book.active].sum(),
-        loyalty_mean=float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"),
-        switch_rate=switch, loyalty_on_call=float(np.nanmean(y[bought])) if np.isfinite(y[bought]).any() else float("nan"),
+        quality=quality, on_time=on_time, offshore_volume=offshore, broker_volume=broker, hours_bpo=hours_bpo,
+        hours_kpo=hours_kpo, spend_bpo=spend_bpo, spend_kpo=spend_kpo, permanent_hours_paid=reserved,
+        loyalty_mean=loyalty_mean, switch_rate=switch, loyalty_on_call=loyalty_on_call,
         onboarding_costs=float(costs.onboarding.sum()), management_costs=float(costs.management.sum()),
-        outsourced_cost=float(outsourced), outsourced_inhouse_cost=float((done.inhouse_cost * hours).sum()),
-        unmet_cost=float(costs.shortage.sum()),
+        outsourced_cost=float(outsourced), outsourced_inhouse_cost=inhouse, unmet_cost=float(costs.shortage.sum()),
     )
