@@ -1,4 +1,4 @@
-"""The compiled kernels of the weekly step (simulation/model/kernels.py) against the numpy they replaced.
+"""The compiled kernels of the weekly step (simulation/model/kernels/) against the numpy they replaced.
 
 Each reference below is the numpy expression the kernel took over, written as it was; inputs are random
 (hypothesis) and real (a seeded market in its 30th week), and the answers must be equal bit for bit, since
@@ -9,6 +9,9 @@ against numpy's own sum for every consideration-set size the schema allows.
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
-from simulation.model import kernels, kernels_bookkeeping
+from simulation.model import kernels
 from simulation.model.codes import Channel, Form
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
@@ -166,7 +169,7 @@ def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed,
 
 def test_the_worked_pairs_of_a_running_market_equal_the_numpy_ones():
     m = market()
-    fast = kernels_bookkeeping.worked_pairs(m.fills.served, m.fills.spend, m.contracts.k, m.fills.permanent,
+    fast = kernels.worked_pairs(m.fills.served, m.fills.spend, m.contracts.k, m.fills.permanent,
                                             m.fills.permanent_paid, EPS)
     slow = worked_pairs_reference(m.fills, m.contracts)
     for a, b in zip(fast, slow, strict=True):
@@ -186,7 +189,7 @@ def test_worked_pairs_on_random_weeks_equal_the_numpy_ones(seed):
     permanent = np.where(k >= 0, rng.choice([0.0, 1e-12, 25.0], rows), 0.0)
     fills = SimpleNamespace(served=served, spend=served * rng.uniform(10, 90, (rows, K)), permanent=permanent,
                             permanent_paid=permanent * rng.uniform(10, 90, rows) + (k >= 0) * rng.uniform(0, 100, rows))
-    fast = kernels_bookkeeping.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
+    fast = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
                                             fills.permanent_paid, EPS)
     for a, b in zip(fast, worked_pairs_reference(fills, book), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -360,5 +363,18 @@ def test_committed_hours_equal_the_numpy_sum(seed):
                         (small_market().contracts, small_market().providers.n)):
         act = book.contract_id >= 0
         expected = np.bincount(book.provider[act], weights=book.reserved[act], minlength=count)
-        got = kernels_bookkeeping.committed_hours(book.contract_id, book.provider, book.reserved, count)
+        got = kernels.committed_hours(book.contract_id, book.provider, book.reserved, count)
         np.testing.assert_array_equal(got, expected)
+
+
+def test_kernels_that_call_core_carry_its_current_hash():
+    """numba's on-disk cache notices changes only in a kernel's own file: a change to kernels/core.py must come
+    with its new hash in every module that calls it, so that numba recompiles them (see core.py)."""
+    folder = Path(kernels.__file__).parent
+    current = hashlib.sha256((folder / "core.py").read_bytes()).hexdigest()[:16]
+    callers = [p for p in sorted(folder.glob("*.py")) if "from simulation.model.kernels.core import" in p.read_text()
+               and p.name != "__init__.py"]
+    assert [p.name for p in callers] == ["choice.py", "work.py"]
+    for path in callers:
+        stamp = re.search(r'^CORE_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
+        assert stamp and stamp.group(1) == current, f"{path.name}: set CORE_SOURCE = \"{current}\""

@@ -1,5 +1,5 @@
 """Quality and on-time delivery by load and client experience (the per-pair rules of the outcomes kernel,
-simulation/model/kernels.py, that simulation/model/market/outcomes.py runs)."""
+simulation/model/kernels/, that simulation/model/market/outcomes.py runs)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
-from simulation.model import kernels_bookkeeping
+from simulation.model import kernels
 from simulation.model.kernels import clip01, max0
 from simulation.model.kernels import delivered_quality as kernel_quality
 from simulation.model.kernels import on_time_share as kernel_on_time
@@ -83,7 +83,7 @@ def learn_reference(fills, slots, book, table, catalogue, cfg, c, rng, week):
     """outcomes._work_done, _onboarding and _learn (less the preferences) as numpy wrote them before the kernel:
     the pairs' provider, quality, on-time share, non-price cost, onboarding and payoff, and per slot the
     non-price and onboarding costs; updates the quality estimates and experience in place."""
-    s, k, hours, paid = kernels_bookkeeping.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
+    s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
                                                          fills.permanent_paid, EPS)
     p, n = cfg.providers, len(slots)
     j = slots.provider[s, k]

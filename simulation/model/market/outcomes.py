@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
-from simulation.model import kernels, kernels_bookkeeping
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Form, Kind, Mode, Region
 from simulation.model.market.choice import loyalty, update_preferences
@@ -185,7 +185,7 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
     A dedicated team learns the client; without one, experience fades and the shared pool's on-call work
     adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
     """
-    s, k, hours, paid = kernels_bookkeeping.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
+    s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
                                                          fills.permanent_paid, EPS)  # book.k: -1 without a contract
     p, contracts = cfg.providers, cfg.contracts
     noise = p.quality_noise_sd * rng.standard_normal(len(s))

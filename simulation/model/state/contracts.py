@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.model import kernels_bookkeeping
+from simulation.model import kernels
 from simulation.model.codes import Channel, Form, Mode
 from simulation.model.ledger import (STATUS_AFTER, VALID_TRANSITIONS, Contract, ContractEvent, ContractEventKind,
                                      ContractStatus, next_status)
@@ -66,7 +66,7 @@ class ContractBook:
 
     def committed(self, n_providers: int) -> NDArray[np.float64]:
         """Reserved hours per provider under active contracts (one compiled pass)."""
-        return kernels_bookkeeping.committed_hours(self.contract_id, self.provider, self.reserved, n_providers)
+        return kernels.committed_hours(self.contract_id, self.provider, self.reserved, n_providers)
 
     def contract(self, slot: int) -> Contract | None:
         """Current terms of a slot's contract as a value object."""

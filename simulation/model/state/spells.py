@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from simulation.model import kernels_bookkeeping
+from simulation.model import kernels
 from simulation.model.codes import Channel, Form, labels
 
 FORMS = labels(Form)  # ("on_call", "permanent"): the form codes of the tracker's first axis
@@ -40,15 +40,15 @@ class SpellTracker:
                spend: NDArray, channel: NDArray) -> NDArray[np.bool_]:
         """Add a week of work for distinct (slot, column) pairs; returns which pairs opened a new spell."""
         f = int(form)
-        return kernels_bookkeeping.record_spell_week(*self._form(f), week, s, k, provider, volume, spend, channel)
+        return kernels.record_spell_week(*self._form(f), week, s, k, provider, volume, spend, channel)
 
     def record_on_call(self, week: int, served: NDArray, spend: NDArray, provider: NDArray, channel: NDArray,
                        eps: float) -> None:
         """Add the week's on-call work of every (slot, column) pair with more than ``eps`` hours (``served``,
         ``spend`` and ``provider``: (slots, K); ``channel`` per slot), then end the on-call spells that have had
-        no work for more than ``gap`` weeks (one compiled pass, :func:`kernels_bookkeeping.record_on_call_week`)."""
+        no work for more than ``gap`` weeks (one compiled pass, :func:`kernels.record_on_call_week`)."""
         f = int(Form.ON_CALL)
-        s, k = kernels_bookkeeping.record_on_call_week(*self._form(f), week, served, spend, provider, channel, eps,
+        s, k = kernels.record_on_call_week(*self._form(f), week, served, spend, provider, channel, eps,
                                                        self.gap)
         if len(s):
             self._close(f, s, k, censored=False)

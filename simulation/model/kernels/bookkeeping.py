@@ -1,12 +1,5 @@
-"""Compiled kernels of the week's bookkeeping (numba): the spells of work and the week's worked pairs.
-
-Like simulation/model/kernels.py (whose rules they follow: the same operations in the same order as the
-numpy they replaced, compiled on first use and cached on disk), but with no helper shared with it, so
-numba's on-disk cache, which notices changes only in a kernel's own file, never holds a stale copy.
-tests/test_kernels.py checks each bit for bit against that numpy.
-
-Legend: ``s`` slot rows, ``k`` consideration-set columns.
-"""
+"""Kernels of the week's bookkeeping: relationship spells, the worked pairs and the hours reserved per
+provider. They use no helper of core.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,26 @@
+"""Compiled kernels of the weekly hot path (numba), for loops that numpy can only write as many full-size passes.
+
+Each kernel computes exactly what the numpy expression it replaces computes, operation for operation and
+in the same order (no fast-math, no reassociation; a row sum adds in numpy's own order, :func:`numpy_row_sum`),
+so a run gives the same bytes with or without it; tests/test_kernels.py checks each against that expression
+on random and real inputs. Functions numpy computes its own way (exp, log) stay in numpy.
+The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
+compilation once per machine, not once per run.
+
+Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
+
+The kernels live in four modules (core: shared helpers; choice; work; bookkeeping) and are all reached here.
+"""
+
+from simulation.model.kernels.bookkeeping import committed_hours, record_on_call_week, record_spell_week, worked_pairs
+from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, logit_exponent, loyalty, normalise_rows,
+                                             onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
+                                             shortlist_costs)
+from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
+from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
+                                           outcome_sums)
+
+__all__ = ["broker_ratings", "client_price", "clip01", "committed_hours", "cross_region_hours", "delivered_quality",
+           "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "normalise_rows",
+           "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "rated_cost",
+           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "shortlist_costs", "worked_pairs"]

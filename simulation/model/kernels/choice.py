@@ -1,0 +1,178 @@
+"""Kernels of choice: the on-call onboarding screen, the logit and its inverse-CDF draw, loyalty, and the
+brokers' ratings, picks and shortlist costs."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from simulation.model.kernels.core import client_price, nonprice, numpy_row_sum
+
+CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def onboarding_beyond_shortage(s, known, last_worked, provider, experience, quality_estimate, slot_service, slot_region,
+                               slot_coordination, fee, c, spot_price, coordination, provider_region, friction, learning,
+                               error_cost, onboarding_weeks, week, memory, shortage_factor):
+    """(len(s), K): known providers the firm would have to onboard (never worked for it, or not for more than
+    ``memory`` weeks) whose hour, onboarding included, costs more than an unmet hour.
+
+    ``fee`` and ``c`` are per row of ``s``: the broker's fee rate (0 direct) and the firm's own cost per hour.
+    The hour is the client's spot price with its fee, plus friction and error cost at the estimated quality,
+    plus the onboarding weeks of the service at the firm's own cost, all cut by the client experience.
+    """
+    rows, K = len(s), known.shape[1]
+    out = np.zeros((rows, K), np.bool_)
+    for r in range(rows):
+        i = s[r]
+        ci, v = c[r], slot_service[i]
+        for k in range(K):
+            if not known[i, k] or week - last_worked[i, k] <= memory:
+                continue
+            price = client_price(provider[i, k], slot_region[i], slot_coordination[i], spot_price, coordination,
+                                 provider_region) * (1.0 + fee[r])
+            E = experience[i, k]
+            hour = (price + nonprice(ci, friction[v], learning[v], E, error_cost[v], quality_estimate[i, k])
+                    + onboarding_weeks[v] * ci * (1.0 - E))
+            out[r, k] = hour > shortage_factor * ci
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def logit_exponent(J, beta, allowed):
+    """The logit's exponent per row: beta J less the row's largest allowed beta J (0 when none is allowed or it
+    is not finite), -inf where not allowed."""
+    rows, K = J.shape
+    out = np.empty((rows, K))
+    for i in range(rows):
+        top = -np.inf
+        for k in range(K):
+            if allowed[i, k]:
+                z = beta * J[i, k]
+                if z > top or z != z:  # a NaN wins, as in numpy's max
+                    top = z
+                if top != top:
+                    break
+        if not np.isfinite(top):
+            top = 0.0
+        for k in range(K):
+            out[i, k] = beta * J[i, k] - top if allowed[i, k] else -np.inf
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def normalise_rows(w):
+    """Each row of non-negative weights divided by its sum (numpy's sum); rows summing to 0 stay 0."""
+    rows, K = w.shape
+    out = np.zeros((rows, K))
+    for i in range(rows):
+        total = numpy_row_sum(w[i])
+        if total > 0:
+            for k in range(K):
+                out[i, k] = w[i, k] / total
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def inverse_cdf_rows(weights, u):
+    """Per row, the index whose cumulative weight (numpy's cumsum) first exceeds ``u`` times the row's total
+    (the last index at most); -1 where the total is not positive."""
+    rows, n = weights.shape
+    out = np.empty(rows, np.int64)
+    cdf = np.empty(n)
+    for i in range(rows):
+        cdf[0] = weights[i, 0]
+        for k in range(1, n):
+            cdf[k] = cdf[k - 1] + weights[i, k]
+        total, count = cdf[n - 1], 0
+        for k in range(n):
+            if cdf[k] <= u[i] * total:
+                count += 1
+        out[i] = min(count, n - 1) if total > 0 else -1
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def loyalty(J, valid):
+    """y = sum J^2 / (sum J)^2 per row over the valid, positive preferences (``np.maximum(J, 0)``); NaN where
+    they sum to zero."""
+    rows, K = J.shape
+    out = np.empty(rows)
+    x, xx = np.empty(K), np.empty(K)
+    for i in range(rows):
+        for k in range(K):
+            v = J[i, k]
+            v = (v if v >= 0.0 or v != v else 0.0) if valid[i, k] else 0.0
+            x[k], xx[k] = v, v * v
+        total = numpy_row_sum(x)
+        out[i] = numpy_row_sum(xx) / (total * total) if total > 0 else np.nan
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def relative_cost_exponent(cost, eligible, intensity):
+    """A broker's logit exponent over relative cost, per row: ``intensity x -(cost / ref)``, ref the row's
+    cheapest eligible cost (1 when it is not finite and positive), less the row's largest such value, as
+    :func:`logit_exponent` does it; -inf where not eligible."""
+    rows, K = cost.shape
+    relative = np.empty((rows, K))
+    for i in range(rows):
+        ref = np.inf
+        for k in range(K):
+            if eligible[i, k] and (cost[i, k] < ref or cost[i, k] != cost[i, k]):  # a NaN wins, as in numpy's min
+                ref = cost[i, k]
+                if ref != ref:
+                    break
+        if not (np.isfinite(ref) and ref > 0):
+            ref = 1.0
+        for k in range(K):
+            relative[i, k] = -(cost[i, k] / ref)
+    return logit_exponent(relative, intensity, eligible)
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def rated_cost(j, region, v, quality, spot_price, coordination, provider_region, inhouse_cost, friction, learning,
+               error_cost):
+    """A broker's all-in cost per hour of provider ``j`` for service ``v`` and a client in ``region``: the spot
+    price with the coordination cost (at the mean client factor, 1), plus friction and the cost of errors at
+    the broker's estimated ``quality`` (no client experience). The one rating of the brokers' picks and
+    shortlists."""
+    return (client_price(j, region, 1.0, spot_price, coordination, provider_region)
+            + nonprice(inhouse_cost[v], friction[v], learning[v], 0.0, error_cost[v], quality))
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coordination, provider_region, group_region,
+                   inhouse_cost, friction, learning, error_cost):
+    """Each broker's :func:`rated_cost` of each provider it rates, for every service and client group, and
+    whether the provider can be picked: (brokers x services x groups, seats) each. A provider can be picked
+    if it sits in the seat, is active, is ``eligible`` and offers the service."""
+    B, V, G, P = panel.shape
+    cost = np.zeros((B * V * G, P))
+    offered = np.zeros((B * V * G, P), np.bool_)
+    for b in range(B):
+        for v in range(V):
+            for g in range(G):
+                row = (b * V + v) * G + g
+                for p in range(P):
+                    j = panel[b, v, g, p]
+                    j = j if j > 0 else 0
+                    cost[row, p] = rated_cost(j, group_region[g], v, estimates[b, j], spot_price, coordination,
+                                              provider_region, inhouse_cost, friction, learning, error_cost)
+                    offered[row, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
+    return cost, offered
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coordination, provider_region, inhouse_cost,
+                    friction, learning, error_cost):
+    """(brokers, candidates): each broker's :func:`rated_cost` of each candidate provider of service ``v`` for a
+    client in ``region``."""
+    cost = np.empty((len(brokers), len(candidates)))
+    for r in range(len(brokers)):
+        for c in range(len(candidates)):
+            j = candidates[c]
+            cost[r, c] = rated_cost(j, region, v, estimates[brokers[r], j], spot_price, coordination, provider_region,
+                                    inhouse_cost, friction, learning, error_cost)
+    return cost

@@ -1,0 +1,139 @@
+"""Kernels of the week's work: providers' cross-region hours, the worked pairs' quality, costs, payoffs and
+learning, and the week's outcome totals."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from simulation.model.kernels.core import clip01, max0, nonprice, numpy_row_sum
+
+CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def cross_region_hours(provider, served, slot_region, coordination, provider_region, n_providers):
+    """On-call hours each provider served to clients in the other region, times each client's coordination
+    factor: ``np.bincount`` of those (slot, column) pairs in row-major order, skipping the pairs with no hours
+    (adding 0 changes no sum)."""
+    out = np.zeros(n_providers)
+    rows, K = provider.shape
+    for i in range(rows):
+        for k in range(K):
+            if served[i, k] != 0.0:
+                j = provider[i, k]
+                if provider_region[j] != slot_region[i]:
+                    out[j] += served[i, k] * coordination[i]
+    return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def delivered_quality(reliability, load_excess, experience, learning, noise, overload_loss):
+    """Quality in [0, 1] of one pair's work: base reliability, raised by client experience (up to the service's
+    learning strength), lowered by overload, plus noise."""
+    return clip01(reliability + (1.0 - reliability) * learning * experience - overload_loss * load_excess + noise)
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def on_time_share(load_excess, experience, learning, late_base_rate, overload_lateness):
+    """Share of one pair's hours delivered on time: base lateness (cut by client experience) plus overload delays."""
+    return clip01(1.0 - (late_base_rate * (1.0 - learning * experience) + overload_lateness * load_excess))
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability, slot_service, c, demand, served,
+                    last_worked, quality_estimate, experience, team_slots, team_k, learning, friction, error_cost,
+                    onboarding_weeks, week, memory, p):
+    """The week's work per distinct (slot, column) pair ``s``, ``k`` (its hours, what it paid and its quality
+    noise): the provider, quality, on-time share, non-price cost per hour, onboarding cost and the payoff
+    the firm learns from; per slot, the non-price and onboarding costs; in place, the quality estimates
+    and the relationship-specific experience (which fades everywhere, grows a little with on-call work
+    and more under a dedicated team: ``team_slots`` with their contracts' columns ``team_k``).
+
+    ``p`` holds, in order: overload threshold, overload quality loss, base late rate, overload lateness,
+    pool rotation, shortage penalty factor, EPS, quality estimate weight, learning rate per week, on-call
+    learning fraction, experience decay per week. Written as outcomes.py wrote it in numpy, operation for
+    operation (tests/test_outcomes.py keeps that numpy as the reference).
+    """
+    threshold, loss, late, lateness, rotation, avoided, eps, weight, rate, on_call, decay = p
+    n, S = len(s), len(c)
+    j_out, payoff = np.empty(n, np.int64), np.empty(n)
+    quality, on_time, nonprice_hour, onboarding = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    nonprice_slot, onboarding_slot, worked = np.zeros(S), np.zeros(S), np.empty(n)
+    for r in range(n):
+        i, col = s[r], k[r]
+        j, v, E, ci = provider[i, col], slot_service[i], experience[i, col], c[i]
+        worked[r] = E
+        load = max0(utilization[j] - threshold)
+        quality[r] = delivered_quality(reliability[j], load, E, learning[v], noise[r], loss)
+        on_time[r] = on_time_share(load, E, learning[v], late, lateness)
+        nonprice_hour[r] = nonprice(ci, friction[v], learning[v], E, error_cost[v], quality[r] * on_time[r])
+        weeks = onboarding_weeks[v]
+        if week - last_worked[i, col] > memory:  # (re)opened: the whole handover; else the pool's rotation
+            onboarding[r] = weeks * hours[r] * ci * (1.0 - E)
+        else:
+            onboarding[r] = served[i, col] * (rotation * weeks * ci * (1.0 - E))
+        d = demand[i]
+        share = hours[r] / (d if (d >= eps or d != d) else eps)
+        payoff[r] = share * (avoided - (paid[r] / hours[r] + nonprice_hour[r] + onboarding[r] / hours[r]) / ci)
+        quality_estimate[i, col] += weight * (quality[r] * on_time[r] - quality_estimate[i, col])
+        nonprice_slot[i] += nonprice_hour[r] * hours[r]
+        onboarding_slot[i] += onboarding[r]
+        j_out[r] = j
+    team = np.empty(len(team_slots))
+    for t in range(len(team_slots)):
+        team[t] = experience[team_slots[t], team_k[t]]
+    fade = 1.0 - decay
+    for i in range(S):
+        for col in range(experience.shape[1]):
+            experience[i, col] *= fade
+    pool = rate * on_call
+    for r in range(n):
+        experience[s[r], k[r]] += pool * (1.0 - worked[r])
+    for t in range(len(team_slots)):
+        experience[team_slots[t], team_k[t]] = team[t] + rate * (1.0 - team[t])
+    return j_out, quality, on_time, nonprice_hour, onboarding, payoff, nonprice_slot, onboarding_slot
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _picked_sum(x, pick):
+    """``x[pick].sum()`` in numpy's order."""
+    out = np.empty(len(x))
+    n = 0
+    for i in range(len(x)):
+        if pick[i]:
+            out[n] = x[i]
+            n += 1
+    return numpy_row_sum(out[:n])
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _nanmean(x, pick):
+    """``np.nanmean(x[pick])`` if any of them is finite, else NaN (as outcomes.py asks it)."""
+    values = np.empty(len(x))
+    n = count = 0
+    finite = False
+    for i in range(len(x)):
+        if pick[i]:
+            v = x[i]
+            finite = finite or np.isfinite(v)
+            values[n] = 0.0 if v != v else v
+            count += 0 if v != v else 1
+            n += 1
+    return numpy_row_sum(values[:n]) / count if finite else np.nan
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def outcome_sums(hours, paid, quality, on_time, inhouse_cost, kpo, cross, broker_hours, reserved, held, y, bought):
+    """The week's outcome totals that outcomes._totals adds up, each as numpy adds it (pairwise, in its order):
+    hours, hours-weighted quality and on-time share (NaN without hours), offshore hours, broker hours, BPO and
+    KPO hours and spend, reserved hours of running contracts, mean loyalty of all and of on-call buyers
+    (NaN when none is finite) and the in-house cost of the hours bought."""
+    total = numpy_row_sum(hours)
+    quality_mean = numpy_row_sum(quality * hours) / total if total > 0 else np.nan
+    on_time_mean = numpy_row_sum(on_time * hours) / total if total > 0 else np.nan
+    bpo = ~kpo
+    return (total, quality_mean, on_time_mean, _picked_sum(hours, cross), numpy_row_sum(broker_hours),
+            _picked_sum(hours, bpo), _picked_sum(hours, kpo), _picked_sum(paid, bpo), _picked_sum(paid, kpo),
+            _picked_sum(reserved, held), _nanmean(y, np.ones(len(y), np.bool_)), _nanmean(y, bought),
+            numpy_row_sum(inhouse_cost * hours))
