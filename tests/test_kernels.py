@@ -12,7 +12,6 @@ import functools
 import hashlib
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,14 +20,13 @@ from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
-from simulation.model.codes import Channel, Form
+from simulation.model.codes import Channel
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
-from simulation.model.market.fulfilment import EPS, onboarding_beyond_shortage
+from simulation.model.market.fulfilment import onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import pick_table
 from simulation.model.market.shortlists import GROUP_REGION, refresh_shortlists
 from simulation.model.sourcing.costs import nonprice_cost
-from simulation.model.state.spells import SpellTracker
 
 from conftest import BASELINE, SMALL
 
@@ -44,33 +42,6 @@ def onboarding_reference(s, slots, prices, brokers, catalogue, cfg, inhouse_cost
     hour = (price + nonprice_cost(c, catalogue.friction[v], catalogue.learning[v], E, catalogue.error_cost[v],
                                   slots.quality_estimate[s]) + catalogue.onboarding_weeks[v] * c * (1.0 - E))
     return need & (hour > cfg.firms.shortage_penalty_factor * c)
-
-
-def record_reference(tracker, week, form, s, k, provider, volume, spend, channel):
-    """SpellTracker.record as numpy wrote it before the kernel."""
-    f = int(form)
-    new = ~tracker.open[f, s, k]
-    ns, nk = s[new], k[new]
-    tracker.open[f, ns, nk] = True
-    tracker.provider[f, ns, nk] = provider[new]
-    tracker.start[f, ns, nk] = week
-    tracker.volume[f, ns, nk] = 0.0
-    tracker.spend[f, ns, nk] = 0.0
-    tracker.channel[f, ns, nk] = channel[new]
-    tracker.last[f, s, k] = week
-    np.add.at(tracker.volume[f], (s, k), volume)
-    np.add.at(tracker.spend[f], (s, k), spend)
-    return new
-
-
-def worked_pairs_reference(fills, book):
-    """The week's worked pairs as numpy found them before the kernel (in _work_done)."""
-    work, paid = fills.served.copy(), fills.spend.copy()
-    under_contract = np.flatnonzero(book.active)
-    work[under_contract, book.k[under_contract]] += fills.permanent[under_contract]
-    paid[under_contract, book.k[under_contract]] += fills.permanent_paid[under_contract]
-    s, k = np.nonzero(work > EPS)
-    return s, k, work[s, k], paid[s, k]
 
 
 def loyalty_reference(J, valid):
@@ -165,73 +136,6 @@ def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed,
     s = np.sort(rng.choice(len(slots), size=rng.integers(1, len(slots)), replace=False))
     args = (s, slots, prices, m.brokers, m.catalogue, m.cfg, rng.uniform(10.0, 150.0, len(slots)), week)
     np.testing.assert_array_equal(onboarding_beyond_shortage(*args), onboarding_reference(*args))
-
-
-def test_the_worked_pairs_of_a_running_market_equal_the_numpy_ones():
-    m = market()
-    fast = kernels.worked_pairs(m.fills.served, m.fills.spend, m.contracts.k, m.fills.permanent,
-                                            m.fills.permanent_paid, EPS)
-    slow = worked_pairs_reference(m.fills, m.contracts)
-    for a, b in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert m.contracts.active.any() and len(slow[0]) > m.contracts.active.sum()  # on-call and permanent work
-
-
-@settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_worked_pairs_on_random_weeks_equal_the_numpy_ones(seed):
-    """Random on-call hours (many zero or tiny), contracts in random columns, permanent hours with zeros."""
-    rng = np.random.default_rng(seed)
-    rows, K = int(rng.integers(1, 60)), int(rng.integers(1, 7))
-    served = np.where(rng.random((rows, K)) < 0.5, 0.0, rng.choice([1e-12, 1.0, 40.0], (rows, K)) * rng.random((rows, K)))
-    k = np.where(rng.random(rows) < 0.4, rng.integers(0, K, rows), -1)
-    book = SimpleNamespace(k=k, active=k >= 0)
-    permanent = np.where(k >= 0, rng.choice([0.0, 1e-12, 25.0], rows), 0.0)
-    fills = SimpleNamespace(served=served, spend=served * rng.uniform(10, 90, (rows, K)), permanent=permanent,
-                            permanent_paid=permanent * rng.uniform(10, 90, rows) + (k >= 0) * rng.uniform(0, 100, rows))
-    fast = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
-                                            fills.permanent_paid, EPS)
-    for a, b in zip(fast, worked_pairs_reference(fills, book), strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-def close_idle_reference(tracker, week):
-    """SpellTracker.close_idle as numpy wrote it before the on-call kernel."""
-    idle = tracker.open[Form.ON_CALL] & (week - tracker.last[Form.ON_CALL] > tracker.gap)
-    if idle.any():
-        s, k = np.nonzero(idle)
-        tracker._close(Form.ON_CALL, s, k, censored=False)
-
-
-@settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), weeks=st.integers(1, 8))
-def test_a_spell_week_equals_the_numpy_bookkeeping(seed, weeks):
-    """Weeks of work on random distinct pairs, some opening spells, some adding to open ones and some idle
-    long enough to end: permanent work pair by pair, on-call work from the week's (slots, K) hours."""
-    rng = np.random.default_rng(seed)
-    rows, K = int(rng.integers(1, 40)), int(rng.integers(1, 6))
-    fast, slow = SpellTracker(rows, K, gap_weeks=2), SpellTracker(rows, K, gap_weeks=2)
-    for week in range(1, weeks + 1):
-        flat = np.sort(rng.choice(rows * K, size=rng.integers(0, rows * K + 1), replace=False))
-        s, k = np.divmod(flat, K)
-        work = (s, k, rng.integers(0, 50, len(s)), rng.exponential(10.0, len(s)), rng.exponential(500.0, len(s)),
-                rng.integers(0, 2, len(s)).astype(np.int8))
-        np.testing.assert_array_equal(fast.record(week, Form.PERMANENT, *work),
-                                      record_reference(slow, week, Form.PERMANENT, *work))
-        served = np.where(rng.random((rows, K)) < 0.5, 0.0, rng.choice([1e-12, EPS, 1.0, 30.0], (rows, K)))
-        spend, provider = served * rng.uniform(10, 90, (rows, K)), rng.integers(0, 50, (rows, K))
-        channel = rng.integers(0, 2, rows).astype(np.int8)
-        fast.record_on_call(week, served, spend, provider, channel, EPS)
-        s, k = np.nonzero(served > EPS)
-        record_reference(slow, week, Form.ON_CALL, s, k, provider[s, k], served[s, k], spend[s, k], channel[s])
-        close_idle_reference(slow, week)
-    for name in ("open", "provider", "start", "last", "volume", "spend", "channel"):
-        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
-    done_fast, done_slow = fast.take(), slow.take()
-    assert (done_fast is None) == (done_slow is None)
-    if done_fast is not None:
-        for key in done_fast:
-            np.testing.assert_array_equal(done_fast[key], done_slow[key], err_msg=key)
 
 
 @pytest.mark.parametrize("length", [*range(1, 51), 127, 128, 129, 200, 1000, 1400, 5003])
@@ -351,22 +255,6 @@ def test_shortlists_rate_as_the_numpy_rule_and_keep_the_same_members():
             np.testing.assert_array_equal(brokers.panel[:, v, g], expected)
 
 
-@settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_committed_hours_equal_the_numpy_sum(seed):
-    """Random books (none active, all active, providers past the count asked for) and a running market's book."""
-    rng = np.random.default_rng(seed)
-    rows, n = int(rng.integers(0, 300)), int(rng.integers(0, 20))
-    contract_id = np.where(rng.random(rows) < rng.random(), rng.integers(0, 10**6, rows), -1)
-    provider, reserved = rng.integers(0, n + 3, rows), rng.exponential(40.0, rows)
-    for book, count in ((SimpleNamespace(contract_id=contract_id, provider=provider, reserved=reserved), n),
-                        (small_market().contracts, small_market().providers.n)):
-        act = book.contract_id >= 0
-        expected = np.bincount(book.provider[act], weights=book.reserved[act], minlength=count)
-        got = kernels.committed_hours(book.contract_id, book.provider, book.reserved, count)
-        np.testing.assert_array_equal(got, expected)
-
-
 def test_kernels_that_call_core_carry_its_current_hash():
     """numba's on-disk cache notices changes only in a kernel's own file: a change to kernels/core.py must come
     with its new hash in every module that calls it, so that numba recompiles them (see core.py)."""
@@ -374,7 +262,9 @@ def test_kernels_that_call_core_carry_its_current_hash():
     current = hashlib.sha256((folder / "core.py").read_bytes()).hexdigest()[:16]
     callers = [p for p in sorted(folder.glob("*.py")) if "from simulation.model.kernels.core import" in p.read_text()
                and p.name != "__init__.py"]
-    assert [p.name for p in callers] == ["choice.py", "work.py"]
+    assert [p.name for p in callers] == ["choice.py", "market.py", "work.py"]
     for path in callers:
         stamp = re.search(r'^CORE_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
         assert stamp and stamp.group(1) == current, f"{path.name}: set CORE_SOURCE = \"{current}\""
+
+

@@ -9,7 +9,7 @@ compilation once per machine, not once per run.
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in four modules (core: shared helpers; choice; work; bookkeeping) and are all reached here.
+The kernels live in five modules (core: shared helpers; choice; market; work; bookkeeping) and are all reached here.
 """
 
 from simulation.model.kernels.bookkeeping import committed_hours, record_on_call_week, record_spell_week, worked_pairs
@@ -17,10 +17,12 @@ from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, l
                                              onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
                                              shortlist_costs)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
+from simulation.model.kernels.market import ration, settle_requests
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums)
 
 __all__ = ["broker_ratings", "client_price", "clip01", "committed_hours", "cross_region_hours", "delivered_quality",
            "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "normalise_rows",
-           "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "rated_cost",
-           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "shortlist_costs", "worked_pairs"]
+           "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "rated_cost", "ration",
+           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "settle_requests", "shortlist_costs",
+           "worked_pairs"]

@@ -149,17 +149,23 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
         ss, kk = ss[asked], kk[asked]
         if len(ss) == 0:
             break
-        j = slots.provider[ss, kk]
-        got = market.ration(j, need[ss])
-        price = prices.for_client(j, slots.region[ss], slots.coordination[ss])
-        fee_rate = np.where(slots.channel[ss] == Channel.BROKER, brokers.fee_for(slots.broker[ss]), 0.0)
-        served[ss, kk] += got  # a slot asks once a round, so the pairs are distinct
-        spend[ss, kk] += got * price * (1.0 + fee_rate)
-        fees[ss, kk] += got * price * fee_rate
-        sales.append(Sales(j, got * price, slots.broker[ss], got * price * fee_rate))
-        tried[ss, kk] = True
-        need[ss] -= got
+        # a slot asks once a round, so the pairs are distinct
+        sales.append(_settle(ss, kk, slots.provider[ss, kk], slots.channel, need, market, slots, prices, brokers,
+                             served, spend, fees, tried))
     return OnCallWork(served, spend, fees, sales)
+
+
+def _settle(s: NDArray[np.int64], k: NDArray[np.int64], j: NDArray[np.int64], channel: NDArray[np.int8], need: NDArray,
+            market: SpotMarket, slots: FirmSlots, prices: Prices, brokers: BrokerBook, served: NDArray, spend: NDArray,
+            fees: NDArray, tried: NDArray) -> Sales:
+    """Serve a round of requests of distinct (slot, column) pairs to providers ``j`` from the spot market, each for
+    its slot's whole need, at the provider's client price plus the broker's fee where the slot's ``channel``
+    (per slot) is the broker; book them in place on the (slots, K) arrays and on ``need`` (one compiled pass,
+    :func:`kernels.settle_requests`). Returns the round's sales."""
+    return Sales(j, *kernels.settle_requests(s, k, j, need, market.available, market.served, channel, slots.broker,
+                                             brokers.fee_rate, int(Channel.BROKER), slots.region, slots.coordination,
+                                             prices.spot_price, prices.coordination, prices.provider_region, served,
+                                             spend, fees, tried))
 
 
 def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: Prices, brokers: BrokerBook,
@@ -181,16 +187,8 @@ def _overflow_to_contract_providers(need: NDArray, market: SpotMarket, slots: Fi
     """A contract holder's demand beyond its reserved hours goes first to its contract's provider, at the
     provider's spot price, from the capacity the provider has left (in place on the arrays given)."""
     s = np.flatnonzero(book.active & (need > EPS))
-    k, j = book.k[s], book.provider[s]
-    got = market.ration(j, need[s])
-    price = prices.for_client(j, slots.region[s], slots.coordination[s])
-    fee_rate = np.where(book.channel[s] == Channel.BROKER, brokers.fee_for(slots.broker[s]), 0.0)
-    served[s, k] += got
-    spend[s, k] += got * price * (1.0 + fee_rate)
-    fees[s, k] += got * price * fee_rate
-    tried[s, k] = True
-    need[s] -= got
-    return Sales(j, got * price, slots.broker[s], got * price * fee_rate)
+    return _settle(s, book.k[s], book.provider[s], book.channel, need, market, slots, prices, brokers, served, spend,
+                   fees, tried)
 
 
 def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,

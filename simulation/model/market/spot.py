@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
+
 
 def deliver_permanent(demand: NDArray[np.float64], reserved: NDArray[np.float64]) -> NDArray[np.float64]:
     """Hours a permanent contract delivers: demand up to the reserved capacity."""
@@ -42,17 +44,12 @@ class SpotMarket:
         return cls(available=spare)
 
     def ration(self, provider: NDArray[np.intp], hours: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Serve one round of requests; returns hours served per request and draws capacity down.
+        """Serve one round of requests; returns hours served per request and draws capacity down (in place; a
+        compiled kernel, :func:`kernels.ration`).
 
         Args:
             provider: provider row of each request.
             hours: hours asked by each request (>= 0).
         """
-        asked = np.bincount(provider, weights=hours, minlength=len(self.available)).astype(float)
-        ratio = np.divide(self.available, asked, out=np.ones_like(asked), where=asked > 0)
-        ratio = np.minimum(ratio, 1.0)
-        served = hours * ratio[provider]
-        used = np.bincount(provider, weights=served, minlength=len(self.available)).astype(float)
-        self.available = np.maximum(self.available - used, 0.0)
-        self.served += used
-        return served
+        return kernels.ration(np.ascontiguousarray(provider, np.int64), np.ascontiguousarray(hours, np.float64),
+                              self.available, self.served)

@@ -1,0 +1,63 @@
+"""Kernels of the spot market: rationing a round of on-call requests, and settling it (hours, prices, fees and
+the (slot, column) books of the week)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from simulation.model.kernels.core import client_price, max0
+
+CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def ration(provider, hours, available, served_total):
+    """``SpotMarket.ration``: each provider serves every request to it in the same proportion, its spare capacity
+    ``available`` over the hours asked of it (all of them when that is enough). Draws ``available`` down and
+    adds to ``served_total`` in place (numpy's bincounts, in request order); returns the hours served."""
+    n, P = len(provider), len(available)
+    asked, used = np.zeros(P), np.zeros(P)
+    for r in range(n):
+        if provider[r] < 0 or provider[r] >= P:
+            raise IndexError("a request to a provider outside the market")
+        asked[provider[r]] += hours[r]
+    served = np.empty(n)
+    for r in range(n):
+        p = provider[r]
+        ratio = available[p] / asked[p] if asked[p] > 0 else 1.0
+        served[r] = hours[r] * (ratio if (ratio <= 1.0 or ratio != ratio) else 1.0)  # np.minimum(ratio, 1.0)
+        used[p] += served[r]
+    for p in range(P):
+        available[p] = max0(available[p] - used[p])
+        served_total[p] += used[p]
+    return served
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def settle_requests(s, k, j, need, available, served_total, slot_channel, slot_broker, broker_fee, broker_code,
+                    slot_region, slot_coordination, spot_price, coordination, provider_region, served, spend, fees,
+                    tried):
+    """One round of on-call requests, distinct (slot ``s``, column ``k``) pairs to providers ``j``, each for the
+    slot's whole ``need``: :func:`ration` them, price the hours at the provider's client price plus the
+    broker's fee where the slot's ``slot_channel`` is ``broker_code`` (``broker_fee`` per broker; none without
+    brokers), and book them in place in the (slots, K) ``served``, ``spend`` (fees included), ``fees`` and
+    ``tried`` and in ``need``. Returns per request the provider's revenue, the client's broker and the broker's
+    fee."""
+    n = len(s)
+    hours = np.empty(n)
+    for r in range(n):
+        hours[r] = need[s[r]]
+    got = ration(j, hours, available, served_total)
+    revenue, broker, fee_paid = np.empty(n), np.empty(n, np.int64), np.empty(n)
+    for r in range(n):
+        i, c = s[r], k[r]
+        fee = broker_fee[slot_broker[i]] if slot_channel[i] == broker_code and len(broker_fee) > 0 else 0.0
+        price = client_price(j[r], slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+        served[i, c] += got[r]
+        spend[i, c] += got[r] * price * (1.0 + fee)
+        fees[i, c] += got[r] * price * fee
+        revenue[r], broker[r], fee_paid[r] = got[r] * price, slot_broker[i], got[r] * price * fee
+        tried[i, c] = True
+        need[i] -= got[r]
+    return revenue, broker, fee_paid
