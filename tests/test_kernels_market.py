@@ -186,3 +186,36 @@ def test_a_settled_round_equals_the_numpy_market(seed, brokers):
         np.testing.assert_array_equal(a, b)
     for a, b, name in zip(fast, slow, ("need", "available", "served_total", "served", "spend", "fees", "tried")):
         np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def column_for_reference(slots, s, provider, protected):
+    """FirmSlots.column_for as numpy wrote it before the kernel (``protected``: busy or under contract)."""
+    match = (slots.provider[s] == provider[:, None]) & slots.known[s]
+    has = match.any(axis=1)
+    score = np.where(slots.known[s], slots.preference[s], -np.inf)
+    score = np.where(protected[s], np.inf, score)
+    return np.where(has, match.argmax(axis=1), score.argmin(axis=1)).astype(np.int64), ~has
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_column_for_a_provider_is_the_numpy_one(seed):
+    """Known and unknown providers (some twice in a set), ties, NaN preferences, busy and contract columns, sets
+    where every column is protected."""
+    rng = np.random.default_rng(seed)
+    rows, K, n = int(rng.integers(1, 60)), int(rng.integers(1, 7)), int(rng.integers(1, 8))
+    slots = SimpleNamespace(provider=rng.integers(0, n, (rows, K)), known=rng.random((rows, K)) < 0.7,
+                            preference=rng.choice([0.0, 0.5, 1.0, -0.2, np.nan], (rows, K), p=[.3, .2, .2, .2, .1]))
+    busy = rng.random((rows, K)) < rng.choice([0.0, 0.3, 1.0])
+    contract_k = np.where(rng.random(rows) < 0.4, rng.integers(0, K, rows), -1)
+    s = rng.integers(0, rows, int(rng.integers(0, 3 * rows)))
+    provider = rng.integers(0, n, len(s))
+    protected = busy.copy()
+    act = np.flatnonzero(contract_k >= 0)
+    protected[act, contract_k[act]] = True
+    col, new, shielded = kernels.column_for(s, provider, slots.provider, slots.known, slots.preference, busy,
+                                             contract_k)
+    expected_col, expected_new = column_for_reference(slots, s, provider, protected)
+    np.testing.assert_array_equal(col, expected_col)
+    np.testing.assert_array_equal(new, expected_new)
+    np.testing.assert_array_equal(shielded, protected[s, expected_col])

@@ -97,3 +97,32 @@ def committed_hours(contract_id, provider, reserved, n_providers):
         if contract_id[i] >= 0:
             out[provider[i]] += reserved[i]
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def column_for(s, provider, slot_provider, known, preference, busy, contract_k):
+    """``FirmSlots.column_for`` as numpy computed it: per row, the column of ``provider`` in slot ``s``'s set if
+    the firm knows it there (the first such), else the column to replace: the first of the least preferred
+    (unknown columns count as -inf, protected ones as +inf, a NaN preference wins as in ``np.argmin``). A
+    column is protected when it is ``busy`` or holds the slot's running contract (``contract_k``, -1 without
+    one). Returns the columns, whether each is new to the set, and whether it is protected."""
+    n, K = len(s), known.shape[1]
+    col, new, protected = np.empty(n, np.int64), np.empty(n, np.bool_), np.empty(n, np.bool_)
+    for r in range(n):
+        i, found = s[r], -1
+        for c in range(K):
+            if known[i, c] and slot_provider[i, c] == provider[r]:
+                found = c
+                break
+        new[r] = found < 0
+        if found < 0:
+            found, low = 0, np.inf
+            for c in range(K):
+                v = np.inf if busy[i, c] or contract_k[i] == c else (preference[i, c] if known[i, c] else -np.inf)
+                if v != v:
+                    found = c
+                    break
+                if c == 0 or v < low:
+                    found, low = c, v
+        col[r], protected[r] = found, busy[i, found] or contract_k[i] == found
+    return col, new, protected

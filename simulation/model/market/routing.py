@@ -148,11 +148,8 @@ def _join_sets(s: NDArray[np.int64], j: NDArray[np.int64], slots: FirmSlots, boo
     has = j >= 0
     k = np.full(len(s), -1, np.int64)
     if has.any():
-        protected = busy.copy()
-        act = np.flatnonzero(book.active)
-        protected[act, book.k[act]] = True
-        col, new = slots.column_for(s[has], j[has], protected)
-        blocked = new & protected[s[has], col]
+        col, new, protected = slots.column_for(s[has], j[has], busy, book.k)
+        blocked = new & protected
         new &= ~blocked
         col = np.where(blocked, -1, col)
         if new.any():

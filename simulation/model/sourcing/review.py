@@ -157,10 +157,7 @@ def _bring_in_broker_provider(view: MarketView, spells: SpellTracker, due: Due, 
     pb = np.flatnonzero((choices.option == O.PERMANENT_BROKER) & ~due.mid_term)
     if len(pb) == 0:
         return
-    protected = np.zeros(slots.provider.shape, bool)
-    act = np.flatnonzero(book.active)
-    protected[act, book.k[act]] = True
-    col, new = slots.column_for(due.s[pb], opt.broker_provider[pb], protected)
+    col, new, _ = slots.column_for(due.s[pb], opt.broker_provider[pb], np.zeros(slots.provider.shape, bool), book.k)
     if new.any():
         slots.introduce(due.s[pb][new], col[new], opt.broker_provider[pb][new], view.catalogue.prior_quality, spells)
     choices.best_k[pb] = col

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config, scaled
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
 from simulation.model.state.providers import ProviderTable
@@ -80,18 +81,17 @@ class FirmSlots:
         self.quality_estimate[s, k] = prior_quality[self.service[s]]
         self.last_worked[s, k] = NEVER
 
-    def column_for(self, s: NDArray, provider: NDArray, protected: NDArray) -> tuple[NDArray, NDArray]:
+    def column_for(self, s: NDArray, provider: NDArray, busy: NDArray,
+                   contract_k: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         """Column of ``provider`` in each slot's set, or the least preferred unprotected column to replace.
 
-        Empty columns are taken first. Returns (column, is_new) where is_new marks columns that must be
-        replaced by the provider.
+        Empty columns are taken first. A column is protected when it is ``busy`` ((slots, K)) or holds the
+        slot's running contract (``contract_k`` per slot, -1 without one). Returns (column, is_new, protected):
+        is_new marks columns that must be replaced by the provider, protected those that may not be (when
+        every column is protected). One compiled pass, :func:`kernels.column_for`.
         """
-        match = (self.provider[s] == provider[:, None]) & self.known[s]
-        has = match.any(axis=1)
-        score = np.where(self.known[s], self.preference[s], -np.inf)
-        score = np.where(protected[s], np.inf, score)
-        k = np.where(has, match.argmax(axis=1), score.argmin(axis=1))
-        return k.astype(np.int64), ~has
+        return kernels.column_for(np.asarray(s, np.int64), np.asarray(provider, np.int64), self.provider, self.known,
+                                  self.preference, busy, contract_k)
 
     def needs_onboarding(self, week: int, memory: int, s: NDArray | slice = slice(None)) -> NDArray[np.bool_]:
         """(rows, K) whether each known provider must be onboarded before it works for the client: it never has,
