@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
+from simulation.model.codes import Channel, Kind
 from simulation.model.kernels import clip01, max0
 from simulation.model.kernels import delivered_quality as kernel_quality
 from simulation.model.kernels import on_time_share as kernel_on_time
-from simulation.model.market.fulfilment import EPS
-from simulation.model.codes import Channel, Kind
 from simulation.model.market.choice import loyalty
-from simulation.model.market.outcomes import (QUALITY_ESTIMATE_WEIGHT, OutcomeTotals, WorkDone, _totals, _work_done,
-                                              slot_costs)
+from simulation.model.market.fulfilment import EPS
+from simulation.model.market.outcomes import (QUALITY_ESTIMATE_WEIGHT, OutcomeTotals, WorkDone, _totals,
+                                              _update_estimates, _work_done, slot_costs)
 from simulation.model.sourcing.costs import nonprice_cost, pool_handover_cost
 
 from conftest import BASELINE, SMALL
@@ -218,3 +218,44 @@ def test_the_week_totals_are_the_numpy_sums(case):
 def astuple_shallow(record) -> tuple:
     """A dataclass's field values, not copied (dataclasses.astuple deep-copies arrays)."""
     return tuple(getattr(record, f.name) for f in fields(record))
+
+
+def estimates_reference(fills, slots, cfg):
+    """outcomes._update_estimates and _track_main_providers as numpy wrote them before the kernel."""
+    alpha = 1.0 / cfg.firms.estimate_memory_weeks
+    dev = fills.demand - slots.demand_mean
+    slots.demand_mean += alpha * dev
+    slots.demand_var += alpha * (dev * dev - slots.demand_var)
+    asked = fills.on_call + fills.unmet
+    req = asked > EPS
+    slots.fill_rate[req] += alpha * (fills.on_call[req] / asked[req] - slots.fill_rate[req])
+    bought = np.flatnonzero(fills.on_call > EPS)
+    main = slots.provider[bought, fills.served[bought].argmax(axis=1)]
+    prev = slots.main_provider[bought]
+    seen = prev >= 0
+    switch = float(np.mean(main[seen] != prev[seen])) if seen.any() else float("nan")
+    slots.main_provider[bought] = main
+    return switch
+
+
+@pytest.mark.parametrize("case", ["as run", "ties and tiny requests", "nobody seen before"])
+def test_the_estimates_and_main_providers_are_the_numpy_ones(case):
+    m, rng = running_market(), np.random.default_rng(4)
+    fills, slots = m.fills, m.slots
+    if case == "ties and tiny requests":
+        served = np.where(rng.random(fills.served.shape) < 0.5, 0.0, rng.choice([1.0, 2.0], fills.served.shape))
+        fills = replace(fills, served=served, on_call=served.sum(axis=1),
+                        unmet=np.where(rng.random(len(slots)) < 0.3, EPS, fills.unmet))
+    elif case == "nobody seen before":
+        slots.main_provider[:] = -1
+    before = {name: getattr(slots, name).copy() for name in ("demand_mean", "demand_var", "fill_rate", "main_provider")}
+    switch = _update_estimates(fills, slots, m.cfg)
+    after = {name: getattr(slots, name).copy() for name in before}
+    for name, values in before.items():
+        getattr(slots, name)[:] = values
+    expected = estimates_reference(fills, slots, m.cfg)
+    np.testing.assert_array_equal(np.array([switch]), np.array([expected]))
+    for name in before:
+        np.testing.assert_array_equal(after[name], getattr(slots, name), err_msg=name)
+    assert (case == "nobody seen before") == np.isnan(switch) and (fills.on_call > EPS).any()
+    assert (switch > 0) == (case == "ties and tiny requests")  # the random hours move some buyers

@@ -20,10 +20,10 @@ from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, l
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.market import ration, settle_requests
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
-                                           outcome_sums)
+                                           outcome_sums, update_estimates)
 
 __all__ = ["broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
            "delivered_quality", "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice",
            "normalise_rows", "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums",
            "rated_cost", "ration", "record_on_call_week", "record_spell_week", "relative_cost_exponent",
-           "settle_requests", "shortlist_costs", "worked_pairs"]
+           "settle_requests", "shortlist_costs", "update_estimates", "worked_pairs"]

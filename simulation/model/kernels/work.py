@@ -137,3 +137,33 @@ def outcome_sums(hours, paid, quality, on_time, inhouse_cost, kpo, cross, broker
             _picked_sum(hours, bpo), _picked_sum(hours, kpo), _picked_sum(paid, bpo), _picked_sum(paid, kpo),
             _picked_sum(reserved, held), _nanmean(y, np.ones(len(y), np.bool_)), _nanmean(y, bought),
             numpy_row_sum(inhouse_cost * hours))
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def update_estimates(demand, demand_mean, demand_var, on_call, unmet, fill_rate, served, provider, main_provider,
+                     alpha, eps):
+    """Per slot, in place: the running mean and variance of demand, the on-call fill rate (weeks with requests),
+    and the main on-call provider of each buyer (the column it bought most from, the first of equals).
+    Returns the share of buyers with a main provider before whose main provider changed (NaN: none had one)."""
+    seen = switched = 0
+    for i in range(len(demand)):
+        dev = demand[i] - demand_mean[i]
+        demand_mean[i] += alpha * dev
+        demand_var[i] += alpha * (dev * dev - demand_var[i])
+        asked = on_call[i] + unmet[i]
+        if asked > eps:
+            fill_rate[i] += alpha * (on_call[i] / asked - fill_rate[i])
+        if on_call[i] > eps:
+            best = 0
+            for c in range(served.shape[1]):  # np.argmax: the first of the largest, a NaN first of all
+                if served[i, c] != served[i, c]:
+                    best = c
+                    break
+                if served[i, c] > served[i, best]:
+                    best = c
+            main = provider[i, best]
+            if main_provider[i] >= 0:
+                seen += 1
+                switched += main != main_provider[i]
+            main_provider[i] = main
+    return switched / seen if seen else np.nan

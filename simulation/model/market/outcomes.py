@@ -102,8 +102,7 @@ def realise_outcomes(fills: Fills, slots: FirmSlots, book: ContractBook, table: 
                       cfg.intermediaries.learning_rate, table.n)
     _record_spells(fills, slots, book, spells, week)
     slots.last_worked[done.slot, done.column] = week
-    _update_estimates(fills, slots, cfg)
-    switch = _track_main_providers(fills, slots)
+    switch = _update_estimates(fills, slots, cfg)
     costs = slot_costs(done, fills, slots, book, cfg, inhouse_cost)
     return _totals(done, fills, slots, book, table, catalogue, costs, switch), SlotOutcomes(done, costs, table, len(slots))
 
@@ -210,26 +209,12 @@ def _record_spells(fills: Fills, slots: FirmSlots, book: ContractBook, spells: S
                   fills.permanent_paid[held], book.channel[held].astype(np.int8))
 
 
-def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config) -> None:
-    """Running estimates of demand (mean, variance) and of the on-call fill rate."""
-    alpha = 1.0 / cfg.firms.estimate_memory_weeks
-    dev = fills.demand - slots.demand_mean
-    slots.demand_mean += alpha * dev
-    slots.demand_var += alpha * (dev * dev - slots.demand_var)
-    asked = fills.on_call + fills.unmet
-    req = asked > EPS
-    slots.fill_rate[req] += alpha * (fills.on_call[req] / asked[req] - slots.fill_rate[req])
-
-
-def _track_main_providers(fills: Fills, slots: FirmSlots) -> float:
-    """Remember each buyer's main on-call provider; returns the share that switched (NaN if none seen before)."""
-    bought = np.flatnonzero(fills.on_call > EPS)
-    main = slots.provider[bought, fills.served[bought].argmax(axis=1)]
-    prev = slots.main_provider[bought]
-    seen = prev >= 0
-    switch = float(np.mean(main[seen] != prev[seen])) if seen.any() else float("nan")
-    slots.main_provider[bought] = main
-    return switch
+def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config) -> float:
+    """Running estimates of demand (mean, variance) and of the on-call fill rate, and each buyer's main on-call
+    provider; returns the share of buyers that switched main provider (NaN if none had one before)."""
+    return kernels.update_estimates(fills.demand, slots.demand_mean, slots.demand_var, fills.on_call, fills.unmet,
+                                    slots.fill_rate, fills.served, slots.provider, slots.main_provider,
+                                    1.0 / cfg.firms.estimate_memory_weeks, EPS)
 
 
 def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable,
