@@ -2,8 +2,8 @@
 
 Each kernel computes exactly what the numpy expression it replaces computes, operation for operation and
 in the same order (no fast-math, no reassociation; a row sum adds in numpy's own order, :func:`numpy_row_sum`),
-so a run gives the same bytes with or without it; tests/test_kernels.py checks each against that expression
-on random and real inputs. Functions numpy computes its own way (exp, log) stay in numpy.
+so a run gives the same bytes with or without it; tests/test_kernels.py, test_kernels_market.py and
+test_outcomes.py check each against that expression on random and real inputs. Functions numpy computes its own way (exp, log) stay in numpy.
 The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
 compilation once per machine, not once per run.
 

@@ -8,25 +8,34 @@ from numba import njit
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _add_spell_week(open_, provider, start, last, volume, spend, channel, i, c, week, worked_provider, worked_volume,
+                    worked_spend, worked_channel):
+    """One pair's week of work, in place on one form's (slots, K) arrays: without an open spell it opens one
+    (provider, start, channel, zero totals); then it adds the week's volume and spend and moves the last
+    week. Returns whether it opened a spell."""
+    opened = not open_[i, c]
+    if opened:
+        open_[i, c] = True
+        provider[i, c] = worked_provider
+        start[i, c] = week
+        volume[i, c] = 0.0
+        spend[i, c] = 0.0
+        channel[i, c] = worked_channel
+    last[i, c] = week
+    volume[i, c] += worked_volume
+    spend[i, c] += worked_spend
+    return opened
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def record_spell_week(open_, provider, start, last, volume, spend, channel, week, s, k, worked_provider,
                       worked_volume, worked_spend, worked_channel):
-    """One form's week of work for distinct (slot, column) pairs, in place on that form's (slots, K) arrays:
-    a pair without an open spell opens one (provider, start, channel, zero totals), then every pair adds the
-    week's volume and spend and moves its last week. Returns which pairs opened a spell."""
+    """One form's week of work for distinct (slot, column) pairs (:func:`_add_spell_week` each). Returns which
+    pairs opened a spell."""
     new = np.zeros(len(s), np.bool_)
     for r in range(len(s)):
-        i, c = s[r], k[r]
-        if not open_[i, c]:
-            new[r] = True
-            open_[i, c] = True
-            provider[i, c] = worked_provider[r]
-            start[i, c] = week
-            volume[i, c] = 0.0
-            spend[i, c] = 0.0
-            channel[i, c] = worked_channel[r]
-        last[i, c] = week
-        volume[i, c] += worked_volume[r]
-        spend[i, c] += worked_spend[r]
+        new[r] = _add_spell_week(open_, provider, start, last, volume, spend, channel, s[r], k[r], week,
+                                 worked_provider[r], worked_volume[r], worked_spend[r], worked_channel[r])
     return new
 
 
@@ -42,16 +51,8 @@ def record_on_call_week(open_, provider, start, last, volume, spend, channel, we
     for i in range(rows):
         for c in range(K):
             if served[i, c] > eps:
-                if not open_[i, c]:
-                    open_[i, c] = True
-                    provider[i, c] = slot_provider[i, c]
-                    start[i, c] = week
-                    volume[i, c] = 0.0
-                    spend[i, c] = 0.0
-                    channel[i, c] = slot_channel[i]
-                last[i, c] = week
-                volume[i, c] += served[i, c]
-                spend[i, c] += paid[i, c]
+                _add_spell_week(open_, provider, start, last, volume, spend, channel, i, c, week, slot_provider[i, c],
+                                served[i, c], paid[i, c], slot_channel[i])
             elif open_[i, c] and week - last[i, c] > gap:
                 idle_s[n], idle_k[n] = i, c
                 n += 1

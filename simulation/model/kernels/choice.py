@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulation.model.kernels.core import client_price, nonprice, numpy_row_sum
+from simulation.model.kernels.core import client_price, max0, nonprice, numpy_row_sum
 
 CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
 
@@ -102,8 +102,7 @@ def loyalty(J, valid):
     x, xx = np.empty(K), np.empty(K)
     for i in range(rows):
         for k in range(K):
-            v = J[i, k]
-            v = (v if v >= 0.0 or v != v else 0.0) if valid[i, k] else 0.0
+            v = max0(J[i, k]) if valid[i, k] else 0.0
             x[k], xx[k] = v, v * v
         total = numpy_row_sum(x)
         out[i] = numpy_row_sum(xx) / (total * total) if total > 0 else np.nan

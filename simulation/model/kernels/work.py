@@ -126,14 +126,14 @@ def _nanmean(x, pick):
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def outcome_sums(hours, paid, quality, on_time, inhouse_cost, kpo, cross, broker_hours, reserved, held, y, bought):
     """The week's outcome totals that outcomes._totals adds up, each as numpy adds it (pairwise, in its order):
-    hours, hours-weighted quality and on-time share (NaN without hours), offshore hours, broker hours, BPO and
+    hours-weighted quality and on-time share (NaN without hours), offshore hours, broker hours, BPO and
     KPO hours and spend, reserved hours of running contracts, mean loyalty of all and of on-call buyers
     (NaN when none is finite) and the in-house cost of the hours bought."""
     total = numpy_row_sum(hours)
     quality_mean = numpy_row_sum(quality * hours) / total if total > 0 else np.nan
     on_time_mean = numpy_row_sum(on_time * hours) / total if total > 0 else np.nan
     bpo = ~kpo
-    return (total, quality_mean, on_time_mean, _picked_sum(hours, cross), numpy_row_sum(broker_hours),
+    return (quality_mean, on_time_mean, _picked_sum(hours, cross), numpy_row_sum(broker_hours),
             _picked_sum(hours, bpo), _picked_sum(hours, kpo), _picked_sum(paid, bpo), _picked_sum(paid, kpo),
             _picked_sum(reserved, held), _nanmean(y, np.ones(len(y), np.bool_)), _nanmean(y, bought),
             numpy_row_sum(inhouse_cost * hours))

@@ -185,7 +185,7 @@ def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: Provid
     adds only a little (a former team's knowledge fades even if on-call work goes on with its provider).
     """
     s, k, hours, paid = kernels.worked_pairs(fills.served, fills.spend, book.k, fills.permanent,
-                                                         fills.permanent_paid, EPS)  # book.k: -1 without a contract
+                                             fills.permanent_paid, EPS)  # book.k: -1 without a contract
     p, contracts = cfg.providers, cfg.contracts
     noise = p.quality_noise_sd * rng.standard_normal(len(s))
     team = np.flatnonzero(book.active)
@@ -223,7 +223,7 @@ def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, 
     cross = table.region[done.provider] != slots.region[done.slot]
     broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
         book.channel == Channel.BROKER, fills.permanent, 0.0)
-    (_, quality, on_time, offshore, broker, hours_bpo, hours_kpo, spend_bpo, spend_kpo, reserved, loyalty_mean,
+    (quality, on_time, offshore, broker, hours_bpo, hours_kpo, spend_bpo, spend_kpo, reserved, loyalty_mean,
      loyalty_on_call, inhouse) = kernels.outcome_sums(done.hours, done.paid, done.quality, done.on_time,
                                                       done.inhouse_cost, kpo, cross, broker_hours, book.reserved,
                                                       book.active, loyalty(slots.preference, slots.known),

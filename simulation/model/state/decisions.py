@@ -179,4 +179,4 @@ class DecisionLog:
                 values = np.array([*self.categories[c], np.nan], dtype=object)[np.where(values < 0, -1, values)]
             columns[c] = values.tolist()
         rows = [dict(zip(columns, row)) for row in zip(*columns.values())]
-        return rows if last is None else rows[max(len(rows) - last, 0):] if last > 0 else []
+        return rows if last is None else rows[max(len(rows) - last, 0):]  # the newest batch may give more

@@ -48,8 +48,7 @@ class SpellTracker:
         ``spend`` and ``provider``: (slots, K); ``channel`` per slot), then end the on-call spells that have had
         no work for more than ``gap`` weeks (one compiled pass, :func:`kernels.record_on_call_week`)."""
         f = int(Form.ON_CALL)
-        s, k = kernels.record_on_call_week(*self._form(f), week, served, spend, provider, channel, eps,
-                                                       self.gap)
+        s, k = kernels.record_on_call_week(*self._form(f), week, served, spend, provider, channel, eps, self.gap)
         if len(s):
             self._close(f, s, k, censored=False)
 
