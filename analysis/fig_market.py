@@ -25,6 +25,7 @@ from analysis.figures import (
     save,
     styled,
 )
+from analysis.formatting import format_number
 from analysis.load import NotEnoughData
 
 KINDS = ("bpo", "kpo")
@@ -190,7 +191,7 @@ def surplus(data, out_dir: str | Path) -> Path:
     width = 0.8 / len(bars)
     for i, (col, label, colour, sign) in enumerate(bars):
         ax.bar(x + (i - (len(bars) - 1) / 2) * width, sign * t[col] / 1e6, width=width, color=colour,
-               label=f"{label} (total {sign * t[col].sum() / 1e6:,.0f} M cu)")
+               label=f"{label} (total {format_number(sign * t[col].sum(), 'money')})")
     ax.axhline(0, color="black", lw=0.8)
     mark_events(ax, run, per_year=True)
     ax.set_xticks(x)

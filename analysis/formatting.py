@@ -62,8 +62,11 @@ def format_number(x: float, kind: str, bare: bool = False) -> str:
         return f"week {x:.0f}" if kind == "week" else f"{x:.0f} week{'s' if round(x) != 1 else ''}"
     if kind == "weeks_years":
         return f"{x:.0f}" if bare else f"{x:.0f} weeks ({x / 52:.1f} years)"
-    if kind == "money":
-        return f"{x / 1e6:,.0f}" if bare else f"{x / 1e6:,.0f} M cu"
+    if kind == "money":  # millions, with the decimals a small market needs (not "0 M cu" for 94,000 cu)
+        m = x / 1e6
+        decimals = 0 if abs(m) >= 10 or m == 0 else 1 if abs(m) >= 1 else 2 if abs(m) >= 0.01 else 3
+        text = f"{m:,.{decimals}f}"
+        return text if bare else f"{text} M cu"
     if kind == "price":
         return f"{x:.1f}" if bare else f"{x:.1f} cu/h"
     if kind == "ratio":

@@ -12,7 +12,7 @@ import pytest
 from analysis import measures as M
 from analysis.explain import explain
 from analysis.figure_registry import figure_specs
-from analysis.formatting import Formatter
+from analysis.formatting import Formatter, format_number
 from analysis.load import NotEnoughData, load_run
 from analysis.report import write_report
 from analysis.stats import window_mean
@@ -173,3 +173,11 @@ def test_explain_puts_a_provider_exit_before_the_review_it_caused(tmp_path):
     exit_at = next(i for i, line in enumerate(lines) if line.startswith(f"week {week:>4}  CONTRACT") and "PROVIDER_EXIT" in line)
     review_at = next(i for i, line in enumerate(lines) if line.startswith(f"week {week:>4}  REVIEW"))
     assert exit_at < review_at
+
+
+def test_money_keeps_the_digits_a_small_market_needs():
+    """Millions of cu with no decimals from 10 M, one from 1 M, then two or three: a small market's surplus
+    reads 0.09 M cu, not 0 M cu next to a bar that is visibly above zero."""
+    assert [format_number(x, "money") for x in (1.234e9, 12.4e6, 6.85e6, -1.37e6, 94_000, -4_000, 0.0)] == [
+        "1,234 M cu", "12 M cu", "6.8 M cu", "-1.4 M cu", "0.09 M cu", "-0.004 M cu", "0 M cu"]
+    assert format_number(94_000, "money", bare=True) == "0.09"
