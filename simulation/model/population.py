@@ -89,7 +89,7 @@ def size_providers(table: ProviderTable, slots: FirmSlots, cfg: Config, catalogu
                              minlength=len(catalogue))
     n_offer = np.maximum(table.offers[:n].sum(axis=0), 1)
     per = cfg.providers.initial_capacity_ratio * outsourced / catalogue.target_utilization / n_offer
-    table.capacity[:n] = np.maximum(table.offers[:n] @ per, 1.0)
+    table.capacity[:n] = np.maximum((table.offers[:n] * per).sum(axis=1), 1.0)  # no BLAS: see test_determinism
     target = np.where(table.kind[:n] == Kind.KPO, cfg.providers.target_utilization_kpo, cfg.providers.target_utilization_bpo)
     markup = np.where(table.kind[:n] == Kind.KPO, cfg.providers.normal_markup_kpo, cfg.providers.normal_markup_bpo)
     table.demand_ema[:n] = table.capacity[:n] * target

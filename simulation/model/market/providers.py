@@ -79,7 +79,7 @@ def capacity_and_prices(table: ProviderTable, load: WeekLoad, prices: Prices) ->
         for region in Region:
             posting = mine & (table.view("region") == region)
             weight = capacity[posting].sum()
-            price = float(np.dot(prices.spot_price[posting], capacity[posting]) / weight) if weight > 0 else float("nan")
+            price = float((prices.spot_price[posting] * capacity[posting]).sum() / weight) if weight > 0 else float("nan")
             out[f"posted_price_{label}_{region.name.lower()}"] = price
     return out
 
