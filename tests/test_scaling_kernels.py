@@ -114,7 +114,7 @@ def test_a_provider_that_leaves_is_replaced_on_every_shortlist_at_once():
 
 def test_a_shortlist_that_fits_everyone_holds_everyone_and_takes_an_entrant_at_once():
     m = small_market(weeks=2, **{"intermediaries.panel_size": 10_000})
-    m._enter(0)  # a new provider of service 0
+    m._enter([0])  # a new provider of service 0
     m.refresh_shortlists()
     region = m.providers.view("region")
     for v, g in itertools.product(range(len(m.catalogue)), range(4)):

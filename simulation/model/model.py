@@ -175,11 +175,9 @@ class OutsourcingModel(mesa.Model):
             else:
                 ended += self._exit(largest, "provider failed")
                 exits += len(largest)
-        entries = 0
-        for service, count in entry_services(table, self.cfg, self.rng_market):
-            for _ in range(count):
-                self._enter(service)
-            entries += count
+        entering = [service for service, count in entry_services(table, self.cfg, self.rng_market) for _ in range(count)]
+        self._enter(entering)
+        entries = len(entering)
         self.refresh_shortlists()
         self.prices.market_utilization = market_utilization(table, self.catalogue.target_utilization)
         return ProviderTotals(**before, provider_profit=float(profit.sum()),
@@ -272,11 +270,15 @@ class OutsourcingModel(mesa.Model):
         refresh_shortlists(self.brokers, self.providers, self.prices, self.catalogue, broker_panel_size(self.cfg),
                            self.week, self.cfg.firms.review_interval_weeks)
 
-    def _enter(self, service: int) -> None:
-        row = population.entrant(self.providers, service, self.week, self.cfg, self.catalogue, self.rng_market,
-                                 self.rng_init)
-        self.provider_agents.append(self._provider_agent(row))
-        self.refresh_prices()
+    def _enter(self, services: list[int]) -> None:
+        """One new provider of each of ``services``, in turn (each sized on the incumbents, earlier entrants
+        included); the prices are recomputed once, after the last (nothing between reads them)."""
+        for service in services:
+            row = population.entrant(self.providers, service, self.week, self.cfg, self.catalogue, self.rng_market,
+                                     self.rng_init)
+            self.provider_agents.append(self._provider_agent(row))
+        if services:
+            self.refresh_prices()
 
     # ----------------------------------------------------------------- running
     def run(self, steps: int | None = None) -> OutsourcingModel:
