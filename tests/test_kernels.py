@@ -52,11 +52,11 @@ def loyalty_reference(J, valid):
 
 
 def logit_reference(J, beta, allowed):
-    """choice.logit_probabilities as numpy wrote it before the kernels."""
+    """choice.logit_probabilities as numpy wrote it before the kernels (exp: the C library's, as the model's)."""
     z = np.where(allowed, beta * J, -np.inf)
     zmax = z.max(axis=1, keepdims=True)
     zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-    w = np.where(allowed, np.exp(z - zmax), 0.0)
+    w = np.where(allowed, kernels.exp(z - zmax), 0.0)
     total = w.sum(axis=1, keepdims=True)
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 

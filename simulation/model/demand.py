@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
+
 
 class DemandProcess:
     """State of the demand shocks and projects of all firm-services."""
@@ -43,4 +45,4 @@ class DemandProcess:
         self.projects = np.where(self.lumpy, self.projects - ended + arrivals, 0)
         mean_live = np.where(self.lumpy, self.rate * self.weeks, 1.0)
         load = np.where(self.lumpy, self.projects / mean_live, 1.0)
-        return self.base * level * load * np.exp(self.shock - 0.5 * volatility**2)
+        return self.base * level * load * kernels.exp(self.shock - 0.5 * volatility**2)

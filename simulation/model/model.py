@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from simulation.config import Config, PriceHikeEvent, scaled
 from simulation.config.recording import decision_firm_count, recorded_tables
-from simulation.model import population
+from simulation.model import kernels, population
 from simulation.model.agents import PROVIDER_CLASSES, Firm, Intermediary, Provider
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Kind
@@ -152,7 +152,7 @@ class OutsourcingModel(mesa.Model):
         drift = self.cfg.firms.inhouse_cost_drift
         if drift > 0:
             sd = drift / np.sqrt(52.0)
-            self.slots.inhouse_factor *= np.exp(sd * self.rng_capability.standard_normal(len(self.slots)) - 0.5 * sd * sd)
+            self.slots.inhouse_factor *= kernels.exp(sd * self.rng_capability.standard_normal(len(self.slots)) - 0.5 * sd * sd)
 
     def realise_demand(self) -> NDArray[np.float64]:
         firms = self.cfg.firms

@@ -8,10 +8,12 @@ Every draw comes from the stream the caller passes, in a fixed order, so a run i
 
 from __future__ import annotations
 
+import math
 import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config, scaled
+from simulation.model import kernels
 from simulation.model.agents import PROVIDER_CLASSES
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Kind, Mode
@@ -69,7 +71,7 @@ def draw_firms(cfg: Config, rng: np.random.Generator) -> FirmTable:
     """Lognormal firm sizes and home regions."""
     firms = cfg.firms
     count = scaled(firms.count, cfg.run.scale)
-    sizes = np.exp(firms.size_log_mean + firms.size_log_sd * rng.standard_normal(count))
+    sizes = kernels.exp(firms.size_log_mean + firms.size_log_sd * rng.standard_normal(count))
     region = (rng.random(count) < firms.offshore_home_share).astype(np.int8)
     return FirmTable(size=sizes, region=region)
 
@@ -77,7 +79,7 @@ def draw_firms(cfg: Config, rng: np.random.Generator) -> FirmTable:
 def volatility_factor(sizes: NDArray[np.float64], cfg: Config) -> NDArray[np.float64]:
     """Each firm's demand volatility relative to the market's: (size / median size)^-elasticity."""
     firms = cfg.firms
-    return (sizes / np.exp(firms.size_log_mean)) ** (-firms.volatility_size_elasticity)
+    return kernels.power(sizes / math.exp(firms.size_log_mean), -firms.volatility_size_elasticity)
 
 
 def size_providers(table: ProviderTable, slots: FirmSlots, cfg: Config, catalogue: Catalogue,

@@ -3,13 +3,14 @@
 Each kernel computes exactly what the numpy expression it replaces computes, operation for operation and
 in the same order (no fast-math, no reassociation; a row sum adds in numpy's own order, :func:`numpy_row_sum`),
 so a run gives the same bytes with or without it; tests/test_kernels.py, test_kernels_market.py and
-test_outcomes.py check each against that expression on random and real inputs. Functions numpy computes its own way (exp, log) stay in numpy.
+test_outcomes.py check each against that expression on random and real inputs. exp and power are not numpy's but
+the C library's, on every machine (elementary.py): numpy's own depend on the CPU.
 The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
 compilation once per machine, not once per run.
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in five modules (core: shared helpers; choice; market; work; bookkeeping) and are all reached here.
+The kernels live in six modules (core: shared helpers; elementary: exp and power; choice; market; work; bookkeeping) and are all reached here.
 """
 
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, record_on_call_week, record_spell_week,
@@ -18,12 +19,13 @@ from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, l
                                              onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
                                              shortlist_costs)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
+from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums, update_estimates)
 
 __all__ = ["broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
-           "delivered_quality", "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice",
+           "delivered_quality", "exp", "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice",
            "normalise_rows", "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums",
-           "rated_cost", "ration", "record_on_call_week", "record_spell_week", "relative_cost_exponent",
+           "power", "rated_cost", "ration", "record_on_call_week", "record_spell_week", "relative_cost_exponent",
            "settle_requests", "shortlist_costs", "update_estimates", "worked_pairs"]

@@ -16,7 +16,7 @@ from simulation.model import kernels
 
 def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
-    w = np.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta),
+    w = kernels.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta),
                                       np.ascontiguousarray(allowed, np.bool_)))  # exp(-inf) = 0
     return kernels.normalise_rows(w)
 

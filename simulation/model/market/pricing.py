@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
+from simulation.model import kernels
 from simulation.model.codes import REGIONS, Kind
 from simulation.model.environment import Environment
 from simulation.model.state.providers import ProviderTable
@@ -24,7 +25,7 @@ from simulation.model.state.providers import ProviderTable
 
 def skill_premium(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
     """Wage multiplier of each provider's skill level."""
-    return cfg.providers.skill_wage_premium ** (table.skill[: table.n].astype(float) - 1.0)
+    return kernels.power(cfg.providers.skill_wage_premium, table.skill[: table.n].astype(float) - 1.0)
 
 
 def unit_cost(table: ProviderTable, env: Environment, cfg: Config) -> NDArray[np.float64]:

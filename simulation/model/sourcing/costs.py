@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
+from simulation.model import kernels
+
 def nonprice_cost(c: NDArray, friction: NDArray, learning: NDArray, experience: NDArray, error: NDArray,
                   quality: NDArray) -> NDArray[np.float64]:
     """Cost per hour of outsourced work beyond its price: coordination friction that relationship-specific
@@ -39,7 +41,7 @@ def expected_shortfall(mu: NDArray, sigma: NDArray, capacity: NDArray) -> NDArra
     mu, sigma, capacity = np.broadcast_arrays(*(np.asarray(x, float) for x in (mu, sigma, capacity)))
     safe = np.where(sigma > 0, sigma, 1.0)
     z = (capacity - mu) / safe
-    loss = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi) - z * (1.0 - ndtr(z))
+    loss = kernels.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi) - z * (1.0 - ndtr(z))
     return np.where(sigma > 0, safe * loss, np.maximum(mu - capacity, 0.0))
 
 
@@ -61,7 +63,7 @@ def average_experience(start: NDArray, rate: float, weeks: NDArray, decay: float
     if step <= 0:
         return start + 0.0 * weeks
     level = rate / step
-    return level + (start - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks)
+    return level + (start - level) * (1.0 - kernels.power(1.0 - step, weeks)) / (step * weeks)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
 from simulation.model.codes import ON_CALL_OPTIONS, PERMANENT_OPTIONS, Region, SourcingOption
 from simulation.model.market.choice import sample_rows
 
@@ -95,7 +96,7 @@ class CostLogit(SourcingPolicy):
     def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
         intensity = menu.choice_intensity if self.intensity is None else self.intensity
         rel = (menu.costs - np.nanmin(menu.costs, axis=1, keepdims=True)) / menu.scale[:, None]
-        weights = np.where(np.isfinite(rel), np.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
+        weights = np.where(np.isfinite(rel), kernels.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
         pick = sample_rows(weights, menu.uniform)
         return np.where(pick >= 0, pick, SourcingOption.ON_CALL)
 

@@ -122,11 +122,11 @@ def build_slots(cfg: Config, cat: Catalogue, sizes: NDArray, firm_region: NDArra
     if cfg.contracts.allow_in_house:
         mode[rng.random(rows) < cfg.firms.initial_in_house_share] = Mode.IN_HOUSE
     firms = cfg.firms
-    inhouse_factor = (sizes ** (-firms.inhouse_scale_elasticity)
-                      * np.exp(firms.inhouse_cost_dispersion * rng.standard_normal(n_firms)))
+    inhouse_factor = (kernels.power(sizes, -firms.inhouse_scale_elasticity)
+                      * kernels.exp(firms.inhouse_cost_dispersion * rng.standard_normal(n_firms)))
     firm_broker = rng.integers(0, max(scaled(cfg.intermediaries.count, cfg.run.scale), 1), n_firms)
     sd = firms.coordination_dispersion
-    coordination = np.exp(sd * rng.standard_normal(n_firms) - 0.5 * sd * sd)  # mean 1
+    coordination = kernels.exp(sd * rng.standard_normal(n_firms) - 0.5 * sd * sd)  # mean 1
     home_only = np.where(rng.random(n_firms) < firms.domestic_only_share, firm_region, -1).astype(np.int8)[firm]
     provider = np.zeros((rows, K), np.int64)
     known = np.zeros((rows, K), bool)
