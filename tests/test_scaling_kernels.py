@@ -4,7 +4,8 @@
   region) at a time, the probabilities of the rule written out provider by provider; a shortlist holding
   every provider gives the same; a short shortlist holds the providers the broker rates cheapest and picks
   by the same rule among them.
-- Shortlist upkeep: exits are replaced at once, a shortlist that fits everyone follows entries at once.
+- Shortlist upkeep: a leaver's seat goes at once to the next on the broker's waiting list (the group is re-rated
+  when the list has run out); a shortlist that fits everyone follows entries at once.
 - Initial consideration sets: the first K of a random order, as a full argsort of the same uniforms in
   a small market, a uniform ordered sample in a large one.
 - Broker learning: the sparse update equals the dense one, bit for bit.
@@ -25,7 +26,8 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.model.agents import Intermediary
 from simulation.model.codes import Region
 from simulation.model.market.routing import pick_table
-from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
+from simulation.model import kernels
+from simulation.model.market.shortlists import broker_panel_size, rank_shortlist, refresh_shortlists
 from simulation.model.sourcing.costs import nonprice_cost
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.slots import SORT_LIMIT, first_of_random_order, sample_distinct
@@ -99,17 +101,89 @@ def test_a_short_shortlist_holds_the_cheapest_and_picks_by_the_same_rule_among_t
                                    atol=1e-15)
 
 
-def test_a_provider_that_leaves_is_replaced_on_every_shortlist_at_once():
+def cheapest_serving(m: OutsourcingModel, b: int, v: int, g: int) -> np.ndarray:
+    """Provider rows serving (v, g) that broker b rates, cheapest first (ties: lower row first)."""
+    n, region = m.providers.n, m.providers.view("region")
+    r, home = divmod(g, 2)
+    serves = m.providers.active[:n] & m.providers.offers[:n, v] & ((region == r) | (home == 0))
+    cost = np.where(serves, reference_costs(m, b, v, r), np.inf)
+    return np.argsort(cost, kind="stable")[: serves.sum()]
+
+
+def test_a_provider_that_leaves_hands_its_seat_to_the_next_on_the_waiting_list():
+    """Without re-rating: the seat goes to the first provider of the waiting list and the other seat stays. Once
+    the list has run out, the group is re-rated at once and holds the cheapest again, the next one waiting."""
     m = small_market(seed=5, weeks=3, **{"intermediaries.panel_size": 2, "intermediaries.count": 2})
     v, g = 0, 0
-    assert len(m.providers.offering(v)) > 3
-    leaving = int(m.brokers.panel[0, v, g, 0])
+    assert len(m.providers.offering(v)) > 4 and m.brokers.waiting.shape[3] == 1
+    before, waiting = m.brokers.panel[:, v, g].copy(), m.brokers.waiting[:, v, g, 0].copy()
+    assert m.providers.active[waiting].all()
+    leaving = int(before[0, 0])
     m.remove_provider(leaving, "test")
-    m.refresh_shortlists()
+    m.refresh_shortlists()  # week 3: no broker is due (every 13 weeks, staggered by row)
     for b in range(len(m.brokers)):
         members = m.brokers.panel[b, v, g]
-        assert leaving not in members and (members >= 0).all() and members[0] < members[1]
-        assert m.providers.active[members].all()
+        if leaving in before[b]:
+            np.testing.assert_array_equal(members, np.sort(np.r_[before[b][before[b] != leaving], waiting[b]]))
+            assert m.brokers.waiting[b, v, g, 0] == -1
+        else:
+            np.testing.assert_array_equal(members, before[b])
+    promoted = int(waiting[0])
+    m.remove_provider(promoted, "test")
+    m.refresh_shortlists()
+    ranked = cheapest_serving(m, 0, v, g)
+    np.testing.assert_array_equal(m.brokers.panel[0, v, g], np.sort(ranked[:2]))
+    assert m.brokers.waiting[0, v, g, 0] == ranked[2]
+    assert leaving not in m.brokers.panel[:, v, g] and promoted not in m.brokers.panel[:, v, g]
+
+
+def fill_reference(panel, waiting, active):
+    """kernels.fill_vacancies written out group by group: (panel, what stays on each waiting list, short)."""
+    panel, short, left = panel.copy(), np.zeros(panel.shape[:3], bool), {}
+    for idx in np.ndindex(panel.shape[:3]):
+        queue = [j for j in waiting[idx] if j >= 0 and active[j]]
+        seats = list(panel[idx])
+        for p, j in enumerate(seats):
+            if j >= 0 and not active[j]:
+                if queue:
+                    seats[p] = queue.pop(0)
+                else:
+                    short[idx] = True
+        panel[idx] = np.sort(seats) if seats != list(panel[idx]) else seats
+        left[idx] = queue
+    return panel, left, short
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_filling_vacancies_equals_the_rule_written_out(seed):
+    """Random shortlists with some providers gone, waiting lists with gaps (-1) and leavers of their own."""
+    rng = np.random.default_rng(seed)
+    n, shape, places = 60, (3, 2, 4, 5), 3
+    panel, waiting = np.full(shape, -1, np.int64), np.full(shape[:3] + (places,), -1, np.int64)
+    for idx in np.ndindex(shape[:3]):
+        rows = rng.permutation(n)[: shape[3] + places]
+        seated = rng.integers(1, shape[3] + 1)  # some groups have empty seats
+        panel[idx][:seated] = np.sort(rows[:seated])
+        waiting[idx] = np.where(rng.random(places) < 0.2, -1, rows[shape[3]:])
+    active = rng.random(n) < 0.7
+    expected_panel, expected_left, expected_short = fill_reference(panel, waiting, active)
+    short = kernels.fill_vacancies(panel, waiting, active)
+    np.testing.assert_array_equal(panel, expected_panel)
+    np.testing.assert_array_equal(short, expected_short)
+    for idx, queue in expected_left.items():
+        assert [j for j in waiting[idx] if j >= 0 and active[j]] == queue
+    assert short.any() and (~short).any()
+
+
+def test_ranking_a_shortlist_keeps_the_cheapest_sorted_and_the_next_best_waiting_ties_to_the_lower_row():
+    cost = np.array([[5.0, 1.0, 3.0, 1.0, 9.0, 2.0, 3.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    cand = np.array([10, 11, 12, 13, 14, 15, 16])
+    members, waiting = rank_shortlist(cost, cand, 3, 3)
+    np.testing.assert_array_equal(members, [[11, 13, 15], [10, 11, 12]])
+    np.testing.assert_array_equal(waiting, [[12, 16, 10], [13, 14, 15]])
+    members, waiting = rank_shortlist(cost[:, :5], cand[:5], 3, 3)  # fewer than seats + places
+    np.testing.assert_array_equal(members, [[11, 12, 13], [10, 11, 12]])
+    np.testing.assert_array_equal(waiting, [[10, 14, -1], [13, 14, -1]])
 
 
 def test_a_shortlist_that_fits_everyone_holds_everyone_and_takes_an_entrant_at_once():

@@ -13,8 +13,8 @@ Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, `
 The kernels live in six modules (core: shared helpers; elementary: exp and power; choice; market; work; bookkeeping) and are all reached here.
 """
 
-from simulation.model.kernels.bookkeeping import (column_for, committed_hours, record_on_call_week, record_spell_week,
-                                                  worked_pairs)
+from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, record_on_call_week,
+                                                  record_spell_week, worked_pairs)
 from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, logit_exponent, loyalty, normalise_rows,
                                              onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
                                              shortlist_costs)
@@ -25,7 +25,8 @@ from simulation.model.kernels.work import (cross_region_hours, delivered_quality
                                            outcome_sums, update_estimates)
 
 __all__ = ["broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
-           "delivered_quality", "exp", "inverse_cdf_rows", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice",
-           "normalise_rows", "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "outcome_sums",
-           "power", "rated_cost", "ration", "record_on_call_week", "record_spell_week", "relative_cost_exponent",
-           "settle_requests", "shortlist_costs", "update_estimates", "worked_pairs"]
+           "delivered_quality", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_from_work", "logit_exponent",
+           "loyalty", "max0", "nonprice", "normalise_rows", "numpy_row_sum", "on_time_share",
+           "onboarding_beyond_shortage", "outcome_sums", "power", "rated_cost", "ration", "record_on_call_week",
+           "record_spell_week", "relative_cost_exponent", "settle_requests", "shortlist_costs", "update_estimates",
+           "worked_pairs"]

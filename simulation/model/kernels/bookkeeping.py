@@ -1,5 +1,5 @@
-"""Kernels of the week's bookkeeping: relationship spells, the worked pairs and the hours reserved per
-provider. They use no helper of core.py."""
+"""Kernels of the week's bookkeeping: relationship spells, the worked pairs, the hours reserved per provider
+and the brokers' shortlists after exits. They use no helper of core.py."""
 
 from __future__ import annotations
 
@@ -127,3 +127,37 @@ def column_for(s, provider, slot_provider, known, preference, busy, contract_k):
                     found, low = c, v
         col[r], protected[r] = found, busy[i, found] or contract_k[i] == found
     return col, new, protected
+
+
+@njit(cache=True)
+def fill_vacancies(panel, waiting, active):
+    """Brokers' shortlists after exits, in place: each seat of a provider no longer ``active`` goes to the next
+    active provider on the group's waiting list (best first; taken or inactive entries become -1), and a
+    group whose seats changed is sorted by provider row again. ``panel`` is (brokers, services, groups, seats),
+    ``waiting`` (brokers, services, groups, waiting places). Returns (brokers, services, groups): whether a
+    seat stayed vacant because the waiting list ran out."""
+    B, V, G, S = panel.shape
+    W = waiting.shape[3]
+    short = np.zeros((B, V, G), np.bool_)
+    for b in range(B):
+        for v in range(V):
+            for g in range(G):
+                changed = False
+                nxt = 0
+                for p in range(S):
+                    j = panel[b, v, g, p]
+                    if j < 0 or active[j]:
+                        continue
+                    while nxt < W and (waiting[b, v, g, nxt] < 0 or not active[waiting[b, v, g, nxt]]):
+                        waiting[b, v, g, nxt] = -1
+                        nxt += 1
+                    if nxt == W:
+                        short[b, v, g] = True
+                        continue
+                    panel[b, v, g, p] = waiting[b, v, g, nxt]
+                    waiting[b, v, g, nxt] = -1
+                    nxt += 1
+                    changed = True
+                if changed:
+                    panel[b, v, g] = np.sort(panel[b, v, g])
+    return short

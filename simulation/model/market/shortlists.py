@@ -12,6 +12,7 @@ Legend: ``b`` brokers, ``v`` services, ``g`` client groups, ``j`` provider rows.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from simulation.config import Config, scaled
 from simulation.model import kernels
@@ -37,6 +38,11 @@ def broker_panel_size(cfg: Config) -> int:
     return 0 if providers <= PANEL_AUTO_PROVIDERS else PANEL_AUTO_SIZE
 
 
+def waiting_places(seats: int) -> int:
+    """How many providers a broker keeps on a group's waiting list: a quarter of the seats, at least one."""
+    return max(1, seats // 4)
+
+
 def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices, catalogue: Catalogue, seats: int,
                        week: int, every_weeks: int) -> None:
     """Keep each broker's shortlists: per service and client group (client region, and whether the work
@@ -44,16 +50,19 @@ def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices
 
     Where no more providers than seats can serve a group, all of them are on the shortlist, at once (an
     entrant joins the same week): the broker then rates every provider, as without shortlists. Otherwise
-    a broker re-rates a group every ``every_weeks`` weeks (brokers staggered), when a provider on it has
-    left, and when it has none yet; no random number is drawn. ``seats`` 0: no shortlists."""
+    a broker re-rates a group every ``every_weeks`` weeks (brokers staggered) and when it has none yet,
+    keeping the next :func:`waiting_places` best as a waiting list; a provider that leaves hands its seat
+    to the next active provider on that list, and a group is re-rated early only when its list has run
+    out. No random number is drawn. ``seats`` 0: no shortlists."""
     brokers.seats = seats
     if seats == 0:
         return
     shape = (len(brokers), table.n_services, len(GROUP_REGION), seats)
     if brokers.panel.shape != shape:  # new brokers or a new size: rate everyone afresh
         brokers.panel = np.full(shape, -1, np.int64)
-    panel = brokers.panel
-    stale = ((panel >= 0) & ~table.active[np.maximum(panel, 0)]).any(axis=3) | (panel[..., 0] < 0)
+        brokers.waiting = np.full(shape[:3] + (waiting_places(seats),), -1, np.int64)
+    panel, waiting = brokers.panel, brokers.waiting
+    stale = kernels.fill_vacancies(panel, waiting, table.active) | (panel[..., 0] < 0)
     due = (week + np.arange(len(brokers))) % every_weeks == 0
     quality, provider_region = brokers.estimates(table.n), table.view("region")
     for v in range(table.n_services):
@@ -61,7 +70,7 @@ def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices
         for g, (region, home) in enumerate(zip(GROUP_REGION, GROUP_HOME, strict=True)):
             cand = offering[provider_region[offering] == region] if home else offering
             if len(cand) <= seats:
-                panel[:, v, g] = -1
+                panel[:, v, g], waiting[:, v, g] = -1, -1
                 panel[:, v, g, :len(cand)] = cand
                 continue
             rows = np.flatnonzero(due | stale[:, v, g])
@@ -69,5 +78,18 @@ def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices
                 cost = kernels.shortlist_costs(rows, cand, region, v, quality, prices.spot_price, prices.coordination,
                                                prices.provider_region, catalogue.inhouse_cost, catalogue.friction,
                                                catalogue.learning, catalogue.error_cost)
-                best = np.argpartition(cost, seats - 1, axis=1)[:, :seats]
-                panel[rows, v, g] = np.sort(cand[best], axis=1)
+                panel[rows, v, g], waiting[rows, v, g] = rank_shortlist(cost, cand, seats, waiting.shape[3])
+
+
+def rank_shortlist(cost: NDArray[np.float64], cand: NDArray[np.int64], seats: int,
+                   places: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """From each row's ``cost`` of the providers ``cand`` (more than ``seats``), the ``seats`` cheapest sorted by
+    provider row, and the next ``places`` cheapest best first (-1 where there are too few); ties go to the
+    lower provider row."""
+    keep = min(seats + places, len(cand))
+    best = np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < len(cand) else np.tile(np.arange(keep), (len(cost), 1))
+    order = np.lexsort((cand[best], np.take_along_axis(cost, best, axis=1)), axis=1)
+    ranked = cand[np.take_along_axis(best, order, axis=1)]
+    waiting = np.full((len(cost), places), -1, np.int64)
+    waiting[:, :keep - seats] = ranked[:, seats:]
+    return np.sort(ranked[:, :seats], axis=1), waiting

@@ -27,6 +27,7 @@ class BrokerBook:
         self.income = np.zeros(0)
         self.quality = np.zeros((0, 16))
         self.panel = np.full((0, 0, 0, 0), -1, np.int64)  # (brokers, services, groups, seats): shortlists
+        self.waiting = np.full((0, 0, 0, 0), -1, np.int64)  # (brokers, services, groups, places): next best, best first
         self.seats = 0  # shortlist size; 0: every broker rates every provider
         self.churn = np.zeros(0)  # per broker: share of continuing clients' requests moved to a provider new to them
         self._routed = np.zeros(0)  # this week's requests of clients the broker already routed...
