@@ -25,7 +25,7 @@ from scipy import stats
 from simulation import OutsourcingModel, load_scenario
 from simulation.model.agents import Intermediary
 from simulation.model.codes import Region
-from simulation.model.market.routing import pick_table
+from simulation.model.market.routing import pick_table, picks_for
 from simulation.model import kernels
 from simulation.model.market.shortlists import broker_panel_size, rank_shortlist, refresh_shortlists
 from simulation.model.sourcing.costs import nonprice_cost
@@ -80,6 +80,30 @@ def test_rating_every_provider_picks_by_the_rule_written_out_provider_by_provide
         g = int(r) if seats is None else 2 * int(r)
         np.testing.assert_allclose(on_providers(picks, b, v, g, n), reference_picks(m, b, v, int(r), eligible),
                                    rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("seats", [None, 3], ids=["every-provider", "shortlist-of-3"])
+def test_picks_for_some_slots_rate_only_their_groups_and_give_the_full_tables_numbers(seats):
+    """The picks of a round's slots (some bound to their home region) equal, bit for bit, their rows of the
+    table of every group, looked up slot by slot."""
+    m = small_market(**{"intermediaries.panel_size": seats})
+    n, slots = m.providers.n, m.slots
+    eligible = np.random.default_rng(1).random(n) < 0.8
+    s = np.random.default_rng(2).choice(len(slots), 200, replace=False)
+    assert (slots.home_only[s] >= 0).any()
+    members, prob = picks_for(slots, s, m.providers, m.prices, m.brokers, m.catalogue, eligible,
+                              m.cfg.intermediaries.choice_intensity)
+    table = pick_table(m.providers, m.prices, m.brokers, m.catalogue, eligible, m.cfg.intermediaries.choice_intensity)
+    region = m.providers.view("region")
+    for i, row in enumerate(s):
+        r, home = int(slots.region[row]), slots.home_only[row] >= 0
+        g = r if seats is None else 2 * r + int(home)
+        expected = table.prob[slots.broker[row], slots.service[row], g]
+        seated = table.panel[slots.broker[row], slots.service[row], g]
+        away = home & (region[np.maximum(seated, 0)] != r)
+        np.testing.assert_array_equal(members[i], seated)
+        assert prob[i].tobytes() == np.where(away, 0.0, expected).tobytes()
+    assert (prob > 0).any() and (prob == 0).any()
 
 
 def test_a_short_shortlist_holds_the_cheapest_and_picks_by_the_same_rule_among_them():

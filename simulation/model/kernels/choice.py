@@ -142,24 +142,24 @@ def rated_cost(j, region, v, quality, spot_price, coordination, provider_region,
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def broker_ratings(panel, estimates, active, eligible, offers, spot_price, coordination, provider_region, group_region,
-                   inhouse_cost, friction, learning, error_cost):
-    """Each broker's :func:`rated_cost` of each provider it rates, for every service and client group, and
-    whether the provider can be picked: (brokers x services x groups, seats) each. A provider can be picked
-    if it sits in the seat, is active, is ``eligible`` and offers the service."""
+def broker_ratings(panel, groups, estimates, active, eligible, offers, spot_price, coordination, provider_region,
+                   group_region, inhouse_cost, friction, learning, error_cost):
+    """Each broker's :func:`rated_cost` of each provider it rates, and whether the provider can be picked, for
+    the (broker, service, group) ``groups`` given as flat rows of ``panel`` ((b x V + v) x G + g): (len(groups),
+    seats) each. A provider can be picked if it sits in the seat, is active, is ``eligible`` and offers the
+    service."""
     B, V, G, P = panel.shape
-    cost = np.zeros((B * V * G, P))
-    offered = np.zeros((B * V * G, P), np.bool_)
-    for b in range(B):
-        for v in range(V):
-            for g in range(G):
-                row = (b * V + v) * G + g
-                for p in range(P):
-                    j = panel[b, v, g, p]
-                    j = j if j > 0 else 0
-                    cost[row, p] = rated_cost(j, group_region[g], v, estimates[b, j], spot_price, coordination,
-                                              provider_region, inhouse_cost, friction, learning, error_cost)
-                    offered[row, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
+    cost = np.zeros((len(groups), P))
+    offered = np.zeros((len(groups), P), np.bool_)
+    for r in range(len(groups)):
+        row = groups[r]
+        b, v, g = row // (V * G), (row // G) % V, row % G
+        for p in range(P):
+            j = panel[b, v, g, p]
+            j = j if j > 0 else 0
+            cost[r, p] = rated_cost(j, group_region[g], v, estimates[b, j], spot_price, coordination,
+                                    provider_region, inhouse_cost, friction, learning, error_cost)
+            offered[r, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
     return cost, offered
 
 

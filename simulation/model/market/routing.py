@@ -48,16 +48,6 @@ class Picks:
     panel: NDArray[np.int64]
     prob: NDArray[np.float64]
 
-    def for_slots(self, slots: FirmSlots, s: NDArray[np.int64],
-                  provider_region: NDArray) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """(rows, seats) providers and pick probabilities of the broker of each slot in ``s``, for its service
-        and client group; zero for providers outside the region of a client whose work must stay there."""
-        b, v, region, home = slots.broker[s], slots.service[s], slots.region[s], slots.home_only[s] >= 0
-        g = region if self.panel.shape[2] == 2 else 2 * region + home
-        members = self.panel[b, v, g]
-        away = home[:, None] & (provider_region[np.maximum(members, 0)] != region[:, None])
-        return members, np.where(away, 0.0, self.prob[b, v, g])
-
 
 def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalogue: Catalogue,
                eligible: NDArray[np.bool_], intensity: float) -> Picks:
@@ -70,13 +60,38 @@ def pick_table(table: ProviderTable, prices: Prices, brokers: BrokerBook, catalo
         intensity: the brokers' logit intensity over relative cost.
     """
     panel = brokers.panels(len(catalogue), table.n)
-    region = np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
-    cost, offered = kernels.broker_ratings(  # kernels.rated_cost of every seat, (B x V x G, P)
-        panel, brokers.estimates(table.n), table.active, eligible, table.offers, prices.spot_price, prices.coordination,
-        prices.provider_region, region, catalogue.inhouse_cost, catalogue.friction, catalogue.learning,
-        catalogue.error_cost)
-    prob = Intermediary.pick_distribution(cost, offered, intensity)
+    prob = _pick_rows(np.arange(int(np.prod(panel.shape[:3]))), panel, table, prices, brokers, catalogue, eligible,
+                      intensity)
     return Picks(panel, prob.reshape(panel.shape))
+
+
+def picks_for(slots: FirmSlots, s: NDArray[np.int64], table: ProviderTable, prices: Prices, brokers: BrokerBook,
+              catalogue: Catalogue, eligible: NDArray[np.bool_],
+              intensity: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """(rows, seats) providers and pick probabilities of the broker of each slot in ``s``, for its service and
+    client group; zero for providers outside the region of a client whose work must stay there. Only the
+    groups of the slots ``s`` are rated (a third or less of them in a week's round); each group's numbers are
+    those of :func:`pick_table`."""
+    panel = brokers.panels(len(catalogue), table.n)
+    b, v, region, home = slots.broker[s], slots.service[s], slots.region[s], slots.home_only[s] >= 0
+    g = region if panel.shape[2] == 2 else 2 * region + home
+    groups, at = np.unique((b * panel.shape[1] + v) * panel.shape[2] + g, return_inverse=True)
+    prob = _pick_rows(groups, panel, table, prices, brokers, catalogue, eligible, intensity)
+    members = panel[b, v, g]
+    away = home[:, None] & (table.view("region")[np.maximum(members, 0)] != region[:, None])
+    return members, np.where(away, 0.0, prob[at])
+
+
+def _pick_rows(groups: NDArray[np.int64], panel: NDArray[np.int64], table: ProviderTable, prices: Prices,
+               brokers: BrokerBook, catalogue: Catalogue, eligible: NDArray[np.bool_],
+               intensity: float) -> NDArray[np.float64]:
+    """(len(groups), seats) pick probabilities of the flat (broker, service, group) rows ``groups`` of ``panel``."""
+    region = np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
+    cost, offered = kernels.broker_ratings(  # kernels.rated_cost of every seat of the groups, (groups, P)
+        panel, groups, brokers.estimates(table.n), table.active, eligible, table.offers, prices.spot_price,
+        prices.coordination, prices.provider_region, region, catalogue.inhouse_cost, catalogue.friction,
+        catalogue.learning, catalogue.error_cost)
+    return Intermediary.pick_distribution(cost, offered, intensity)
 
 
 def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
@@ -112,8 +127,7 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
         stay |= spill  # spill-over that cannot stay is not re-routed (j stays -1)
     moving = np.flatnonzero(~stay)
     if len(moving) and len(brokers):
-        picks = pick_table(table, prices, brokers, catalogue, available > EPS, intensity)
-        members, prob = picks.for_slots(slots, s[moving], table.view("region"))
+        members, prob = picks_for(slots, s[moving], table, prices, brokers, catalogue, available > EPS, intensity)
         pick = sample_rows(prob, u[moving])
         got = np.flatnonzero(pick >= 0)
         j[moving[got]] = members[got, pick[got]]

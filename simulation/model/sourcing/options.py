@@ -24,7 +24,7 @@ from simulation.model.codes import Channel, Mode, SourcingOption
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import pick_table
+from simulation.model.market.routing import picks_for
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
                                              nonprice_cost, permanent_terms, pool_handover_cost)
 from simulation.model.state.brokers import BrokerBook
@@ -211,9 +211,8 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     # One pick mix per (broker, service, client region, home-only): rows of a group share it.
     group = ((slots.broker[d.s] * len(view.catalogue) + d.v) * 2 + slots.region[d.s]) * 2 + (slots.home_only[d.s] >= 0)
     _, first, of_group = np.unique(group, return_index=True, return_inverse=True)
-    picks = pick_table(table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
-                       view.cfg.intermediaries.choice_intensity)
-    members, prob = picks.for_slots(slots, d.s[first], table.view("region"))
+    members, prob = picks_for(slots, d.s[first], table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
+                              view.cfg.intermediaries.choice_intensity)
     total = prob.sum(axis=1)
     prob = np.divide(prob, total[:, None], out=np.zeros_like(prob), where=total[:, None] > 0)
     members = np.maximum(members, 0)
