@@ -83,12 +83,15 @@ def refresh_shortlists(brokers: BrokerBook, table: ProviderTable, prices: Prices
 
 def rank_shortlist(cost: NDArray[np.float64], cand: NDArray[np.int64], seats: int,
                    places: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """From each row's ``cost`` of the providers ``cand`` (more than ``seats``), the ``seats`` cheapest sorted by
-    provider row, and the next ``places`` cheapest best first (-1 where there are too few); ties go to the
-    lower provider row."""
+    """From each row's ``cost`` of the providers ``cand`` (more than ``seats``, sorted by row), the ``seats``
+    cheapest sorted by provider row, and the next ``places`` cheapest best first (-1 where there are too few);
+    ties go to the lower provider row (at the cut itself, to the one numpy's partition keeps)."""
     keep = min(seats + places, len(cand))
-    best = np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < len(cand) else np.tile(np.arange(keep), (len(cost), 1))
-    order = np.lexsort((cand[best], np.take_along_axis(cost, best, axis=1)), axis=1)
+    if keep < len(cand):  # the keep cheapest, in candidate order (cand is sorted by row), then stably by cost
+        best = np.sort(np.argpartition(cost, keep - 1, axis=1)[:, :keep], axis=1)
+    else:
+        best = np.tile(np.arange(keep), (len(cost), 1))
+    order = np.argsort(np.take_along_axis(cost, best, axis=1), axis=1, kind="stable")
     ranked = cand[np.take_along_axis(best, order, axis=1)]
     waiting = np.full((len(cost), places), -1, np.int64)
     waiting[:, :keep - seats] = ranked[:, seats:]
