@@ -280,7 +280,7 @@ class Intermediary(mesa.Agent):
         """
         exponent = kernels.relative_cost_exponent(np.ascontiguousarray(cost_per_hour, np.float64),
                                                   np.ascontiguousarray(eligible, np.bool_), float(intensity))
-        return kernels.normalise_rows(kernels.exp(exponent))  # the logit of -(cost / cheapest), in compiled passes
+        return kernels.softmax_rows(exponent)  # the logit of -(cost / cheapest), in compiled passes
 
     @property
     def clients(self) -> tuple[int, ...]:

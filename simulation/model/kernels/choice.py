@@ -3,6 +3,8 @@ brokers' ratings, picks and shortlist costs."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -62,15 +64,19 @@ def logit_exponent(J, beta, allowed):
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def normalise_rows(w):
-    """Each row of non-negative weights divided by its sum (numpy's sum); rows summing to 0 stay 0."""
-    rows, K = w.shape
+def softmax_rows(exponent):
+    """``kernels.exp(exponent)``, each row divided by its sum (numpy's sum; rows summing to 0 stay 0), in one pass
+    per row."""
+    rows, K = exponent.shape
     out = np.zeros((rows, K))
+    w = np.empty(K)
     for i in range(rows):
-        total = numpy_row_sum(w[i])
+        for k in range(K):
+            w[k] = math.exp(exponent[i, k])
+        total = numpy_row_sum(w)
         if total > 0:
             for k in range(K):
-                out[i, k] = w[i, k] / total
+                out[i, k] = w[k] / total
     return out
 
 

@@ -16,9 +16,9 @@ from simulation.model import kernels
 
 def logit_probabilities(J: NDArray[np.float64], beta: float, allowed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Row-wise logit probabilities over allowed candidates (rows with none allowed are all zero)."""
-    w = kernels.exp(kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta),
-                                      np.ascontiguousarray(allowed, np.bool_)))  # exp(-inf) = 0
-    return kernels.normalise_rows(w)
+    exponent = kernels.logit_exponent(np.ascontiguousarray(J, np.float64), float(beta),
+                                      np.ascontiguousarray(allowed, np.bool_))
+    return kernels.softmax_rows(exponent)  # exp(-inf) = 0
 
 
 def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.intp]:
