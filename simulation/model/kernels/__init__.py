@@ -16,8 +16,8 @@ The kernels live in six modules (core: shared helpers; elementary: exp and power
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, record_on_call_week,
                                                   record_spell_week, worked_pairs)
 from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, logit_exponent, loyalty,
-                                             onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
-                                             shortlist_costs, softmax_rows)
+                                             on_call_mix, onboarding_beyond_shortage, rated_cost,
+                                             relative_cost_exponent, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
@@ -26,7 +26,7 @@ from simulation.model.kernels.work import (cross_region_hours, delivered_quality
 
 __all__ = ["broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
            "delivered_quality", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_from_work", "logit_exponent",
-           "loyalty", "max0", "nonprice", "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage",
+           "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix", "on_time_share", "onboarding_beyond_shortage",
            "outcome_sums", "power", "rated_cost", "ration", "record_on_call_week", "record_spell_week",
            "relative_cost_exponent", "settle_requests", "shortlist_costs", "softmax_rows", "update_estimates",
            "worked_pairs"]

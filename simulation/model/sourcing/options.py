@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.config import Config
+from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode, SourcingOption
-from simulation.model.market.choice import logit_probabilities
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import picks_for
@@ -164,31 +164,24 @@ class OnCallMix:
 
     @classmethod
     def of(cls, view: MarketView, d: Due) -> OnCallMix:
+        """In one compiled pass (:func:`kernels.on_call_mix`): per known provider, the all-in hour (the client's
+        spot price, non-price cost and the pool's hand-over at the experience expected over the period, as
+        pool staff learn a little while what a former dedicated team knew fades), the onboarding if the firm
+        has not worked with it lately or will not have by the time the period ends, then the firm's logit
+        mixes over the active ones and over those worth it."""
         slots, cfg = view.slots, view.cfg
-        cand = slots.provider[d.s]
-        valid = slots.known[d.s] & view.table.active[cand]
-        E = slots.experience[d.s]
-        # Over the period, pool staff learn a little while what a former dedicated team knew fades.
-        ebar = average_experience(E, cfg.contracts.learning_rate_per_week * cfg.contracts.on_call_learning_fraction,
-                                  cfg.firms.review_interval_weeks, cfg.contracts.experience_decay_per_week)
-        weeks = view.catalogue.onboarding_weeks[d.v][:, None]
-        allin = (view.prices.for_client(cand, slots.region[d.s][:, None], slots.coordination[d.s][:, None])
-                 + nonprice_cost(d.c[:, None], d.friction[:, None], d.learning[:, None], ebar, d.error[:, None],
-                                 slots.quality_estimate[d.s])
-                 + pool_handover_cost(d.c[:, None], weeks, ebar, cfg.contracts.pool_rotation))
-        # A provider of the mix needs onboarding if the firm has not worked with it lately, or will not have
-        # by the time the period ends.
+        ebar = average_experience(slots.experience[d.s], cfg.contracts.learning_rate_per_week
+                                  * cfg.contracts.on_call_learning_fraction, cfg.firms.review_interval_weeks,
+                                  cfg.contracts.experience_decay_per_week)
         horizon = cfg.firms.knowledge_memory_weeks - cfg.firms.review_interval_weeks
-        need = slots.needs_onboarding(view.week, max(horizon, 0), d.s)
-        onboard = np.where(need, weeks * d.c[:, None] * (1.0 - E), 0.0)
-        P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, valid)
-        some = P.sum(axis=1) > 0
-        hour = np.where(some, (P * np.where(valid, allin, 0.0)).sum(axis=1), np.nan)
-        startup = (P * np.where(valid, onboard, 0.0)).sum(axis=1)
-        penalty = cfg.firms.shortage_penalty_factor * d.c
-        worth = valid & (allin + onboard <= penalty[:, None])
-        spill_P = logit_probabilities(slots.preference[d.s], cfg.choice.beta, worth)
-        spill = np.where(spill_P.sum(axis=1) > 0, (spill_P * np.where(worth, allin + onboard, 0.0)).sum(axis=1), penalty)
+        prices = view.prices
+        hour, startup, spill = kernels.on_call_mix(
+            d.s, slots.provider, slots.known, view.table.active, np.ascontiguousarray(ebar, np.float64),
+            slots.experience, slots.quality_estimate, slots.preference, slots.last_worked, slots.region,
+            slots.coordination, d.c, d.friction, d.learning, d.error,
+            view.catalogue.onboarding_weeks[d.v].astype(np.float64), prices.spot_price, prices.coordination,
+            prices.provider_region, float(cfg.contracts.pool_rotation), int(view.week), int(max(horizon, 0)),
+            float(cfg.choice.beta), float(cfg.firms.shortage_penalty_factor))
         return cls(hour, startup, spill)
 
 
