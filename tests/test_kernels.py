@@ -262,7 +262,7 @@ def test_kernels_that_call_core_carry_its_current_hash():
     current = hashlib.sha256((folder / "core.py").read_bytes()).hexdigest()[:16]
     callers = [p for p in sorted(folder.glob("*.py")) if "from simulation.model.kernels.core import" in p.read_text()
                and p.name != "__init__.py"]
-    assert [p.name for p in callers] == ["choice.py", "market.py", "work.py"]
+    assert [p.name for p in callers] == ["choice.py", "market.py", "permanent.py", "work.py"]
     for path in callers:
         stamp = re.search(r'^CORE_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
         assert stamp and stamp.group(1) == current, f"{path.name}: set CORE_SOURCE = \"{current}\""

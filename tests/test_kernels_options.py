@@ -1,20 +1,25 @@
 """Option pricing's compiled passes against the numpy they replaced, bit for bit.
 
-The reference below is ``OnCallMix.of`` as numpy wrote it before :func:`kernels.on_call_mix`; it runs on
-seeded markets in their 30th week, every firm-service due, with some providers gone, preferences tied,
-rows without an active known provider and rows with none worth their onboarding.
+The references below are ``OnCallMix.of`` as numpy wrote it before :func:`kernels.on_call_mix`, and the
+direct permanent options as numpy priced them before :func:`kernels.best_direct_deals`; they run on seeded
+markets in their 30th week, every firm-service due, with some providers gone, preferences tied, rows
+without an active known provider, rows with none worth their onboarding, renewals and demand without
+variance. The normal CDF the kernels call is checked against scipy's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
+from scipy.special import ndtr, ndtri
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
+from simulation.model.kernels import special
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.sourcing.costs import average_experience, nonprice_cost, pool_handover_cost
-from simulation.model.sourcing.options import Due, MarketView, OnCallMix
+from simulation.model.sourcing.options import Due, MarketView, OnCallMix, _best_direct_deals, price_permanent
 
 from conftest import BASELINE, SMALL
 
@@ -84,3 +89,58 @@ def test_a_provider_whose_hour_costs_exactly_the_shortage_penalty_is_still_worth
         np.zeros(1), np.zeros(1), np.ones(1), np.array([10.0, 8.0]), np.zeros(2), np.zeros(2, np.int8), 0.0, 10, 0,
         1.0, 2.0)
     assert (hour[0], startup[0], spill[0]) == (9.0, 0.0, 9.0)
+
+
+def direct_deals_reference(view: MarketView, d: Due, valid, renewal, alt_hour, power, mgmt):
+    """The direct permanent options as numpy priced them before the kernel (price_permanent, then the cheapest)."""
+    n = len(d)
+    terms = price_permanent(view, d, np.arange(n), view.slots.provider[d.s], view.slots.experience[d.s],
+                            view.slots.quality_estimate[d.s], 0.0, alt_hour, power, renewal)
+    weekly = np.where(valid, terms.weekly_cost + mgmt, np.nan)
+    deal = np.isfinite(weekly).any(axis=1)
+    best = np.where(deal, np.argmin(np.where(np.isfinite(weekly), weekly, np.inf), axis=1), -1)
+    r = np.flatnonzero(deal)
+    out_weekly, price, reserved = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
+    out_weekly[r], price[r], reserved[r] = weekly[r, best[r]], terms.price[r, best[r]], terms.reserved[r, best[r]]
+    return best, out_weekly, price, reserved
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_best_direct_deals_equal_the_numpy_rule(seed):
+    """Every firm-service due, some providers gone or out of region, incumbents renewing, demand without
+    variance, firms with nothing to gain (alternative hour at zero) and providers at full use."""
+    view, d = market_view(seed)
+    slots, rng, n = view.slots, np.random.default_rng(seed), len(d)
+    cand = slots.provider[d.s]
+    valid = slots.known[d.s] & view.table.active[cand] & (rng.random(cand.shape) < 0.9)
+    renewal = rng.random(cand.shape) < 0.1
+    alt_hour = np.where(rng.random(n) < 0.1, 0.0, 60.0 * rng.random(n) + 20.0)
+    power = rng.random(n)
+    d.sigma[rng.random(n) < 0.05] = 0.0
+    view.table.utilization[rng.choice(view.table.n, 20)] = 1.3
+    twin = np.flatnonzero(rng.random(n) < 0.2)  # column 1 a copy of column 0: tied deals, the first one kept
+    for a in (slots.provider, slots.experience, slots.quality_estimate):
+        a[d.s[twin], 1] = a[d.s[twin], 0]
+    valid[twin, 1], renewal[twin, 1] = valid[twin, 0], renewal[twin, 0]
+    got = _best_direct_deals(view, d, valid, renewal, alt_hour, power, 15.0)
+    expected = direct_deals_reference(view, d, valid, renewal, alt_hour, power, 15.0)
+    for name, a, b in zip(("best", "weekly", "price", "reserved"), got, expected, strict=True):
+        assert a.tobytes() == b.tobytes(), name
+    assert (got[0] >= 0).any() and (got[0] < 0).any()
+
+
+def test_the_kernels_normal_cdf_and_its_inverse_are_scipys():
+    x = np.r_[np.random.default_rng(0).normal(0.0, 4.0, 20_000), [np.nan, np.inf, -np.inf, 0.0, -0.0, 40.0, -40.0]]
+    p = np.r_[np.random.default_rng(1).random(20_000), [0.0, 1.0, np.nan, 1e-300, 1.0 - 1e-16]]
+    assert normal_cdfs(x, p)[0].tobytes() == ndtr(x).tobytes()
+    assert normal_cdfs(x, p)[1].tobytes() == ndtri(p).tobytes()
+
+
+@njit
+def normal_cdfs(x, p):
+    a, b = np.empty(len(x)), np.empty(len(p))
+    for i in range(len(x)):
+        a[i] = special.ndtr(x[i])
+    for i in range(len(p)):
+        b[i] = special.ndtri(p[i])
+    return a, b

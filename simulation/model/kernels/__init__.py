@@ -10,7 +10,8 @@ compilation once per machine, not once per run.
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in six modules (core: shared helpers; elementary: exp and power; choice; market; work; bookkeeping) and are all reached here.
+The kernels live in eight modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
+choice; market; work; bookkeeping; permanent) and are all reached here.
 """
 
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, record_on_call_week,
@@ -21,10 +22,11 @@ from simulation.model.kernels.choice import (broker_ratings, inverse_cdf_rows, l
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
+from simulation.model.kernels.permanent import best_direct_deals
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums, update_estimates)
 
-__all__ = ["broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
+__all__ = ["best_direct_deals", "broker_ratings", "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours",
            "delivered_quality", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_from_work", "logit_exponent",
            "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix", "on_time_share", "onboarding_beyond_shortage",
            "outcome_sums", "power", "rated_cost", "ration", "record_on_call_week", "record_spell_week",

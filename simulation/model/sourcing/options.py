@@ -290,16 +290,10 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     renewal = np.zeros(cand.shape, bool)
     incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
     renewal[incumbent, book.k[d.s[incumbent]]] = True
-    terms = price_permanent(view, d, np.arange(n), cand, slots.experience[d.s], slots.quality_estimate[d.s], 0.0,
-                            alt_hour, power, renewal)
-    weekly = np.where(valid, terms.weekly_cost + mgmt, np.nan)
-    deal = np.isfinite(weekly).any(axis=1)
-    best = np.where(deal, np.argmin(np.where(np.isfinite(weekly), weekly, np.inf), axis=1), -1)
-    r = np.flatnonzero(deal)
+    best, weekly, price, reserved = _best_direct_deals(view, d, valid, renewal, alt_hour, power, mgmt)
     opt.best_k = best
-    opt.costs[r, O.PERMANENT] = weekly[r, best[r]]
-    opt.price[O.PERMANENT], opt.reserved[O.PERMANENT] = np.full(n, np.nan), np.zeros(n)
-    opt.price[O.PERMANENT][r], opt.reserved[O.PERMANENT][r] = terms.price[r, best[r]], terms.reserved[r, best[r]]
+    opt.costs[best >= 0, O.PERMANENT] = weekly[best >= 0]
+    opt.price[O.PERMANENT], opt.reserved[O.PERMANENT] = price, reserved
     if not len(view.brokers):
         return
 
@@ -325,6 +319,24 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
         opt.costs[rb, O.PERMANENT_BROKER] = ti.weekly_cost[better]
         opt.broker_provider[rb] = book.provider[ss[better]]
         opt.price[O.PERMANENT_BROKER][rb], opt.reserved[O.PERMANENT_BROKER][rb] = ti.price[better], ti.reserved[better]
+
+
+def _best_direct_deals(view: MarketView, d: Due, valid: NDArray, renewal: NDArray, alt_hour: NDArray, power: NDArray,
+                       mgmt: float) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """:func:`price_permanent` of every ``valid`` known provider of each due row (``renewal``: the incumbent of an
+    expiring direct contract), the cheapest deal kept, in one compiled pass (:func:`kernels.best_direct_deals`):
+    its column (-1: none), weekly cost with management, price and reserved hours."""
+    slots, table, prices, cfg, cat = view.slots, view.table, view.prices, view.cfg, view.catalogue
+    rate = cfg.contracts.learning_rate_per_week
+    return kernels.best_direct_deals(
+        d.s, slots.provider, np.ascontiguousarray(valid), np.ascontiguousarray(renewal), slots.experience,
+        slots.quality_estimate, slots.region, slots.coordination, slots.fill_rate, d.c, d.friction, d.learning,
+        d.error, d.onboard, d.mu, d.sigma, d.term, cat.target_utilization[d.v].astype(np.float64),
+        cat.onboarding_weeks[d.v].astype(np.float64), alt_hour, power, prices.unit_cost, prices.spot_price,
+        prices.coordination, prices.provider_region, table.utilization, table.price_factor,
+        1.0 + cfg.negotiation.min_margin, float(cfg.negotiation.guaranteed_load_value), float(rate), rate + 0.0,
+        float(cfg.contracts.pool_rotation), float(cfg.firms.shortage_penalty_factor), float(cfg.contracts.tender_cost),
+        float(mgmt))
 
 
 def remaining_weeks(book: ContractBook, s: NDArray, week: int) -> NDArray[np.float64]:

@@ -1,0 +1,93 @@
+"""Kernel of the review's direct permanent options: every known provider of every due firm-service priced as
+``sourcing.options.price_permanent`` does it, and the cheapest deal kept, in one pass."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from simulation.model.kernels.core import client_price, clip01, max0, nonprice
+from simulation.model.kernels.special import ndtr, ndtri
+
+CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _minimum(a, b):
+    """``np.minimum`` of two values: a NaN wins."""
+    return a if (a <= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _fmin(a, b):
+    """``np.fmin`` of two values: a NaN loses."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a <= b else b
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power):
+    """``sourcing.costs.permanent_terms`` of one option without a broker fee: (price, reserved, weekly cost),
+    NaN price and cost where there is no deal."""
+    setup_hour = setup / (weeks * max(mu, 1e-9))
+    rf = (_fmin(alt, oc) - nonprice_hour - setup_hour) / 1.0
+    price = rp + power * (rf - rp) if rf >= rp else np.nan
+    paid = price * 1.0
+    saving = oc - nonprice_hour
+    ratio = paid / saving if saving > 0 else 1.0
+    p = ratio if (ratio >= 1e-3 or ratio != ratio) else 1e-3  # np.clip(ratio, 1e-3, 1 - 1e-3)
+    p = p if (p <= 1 - 1e-3 or p != p) else 1 - 1e-3
+    reserved = max0(mu + sigma * ndtri(1.0 - p)) if paid < saving else 0.0
+    safe = sigma if sigma > 0 else 1.0
+    z = (reserved - mu) / safe
+    loss = math.exp(-0.5 * z * z) / math.sqrt(2.0 * np.pi) - z * (1.0 - ndtr(z))
+    short = safe * loss if sigma > 0 else max0(mu - reserved)
+    cost = paid * reserved + short * oc + (mu - short) * nonprice_hour + setup / weeks
+    if math.isfinite(price) and reserved > 0:
+        return price, reserved, cost
+    return np.nan, 0.0, np.nan
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def best_direct_deals(s, provider, valid, renewal, experience, quality_estimate, slot_region, slot_coordination,
+                      fill_rate, c, friction, learning, error, onboard, mu, sigma, term, target_utilization,
+                      onboarding_weeks, alt_hour, power, unit_cost, spot_price, coordination, provider_region,
+                      utilization, price_factor, margin, load_value, rate, step, rotation, shortage_factor,
+                      tender_cost, mgmt):
+    """Per due row ``s`` (per-row inputs indexed by row, per-slot ones by ``s``): the column of the cheapest
+    direct permanent deal over the ``valid`` known providers (-1: none) and its weekly cost (management
+    included), price and reserved hours. ``renewal`` (rows, K) marks the incumbent of an expiring contract
+    (no set-up); ``margin`` is 1 + the providers' minimum margin, ``load_value`` the guaranteed load's value,
+    ``rate`` and ``step`` the dedicated team's learning (``step`` = rate + decay)."""
+    rows, K = len(s), provider.shape[1]
+    best = np.full(rows, -1, np.int64)
+    weekly, price, reserved = np.full(rows, np.nan), np.full(rows, np.nan), np.zeros(rows)
+    for r in range(rows):
+        i, ci = s[r], c[r]
+        weeks = max(term[r], 1.0)
+        level = rate / step if step > 0 else 0.0
+        penalty = shortage_factor * ci
+        for k in range(K):
+            if not valid[r, k]:
+                continue
+            j, E = provider[i, k], experience[i, k]
+            cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
+            cost = (unit_cost[j] + coordination[j] * cross * slot_coordination[i]) / target_utilization[r]
+            spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+            rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization[j])) * price_factor[j], spot)
+            ebar = level + (E - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks) if step > 0 else E + 0.0 * weeks
+            hour = nonprice(ci, friction[r], learning[r], ebar, error[r], quality_estimate[i, k])
+            handover = rotation * onboarding_weeks[r] * ci * (1.0 - E)
+            fill = fill_rate[i]
+            oc = fill * (spot * 1.0 + hour + handover) + (1.0 - fill) * penalty
+            setup = 0.0 if renewal[r, k] else onboard[r] * (1 - E) + tender_cost
+            p, h, w = _terms(mu[r], sigma[r], oc, alt_hour[r], hour, setup, weeks, rp, power[r])
+            w = w + mgmt
+            if math.isfinite(w) and (best[r] < 0 or w < weekly[r]):
+                best[r], weekly[r], price[r], reserved[r] = k, w, p, h
+    return best, weekly, price, reserved
