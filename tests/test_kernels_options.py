@@ -19,7 +19,8 @@ from simulation.model import kernels
 from simulation.model.kernels import special
 from simulation.model.market.choice import logit_probabilities
 from simulation.model.sourcing.costs import average_experience, nonprice_cost, pool_handover_cost
-from simulation.model.sourcing.options import Due, MarketView, OnCallMix, _best_direct_deals, price_permanent
+from simulation.model.sourcing.options import (Due, MarketView, OnCallMix, _best_direct_deals, _deal_context,
+                                              price_permanent)
 
 from conftest import BASELINE, SMALL
 
@@ -122,11 +123,30 @@ def test_the_best_direct_deals_equal_the_numpy_rule(seed):
     for a in (slots.provider, slots.experience, slots.quality_estimate):
         a[d.s[twin], 1] = a[d.s[twin], 0]
     valid[twin, 1], renewal[twin, 1] = valid[twin, 0], renewal[twin, 0]
-    got = _best_direct_deals(view, d, valid, renewal, alt_hour, power, 15.0)
+    got = _best_direct_deals(view, d, valid, renewal, _deal_context(view, d, alt_hour, power), 15.0)
     expected = direct_deals_reference(view, d, valid, renewal, alt_hour, power, 15.0)
     for name, a, b in zip(("best", "weekly", "price", "reserved"), got, expected, strict=True):
         assert a.tobytes() == b.tobytes(), name
     assert (got[0] >= 0).any() and (got[0] < 0).any()
+
+
+@pytest.mark.parametrize("renewal", [False, True], ids=["new-provider", "incumbent"])
+def test_brokered_deals_equal_the_numpy_rule(renewal):
+    """A deal through the broker for a random half of the due rows, each with one provider, its experience and
+    quality and the broker's fee: the same price, reserved hours and weekly cost as price_permanent."""
+    view, d = market_view(3)
+    rng, n = np.random.default_rng(3), len(d)
+    rows = np.flatnonzero(rng.random(n) < 0.5)
+    provider = view.slots.provider[d.s[rows], rng.integers(0, view.slots.provider.shape[1], len(rows))]
+    experience, quality = rng.random(len(rows)) * renewal, rng.random(len(rows))
+    fee, alt_hour, power = rng.random(len(rows)) * 0.2, 60.0 * rng.random(n) + 10.0, rng.random(n)
+    got = kernels.brokered_deals(rows, d.s, provider, experience, quality, renewal, fee,
+                                 *_deal_context(view, d, alt_hour, power))
+    expected = price_permanent(view, d, rows, provider, experience, quality, fee, alt_hour, power, renewal)
+    for name, a, b in zip(("price", "reserved", "weekly"), got,
+                          (expected.price, expected.reserved, expected.weekly_cost), strict=True):
+        assert a.tobytes() == b.tobytes(), name
+    assert np.isfinite(got[2]).any() and np.isnan(got[2]).any()
 
 
 def test_the_kernels_normal_cdf_and_its_inverse_are_scipys():

@@ -1,5 +1,5 @@
-"""Kernel of the review's direct permanent options: every known provider of every due firm-service priced as
-``sourcing.options.price_permanent`` does it, and the cheapest deal kept, in one pass."""
+"""Kernels of the review's permanent options, priced as ``sourcing.options.price_permanent`` does it: every
+known provider of every due firm-service with the cheapest deal kept, and the deals through its broker."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def _fmin(a, b):
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power):
-    """``sourcing.costs.permanent_terms`` of one option without a broker fee: (price, reserved, weekly cost),
-    NaN price and cost where there is no deal."""
+def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power, fee):
+    """``sourcing.costs.permanent_terms`` of one option: (price before the broker's ``fee``, reserved hours,
+    weekly cost), NaN price and cost where there is no deal."""
     setup_hour = setup / (weeks * max(mu, 1e-9))
-    rf = (_fmin(alt, oc) - nonprice_hour - setup_hour) / 1.0
+    rf = (_fmin(alt, oc) - nonprice_hour - setup_hour) / (1.0 + fee)
     price = rp + power * (rf - rp) if rf >= rp else np.nan
-    paid = price * 1.0
+    paid = price * (1.0 + fee)
     saving = oc - nonprice_hour
     ratio = paid / saving if saving > 0 else 1.0
     p = ratio if (ratio >= 1e-3 or ratio != ratio) else 1e-3  # np.clip(ratio, 1e-3, 1 - 1e-3)
@@ -51,6 +51,32 @@ def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power):
     if math.isfinite(price) and reserved > 0:
         return price, reserved, cost
     return np.nan, 0.0, np.nan
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _price_one(r, i, j, E, quality, renewal, fee, slot_region, slot_coordination, fill_rate, c, friction, learning,
+               error, onboard, mu, sigma, term, target_utilization, onboarding_weeks, alt_hour, power, unit_cost,
+               spot_price, coordination, provider_region, utilization, price_factor, margin, load_value, rate, step,
+               rotation, shortage_factor, tender_cost):
+    """``sourcing.options.price_permanent`` of due row ``r`` (slot ``i``) with provider ``j``, whose experience
+    of the client is ``E`` and estimated quality ``quality``, through a broker charging ``fee`` (0: direct);
+    ``renewal``: the incumbent, without set-up. Returns (price, reserved hours, weekly cost)."""
+    ci, weeks = c[r], max(term[r], 1.0)
+    cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
+    cost = (unit_cost[j] + coordination[j] * cross * slot_coordination[i]) / target_utilization[r]
+    spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+    rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization[j])) * price_factor[j], spot)
+    if step > 0:
+        level = rate / step
+        ebar = level + (E - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks)
+    else:
+        ebar = E + 0.0 * weeks
+    hour = nonprice(ci, friction[r], learning[r], ebar, error[r], quality)
+    handover = rotation * onboarding_weeks[r] * ci * (1.0 - E)
+    fill = fill_rate[i]
+    oc = fill * (spot * (1.0 + fee) + hour + handover) + (1.0 - fill) * (shortage_factor * ci)
+    setup = 0.0 if renewal else onboard[r] * (1 - E) + tender_cost
+    return _terms(mu[r], sigma[r], oc, alt_hour[r], hour, setup, weeks, rp, power[r], fee)
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -68,26 +94,36 @@ def best_direct_deals(s, provider, valid, renewal, experience, quality_estimate,
     best = np.full(rows, -1, np.int64)
     weekly, price, reserved = np.full(rows, np.nan), np.full(rows, np.nan), np.zeros(rows)
     for r in range(rows):
-        i, ci = s[r], c[r]
-        weeks = max(term[r], 1.0)
-        level = rate / step if step > 0 else 0.0
-        penalty = shortage_factor * ci
+        i = s[r]
         for k in range(K):
             if not valid[r, k]:
                 continue
-            j, E = provider[i, k], experience[i, k]
-            cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
-            cost = (unit_cost[j] + coordination[j] * cross * slot_coordination[i]) / target_utilization[r]
-            spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
-            rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization[j])) * price_factor[j], spot)
-            ebar = level + (E - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks) if step > 0 else E + 0.0 * weeks
-            hour = nonprice(ci, friction[r], learning[r], ebar, error[r], quality_estimate[i, k])
-            handover = rotation * onboarding_weeks[r] * ci * (1.0 - E)
-            fill = fill_rate[i]
-            oc = fill * (spot * 1.0 + hour + handover) + (1.0 - fill) * penalty
-            setup = 0.0 if renewal[r, k] else onboard[r] * (1 - E) + tender_cost
-            p, h, w = _terms(mu[r], sigma[r], oc, alt_hour[r], hour, setup, weeks, rp, power[r])
+            p, h, w = _price_one(r, i, provider[i, k], experience[i, k], quality_estimate[i, k], renewal[r, k], 0.0,
+                                 slot_region, slot_coordination, fill_rate, c, friction, learning, error, onboard, mu,
+                                 sigma, term, target_utilization, onboarding_weeks, alt_hour, power, unit_cost,
+                                 spot_price, coordination, provider_region, utilization, price_factor, margin,
+                                 load_value, rate, step, rotation, shortage_factor, tender_cost)
             w = w + mgmt
             if math.isfinite(w) and (best[r] < 0 or w < weekly[r]):
                 best[r], weekly[r], price[r], reserved[r] = k, w, p, h
     return best, weekly, price, reserved
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def brokered_deals(rows, s, provider, experience, quality, renewal, fee, slot_region, slot_coordination, fill_rate, c,
+                   friction, learning, error, onboard, mu, sigma, term, target_utilization, onboarding_weeks, alt_hour,
+                   power, unit_cost, spot_price, coordination, provider_region, utilization, price_factor, margin,
+                   load_value, rate, step, rotation, shortage_factor, tender_cost):
+    """A permanent contract through the broker for each of the due ``rows`` (slots ``s[rows]``), with one
+    ``provider`` each (its ``experience`` of the client, its estimated ``quality``, the broker's ``fee``, per
+    entry; ``renewal`` for all): (price, reserved hours, weekly cost) arrays, NaN where there is no deal."""
+    n = len(rows)
+    price, reserved, weekly = np.empty(n), np.empty(n), np.empty(n)
+    for e in range(n):
+        r = rows[e]
+        price[e], reserved[e], weekly[e] = _price_one(
+            r, s[r], provider[e], experience[e], quality[e], renewal, fee[e], slot_region, slot_coordination,
+            fill_rate, c, friction, learning, error, onboard, mu, sigma, term, target_utilization, onboarding_weeks,
+            alt_hour, power, unit_cost, spot_price, coordination, provider_region, utilization, price_factor, margin,
+            load_value, rate, step, rotation, shortage_factor, tender_cost)
+    return price, reserved, weekly

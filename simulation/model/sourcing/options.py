@@ -290,7 +290,8 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     renewal = np.zeros(cand.shape, bool)
     incumbent = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.DIRECT))
     renewal[incumbent, book.k[d.s[incumbent]]] = True
-    best, weekly, price, reserved = _best_direct_deals(view, d, valid, renewal, alt_hour, power, mgmt)
+    context = _deal_context(view, d, alt_hour, power)
+    best, weekly, price, reserved = _best_direct_deals(view, d, valid, renewal, context, mgmt)
     opt.best_k = best
     opt.costs[best >= 0, O.PERMANENT] = weekly[best >= 0]
     opt.price[O.PERMANENT], opt.reserved[O.PERMANENT] = price, reserved
@@ -301,42 +302,48 @@ def _permanent_options(view: MarketView, d: Due, opt: Options, alt_hour: NDArray
     has = np.flatnonzero(top >= 0)
     has = has[d.allows(has, view.table.region[top[has]])]
     fee = view.brokers.fee_for(slots.broker[d.s])
-    tb = price_permanent(view, d, has, top[has], np.zeros(len(has)), top_quality[has], fee[has], alt_hour, power)
-    opt.costs[has, O.PERMANENT_BROKER] = tb.weekly_cost
+    price, reserved, weekly = kernels.brokered_deals(has, d.s, top[has], np.zeros(len(has)), top_quality[has], False,
+                                                     fee[has], *context)
+    opt.costs[has, O.PERMANENT_BROKER] = weekly
     opt.broker_provider[has] = top[has]
     opt.price[O.PERMANENT_BROKER], opt.reserved[O.PERMANENT_BROKER] = np.full(n, np.nan), np.zeros(n)
-    opt.price[O.PERMANENT_BROKER][has], opt.reserved[O.PERMANENT_BROKER][has] = tb.price, tb.reserved
+    opt.price[O.PERMANENT_BROKER][has], opt.reserved[O.PERMANENT_BROKER][has] = price, reserved
 
     # ...or, at a brokered contract's term end, the incumbent, experience and all.
     r = np.flatnonzero(d.expiring & (book.channel[d.s] == Channel.BROKER))
     r = r[d.allows(r, view.table.region[book.provider[d.s[r]]])]
     if len(r):
         ss, kk = d.s[r], book.k[d.s[r]]
-        ti = price_permanent(view, d, r, book.provider[ss], slots.experience[ss, kk], slots.quality_estimate[ss, kk],
-                             fee[r], alt_hour, power, renewal=True)
-        better = np.isfinite(ti.weekly_cost) & ~(ti.weekly_cost >= opt.costs[r, O.PERMANENT_BROKER])
+        price, reserved, weekly = kernels.brokered_deals(r, d.s, book.provider[ss], slots.experience[ss, kk],
+                                                         slots.quality_estimate[ss, kk], True, fee[r], *context)
+        better = np.isfinite(weekly) & ~(weekly >= opt.costs[r, O.PERMANENT_BROKER])
         rb = r[better]
-        opt.costs[rb, O.PERMANENT_BROKER] = ti.weekly_cost[better]
+        opt.costs[rb, O.PERMANENT_BROKER] = weekly[better]
         opt.broker_provider[rb] = book.provider[ss[better]]
-        opt.price[O.PERMANENT_BROKER][rb], opt.reserved[O.PERMANENT_BROKER][rb] = ti.price[better], ti.reserved[better]
+        opt.price[O.PERMANENT_BROKER][rb], opt.reserved[O.PERMANENT_BROKER][rb] = price[better], reserved[better]
 
 
-def _best_direct_deals(view: MarketView, d: Due, valid: NDArray, renewal: NDArray, alt_hour: NDArray, power: NDArray,
+def _deal_context(view: MarketView, d: Due, alt_hour: NDArray, power: NDArray) -> tuple:
+    """What every permanent deal of the due rows ``d`` reads, in the order :func:`kernels.best_direct_deals` and
+    :func:`kernels.brokered_deals` take it (they price as :func:`price_permanent` does, in one compiled pass)."""
+    slots, table, prices, cfg, cat = view.slots, view.table, view.prices, view.cfg, view.catalogue
+    rate = cfg.contracts.learning_rate_per_week
+    return (slots.region, slots.coordination, slots.fill_rate, d.c, d.friction, d.learning, d.error, d.onboard, d.mu,
+            d.sigma, d.term, cat.target_utilization[d.v].astype(np.float64), cat.onboarding_weeks[d.v].astype(np.float64),
+            alt_hour, power, prices.unit_cost, prices.spot_price, prices.coordination, prices.provider_region,
+            table.utilization, table.price_factor, 1.0 + cfg.negotiation.min_margin,
+            float(cfg.negotiation.guaranteed_load_value), float(rate), rate + 0.0, float(cfg.contracts.pool_rotation),
+            float(cfg.firms.shortage_penalty_factor), float(cfg.contracts.tender_cost))
+
+
+def _best_direct_deals(view: MarketView, d: Due, valid: NDArray, renewal: NDArray, context: tuple,
                        mgmt: float) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """:func:`price_permanent` of every ``valid`` known provider of each due row (``renewal``: the incumbent of an
     expiring direct contract), the cheapest deal kept, in one compiled pass (:func:`kernels.best_direct_deals`):
     its column (-1: none), weekly cost with management, price and reserved hours."""
-    slots, table, prices, cfg, cat = view.slots, view.table, view.prices, view.cfg, view.catalogue
-    rate = cfg.contracts.learning_rate_per_week
-    return kernels.best_direct_deals(
-        d.s, slots.provider, np.ascontiguousarray(valid), np.ascontiguousarray(renewal), slots.experience,
-        slots.quality_estimate, slots.region, slots.coordination, slots.fill_rate, d.c, d.friction, d.learning,
-        d.error, d.onboard, d.mu, d.sigma, d.term, cat.target_utilization[d.v].astype(np.float64),
-        cat.onboarding_weeks[d.v].astype(np.float64), alt_hour, power, prices.unit_cost, prices.spot_price,
-        prices.coordination, prices.provider_region, table.utilization, table.price_factor,
-        1.0 + cfg.negotiation.min_margin, float(cfg.negotiation.guaranteed_load_value), float(rate), rate + 0.0,
-        float(cfg.contracts.pool_rotation), float(cfg.firms.shortage_penalty_factor), float(cfg.contracts.tender_cost),
-        float(mgmt))
+    slots = view.slots
+    return kernels.best_direct_deals(d.s, slots.provider, np.ascontiguousarray(valid), np.ascontiguousarray(renewal),
+                                     slots.experience, slots.quality_estimate, *context, float(mgmt))
 
 
 def remaining_weeks(book: ContractBook, s: NDArray, week: int) -> NDArray[np.float64]:
