@@ -18,6 +18,7 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.kernels import special
 from simulation.model.market.choice import logit_probabilities
+from simulation.model.market.routing import picks_for
 from simulation.model.sourcing.costs import average_experience, nonprice_cost, pool_handover_cost
 from simulation.model.sourcing.options import (Due, MarketView, OnCallMix, _best_direct_deals, _deal_context,
                                               price_permanent)
@@ -164,3 +165,37 @@ def normal_cdfs(x, p):
     for i in range(len(p)):
         b[i] = special.ndtri(p[i])
     return a, b
+
+
+def broker_mix_reference(members, prob, b, region, view):
+    """_brokered_on_call's mix per group as numpy wrote it before kernels.broker_mix."""
+    total = prob.sum(axis=1)
+    prob = np.divide(prob, total[:, None], out=np.zeros_like(prob), where=total[:, None] > 0)
+    members = np.maximum(members, 0)
+    region = region[:, None]
+    bare = view.prices.for_client(members, region, 0.0)
+    cross = view.prices.for_client(members, region) - bare
+    q = view.brokers.estimates(view.table.n)[b[:, None], members]
+    best = prob.argmax(axis=1)
+    at = np.arange(len(members))
+    return (total, (prob * bare).sum(axis=1), (prob * cross).sum(axis=1), (prob * q).sum(axis=1), members[at, best],
+            q[at, best])
+
+
+@pytest.mark.parametrize("panel_size", [None, 3], ids=["every-provider", "shortlist-of-3"])
+def test_the_broker_mix_equals_the_numpy_rule(panel_size):
+    """Groups of every broker, service and client group, some with nobody eligible (all probabilities zero)."""
+    view, d = market_view(4, **{"intermediaries.panel_size": panel_size})
+    slots, table = view.slots, view.table
+    s = d.s[:: 7]
+    eligible = np.random.default_rng(4).random(table.n) < 0.7
+    members, prob = picks_for(slots, s, table, view.prices, view.brokers, view.catalogue, eligible,
+                              view.cfg.intermediaries.choice_intensity)
+    prob[::5] = 0.0
+    b, region = slots.broker[s], slots.region[s]
+    got = kernels.broker_mix(members, prob, b, region, view.brokers.estimates(table.n), view.prices.spot_price,
+                             view.prices.coordination, view.prices.provider_region)
+    expected = broker_mix_reference(members, prob, b, region, view)
+    for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
+        assert x.tobytes() == y.tobytes(), name
+    assert (got[0] == 0).any() and (got[0] > 0).any() and (got[2] > 0).any()

@@ -243,3 +243,33 @@ def on_call_mix(s, provider, known, active, ebar, experience, quality_estimate, 
             terms[k] = P[k] * (allin[k] + onboard[k] if worth[k] else 0.0)
         spill[r] = numpy_row_sum(terms) if numpy_row_sum(P) > 0 else penalty
     return hour, startup, spill
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def broker_mix(members, prob, broker, region, estimates, spot_price, coordination, provider_region):
+    """Per group (a broker's picks for one service and client group: ``members`` and ``prob``, (groups, seats);
+    ``broker`` and client ``region`` per group): the pick probabilities' total, and, over the probabilities
+    divided by it, the mean spot price without and the mean extra with the coordination cost of the other
+    region, the mean quality the broker expects, and its most likely provider (the first of equals; seat -1
+    read as provider 0) with that quality. Six arrays, one value per group."""
+    groups, P = prob.shape
+    total, bare, cross, quality = np.empty(groups), np.empty(groups), np.empty(groups), np.empty(groups)
+    top, top_quality = np.empty(groups, np.int64), np.empty(groups)
+    p, a, x, q = np.empty(P), np.empty(P), np.empty(P), np.empty(P)
+    for g in range(groups):
+        total[g] = numpy_row_sum(prob[g])
+        best = 0
+        for k in range(P):
+            p[k] = prob[g, k] / total[g] if total[g] > 0 else 0.0
+            j = max(members[g, k], 0)
+            price = client_price(j, region[g], 0.0, spot_price, coordination, provider_region)
+            x[k] = p[k] * (client_price(j, region[g], 1.0, spot_price, coordination, provider_region) - price)
+            a[k] = p[k] * price
+            q[k] = estimates[broker[g], j]
+            if p[k] > p[best]:
+                best = k
+        top[g], top_quality[g] = max(members[g, best], 0), q[best]
+        for k in range(P):
+            q[k] = p[k] * q[k]
+        bare[g], cross[g], quality[g] = numpy_row_sum(a), numpy_row_sum(x), numpy_row_sum(q)
+    return total, bare, cross, quality, top, top_quality

@@ -206,17 +206,12 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     _, first, of_group = np.unique(group, return_index=True, return_inverse=True)
     members, prob = picks_for(slots, d.s[first], table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
                               view.cfg.intermediaries.choice_intensity)
-    total = prob.sum(axis=1)
-    prob = np.divide(prob, total[:, None], out=np.zeros_like(prob), where=total[:, None] > 0)
-    members = np.maximum(members, 0)
-    b, region = slots.broker[d.s[first]], slots.region[d.s[first]][:, None]
-    bare = view.prices.for_client(members, region, 0.0)  # without the coordination cost of the other region
-    cross = view.prices.for_client(members, region) - bare
-    q = view.brokers.estimates(table.n)[b[:, None], members]
-    best = prob.argmax(axis=1)
-    at = np.arange(len(first))
-    mix = {"bare": (prob * bare).sum(axis=1), "cross": (prob * cross).sum(axis=1), "q": (prob * q).sum(axis=1),
-           "top": members[at, best], "top_q": q[at, best]}
+    b = slots.broker[d.s[first]]
+    prices = view.prices
+    total, bare, cross, quality, best, best_quality = kernels.broker_mix(
+        members, prob, b, slots.region[d.s[first]], view.brokers.estimates(table.n), prices.spot_price,
+        prices.coordination, prices.provider_region)
+    mix = {"bare": bare, "cross": cross, "q": quality, "top": best, "top_q": best_quality}
     rows = np.flatnonzero(total[of_group] > 0)
     g, b = of_group[rows], slots.broker[d.s[rows]]
     top[rows], top_quality[rows] = mix["top"][g], mix["top_q"][g]
