@@ -199,3 +199,20 @@ def test_the_broker_mix_equals_the_numpy_rule(panel_size):
     for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
         assert x.tobytes() == y.tobytes(), name
     assert (got[0] == 0).any() and (got[0] > 0).any() and (got[2] > 0).any()
+
+
+@pytest.mark.parametrize("alt_hour, power, rotation, deal", [(10.0, 0.5, 0.5, True), (20.0, 0.0, 0.0, False)],
+                         ids=["reservations-meet", "price-equals-saving"])
+def test_a_deal_at_the_edges_of_the_nash_split_and_the_reservation(alt_hour, power, rotation, deal):
+    """A renewal at spot price 10 with nothing else to pay but the pool's hand-over (4 x rotation an hour):
+    when the firm's reservation meets the provider's exactly, there is a deal at 10; when the price equals
+    what a reserved hour saves, reserving nothing is as good, and there is none."""
+    one, zero = np.ones(1), np.zeros(1)
+    region = np.zeros(1, np.int8)
+    price, reserved, weekly = kernels.brokered_deals(
+        np.array([0]), np.array([0]), np.array([0]), zero, one, True, zero, region, one, one, np.array([4.0]), zero,
+        zero, zero, zero, np.array([100.0]), np.array([10.0]), np.array([52.0]), np.array([0.8]), one,
+        np.array([alt_hour]), np.array([power]), np.array([100.0]), np.array([10.0]), zero, region, np.array([0.8]),
+        one, 1.1, 0.0, 0.02, 0.02, rotation, 3.0, 0.0)
+    assert (price[0] == 10.0 and reserved[0] > 0 and np.isfinite(weekly[0])) == deal
+    assert deal or (np.isnan(price[0]) and reserved[0] == 0.0 and np.isnan(weekly[0]))
