@@ -48,19 +48,26 @@ def logit_exponent(J, beta, allowed):
     rows, K = J.shape
     out = np.empty((rows, K))
     for i in range(rows):
-        top = -np.inf
-        for k in range(K):
-            if allowed[i, k]:
-                z = beta * J[i, k]
-                if z > top or z != z:  # a NaN wins, as in numpy's max
-                    top = z
-                if top != top:
-                    break
-        if not np.isfinite(top):
-            top = 0.0
-        for k in range(K):
-            out[i, k] = beta * J[i, k] - top if allowed[i, k] else -np.inf
+        _logit_exponent_row(J[i], beta, allowed[i], out[i])
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _logit_exponent_row(J, beta, allowed, out):
+    """One row of :func:`logit_exponent`, into ``out``."""
+    K = len(J)
+    top = -np.inf
+    for k in range(K):
+        if allowed[k]:
+            z = beta * J[k]
+            if z > top or z != z:  # a NaN wins, as in numpy's max
+                top = z
+            if top != top:
+                break
+    if not np.isfinite(top):
+        top = 0.0
+    for k in range(K):
+        out[k] = beta * J[k] - top if allowed[k] else -np.inf
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -68,16 +75,21 @@ def softmax_rows(exponent):
     """``kernels.exp(exponent)``, each row divided by its sum (numpy's sum; rows summing to 0 stay 0), in one pass
     per row."""
     rows, K = exponent.shape
-    out = np.zeros((rows, K))
-    w = np.empty(K)
+    out = np.empty((rows, K))
     for i in range(rows):
-        for k in range(K):
-            w[k] = math.exp(exponent[i, k])
-        total = numpy_row_sum(w)
-        if total > 0:
-            for k in range(K):
-                out[i, k] = w[k] / total
+        out[i] = exponent[i]
+        _softmax_row(out[i])
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def _softmax_row(w):
+    """One row of :func:`softmax_rows`, in place: exponents in, probabilities out."""
+    for k in range(len(w)):
+        w[k] = math.exp(w[k])
+    total = numpy_row_sum(w)
+    for k in range(len(w)):
+        w[k] = w[k] / total if total > 0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -186,22 +198,8 @@ def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coord
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def _logit_row(J, beta, allowed, P):
     """One row of :func:`logit_exponent` then :func:`softmax_rows`, into ``P``."""
-    K = len(J)
-    top = -np.inf
-    for k in range(K):
-        if allowed[k]:
-            z = beta * J[k]
-            if z > top or z != z:  # a NaN wins, as in numpy's max
-                top = z
-            if top != top:
-                break
-    if not np.isfinite(top):
-        top = 0.0
-    for k in range(K):
-        P[k] = math.exp(beta * J[k] - top if allowed[k] else -np.inf)
-    total = numpy_row_sum(P)
-    for k in range(K):
-        P[k] = P[k] / total if total > 0 else 0.0
+    _logit_exponent_row(J, beta, allowed, P)
+    _softmax_row(P)
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

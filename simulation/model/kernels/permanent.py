@@ -62,8 +62,8 @@ def _price_one(r, i, j, E, quality, renewal, fee, slot_region, slot_coordination
     of the client is ``E`` and estimated quality ``quality``, through a broker charging ``fee`` (0: direct);
     ``renewal``: the incumbent, without set-up. Returns (price, reserved hours, weekly cost)."""
     ci, weeks = c[r], max(term[r], 1.0)
-    cross = 1.0 if provider_region[j] != slot_region[i] else 0.0
-    cost = (unit_cost[j] + coordination[j] * cross * slot_coordination[i]) / target_utilization[r]
+    cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
+                        provider_region) / target_utilization[r]  # Prices.cost_for_client: the same formula
     spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
     rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization[j])) * price_factor[j], spot)
     if step > 0:

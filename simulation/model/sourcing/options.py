@@ -211,16 +211,15 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     total, bare, cross, quality, best, best_quality = kernels.broker_mix(
         members, prob, b, slots.region[d.s[first]], view.brokers.estimates(table.n), prices.spot_price,
         prices.coordination, prices.provider_region)
-    mix = {"bare": bare, "cross": cross, "q": quality, "top": best, "top_q": best_quality}
     rows = np.flatnonzero(total[of_group] > 0)
     g, b = of_group[rows], slots.broker[d.s[rows]]
-    top[rows], top_quality[rows] = mix["top"][g], mix["top_q"][g]
+    top[rows], top_quality[rows] = best[g], best_quality[g]
     weeks = view.catalogue.onboarding_weeks[d.v[rows]]
     c = d.c[rows]
     moves = view.brokers.churn[b] * weeks * c + pool_handover_cost(c, weeks, 0.0, view.cfg.contracts.pool_rotation)
-    spot = mix["bare"][g] + mix["cross"][g] * slots.coordination[d.s[rows]]
+    spot = bare[g] + cross[g] * slots.coordination[d.s[rows]]
     ob_hour[rows] = spot * (1 + view.brokers.fee_rate[b]) + moves + nonprice_cost(
-        c, d.friction[rows], d.learning[rows], 0.0, d.error[rows], mix["q"][g])
+        c, d.friction[rows], d.learning[rows], 0.0, d.error[rows], quality[g])
     return ob_hour, top, top_quality, startup
 
 
