@@ -8,6 +8,11 @@ the C library's, on every machine (elementary.py): numpy's own depend on the CPU
 The kernels are compiled on first use and cached on disk (``cache=True``), so a process pays the
 compilation once per machine, not once per run.
 
+A helper called once per row or per pair of a hot loop takes values, or rows inlined by numba
+(``inline="always"``), not arrays to index: numba counts references to each array a compiled helper takes,
+with atomic operations it cannot drop when the helper branches, and each such call cost about 10 ns per
+array (the spells' bookkeeping ran five times, the permanent pricing twice as slow).
+
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
 The kernels live in eight modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;

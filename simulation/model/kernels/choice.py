@@ -52,9 +52,10 @@ def logit_exponent(J, beta, allowed):
     return out
 
 
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _logit_exponent_row(J, beta, allowed, out):
-    """One row of :func:`logit_exponent`, into ``out``."""
+    """One row of :func:`logit_exponent`, into ``out``. Inlined, as the two row helpers below: a call per row
+    with three row views of arrays cost as much as the row's arithmetic (see the package's docstring)."""
     K = len(J)
     top = -np.inf
     for k in range(K):
@@ -82,7 +83,7 @@ def softmax_rows(exponent):
     return out
 
 
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _softmax_row(w):
     """One row of :func:`softmax_rows`, in place: exponents in, probabilities out."""
     for k in range(len(w)):
@@ -195,7 +196,7 @@ def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coord
     return cost
 
 
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _logit_row(J, beta, allowed, P):
     """One row of :func:`logit_exponent` then :func:`softmax_rows`, into ``P``."""
     _logit_exponent_row(J, beta, allowed, P)

@@ -54,29 +54,31 @@ def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power, fee):
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def _price_one(r, i, j, E, quality, renewal, fee, slot_region, slot_coordination, fill_rate, c, friction, learning,
-               error, onboard, mu, sigma, term, target_utilization, onboarding_weeks, alt_hour, power, unit_cost,
-               spot_price, coordination, provider_region, utilization, price_factor, margin, load_value, rate, step,
-               rotation, shortage_factor, tender_cost):
-    """``sourcing.options.price_permanent`` of due row ``r`` (slot ``i``) with provider ``j``, whose experience
-    of the client is ``E`` and estimated quality ``quality``, through a broker charging ``fee`` (0: direct);
-    ``renewal``: the incumbent, without set-up. Returns (price, reserved hours, weekly cost)."""
-    ci, weeks = c[r], max(term[r], 1.0)
-    cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
-                        provider_region) / target_utilization[r]  # Prices.cost_for_client: the same formula
-    spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
-    rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization[j])) * price_factor[j], spot)
+def _deal(ci, term, cost, spot, utilization, price_factor, E, quality, renewal, fee, fill, friction, learning, error,
+          onboard, mu, sigma, onboarding_weeks, alt_hour, power, margin, load_value, rate, step, rotation,
+          shortage_factor, tender_cost):
+    """``sourcing.options.price_permanent`` of one option: a due firm-service (its own cost per hour ``ci``, the
+    contract ``term``, fill rate, friction, learning, error cost, onboarding, demand ``mu`` and ``sigma``,
+    onboarding weeks, best alternative per hour ``alt_hour``, bargaining ``power``) with a provider (its
+    ``cost`` and ``spot`` price for this client, ``utilization``, ``price_factor``), whose experience of the
+    client is ``E`` and estimated quality ``quality``, through a broker charging ``fee`` (0: direct);
+    ``renewal``: the incumbent, without set-up. Returns (price, reserved hours, weekly cost).
+
+    It takes values, not arrays: the callers read the arrays in their own loops. Numba counts references to
+    the arrays a compiled helper takes, with atomic operations it cannot drop around the helper's branches;
+    passing some twenty arrays per option made the pricing twice as slow."""
+    weeks = max(term, 1.0)
+    rp = _minimum(cost * (margin - load_value * clip01(1.0 - utilization)) * price_factor, spot)
     if step > 0:
         level = rate / step
         ebar = level + (E - level) * (1.0 - (1.0 - step) ** weeks) / (step * weeks)
     else:
         ebar = E + 0.0 * weeks
-    hour = nonprice(ci, friction[r], learning[r], ebar, error[r], quality)
-    handover = rotation * onboarding_weeks[r] * ci * (1.0 - E)
-    fill = fill_rate[i]
+    hour = nonprice(ci, friction, learning, ebar, error, quality)
+    handover = rotation * onboarding_weeks * ci * (1.0 - E)
     oc = fill * (spot * (1.0 + fee) + hour + handover) + (1.0 - fill) * (shortage_factor * ci)
-    setup = 0.0 if renewal else onboard[r] * (1 - E) + tender_cost
-    return _terms(mu[r], sigma[r], oc, alt_hour[r], hour, setup, weeks, rp, power[r], fee)
+    setup = 0.0 if renewal else onboard * (1 - E) + tender_cost
+    return _terms(mu, sigma, oc, alt_hour, hour, setup, weeks, rp, power, fee)
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -98,11 +100,14 @@ def best_direct_deals(s, provider, valid, renewal, experience, quality_estimate,
         for k in range(K):
             if not valid[r, k]:
                 continue
-            p, h, w = _price_one(r, i, provider[i, k], experience[i, k], quality_estimate[i, k], renewal[r, k], 0.0,
-                                 slot_region, slot_coordination, fill_rate, c, friction, learning, error, onboard, mu,
-                                 sigma, term, target_utilization, onboarding_weeks, alt_hour, power, unit_cost,
-                                 spot_price, coordination, provider_region, utilization, price_factor, margin,
-                                 load_value, rate, step, rotation, shortage_factor, tender_cost)
+            j = provider[i, k]
+            cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
+                                provider_region) / target_utilization[r]  # Prices.cost_for_client: the same formula
+            spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+            p, h, w = _deal(c[r], term[r], cost, spot, utilization[j], price_factor[j], experience[i, k],
+                            quality_estimate[i, k], renewal[r, k], 0.0, fill_rate[i], friction[r], learning[r],
+                            error[r], onboard[r], mu[r], sigma[r], onboarding_weeks[r], alt_hour[r], power[r], margin,
+                            load_value, rate, step, rotation, shortage_factor, tender_cost)
             w = w + mgmt
             if math.isfinite(w) and (best[r] < 0 or w < weekly[r]):
                 best[r], weekly[r], price[r], reserved[r] = k, w, p, h
@@ -120,10 +125,13 @@ def brokered_deals(rows, s, provider, experience, quality, renewal, fee, slot_re
     n = len(rows)
     price, reserved, weekly = np.empty(n), np.empty(n), np.empty(n)
     for e in range(n):
-        r = rows[e]
-        price[e], reserved[e], weekly[e] = _price_one(
-            r, s[r], provider[e], experience[e], quality[e], renewal, fee[e], slot_region, slot_coordination,
-            fill_rate, c, friction, learning, error, onboard, mu, sigma, term, target_utilization, onboarding_weeks,
-            alt_hour, power, unit_cost, spot_price, coordination, provider_region, utilization, price_factor, margin,
-            load_value, rate, step, rotation, shortage_factor, tender_cost)
+        r, j = rows[e], provider[e]
+        i = s[r]
+        cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
+                            provider_region) / target_utilization[r]
+        spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+        price[e], reserved[e], weekly[e] = _deal(
+            c[r], term[r], cost, spot, utilization[j], price_factor[j], experience[e], quality[e], renewal, fee[e],
+            fill_rate[i], friction[r], learning[r], error[r], onboard[r], mu[r], sigma[r], onboarding_weeks[r],
+            alt_hour[r], power[r], margin, load_value, rate, step, rotation, shortage_factor, tender_cost)
     return price, reserved, weekly
