@@ -53,6 +53,17 @@ def _terms(mu, sigma, oc, alt, nonprice_hour, setup, weeks, rp, power, fee):
     return np.nan, 0.0, np.nan
 
 
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _cost_and_spot(r, i, j, slot_region, slot_coordination, target_utilization, unit_cost, spot_price, coordination,
+                   provider_region):
+    """Provider ``j``'s cost of a reserved hour (``Prices.cost_for_client`` over due row ``r``'s target
+    utilisation: the same formula) and its spot price, for the client of slot ``i``. Without a branch, so
+    the arrays it reads cost no reference counting in the callers' loops."""
+    cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
+                        provider_region) / target_utilization[r]
+    return cost, client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+
+
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def _deal(ci, term, cost, spot, utilization, price_factor, E, quality, renewal, fee, fill, friction, learning, error,
           onboard, mu, sigma, onboarding_weeks, alt_hour, power, margin, load_value, rate, step, rotation,
@@ -101,9 +112,8 @@ def best_direct_deals(s, provider, valid, renewal, experience, quality_estimate,
             if not valid[r, k]:
                 continue
             j = provider[i, k]
-            cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
-                                provider_region) / target_utilization[r]  # Prices.cost_for_client: the same formula
-            spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+            cost, spot = _cost_and_spot(r, i, j, slot_region, slot_coordination, target_utilization, unit_cost,
+                                        spot_price, coordination, provider_region)
             p, h, w = _deal(c[r], term[r], cost, spot, utilization[j], price_factor[j], experience[i, k],
                             quality_estimate[i, k], renewal[r, k], 0.0, fill_rate[i], friction[r], learning[r],
                             error[r], onboard[r], mu[r], sigma[r], onboarding_weeks[r], alt_hour[r], power[r], margin,
@@ -127,9 +137,8 @@ def brokered_deals(rows, s, provider, experience, quality, renewal, fee, slot_re
     for e in range(n):
         r, j = rows[e], provider[e]
         i = s[r]
-        cost = client_price(j, slot_region[i], slot_coordination[i], unit_cost, coordination,
-                            provider_region) / target_utilization[r]
-        spot = client_price(j, slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
+        cost, spot = _cost_and_spot(r, i, j, slot_region, slot_coordination, target_utilization, unit_cost, spot_price,
+                                    coordination, provider_region)
         price[e], reserved[e], weekly[e] = _deal(
             c[r], term[r], cost, spot, utilization[j], price_factor[j], experience[e], quality[e], renewal, fee[e],
             fill_rate[i], friction[r], learning[r], error[r], onboard[r], mu[r], sigma[r], onboarding_weeks[r],

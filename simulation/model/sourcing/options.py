@@ -204,15 +204,16 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     # One pick mix per (broker, service, client region, home-only): rows of a group share it.
     group = ((slots.broker[d.s] * len(view.catalogue) + d.v) * 2 + slots.region[d.s]) * 2 + (slots.home_only[d.s] >= 0)
     _, first, of_group = np.unique(group, return_index=True, return_inverse=True)
-    members, prob = picks_for(slots, d.s[first], table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
+    head = d.s[first]  # one slot per group
+    members, prob = picks_for(slots, head, table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
                               view.cfg.intermediaries.choice_intensity)
-    b = slots.broker[d.s[first]]
-    prices = view.prices
+    prices, group_broker = view.prices, slots.broker[head]
     total, bare, cross, quality, best, best_quality = kernels.broker_mix(
-        members, prob, b, slots.region[d.s[first]], view.brokers.estimates(table.n), prices.spot_price,
+        members, prob, group_broker, slots.region[head], view.brokers.estimates(table.n), prices.spot_price,
         prices.coordination, prices.provider_region)
     rows = np.flatnonzero(total[of_group] > 0)
-    g, b = of_group[rows], slots.broker[d.s[rows]]
+    g = of_group[rows]
+    b = group_broker[g]  # the group's broker is the row's
     top[rows], top_quality[rows] = best[g], best_quality[g]
     weeks = view.catalogue.onboarding_weeks[d.v[rows]]
     c = d.c[rows]
