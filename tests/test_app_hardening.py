@@ -31,6 +31,7 @@ from simulation.app.controls import (
 solara = pytest.importorskip("solara", reason="the dashboard needs mesa[viz] (solara, altair)")
 v = pytest.importorskip("ipyvuetify")
 dashboard = pytest.importorskip("simulation.app.dashboard")
+panels = pytest.importorskip("simulation.app.panels")
 
 SECRET = "hunter2-do-not-show"
 BAD_SEEDS = ["²", "-1", "1e9", "", " ", "٣", "7.5", "0x10", "1" * 5000, "4294967296", -1, 2**40, 1.5e300,
@@ -271,8 +272,7 @@ def test_run_speed_and_firm_picker_hold_bad_values(session):
     assert_nothing_leaks(box, rc)
 
     m, firm = session["model"].value, session["firm"]
-    trail = dashboard.FirmTrail(m, firm, 0, dashboard.C.firm_summary(m, 0), dashboard.C.decision_trail(m, 0), [0])
-    box, rc = solara.render(trail, handle_error=False)
+    box, rc = solara.render(panels.FirmPicker(m, firm, 0), handle_error=False)
     picker = rc.find(v.TextField, label="Firm id").widget
     enter(picker, "99999999")
     assert firm.value == len(m.firm_agents) - 1

@@ -2,8 +2,8 @@
 
 Built on Mesa's SolaraViz: its ModelController runs play, pause, step and reset (rebuilding the model
 from the controls' current values) and its update counter tells the panels when a week has passed.
-The panels are laid out here rather than in SolaraViz's draggable grid, which renders empty with
-solara 1.64 (vuetify 3). Charts are Altair (Vega-Lite), drawn from components.py's plain tables.
+The panels (panels.py) are laid out here rather than in SolaraViz's draggable grid, which renders empty
+with solara 1.64 (vuetify 3). Charts are Altair (Vega-Lite), drawn from components.py's plain tables.
 
 The page trusts nothing the browser sends: every handler takes its control's range from controls.py and
 holds the value to it there (or refuses it), and shows a refusal or failure as one plain line, never a
@@ -13,107 +13,19 @@ traceback (hardening issue). The scenario picker offers labels, never paths.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import solara
 from mesa.visualization.solara_viz import ModelController
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.utils import force_update
 
 from simulation import app
-from simulation.app import components as C
-from simulation.app.charts import figure
-from simulation.app.controls import (PARAMS, PAUSE_MS, SEED, WEEKS_PER_STEP, Limit, Param, checked, firm_ids, guarded,
-                                     one_line)
+from simulation.app.controls import PARAMS, PAUSE_MS, SEED, WEEKS_PER_STEP, Limit, Param, checked, guarded, one_line
+from simulation.app.panels import Panels, live_text, use_weekly
+from simulation.app.ui import CSS, ProblemLine, slider, use_problem
 from simulation.config import Config
-
-
-def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
-    """The event feed as shown: the channel folded into the event; reserved hours left out to keep rows short."""
-    event = [e + (" (broker)" if c == "broker" else "") for e, c in zip(feed["event"].tolist(), feed["channel"].tolist())]
-    who = [f"{f} → P{p}" for f, p in zip(feed["firm"].tolist(), feed["provider"].tolist())]
-    return pd.DataFrame({"week": feed["week"], "event": event, "firm → provider": who, "service": feed["service"],
-                         "price (cu/h)": feed["price (cu/h)"], "reason": feed["reason"]})
-
-
-def _num(x: float, spec: str) -> str:
-    return "n/a" if not math.isfinite(x) else format(x, spec)
-
-
-def _table(df: pd.DataFrame, bold: dict[int, str] | None = None, digits: int = 1,
-           exact: dict[str, int] | None = None) -> str:
-    """A small HTML table: floats with ``digits`` decimals (``exact`` overrides per column), provider ids as
-    "P12" (blank for -1, none); ``bold`` maps a row number to the column whose cell is set in bold."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for i, row in enumerate(zip(*(df[c].tolist() for c in df.columns))):  # plain Python values, no namedtuples
-        cells = []
-        for col, v in zip(df.columns, row):
-            if col == "provider" and not isinstance(v, str):
-                v = f"P{v}" if v >= 0 else None
-            text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else (
-                f"{v:,.{(exact or {}).get(col, digits)}f}" if isinstance(v, float) else str(v))
-            strong = bold is not None and bold.get(i) == col
-            cells.append(f"<td>{'<b>' if strong else ''}{html.escape(text)}{'</b>' if strong else ''}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table class='outsim-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-
-CSS = """
-.outsim-table {border-collapse: collapse; font-size: 12px; width: 100%}
-.outsim-table th, .outsim-table td {height: auto !important; line-height: 1.3; padding: 2px 6px; text-align: left}
-.outsim-table th {border-bottom: 1px solid #999; white-space: nowrap} .outsim-table td {border-bottom: 1px solid #e3e3e3; white-space: nowrap}
-.outsim-table td:last-child {white-space: normal; min-width: 130px}
-.outsim-feed .outsim-table {font-size: 11.5px}
-.outsim-scroll {max-height: 560px; overflow: auto}
-.outsim-caption {font-size: 13px; color: #555; margin-bottom: 4px}
-.outsim-grid {display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 12px}
-.outsim-grid > * {min-width: 0; overflow-x: auto}
-.outsim-firm, .outsim-trail {max-width: 100%; overflow-x: auto} .outsim-trail th, .outsim-trail td {white-space: normal}
-.outsim-main {min-width: 0; max-width: 100%}
-.outsim-problem {font-size: 13px; color: #b00020; margin: 2px 0 4px}
-"""
-
-
-@solara.component
-def Panel(title: str, caption: str, children=[]):  # noqa: B006 (solara passes children this way)
-    """A titled card with a one-line "how to read it" caption."""
-    with solara.Card(title, margin=0, style={"height": "100%"}) as card:
-        solara.HTML(tag="div", unsafe_innerHTML=html.escape(caption), classes=["outsim-caption"])
-        solara.Column(children=children)
-    return card
-
-
-def use_problem() -> tuple[str, Callable[..., str]]:
-    """A component's one-line problem, and ``attempt(action, *args)``, which runs a handler with
-    :func:`~simulation.app.controls.guarded` and shows why it did nothing, if it did nothing."""
-    problem = solara.use_reactive("")
-
-    def attempt(action: Callable[..., Any], *args: Any) -> str:
-        problem.set(guarded(action, *args))
-        return problem.value
-
-    return problem.value, attempt
-
-
-@solara.component
-def ProblemLine(text: str):
-    """One plain line saying why the last change was refused (nothing when it was not)."""
-    if text:
-        solara.HTML(tag="div", classes=["outsim-problem"], unsafe_innerHTML=html.escape(one_line(text)))
-
-
-def slider(value: float, limit: Limit, step: float, on_value: Callable[[Any], None], label: str = ""):
-    """A slider over ``limit`` that hands what the browser sends to ``on_value`` as it is.
-
-    Solara's SliderInt and SliderFloat first convert it with int() or float(), which raises for anything
-    that is not a number and sends the traceback to the page; here the handler checks it (controls.checked).
-    """
-    return solara.v.Slider(v_model=value, on_v_model=on_value, min=limit.low, max=limit.high, step=step,
-                           label=label, thumb_label=False, hide_details=True)
 
 
 def setter(settings: solara.Reactive[app.Settings], name: str, base: Config, attempt: Callable[..., str]):
@@ -223,104 +135,18 @@ def SaveCard(model: solara.Reactive[app.DashboardModel]):
         ProblemLine(problem)
 
 
-@solara.component
-def Panels(model: solara.Reactive[app.DashboardModel], firm: solara.Reactive[int]):
-    """Every live panel; redrawn whenever the controller signals a new week."""
-    update_counter.get()
-    m = model.value
-    with m.lock:  # one consistent week for every panel
-        top = C.headline(m)
-        shares, hist, loyal = C.form_shares(m), C.loyalty_histogram(m), C.loyalty_summary(m)
-        prices = C.history_frame(m.history, "price_")
-        util, count = C.history_frame(m.history, "utilization_"), C.history_frame(m.history, "providers_")
-        nodes, edges = C.network_sample(m)
-        feed = C.event_feed(m, 14)
-        fid = min(max(firm.value, 0), top["firms"] - 1)
-        summary, trail = C.firm_summary(m, fid), C.decision_trail(m, fid, 8)
-    kinds = "  ·  ".join(f"{k.upper()} {top[f'permanent_share_{k}']:.0%}" for k in C.kinds_present(m)
-                         if math.isfinite(top[f"permanent_share_{k}"]))
-    status = (f"<b>Week {top['week']}</b> of {m.cfg.run.steps}  ·  {top['firms']} firms  ·  {top['active_providers']} "
-              f"active providers  ·  {top['active_contracts']} permanent contracts  ·  permanent share {kinds or 'n/a'}"
-              f"  ·  mean loyalty y {_num(top['loyalty_mean'], '.2f')} (all firm-services)  ·  demand level {_num(top['demand_level'], '.2f')}")
-    solara.HTML(tag="div", unsafe_innerHTML=status, classes=["outsim-status"], style="font-size: 15px; margin: 4px 0 8px")
-    if top["week"] == 0:
-        solara.Info("Week 0: the market is set up but nothing has happened yet. Press STEP (one week) or the play "
-                    "button to run it; RESET rebuilds it from the controls.")
-        return
-    kinds_upper = tuple(k.upper() for k in C.kinds_present(m))
-    targets = pd.DataFrame({"series": ["BPO", "KPO"], "value": [m.cfg.providers.target_utilization_bpo,
-                                                                m.cfg.providers.target_utilization_kpo]})
-    uniform = pd.DataFrame({"y": [loyal["uniform"]], "label": [f"1/K = {loyal['uniform']:.2f}"]})
-    order = {"permanent": 0, "on-call": 1, "in-house": 2, "unmet": 3}
-    groups = C.network_groups(nodes).iloc[:0 if nodes["labelled"].all() else None]  # named one by one: no groups
-    rows = C.network_rows(int((nodes["side"] == "firm").sum()), int((nodes["side"] == "provider").sum()))
-    with solara.Div(classes=["outsim-grid"]):
-        Panel("Share of demand by form", "Stacked: permanent contracts (blue), on-call (orange), in-house (grey), "
-              "unmet (red), for BPO and KPO services.",
-              children=[figure("shares", shares=shares.assign(order=shares["form"].map(order)))])
-        Panel("Loyalty of firm-services (y)", f"{loyal['searchers']} searchers (y < 0.5), {loyal['mixed']} mixed, "
-              f"{loyal['loyal']} loyal (y >= 0.8) of {loyal['n']} that buy outside; their mean y "
-              f"{_num(loyal['mean'], '.2f')} (the status line's is over all firm-services, in-house ones too).",
-              children=[figure("loyalty", hist=hist, uniform=uniform.dropna())])
-        Panel("Prices paid by form and kind", "What firms pay per hour of work, fees included: on-call (light) "
-              "and permanent (dark), BPO (green) and KPO (purple).",
-              children=[figure("series", ("prices", tuple(sorted(prices["series"].unique())), "cu per hour", ",.1f"),
-                               prices=prices)])
-        Panel("Providers: utilisation and count", "Share of capacity in use (dashed: the target) and active "
-              "providers, by kind.", children=[figure("providers", (kinds_upper,), util=util, count=count,
-                                                       targets=targets[targets["series"].isin(kinds_upper)])])
-        Panel("Who works with whom this week", f"{int((nodes['side'] == 'firm').sum())} firms spread over the size "
-              f"ranking (left) and the {int((nodes['side'] == 'provider').sum())} providers they used this week "
-              "(right). Hover over a dot or line for its ids and hours.",
-              children=[figure("network", (rows,), nodes=nodes, edges=edges.assign(x0=0.0, x1=1.0),
-                               groups=groups)])
-        Panel("Contract events (latest first)", "Every permanent contract signed, renewed, expired or terminated, "
-              "with its reason.", children=[solara.HTML(tag="div", classes=["outsim-scroll", "outsim-feed"],
-                                                        unsafe_innerHTML=_table(_feed_view(feed), exact={"price (cu/h)": 2}))])
-    FirmTrail(m, firm, fid, summary, trail, nodes.loc[nodes["side"] == "firm", "id"].tolist()[:8])
+def week_text(m: app.DashboardModel) -> str:
+    """The run card's week line."""
+    return f"Week <b>{m.week}</b> of {m.cfg.run.steps}" + ("" if m.running else " (the end)")
 
 
 @solara.component
-def FirmTrail(m: app.DashboardModel, firm: solara.Reactive[int], fid: int, summary: pd.DataFrame, trail: pd.DataFrame,
-              examples: list[int]):
-    """A firm picker and that firm's written trail: where it stands now and its latest sourcing reviews."""
-    problem, attempt = use_problem()
-
-    def pick(text: Any) -> None:
-        firm.set(checked("Firm id", text, firm_ids(len(m.firm_agents))))
-
-    with solara.Card("A firm's decision trail", margin=0, style={"margin-top": "12px"}):
-        with solara.Row(style={"align-items": "center"}):
-            with solara.Div(style={"min-width": "130px", "max-width": "130px"}):
-                solara.InputText("Firm id", value=str(fid), on_value=lambda v: attempt(pick, v), continuous_update=False)
-            solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=(
-                f"0 to {len(m.firm_agents) - 1}; the network shows firms "
-                + ", ".join(str(i) for i in examples)
-                + ". At each review the firm compares the expected weekly cost (cu/week) of every option and picks by a "
-                "logit over costs, so it does not always take the cheapest (in bold)."))
-        ProblemLine(problem)
-        solara.HTML(tag="div", classes=["outsim-caption"], unsafe_innerHTML=f"<b>Firm {fid} now</b>, per service:")
-        solara.HTML(tag="div", unsafe_innerHTML=_table(summary, digits=2), classes=["outsim-firm"])
-        solara.HTML(tag="div", classes=["outsim-caption"], style="margin-top: 8px", unsafe_innerHTML=(
-            "<b>Its latest sourcing reviews</b>: the expected cost of each option in cu/week (blank: not available), "
-            "the cheapest in bold, what it chose and what came of it."))
-        if note := C.decisions_note(m, fid):
-            solara.Info(note)
-        elif trail.empty:
-            solara.Info(f"Firm {fid} has had no sourcing review yet: reviews come every few weeks, press Step.")
-        else:
-            bold = {i: r for i, r in enumerate(trail["cheapest"])}
-            solara.HTML(tag="div", classes=["outsim-trail"],
-                        unsafe_innerHTML=_table(trail.drop(columns="cheapest"), bold=bold,
-                                                digits=0, exact={"price (cu/h)": 2}))
-
-
-@solara.component
-def WeekCounter(m: app.DashboardModel):
-    """The current week, redrawn after every step."""
-    update_counter.get()
-    solara.HTML(tag="div", classes=["outsim-week"], style="font-size: 20px",
-                unsafe_innerHTML=f"Week <b>{m.week}</b> of {m.cfg.run.steps}" + ("" if m.running else " (the end)"))
+def WeekCounter(model: solara.Reactive[app.DashboardModel]):
+    """The current week, set after every step without a render pass (:func:`~simulation.app.panels.use_weekly`)."""
+    model.get()  # a new model (RESET) lays it out again
+    w = use_weekly(lambda: {"week": live_text(["outsim-week"], "font-size: 20px")}, lambda: week_text(model.value),
+                   lambda widgets, text: setattr(widgets["week"], "unsafe_innerHTML", text))
+    solara.Div(children=[w["week"]])
 
 
 @solara.component
@@ -334,7 +160,7 @@ def RunCard(model: solara.Reactive[app.DashboardModel], settings: solara.Reactiv
         return lambda value: attempt(lambda: target.set(checked(label, value, limit)))
 
     with solara.Card("Run", margin=0):
-        WeekCounter(model.value)
+        WeekCounter(model)
         ModelController(model, model_parameters=params, play_interval=play_interval,
                         render_interval=render_interval, use_threads=use_threads)
         with solara.Div(classes=["outsim-render-interval"]):
