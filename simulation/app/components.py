@@ -89,8 +89,9 @@ def loyalty_histogram(model: OutsourcingModel, bins: int = 20) -> pd.DataFrame:
     idx = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, bins - 1)
     counts = np.bincount(idx, minlength=bins)
     mids = 0.5 * (edges[:-1] + edges[1:])
-    df = pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "group": loyalty_group(mids), "count": counts})
-    return df[df["count"] > 0].reset_index(drop=True)
+    keep = counts > 0
+    return pd.DataFrame({"bin_start": edges[:-1][keep], "bin_end": edges[1:][keep], "group": loyalty_group(mids)[keep],
+                         "count": counts[keep]})
 
 
 def loyalty_summary(model: OutsourcingModel) -> dict[str, float]:

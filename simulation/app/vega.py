@@ -19,6 +19,7 @@ import json
 import math
 
 import ipyvuetify as v
+import numpy as np
 import pandas as pd
 import traitlets
 
@@ -147,8 +148,9 @@ def columns_json(data: dict[str, pd.DataFrame]) -> str:
     for name, df in data.items():
         cols = {}
         for col in df.columns:
-            values = df[col].tolist()
-            if df[col].dtype.kind == "f":
+            series = df[col]
+            values = series.tolist()
+            if series.dtype.kind == "f" and not np.isfinite(series.to_numpy()).all():
                 values = [x if math.isfinite(x) else None for x in values]
             cols[str(col)] = values
         out[name] = cols
