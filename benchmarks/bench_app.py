@@ -18,7 +18,7 @@ Two measurements, in this order:
    rendered with ``solara.render`` against a market of the same size and Step is clicked the same
    number of times. Each click is split into the model's week (``DashboardModel.step``: the market's
    own step plus the dashboard's weekly snapshot) and the rest (the panels' tables, the charts' data,
-   re-rendering the components), and the bytes of widget state the click would send to the browser
+   setting them on the widgets), and the bytes of widget state the click would send to the browser
    are counted (JSON of every changed widget trait).
 
 A plain Mesa Boltzmann wealth model (benchmarks/boltzmann.py) is timed before and after, in this
