@@ -149,6 +149,19 @@ def test_a_row_sum_adds_in_numpy_order(length):
     np.testing.assert_array_equal(fast, rows.sum(axis=1))
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([0, 1, 7, 9, 129, 1000, 8193, 20011]),
+       share=st.sampled_from([0.0, 0.05, 0.5, 1.0]))
+def test_split_sums_equal_the_masked_numpy_sums(seed, n, share):
+    """The week's BPO and KPO totals: both parts, an empty one included, of mixed magnitudes and signs."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n) * rng.choice([1e-9, 1.0, 1e9], n)
+    mask = rng.random(n) < share
+    bpo, kpo = kernels.split_sums(mask, x)
+    assert (bpo, kpo) == (x[~mask].sum(), x[mask].sum())
+    assert np.signbit(bpo) == np.signbit(x[~mask].sum()) and np.signbit(kpo) == np.signbit(x[mask].sum())
+
+
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 50))
 def test_loyalty_equals_the_numpy_rule(seed, K):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
 from simulation.model.codes import Kind, Mode
 from simulation.model.market.fulfilment import Fills, Sales
 from simulation.model.market.outcomes import OutcomeTotals
@@ -127,13 +128,12 @@ def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: O
     """The week's totals from what its phases produced."""
     kpo = slot_kind == Kind.KPO
     revenue, fees = sales_totals(sales)
+    by_kind = {}
+    for form in ("demand", "permanent", "on_call", "in_house"):  # each as x[~kpo].sum() and x[kpo].sum()
+        by_kind[f"{form}_bpo"], by_kind[f"{form}_kpo"] = map(np.float64, kernels.split_sums(kpo, getattr(fills, form)))
     values: dict[str, Any] = dict(
         demand=fills.demand.sum(), in_house=fills.in_house.sum(), permanent=fills.permanent.sum(),
-        on_call=fills.on_call.sum(), unmet=fills.unmet.sum(),
-        demand_bpo=fills.demand[~kpo].sum(), demand_kpo=fills.demand[kpo].sum(),
-        permanent_bpo=fills.permanent[~kpo].sum(), permanent_kpo=fills.permanent[kpo].sum(),
-        on_call_bpo=fills.on_call[~kpo].sum(), on_call_kpo=fills.on_call[kpo].sum(),
-        in_house_bpo=fills.in_house[~kpo].sum(), in_house_kpo=fills.in_house[kpo].sum(),
+        on_call=fills.on_call.sum(), unmet=fills.unmet.sum(), **by_kind,
         firm_payments=fills.spend.sum() + fills.permanent_paid.sum() + review.exit_fees_paid,
         provider_revenue=revenue + review.exit_fees_booked, broker_fees=fees,
         on_call_hours=fills.on_call.sum(), on_call_spend=fills.spend.sum(), permanent_spend=fills.permanent_paid.sum(),

@@ -167,3 +167,20 @@ def update_estimates(demand, demand_mean, demand_var, on_call, unmet, fill_rate,
                 switched += main != main_provider[i]
             main_provider[i] = main
     return switched / seen if seen else np.nan
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def split_sums(mask, x):
+    """``x[~mask].sum()`` and ``x[mask].sum()``: each part gathered in order and added in numpy's order
+    (:func:`numpy_row_sum`), in one pass instead of two masked copies."""
+    n = len(x)
+    out, into = np.empty(n), np.empty(n)
+    a = b = 0
+    for i in range(n):
+        if mask[i]:
+            into[b] = x[i]
+            b += 1
+        else:
+            out[a] = x[i]
+            a += 1
+    return numpy_row_sum(out[:a]), numpy_row_sum(into[:b])
