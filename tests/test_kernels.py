@@ -162,6 +162,33 @@ def test_split_sums_equal_the_masked_numpy_sums(seed, n, share):
     assert np.signbit(bpo) == np.signbit(x[~mask].sum()) and np.signbit(kpo) == np.signbit(x[mask].sum())
 
 
+def demand_reference(base, volatility, lumpy, rate, weeks, shock, projects, eps, ended, arrivals, level, persistence):
+    """The numpy expressions DemandProcess.realise used before its kernel (after the week's draws)."""
+    shock = persistence * shock + np.sqrt(1.0 - persistence**2) * volatility * eps
+    projects = np.where(lumpy, projects - ended + arrivals, 0)
+    mean_live = np.where(lumpy, rate * weeks, 1.0)
+    load = np.where(lumpy, projects / mean_live, 1.0)
+    return base * level * load * kernels.exp(shock - 0.5 * volatility**2), shock, projects
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400), persistence=st.floats(0.0, 0.99),
+       level=st.floats(0.3, 1.5))
+def test_advance_demand_equals_the_numpy_rule(seed, n, persistence, level):
+    """Steady and project services mixed, shocks of both signs, projects ending and arriving."""
+    rng = np.random.default_rng(seed)
+    lumpy = rng.random(n) < 0.4
+    rate, weeks = np.where(lumpy, rng.uniform(0.01, 0.5, n), 0.0), np.where(lumpy, rng.uniform(2.0, 30.0, n), 1.0)
+    projects = np.where(lumpy, rng.integers(0, 12, n), 0).astype(np.int64)
+    ended = np.minimum(rng.integers(0, 4, n), projects)
+    args = (rng.uniform(1.0, 400.0, n), 0.15 * rng.uniform(0.5, 2.0, n), lumpy, rate, weeks, rng.normal(0.0, 0.3, n),
+            projects, rng.standard_normal(n), ended, rng.integers(0, 3, n), level, persistence)
+    got, want = kernels.advance_demand(*args, float(np.sqrt(1.0 - persistence**2))), demand_reference(*args)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype == w.dtype
+
+
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 50))
 def test_loyalty_equals_the_numpy_rule(seed, K):

@@ -36,13 +36,15 @@ class DemandProcess:
         return self.base * cv
 
     def realise(self, level: float, volatility: float, persistence: float, rng: np.random.Generator) -> NDArray[np.float64]:
-        """Advance shocks and projects one week; return demand in hours."""
-        volatility = volatility * self.volatility_factor
+        """Advance shocks and projects one week; return demand in hours.
+
+        The shock is ``persistence * shock + sqrt(1 - persistence**2) * volatility * eps``; a project service's
+        load is its live projects over their mean number; demand is ``base * level * load *
+        exp(shock - volatility**2 / 2)`` (:func:`kernels.advance_demand`, after the week's draws)."""
         eps = rng.standard_normal(len(self.base))
-        self.shock = persistence * self.shock + np.sqrt(1.0 - persistence**2) * volatility * eps
         arrivals = rng.poisson(self.rate)
         ended = rng.binomial(self.projects, np.divide(1.0, self.weeks))
-        self.projects = np.where(self.lumpy, self.projects - ended + arrivals, 0)
-        mean_live = np.where(self.lumpy, self.rate * self.weeks, 1.0)
-        load = np.where(self.lumpy, self.projects / mean_live, 1.0)
-        return self.base * level * load * kernels.exp(self.shock - 0.5 * volatility**2)
+        demand, self.shock, self.projects = kernels.advance_demand(
+            self.base, volatility * self.volatility_factor, self.lumpy, self.rate, self.weeks, self.shock, self.projects,
+            eps, ended, arrivals, float(level), float(persistence), float(np.sqrt(1.0 - persistence**2)))
+        return demand

@@ -15,8 +15,8 @@ array (the spells' bookkeeping ran five times, the permanent pricing twice as sl
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in eight modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
-choice; market; work; bookkeeping; permanent) and are all reached here.
+The kernels live in nine modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
+choice; market; work; bookkeeping; permanent; demand) and are all reached here.
 """
 
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, record_on_call_week,
@@ -25,13 +25,14 @@ from simulation.model.kernels.choice import (broker_mix, broker_ratings, inverse
                                              on_call_mix, onboarding_beyond_shortage, rated_cost,
                                              relative_cost_exponent, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
+from simulation.model.kernels.demand import advance_demand
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
 from simulation.model.kernels.permanent import best_direct_deals, brokered_deals
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums, split_sums, update_estimates)
 
-__all__ = ["best_direct_deals", "broker_mix", "broker_ratings", "brokered_deals", "client_price", "clip01", "column_for",
+__all__ = ["advance_demand", "best_direct_deals", "broker_mix", "broker_ratings", "brokered_deals", "client_price", "clip01", "column_for",
            "committed_hours", "cross_region_hours", "delivered_quality", "exp", "fill_vacancies", "inverse_cdf_rows",
            "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix",
            "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "power", "rated_cost", "ration",
