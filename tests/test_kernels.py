@@ -157,9 +157,23 @@ def test_split_sums_equal_the_masked_numpy_sums(seed, n, share):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n) * rng.choice([1e-9, 1.0, 1e9], n)
     mask = rng.random(n) < share
+    x[rng.random(n) < 0.1] = 0.0
+    x[rng.random(n) < (0.1 if seed % 2 else 1.0)] = -0.0  # half the cases: all -0.0
     bpo, kpo = kernels.split_sums(mask, x)
     assert (bpo, kpo) == (x[~mask].sum(), x[mask].sum())
     assert np.signbit(bpo) == np.signbit(x[~mask].sum()) and np.signbit(kpo) == np.signbit(x[mask].sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 300), K=st.integers(1, 50))
+def test_row_sums_equal_numpys(seed, rows, K):
+    """Consideration-set rows of mixed magnitudes and signs, some all zero (also -0.0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, K)) * rng.choice([1e-9, 1.0, 1e9], (rows, K))
+    x[rng.random(rows) < 0.2] = rng.choice([0.0, -0.0])
+    got, want = kernels.row_sums(x), x.sum(axis=1)
+    np.testing.assert_array_equal(got, want)
+    assert (np.signbit(got) == np.signbit(want)).all()
 
 
 def demand_reference(base, volatility, lumpy, rate, weeks, shock, projects, eps, ended, arrivals, level, persistence):

@@ -30,11 +30,11 @@ from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
 from simulation.model.kernels.permanent import best_direct_deals, brokered_deals
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
-                                           outcome_sums, split_sums, update_estimates)
+                                           outcome_sums, row_sums, split_sums, update_estimates)
 
 __all__ = ["advance_demand", "best_direct_deals", "broker_mix", "broker_ratings", "brokered_deals", "client_price", "clip01", "column_for",
            "committed_hours", "cross_region_hours", "delivered_quality", "exp", "fill_vacancies", "inverse_cdf_rows",
            "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix",
            "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "power", "rated_cost", "ration",
-           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "settle_requests",
+           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "row_sums", "settle_requests",
            "shortlist_costs", "softmax_rows", "split_sums", "update_estimates", "worked_pairs"]

@@ -204,7 +204,7 @@ def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, 
     market = SpotMarket.open(table.view("capacity"), book.committed(table.n), table.view("active"))
     on_call = serve_on_call(need, market, slots, table, prices, brokers, book, spells, catalogue, cfg, inhouse_cost,
                             week, rng)
-    served = on_call.served.sum(axis=1)
+    served = kernels.row_sums(on_call.served)
     fills = Fills(demand=demand, permanent=permanent.delivered, in_house=inhouse, on_call=served, unmet=need - served,
                   served=on_call.served, spend=on_call.spend, broker_spend=on_call.fees, permanent_paid=permanent.paid,
                   permanent_fee=permanent.fee, reserved=np.where(book.active, book.reserved, 0.0))

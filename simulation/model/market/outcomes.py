@@ -161,7 +161,7 @@ def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBoo
     direct = np.where(book.active, book.channel, slots.channel) == Channel.DIRECT
     managed = direct & ((slots.mode == Mode.ON_CALL) | book.active)
     return SlotCosts(
-        payments=fills.spend.sum(axis=1) + fills.permanent_paid,
+        payments=kernels.row_sums(fills.spend) + fills.permanent_paid,
         nonprice=done.nonprice_per_slot,
         onboarding=done.onboarding_per_slot,
         management=np.where(managed, cfg.firms.direct_management_cost_per_week, 0.0),
