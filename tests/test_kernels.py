@@ -12,6 +12,7 @@ import functools
 import hashlib
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.codes import Channel
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
-from simulation.model.market.fulfilment import onboarding_beyond_shortage
+from simulation.model.market.fulfilment import _direct_picks, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import pick_table
 from simulation.model.market.shortlists import GROUP_REGION, refresh_shortlists
@@ -136,6 +137,43 @@ def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed,
     s = np.sort(rng.choice(len(slots), size=rng.integers(1, len(slots)), replace=False))
     args = (s, slots, prices, m.brokers, m.catalogue, m.cfg, rng.uniform(10.0, 150.0, len(slots)), week)
     np.testing.assert_array_equal(onboarding_beyond_shortage(*args), onboarding_reference(*args))
+
+
+def direct_picks_reference(s, screened, full_only, available, slots, prices, brokers, catalogue, cfg, inhouse_cost,
+                           tried, week, u):
+    """The numpy steps serve_on_call took before kernels.direct_picks: mask, screen, logit, draw."""
+    allowed = slots.known[s] & ~tried[s]
+    if full_only:
+        allowed &= available[slots.provider[s]] > 1e-9
+    rows = np.flatnonzero(screened)
+    allowed[rows] &= ~onboarding_reference(s[rows], slots, prices, brokers, catalogue, cfg, inhouse_cost, week)
+    return sample_rows(logit_probabilities(slots.preference[s], cfg.choice.beta, allowed), u)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), week=st.integers(1, 400), memory=st.integers(1, 60),
+       full_only=st.booleans(), beta=st.sampled_from([0.0, 0.7, 1.5, 6.0]))
+def test_direct_picks_equal_the_numpy_steps(seed, week, memory, full_only, beta):
+    """A round's direct requests on random states: preferences, tries, capacity, histories and spill-over rows."""
+    m = small_market()
+    rng = np.random.default_rng(seed)
+    slots, n = m.slots, m.providers.n
+    slots.experience[:] = rng.random(slots.experience.shape)
+    slots.quality_estimate[:] = rng.random(slots.quality_estimate.shape)
+    slots.known[:] = rng.random(slots.known.shape) < 0.8
+    slots.preference[:] = rng.normal(0.0, 2.0, slots.preference.shape)
+    slots.last_worked[:] = np.where(rng.random(slots.known.shape) < 0.3, -(10**6), rng.integers(-50, week + 1,
+                                                                                                   slots.known.shape))
+    cfg = m.cfg.model_copy(deep=True)
+    cfg.firms.knowledge_memory_weeks, cfg.choice.beta = memory, beta
+    s = np.sort(rng.choice(len(slots), size=rng.integers(0, len(slots)), replace=False))
+    screened = rng.random(len(s)) < 0.6
+    tried = rng.random(slots.known.shape) < 0.2
+    available = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(0.0, 50.0, n))
+    args = (s, screened, full_only, SimpleNamespace(available=available), slots, m.prices, m.brokers, m.catalogue,
+            cfg, m.inhouse_cost_per_slot(), tried, week, rng.random(len(s)))
+    want = direct_picks_reference(*args[:3], available, *args[4:])
+    np.testing.assert_array_equal(_direct_picks(*args[:4], *args[4:]), want)
 
 
 @pytest.mark.parametrize("length", [*range(1, 51), 127, 128, 129, 200, 1000, 1400, 5003])

@@ -33,11 +33,57 @@ def onboarding_beyond_shortage(s, known, last_worked, provider, experience, qual
             if not known[i, k] or week - last_worked[i, k] <= memory:
                 continue
             price = client_price(provider[i, k], slot_region[i], slot_coordination[i], spot_price, coordination,
-                                 provider_region) * (1.0 + fee[r])
-            E = experience[i, k]
-            hour = (price + nonprice(ci, friction[v], learning[v], E, error_cost[v], quality_estimate[i, k])
-                    + onboarding_weeks[v] * ci * (1.0 - E))
-            out[r, k] = hour > shortage_factor * ci
+                                 provider_region)
+            out[r, k] = _beyond_shortage(price, fee[r], ci, friction[v], learning[v], experience[i, k], error_cost[v],
+                                         quality_estimate[i, k], onboarding_weeks[v], shortage_factor)
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _beyond_shortage(price, fee, c, friction, learning, experience, error, quality, weeks, shortage_factor):
+    """Whether an hour from a provider still to be onboarded (its client ``price`` with the broker's ``fee``, the
+    non-price cost and the onboarding weeks at the firm's own cost ``c``, cut by experience) costs more than
+    an unmet hour."""
+    hour = (price * (1.0 + fee) + nonprice(c, friction, learning, experience, error, quality)
+            + weeks * c * (1.0 - experience))
+    return hour > shortage_factor * c
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def direct_picks(s, screened, full_only, known, tried, provider, available, eps, last_worked, experience,
+                 quality_estimate, slot_service, slot_region, slot_coordination, fee, c, spot_price, coordination,
+                 provider_region, friction, learning, error_cost, onboarding_weeks, week, memory, shortage_factor,
+                 preference, beta, u):
+    """The column each direct on-call request of slots ``s`` goes to this round (-1: none), in one pass per row:
+    the known columns not tried yet this week (and with capacity left, ``full_only``), less, for the ``screened``
+    rows (spill-over), the providers :func:`onboarding_beyond_shortage` rules out (``fee`` and ``c`` per row of
+    ``s``); then the firm's logit over them (:func:`logit_exponent`, :func:`softmax_rows`) drawn at ``u`` as
+    :func:`inverse_cdf_rows` draws."""
+    rows, K = len(s), known.shape[1]
+    out = np.empty(rows, np.int64)
+    allowed, P, cdf = np.empty(K, np.bool_), np.empty(K), np.empty(K)
+    for r in range(rows):
+        i = s[r]
+        v = slot_service[i]
+        for k in range(K):
+            ok = known[i, k] and not tried[i, k]
+            if ok and full_only:
+                ok = available[provider[i, k]] > eps
+            if ok and screened[r] and week - last_worked[i, k] > memory:
+                price = client_price(provider[i, k], slot_region[i], slot_coordination[i], spot_price, coordination,
+                                     provider_region)
+                ok = not _beyond_shortage(price, fee[r], c[r], friction[v], learning[v], experience[i, k],
+                                          error_cost[v], quality_estimate[i, k], onboarding_weeks[v], shortage_factor)
+            allowed[k] = ok
+        _logit_row(preference[i], beta, allowed, P)
+        cdf[0] = P[0]
+        for k in range(1, K):
+            cdf[k] = cdf[k - 1] + P[k]
+        total, count = cdf[K - 1], 0
+        for k in range(K):
+            if cdf[k] <= u[r] * total:
+                count += 1
+        out[r] = min(count, K - 1) if total > 0 else -1
     return out
 
 

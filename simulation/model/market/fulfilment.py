@@ -24,7 +24,6 @@ from simulation.model import kernels
 from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
 from simulation.model.market import routing
-from simulation.model.market.choice import logit_probabilities, sample_rows
 from simulation.model.market.pricing import Prices
 from simulation.model.market.spot import SpotMarket, deliver_permanent
 from simulation.model.state.brokers import BrokerBook
@@ -127,14 +126,8 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
         via_broker = (slots.channel[s] == Channel.BROKER) & (len(brokers) > 0)
         direct, brokered = s[~via_broker], s[via_broker]
         spill = (slots.mode != Mode.ON_CALL) | book.active | (rnd > 0)
-        allowed = slots.known[direct] & ~tried[direct]
-        if rnd > 0:
-            allowed &= market.available[slots.provider[direct]] > EPS
-        screened = np.flatnonzero(spill[direct])  # only spill-over is kept from providers not worth onboarding
-        allowed[screened] &= ~onboarding_beyond_shortage(direct[screened], slots, prices, brokers, catalogue, cfg,
-                                                         inhouse_cost, week)
-        k_direct = sample_rows(logit_probabilities(slots.preference[direct], cfg.choice.beta, allowed),
-                               rng.random(len(direct)))
+        k_direct = _direct_picks(direct, spill[direct], rnd > 0, market, slots, prices, brokers, catalogue, cfg,
+                                 inhouse_cost, tried, week, rng.random(len(direct)))
         k_brokered = routing.route(brokered, slots, table, prices, brokers, book, spells, catalogue, market.available,
                                    tried, rng, cfg.intermediaries.reassign_probability,
                                    cfg.intermediaries.choice_intensity, spill[brokered], week,
@@ -153,6 +146,25 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
         sales.append(_settle(ss, kk, slots.provider[ss, kk], slots.channel, need, market, slots, prices, brokers,
                              served, spend, fees, tried))
     return OnCallWork(served, spend, fees, sales)
+
+
+def _direct_picks(s: NDArray[np.int64], screened: NDArray[np.bool_], full_only: bool, market: SpotMarket,
+                  slots: FirmSlots, prices: Prices, brokers: BrokerBook, catalogue: Catalogue, cfg: Config,
+                  inhouse_cost: NDArray[np.float64], tried: NDArray[np.bool_], week: int,
+                  u: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Column each direct request of slots ``s`` goes to this round (-1: none): the firm's logit over its known
+    providers not tried yet this week (with capacity left, after the first round), drawn at ``u``; for spill-over
+    (``screened``) not a provider the firm would first have to onboard at more than an unmet hour
+    (:func:`onboarding_beyond_shortage`'s rule, in one compiled pass: :func:`kernels.direct_picks`)."""
+    fee = np.zeros(len(s))
+    fee[screened] = np.where(slots.channel[s[screened]] == Channel.BROKER, brokers.fee_for(slots.broker[s[screened]]),
+                             0.0)
+    return kernels.direct_picks(
+        s, screened, full_only, slots.known, tried, slots.provider, market.available, EPS, slots.last_worked,
+        slots.experience, slots.quality_estimate, slots.service, slots.region, slots.coordination, fee,
+        inhouse_cost[s], prices.spot_price, prices.coordination, prices.provider_region, catalogue.friction,
+        catalogue.learning, catalogue.error_cost, catalogue.onboarding_weeks, week, cfg.firms.knowledge_memory_weeks,
+        cfg.firms.shortage_penalty_factor, slots.preference, float(cfg.choice.beta), u)
 
 
 def _settle(s: NDArray[np.int64], k: NDArray[np.int64], j: NDArray[np.int64], channel: NDArray[np.int8], need: NDArray,
