@@ -104,6 +104,15 @@ def small_market() -> OutsourcingModel:
     return market(weeks=2)
 
 
+def random_history(slots, rng: np.random.Generator, week: int) -> None:
+    """Random experience, quality estimates, known columns and last weeks worked (a third never worked with)."""
+    slots.experience[:] = rng.random(slots.experience.shape)
+    slots.quality_estimate[:] = rng.random(slots.quality_estimate.shape)
+    slots.known[:] = rng.random(slots.known.shape) < 0.8
+    slots.last_worked[:] = np.where(rng.random(slots.known.shape) < 0.3, -(10**6), rng.integers(-50, week + 1,
+                                                                                                   slots.known.shape))
+
+
 def test_onboarding_beyond_shortage_in_a_running_market_equals_the_numpy_rule():
     m = market()
     s = np.arange(len(m.slots))
@@ -122,11 +131,7 @@ def test_onboarding_beyond_shortage_on_random_states_equals_the_numpy_rule(seed,
     m = small_market()
     rng = np.random.default_rng(seed)
     slots, n = m.slots, m.providers.n
-    slots.experience[:] = rng.random(slots.experience.shape)
-    slots.quality_estimate[:] = rng.random(slots.quality_estimate.shape)
-    slots.known[:] = rng.random(slots.known.shape) < 0.8
-    slots.last_worked[:] = np.where(rng.random(slots.known.shape) < 0.3, -(10**6), rng.integers(-50, week + 1,
-                                                                                                   slots.known.shape))
+    random_history(slots, rng, week)
     slots.coordination[:] = rng.uniform(0.0, 3.0, len(slots))
     m.brokers.fee_rate[:] = rng.uniform(0.0, 0.4, len(m.brokers))
     spot, coordination = rng.uniform(5.0, 200.0, n), rng.uniform(0.0, 30.0, n)
@@ -158,12 +163,8 @@ def test_direct_picks_equal_the_numpy_steps(seed, week, memory, full_only, beta)
     m = small_market()
     rng = np.random.default_rng(seed)
     slots, n = m.slots, m.providers.n
-    slots.experience[:] = rng.random(slots.experience.shape)
-    slots.quality_estimate[:] = rng.random(slots.quality_estimate.shape)
-    slots.known[:] = rng.random(slots.known.shape) < 0.8
+    random_history(slots, rng, week)
     slots.preference[:] = rng.normal(0.0, 2.0, slots.preference.shape)
-    slots.last_worked[:] = np.where(rng.random(slots.known.shape) < 0.3, -(10**6), rng.integers(-50, week + 1,
-                                                                                                   slots.known.shape))
     cfg = m.cfg.model_copy(deep=True)
     cfg.firms.knowledge_memory_weeks, cfg.choice.beta = memory, beta
     s = np.sort(rng.choice(len(slots), size=rng.integers(0, len(slots)), replace=False))
@@ -183,8 +184,10 @@ def test_a_row_sum_adds_in_numpy_order(length):
     rng = np.random.default_rng(length)
     shape = (max(2000 // length, 20), length)
     rows = rng.normal(size=shape) * rng.choice([1e-9, 1.0, 1e9], shape)
+    rows[0], rows[1, : length // 2] = -0.0, -0.0  # numpy sums -0.0s to 0.0
     fast = np.array([kernels.numpy_row_sum(row) for row in rows])
     np.testing.assert_array_equal(fast, rows.sum(axis=1))
+    assert (np.signbit(fast) == np.signbit(rows.sum(axis=1))).all()
 
 
 @settings(max_examples=60, deadline=None)

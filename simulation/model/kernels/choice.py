@@ -10,7 +10,7 @@ from numba import njit
 
 from simulation.model.kernels.core import client_price, max0, nonprice, numpy_row_sum
 
-CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -76,14 +76,7 @@ def direct_picks(s, screened, full_only, known, tried, provider, available, eps,
                                           error_cost[v], quality_estimate[i, k], onboarding_weeks[v], shortage_factor)
             allowed[k] = ok
         _logit_row(preference[i], beta, allowed, P)
-        cdf[0] = P[0]
-        for k in range(1, K):
-            cdf[k] = cdf[k - 1] + P[k]
-        total, count = cdf[K - 1], 0
-        for k in range(K):
-            if cdf[k] <= u[r] * total:
-                count += 1
-        out[r] = min(count, K - 1) if total > 0 else -1
+        out[r] = _inverse_cdf_row(P, u[r], cdf)
     return out
 
 
@@ -147,15 +140,22 @@ def inverse_cdf_rows(weights, u):
     out = np.empty(rows, np.int64)
     cdf = np.empty(n)
     for i in range(rows):
-        cdf[0] = weights[i, 0]
-        for k in range(1, n):
-            cdf[k] = cdf[k - 1] + weights[i, k]
-        total, count = cdf[n - 1], 0
-        for k in range(n):
-            if cdf[k] <= u[i] * total:
-                count += 1
-        out[i] = min(count, n - 1) if total > 0 else -1
+        out[i] = _inverse_cdf_row(weights[i], u[i], cdf)
     return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _inverse_cdf_row(w, u, cdf):
+    """One row of :func:`inverse_cdf_rows` (``cdf``: scratch of the row's length)."""
+    n = len(w)
+    cdf[0] = w[0]
+    for k in range(1, n):
+        cdf[k] = cdf[k - 1] + w[k]
+    total, count = cdf[n - 1], 0
+    for k in range(n):
+        if cdf[k] <= u * total:
+            count += 1
+    return min(count, n - 1) if total > 0 else -1
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -166,16 +166,13 @@ def loyalty(J, valid):
     out = np.empty(rows)
     x, xx = np.empty(K), np.empty(K)
     for i in range(rows):
-        if K < 8:  # numpy_row_sum's first case (one by one from 0.0), written here: a call per row costs more
-            total = squares = 0.0
-            for k in range(K):
-                v = max0(J[i, k]) if valid[i, k] else 0.0
-                total += v
-                squares += v * v
-        else:
-            for k in range(K):
-                v = max0(J[i, k]) if valid[i, k] else 0.0
-                x[k], xx[k] = v, v * v
+        total = squares = 0.0  # below 8 columns, numpy_row_sum's short case added here (a call per row costs more)
+        for k in range(K):
+            v = max0(J[i, k]) if valid[i, k] else 0.0
+            x[k], xx[k] = v, v * v
+            total += v
+            squares += v * v
+        if K >= 8:
             total, squares = numpy_row_sum(x), numpy_row_sum(xx)
         out[i] = squares / (total * total) if total > 0 else np.nan
     return out

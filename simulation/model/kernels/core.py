@@ -27,8 +27,13 @@ def nonprice(c, friction, learning, experience, error, quality):
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def numpy_row_sum(x):
     """The sum of a contiguous row, added in the order numpy's ``sum(axis=-1)`` adds it (its pairwise summation:
-    one by one below 8 values, eight running sums combined in pairs up to 128, halves above), so that a
-    kernel's sums equal numpy's bit for bit. tests/test_kernels.py checks this order against numpy."""
+    one by one from 0.0 below 8 values, eight running sums combined in pairs up to 128 and added to 0.0,
+    halves above), so that a kernel's sums equal numpy's bit for bit, values of -0.0 summing to 0.0 too.
+    tests/test_kernels.py checks this order against numpy.
+
+    Not inlined: inlined, the reference counting of ``x`` around its branches made the softmax and loyalty
+    kernels slower. A kernel summing many short rows may add a row of fewer than 8 values itself, one by one
+    from 0.0, and save the call (as :func:`kernels.row_sums` and :func:`kernels.loyalty` do)."""
     n = len(x)
     if n < 8:
         total = 0.0
@@ -53,7 +58,7 @@ def numpy_row_sum(x):
     total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     for i in range(m, n):
         total += x[i]
-    return total
+    return 0.0 + total  # as numpy's: a sum of -0.0s is 0.0 (adding 0.0 leaves any other sum as it is)
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

@@ -11,7 +11,7 @@ from numba import njit
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice
 from simulation.model.kernels.special import ndtr, ndtri
 
-CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

@@ -8,7 +8,7 @@ from numba import njit
 
 from simulation.model.kernels.core import clip01, max0, nonprice, numpy_row_sum
 
-CORE_SOURCE = "70f3964bd585f83b"  # core.py's hash (see core.py): a new one recompiles these kernels
+CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -183,22 +183,21 @@ def split_sums(mask, x):
         else:
             out[a] = x[i]
             a += 1
-    return 0.0 + numpy_row_sum(out[:a]), 0.0 + numpy_row_sum(into[:b])  # numpy's sums of -0.0s are 0.0
+    return numpy_row_sum(out[:a]), numpy_row_sum(into[:b])
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def row_sums(x):
     """``x.sum(axis=1)`` of a 2-d array, each row added in numpy's order (:func:`numpy_row_sum`): numpy's own
-    reduction pays a fixed cost per row, most of the work for rows of a consideration set's few columns.
-    numpy adds a row's sum to 0.0, so a row of -0.0s sums to 0.0 here too."""
+    reduction pays a fixed cost per row, most of the work for rows of a consideration set's few columns."""
     rows, n = x.shape
     out = np.empty(rows)
     for i in range(rows):
-        if n < 8:  # numpy_row_sum's first case, written here: a call per row with a row view costs more than it
+        if n < 8:  # numpy_row_sum's short case, added here: a call per row with a row view costs more
             total = 0.0
             for k in range(n):
                 total += x[i, k]
             out[i] = total
         else:
-            out[i] = 0.0 + numpy_row_sum(x[i])
+            out[i] = numpy_row_sum(x[i])
     return out
