@@ -153,10 +153,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()
-    if args.format == "csv":
-        export_csv(saved.folder)
-    print(summary_table(saved))
-    print(f"\nrun folder: {saved.folder}")
+    try:
+        if args.format == "csv":
+            export_csv(saved.folder)
+        print(summary_table(saved))
+        print(f"\nrun folder: {saved.folder}")
+    except KeyboardInterrupt:  # the run folder is complete: say so, not "nothing was saved"
+        print(f"\noutsim: interrupted; the run is saved in {saved.folder} (CSV copies: outsim export {saved.folder}; "
+              f"report: outsim report {saved.folder})", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return finish_with_report(saved.folder, args.report, EXIT_OK)
 
 

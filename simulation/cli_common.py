@@ -154,9 +154,9 @@ def finish_with_report(folder: Path, wanted: bool, code: int) -> int:
     """Write report.html for a finished folder and print its path; a report failure never loses the run."""
     if not wanted:
         return code
-    from analysis.report import write_report  # entry points may use analysis/; the model never does
+    try:  # the import too: loading the plotting libraries takes a moment, and Ctrl-C may land there
+        from analysis.report import write_report  # entry points may use analysis/; the model never does
 
-    try:
         print(f"report: {write_report(folder)}")
     except KeyboardInterrupt:
         print(f"\noutsim: interrupted while writing the report; the results are saved. Write it with: "

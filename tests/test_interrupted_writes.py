@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pytest
 
 from simulation import load_scenario, run, save_run
 from simulation.cli import main
+from simulation.cli_common import EXIT_INTERRUPTED, finish_with_report
 from simulation.executor import Executor, derive_seeds
 from simulation.replications import plan_problem, run_replications
 from simulation.runfolder import DATA_FILES, export_csv, verified_run
@@ -89,6 +91,19 @@ def test_a_run_killed_while_writing_its_report_keeps_the_run_and_no_half_report(
     assert verified_run(out, manifest["config"], manifest["seed"])
     assert main(["report", str(out)]) == 0
     assert (out / "report.html").read_text().rstrip().endswith("</html>")
+
+
+def test_ctrl_c_while_the_report_module_loads_keeps_the_run_and_says_how_to_write_it(tmp_path, monkeypatch, capsys):
+    """Ctrl-C can land while the plotting libraries load, before the report is written: the saved run is kept
+    and the message says so (it used to reach the generic "nothing was saved")."""
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "analysis.report", Loading("analysis.report"))
+    assert finish_with_report(tmp_path, True, 0) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "the results are saved" in err and f"outsim report {tmp_path}" in err and "nothing was saved" not in err
 
 
 def test_a_saved_run_records_each_tables_checksum_and_damage_is_detected(tmp_path):
