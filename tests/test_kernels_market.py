@@ -15,6 +15,7 @@ from simulation.model import kernels
 from simulation.model.codes import Channel, Form
 from simulation.model.market.fulfilment import EPS
 from simulation.model.market.pricing import Prices
+from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.spells import SpellTracker
 
 from test_kernels import market, small_market
@@ -219,3 +220,45 @@ def test_the_column_for_a_provider_is_the_numpy_one(seed):
     np.testing.assert_array_equal(col, expected_col)
     np.testing.assert_array_equal(new, expected_new)
     np.testing.assert_array_equal(shielded, protected[s, expected_col])
+
+
+def learn_reference(est, broker, provider, observed, rate, n_providers):
+    """BrokerBook.learn as numpy wrote it before the kernel."""
+    seen, pair = np.unique(broker * n_providers + provider, return_inverse=True)
+    mean = np.bincount(pair, weights=observed) / np.bincount(pair)
+    b, j = np.divmod(seen, n_providers)
+    est[b, j] += rate * (mean - est[b, j])
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), brokers=st.integers(1, 6), providers=st.integers(1, 40),
+       n=st.integers(0, 300))
+def test_brokers_learn_as_the_numpy_rule(seed, brokers, providers, n):
+    """Pairs seen once and many times, in any order; observations of both signs and zeros (also -0.0). The
+    kernel's index of the pairs is all -1 again afterwards, so the next week starts clean."""
+    rng = np.random.default_rng(seed)
+    est = rng.uniform(0.3, 1.0, (brokers, providers))
+    broker, provider = rng.integers(0, brokers, n), rng.integers(0, providers, n)
+    observed = rng.choice([rng.uniform(-0.2, 1.0), 0.0, -0.0, rng.uniform(0.0, 1.0)], n)
+    want = est.copy()
+    if n:
+        learn_reference(want, broker, provider, observed, 0.15, providers)
+    pair_slot = np.full(est.shape, -1, np.int32)
+    kernels.learn_estimates(est, broker, provider, observed, 0.15, pair_slot)
+    np.testing.assert_array_equal(est, want)
+    assert (pair_slot == -1).all()
+
+
+def test_a_broker_book_learns_after_it_grows():
+    """The estimates grow with the providers and the brokers; learning then updates the right cells."""
+    book = BrokerBook()
+    book.add(2, 0.1, 0.8)
+    book.learn(np.array([1, 1, 0]), np.array([3, 3, 5]), np.array([0.5, 0.7, 1.0]), 0.5, 10)
+    book.add(1, 0.1, 0.8)
+    book.learn(np.array([2, 1]), np.array([40, 3]), np.array([0.2, 0.6]), 0.5, 41)
+    est = book.estimates(41)
+    first = 0.8 + 0.5 * ((0.5 + 0.7) / 2 - 0.8)
+    assert est[1, 3] == first + 0.5 * (0.6 - first)
+    assert est[0, 5] == 0.8 + 0.5 * (1.0 - 0.8)
+    assert est[2, 40] == 0.8 + 0.5 * (0.2 - 0.8)
+    assert (np.delete(est.ravel(), [1 * 41 + 3, 5, 2 * 41 + 40]) == 0.8).all()

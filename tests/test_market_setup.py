@@ -10,7 +10,7 @@ import pytest
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.config import Config, scaled
-from simulation.model import population
+from simulation.model import kernels, population
 from simulation.model.codes import REGIONS, Channel, Kind, Mode
 from simulation.model.demand import DemandProcess
 from simulation.model.environment import Environment
@@ -135,6 +135,30 @@ def test_demand_swings_with_the_volatility_factor():
     # Without persistence the weekly log demands are iid normal; the sample sd of 20,000 has relative standard
     # error 1 / sqrt(2 x 20,000) = 0.5%: 3% is six standard errors.
     assert logs.std(axis=0) == pytest.approx(0.15 * factor, rel=0.03)
+
+
+def test_project_draws_only_where_projects_are_leave_the_stream_as_full_draws_do():
+    """realise draws arrivals and ends for project services only. Drawing them for every firm-service (as it did
+    before) gives the same numbers and leaves the generator in the same state, so the weeks after are the same too."""
+    n = 600
+    setup = np.random.default_rng(3)
+    lumpy = setup.random(n) < 0.4
+    rate, weeks = np.where(lumpy, setup.uniform(0.01, 0.5, n), 0.0), setup.choice([12.0, 16.0], n)
+    process = DemandProcess(setup.uniform(1.0, 400.0, n), rate, weeks, setup.uniform(0.5, 2.0, n),
+                            np.random.default_rng(4))
+    shock, projects = process.shock.copy(), process.projects.copy()
+    ours, full = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(30):
+        got = process.realise(1.1, 0.15, 0.6, ours)
+        eps, arrivals = full.standard_normal(n), full.poisson(rate)
+        ended = full.binomial(projects, np.divide(1.0, weeks))
+        want, shock, projects = kernels.advance_demand(process.base, 0.15 * process.volatility_factor, lumpy, rate,
+                                                       weeks, shock, projects, eps, ended, arrivals, 1.1, 0.6,
+                                                       float(np.sqrt(1.0 - 0.6**2)))
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(process.projects, projects)
+    assert (process.projects > 0).sum() > 50  # projects did arrive and end
+    assert ours.bit_generator.state == full.bit_generator.state
 
 
 def test_the_model_gives_each_firm_service_its_firm_s_volatility_factor():

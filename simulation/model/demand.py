@@ -25,6 +25,7 @@ class DemandProcess:
         self.rate = project_rate
         self.weeks = project_weeks
         self.lumpy = project_rate > 0
+        self.project_rows = np.flatnonzero(self.lumpy)
         self.shock = np.zeros(len(base))
         mean_live = np.where(self.lumpy, project_rate * project_weeks, 1.0)
         self.projects = np.where(self.lumpy, rng.poisson(mean_live), 0).astype(np.int64)
@@ -40,10 +41,14 @@ class DemandProcess:
 
         The shock is ``persistence * shock + sqrt(1 - persistence**2) * volatility * eps``; a project service's
         load is its live projects over their mean number; demand is ``base * level * load *
-        exp(shock - volatility**2 / 2)`` (:func:`kernels.advance_demand`, after the week's draws)."""
+        exp(shock - volatility**2 / 2)`` (:func:`kernels.advance_demand`, after the week's draws).
+
+        Arrivals and ends are drawn for the project services only: numpy's Poisson draw at rate 0 and binomial
+        draw of 0 trials return 0 without reading the generator, so the others draw nothing either way."""
         eps = rng.standard_normal(len(self.base))
-        arrivals = rng.poisson(self.rate)
-        ended = rng.binomial(self.projects, np.divide(1.0, self.weeks))
+        arrivals, ended = np.zeros(len(self.base), np.int64), np.zeros(len(self.base), np.int64)
+        arrivals[self.project_rows] = rng.poisson(self.rate[self.project_rows])
+        ended[self.project_rows] = rng.binomial(self.projects[self.project_rows], 1.0 / self.weeks[self.project_rows])
         demand, self.shock, self.projects = kernels.advance_demand(
             self.base, volatility * self.volatility_factor, self.lumpy, self.rate, self.weeks, self.shock, self.projects,
             eps, ended, arrivals, float(level), float(persistence), float(np.sqrt(1.0 - persistence**2)))

@@ -1,5 +1,5 @@
-"""Kernels of the week's bookkeeping: relationship spells, the worked pairs, the hours reserved per provider
-and the brokers' shortlists after exits. They use no helper of core.py."""
+"""Kernels of the week's bookkeeping: relationship spells, the worked pairs, the hours reserved per provider,
+the brokers' shortlists after exits and what brokers learn of providers. They use no helper of core.py."""
 
 from __future__ import annotations
 
@@ -161,3 +161,32 @@ def fill_vacancies(panel, waiting, active):
                 if changed:
                     panel[b, v, g] = np.sort(panel[b, v, g])
     return short
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def learn_estimates(estimates, broker, provider, observed, rate, pair_slot):
+    """Brokers' quality estimates after the week, in place: each (broker, provider) pair seen moves toward the mean
+    of what it observed, ``e + rate * (mean - e)``. The sums add in the order of the input, from 0.0, as
+    ``np.bincount`` adds its weights, and each mean is the sum over the count, as numpy divides them.
+
+    ``pair_slot`` has the shape of ``estimates``, all -1: it indexes the pairs seen so far in one pass instead of a
+    sort, and is all -1 again on return."""
+    n = len(broker)
+    total, count = np.zeros(n), np.zeros(n, np.int64)
+    seen_b, seen_j = np.empty(n, np.int64), np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        b, j = broker[i], provider[i]
+        at = pair_slot[b, j]
+        if at < 0:
+            at = m
+            pair_slot[b, j] = m
+            seen_b[m], seen_j[m] = b, j
+            m += 1
+        total[at] += observed[i]
+        count[at] += 1
+    for p in range(m):
+        b, j = seen_b[p], seen_j[p]
+        e = estimates[b, j]
+        estimates[b, j] = e + rate * (total[p] / count[p] - e)
+        pair_slot[b, j] = -1

@@ -115,10 +115,11 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     u = rng.random(len(s))
     prev = slots.main_provider[s]
     last = np.maximum(prev, 0)
-    def knows(rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+    def knows(at: NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.int64]]) -> NDArray[np.bool_]:
+        """Per row of ``at`` (rows, every column) or per (row, column) pair of ``at``."""
         if memory is None:
-            return slots.worked_with(rows)
-        return slots.known[rows] & ~slots.needs_onboarding(week, memory, rows)
+            return slots.worked_with(at)
+        return slots.known[at] & ~slots.needs_onboarding(week, memory, at)
 
     explore = rng.random(len(s)) < reassign_probability
     stay = ((prev >= 0) & ~explore & table.active[last] & (available[last] > EPS) & table.offers[last, slots.service[s]])
@@ -137,7 +138,7 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
             j[rows] = _known_fallback(s[rows], slots, members[forced], prob[forced], busy, j[rows], knows(s[rows]))
     k = _join_sets(s, j, slots, book, spells, catalogue, busy)
     continuing = np.flatnonzero((prev >= 0) & (k >= 0))
-    brokers.count_routing(slots.broker[s[continuing]], ~knows(s[continuing])[np.arange(len(continuing)), k[continuing]])
+    brokers.count_routing(slots.broker[s[continuing]], ~knows((s[continuing], k[continuing])))
     return k
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from simulation.model import kernels
+
 def prior_quality(reliability_mean_bpo: float, reliability_mean_kpo: float, late_base_rate: float) -> float:
     """What a broker expects of a provider it has never seen: mean base quality of both kinds, on time."""
     return 0.5 * (reliability_mean_bpo + reliability_mean_kpo) * (1.0 - late_base_rate)
@@ -33,6 +35,7 @@ class BrokerBook:
         self._routed = np.zeros(0)  # this week's requests of clients the broker already routed...
         self._moved = np.zeros(0)  # ...and those it sent to a provider the client did not know
         self._config_fee: float | None = None
+        self._pair_slot = np.zeros((0, 0), np.int32)  # see learn
 
     def __len__(self) -> int:
         return len(self.fee_rate)
@@ -82,11 +85,10 @@ class BrokerBook:
         """Move each broker's estimates toward the mean quality each provider delivered to its clients this week."""
         if len(broker) == 0:
             return
-        est = self.estimates(n_providers)
-        seen, pair = np.unique(broker * n_providers + provider, return_inverse=True)  # (broker, provider) pairs seen
-        mean = np.bincount(pair, weights=observed_quality) / np.bincount(pair)
-        b, j = np.divmod(seen, n_providers)
-        est[b, j] += rate * (mean - est[b, j])
+        self.estimates(n_providers)
+        if self._pair_slot.shape != self.quality.shape:  # the kernel's index of the pairs seen, all -1 between weeks
+            self._pair_slot = np.full(self.quality.shape, -1, np.int32)
+        kernels.learn_estimates(self.quality, broker, provider, observed_quality, float(rate), self._pair_slot)
 
     def count_routing(self, broker: NDArray[np.int64], moved: NDArray[np.bool_]) -> None:
         """Count requests of continuing clients routed this week, and those moved to a provider new to the client."""

@@ -24,6 +24,8 @@ from simulation.model.codes import Channel, Mode
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.spells import SpellTracker
 
+#: Rows of the slot arrays: an index array, a slice, or a (rows, columns) pair of index arrays (one cell per row).
+Index = NDArray[np.intp] | slice | tuple[NDArray[np.intp], NDArray[np.intp]]
 NEVER = np.iinfo(np.int64).min // 4  # last_worked of a provider that never worked for the client (weeks may be negative)
 
 
@@ -93,13 +95,13 @@ class FirmSlots:
         return kernels.column_for(np.asarray(s, np.int64), np.asarray(provider, np.int64), self.provider, self.known,
                                   self.preference, busy, contract_k)
 
-    def needs_onboarding(self, week: int, memory: int, s: NDArray | slice = slice(None)) -> NDArray[np.bool_]:
+    def needs_onboarding(self, week: int, memory: int, s: Index = slice(None)) -> NDArray[np.bool_]:
         """(rows, K) whether each known provider must be onboarded before it works for the client: it never has,
-        or not for more than ``memory`` weeks."""
+        or not for more than ``memory`` weeks (per pair, for ``s`` a (rows, columns) pair of index arrays)."""
         return self.known[s] & (week - self.last_worked[s] > memory)
 
-    def worked_with(self, s: NDArray) -> NDArray[np.bool_]:
-        """(rows, K) whether each known provider has ever worked for the client."""
+    def worked_with(self, s: Index) -> NDArray[np.bool_]:
+        """(rows, K) whether each known provider has ever worked for the client (per pair, as above)."""
         return self.known[s] & (self.last_worked[s] > NEVER)
 
     def firm_bounds(self, n_firms: int) -> NDArray[np.int64]:
