@@ -18,7 +18,7 @@ from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.kernels import special
 from simulation.model.market.choice import logit_probabilities
-from simulation.model.market.routing import picks_for
+from simulation.model.market.routing import broker_mixes, picks_for
 from simulation.model.sourcing.costs import average_experience, nonprice_cost, pool_handover_cost
 from simulation.model.sourcing.options import (Due, MarketView, OnCallMix, _best_direct_deals, _deal_context,
                                               price_permanent)
@@ -199,6 +199,33 @@ def test_the_broker_mix_equals_the_numpy_rule(panel_size):
     for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
         assert x.tobytes() == y.tobytes(), name
     assert (got[0] == 0).any() and (got[0] > 0).any() and (got[2] > 0).any()
+
+
+@pytest.mark.parametrize("panel_size", [None, 3, 40], ids=["every-provider", "shortlist-of-3", "shortlist-of-40"])
+def test_the_fused_broker_mix_equals_the_picks_then_the_mix(panel_size):
+    """routing.broker_mixes (kernels.brokered_mix: rating, logit, home-only screen and mix per client in one pass)
+    gives what picks_for then kernels.broker_mix gave, bit for bit: clients of every broker, service and group,
+    a third of them home-only, a third of the providers not eligible, some left the market."""
+    view, d = market_view(5, **{"intermediaries.panel_size": panel_size})
+    slots, table, rng = view.slots, view.table, np.random.default_rng(6)
+    s = d.s[:: 3]
+    home = rng.random(len(slots)) < 0.3
+    slots.home_only[home] = slots.region[home]
+    table.active[rng.choice(table.n, table.n // 10, replace=False)] = False
+    eligible = rng.random(table.n) < 0.7
+    args = (slots, s, table, view.prices, view.brokers, view.catalogue, eligible,
+            view.cfg.intermediaries.choice_intensity)
+    members, prob = picks_for(*args)
+    got = broker_mixes(*args)
+    expected = kernels.broker_mix(members, prob, slots.broker[s], slots.region[s], view.brokers.estimates(table.n),
+                                  view.prices.spot_price, view.prices.coordination, view.prices.provider_region)
+    for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
+        assert x.tobytes() == y.tobytes(), name
+    # Without shortlists a home-only client's broker rates every provider and screens out the other region's;
+    # with them, the client's group holds providers of its region only.
+    away = (slots.home_only[s] >= 0)[:, None] & (table.region[np.maximum(members, 0)] != slots.region[s][:, None])
+    assert away.any() == (panel_size is None) and (prob > 0).any()
+    assert (got[0] == 0).any() == (prob.sum(axis=1) == 0).any()
 
 
 @pytest.mark.parametrize("alt_hour, power, rotation, deal", [(10.0, 0.5, 0.5, True), (20.0, 0.0, 0.0, False)],

@@ -184,19 +184,27 @@ def relative_cost_exponent(cost, eligible, intensity):
     cheapest eligible cost (1 when it is not finite and positive), less the row's largest such value, as
     :func:`logit_exponent` does it; -inf where not eligible."""
     rows, K = cost.shape
-    relative = np.empty((rows, K))
+    out, relative = np.empty((rows, K)), np.empty(K)
     for i in range(rows):
-        ref = np.inf
-        for k in range(K):
-            if eligible[i, k] and (cost[i, k] < ref or cost[i, k] != cost[i, k]):  # a NaN wins, as in numpy's min
-                ref = cost[i, k]
-                if ref != ref:
-                    break
-        if not (np.isfinite(ref) and ref > 0):
-            ref = 1.0
-        for k in range(K):
-            relative[i, k] = -(cost[i, k] / ref)
-    return logit_exponent(relative, intensity, eligible)
+        _relative_exponent_row(cost[i], eligible[i], intensity, relative, out[i])
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _relative_exponent_row(cost, eligible, intensity, relative, out):
+    """One row of :func:`relative_cost_exponent`, into ``out`` (``relative``: scratch of the row's length)."""
+    K = len(cost)
+    ref = np.inf
+    for k in range(K):
+        if eligible[k] and (cost[k] < ref or cost[k] != cost[k]):  # a NaN wins, as in numpy's min
+            ref = cost[k]
+            if ref != ref:
+                break
+    if not (np.isfinite(ref) and ref > 0):
+        ref = 1.0
+    for k in range(K):
+        relative[k] = -(cost[k] / ref)
+    _logit_exponent_row(relative, intensity, eligible, out)
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -220,16 +228,27 @@ def broker_ratings(panel, groups, estimates, active, eligible, offers, spot_pric
     B, V, G, P = panel.shape
     cost = np.zeros((len(groups), P))
     offered = np.zeros((len(groups), P), np.bool_)
+    quality = np.empty(P)
     for r in range(len(groups)):
         row = groups[r]
         b, v, g = row // (V * G), (row // G) % V, row % G
-        for p in range(P):
-            j = panel[b, v, g, p]
-            j = j if j > 0 else 0
-            cost[r, p] = rated_cost(j, group_region[g], v, estimates[b, j], spot_price, coordination,
-                                    provider_region, inhouse_cost, friction, learning, error_cost)
-            offered[r, p] = panel[b, v, g, p] >= 0 and active[j] and eligible[j] and offers[j, v]
+        _rate_seats(panel[b, v, g], b, v, group_region[g], estimates, active, eligible, offers, spot_price,
+                    coordination, provider_region, inhouse_cost, friction, learning, error_cost, cost[r], offered[r],
+                    quality)
     return cost, offered
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _rate_seats(seats, b, v, region, estimates, active, eligible, offers, spot_price, coordination, provider_region,
+                inhouse_cost, friction, learning, error_cost, cost, offered, quality):
+    """One group of :func:`broker_ratings` (its panel row ``seats``), into ``cost`` and ``offered``; ``quality``
+    gets the broker's estimate of each seat's provider (seat -1 read as provider 0)."""
+    for p in range(len(seats)):
+        j = seats[p] if seats[p] > 0 else 0
+        quality[p] = estimates[b, j]
+        cost[p] = rated_cost(j, region, v, quality[p], spot_price, coordination, provider_region, inhouse_cost,
+                             friction, learning, error_cost)
+        offered[p] = seats[p] >= 0 and active[j] and eligible[j] and offers[j, v]
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -302,23 +321,67 @@ def broker_mix(members, prob, broker, region, estimates, spot_price, coordinatio
     region, the mean quality the broker expects, and its most likely provider (the first of equals; seat -1
     read as provider 0) with that quality. Six arrays, one value per group."""
     groups, P = prob.shape
-    total, bare, cross, quality = np.empty(groups), np.empty(groups), np.empty(groups), np.empty(groups)
-    top, top_quality = np.empty(groups, np.int64), np.empty(groups)
+    total, bare, cross, quality, top, top_quality = _mix_arrays(groups)
     p, a, x, q = np.empty(P), np.empty(P), np.empty(P), np.empty(P)
     for g in range(groups):
-        total[g] = numpy_row_sum(prob[g])
-        best = 0
         for k in range(P):
-            p[k] = prob[g, k] / total[g] if total[g] > 0 else 0.0
-            j = max(members[g, k], 0)
-            price = client_price(j, region[g], 0.0, spot_price, coordination, provider_region)
-            x[k] = p[k] * (client_price(j, region[g], 1.0, spot_price, coordination, provider_region) - price)
-            a[k] = p[k] * price
-            q[k] = estimates[broker[g], j]
-            if p[k] > p[best]:
-                best = k
-        top[g], top_quality[g] = max(members[g, best], 0), q[best]
-        for k in range(P):
-            q[k] = p[k] * q[k]
-        bare[g], cross[g], quality[g] = numpy_row_sum(a), numpy_row_sum(x), numpy_row_sum(q)
+            q[k] = estimates[broker[g], max(members[g, k], 0)]
+        _mix_row(members[g], prob[g], region[g], q, spot_price, coordination, provider_region, p, a, x, g, total, bare,
+                 cross, quality, top, top_quality)
     return total, bare, cross, quality, top, top_quality
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def brokered_mix(panel, broker, service, group, region, home, estimates, active, eligible, offers, spot_price,
+                 coordination, provider_region, group_region, table_region, inhouse_cost, friction, learning,
+                 error_cost, intensity):
+    """:func:`broker_mix` of the picks of each client's broker (``broker``, ``service``, panel ``group``, client
+    ``region`` and whether its work must stay there, ``home``, per client), with the picks as
+    ``routing.picks_for`` makes them: :func:`broker_ratings`, :func:`relative_cost_exponent` and
+    :func:`softmax_rows` of the client's group, then zero for providers outside a home-only client's region.
+    One pass per client over its group's seats, reading each estimate once."""
+    rows, P = len(broker), panel.shape[3]
+    total, bare, cross, quality, top, top_quality = _mix_arrays(rows)
+    cost, offered, q, relative = np.empty(P), np.empty(P, np.bool_), np.empty(P), np.empty(P)
+    w, p, a, x = np.empty(P), np.empty(P), np.empty(P), np.empty(P)
+    for r in range(rows):
+        b, v, g = broker[r], service[r], group[r]
+        seats = panel[b, v, g]
+        _rate_seats(seats, b, v, group_region[g], estimates, active, eligible, offers, spot_price, coordination,
+                    provider_region, inhouse_cost, friction, learning, error_cost, cost, offered, q)
+        _relative_exponent_row(cost, offered, intensity, relative, w)
+        _softmax_row(w)
+        if home[r]:
+            for k in range(P):
+                w[k] = 0.0 if table_region[max(seats[k], 0)] != region[r] else w[k]
+        _mix_row(seats, w, region[r], q, spot_price, coordination, provider_region, p, a, x, r, total, bare, cross,
+                 quality, top, top_quality)
+    return total, bare, cross, quality, top, top_quality
+
+
+@njit(cache=True, error_model="numpy")
+def _mix_arrays(n):
+    """The six result arrays of :func:`broker_mix`, of length ``n``."""
+    return (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty(n))
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _mix_row(members, prob, region, q, spot_price, coordination, provider_region, p, a, x, g, total, bare, cross,
+             quality, top, top_quality):
+    """One group of :func:`broker_mix` into row ``g`` of its six arrays (``q``: the broker's estimate of each
+    seat's provider, overwritten; ``p``, ``a``, ``x``: scratch of the row's length)."""
+    P = len(prob)
+    total[g] = numpy_row_sum(prob)
+    best = 0
+    for k in range(P):
+        p[k] = prob[k] / total[g] if total[g] > 0 else 0.0
+        j = max(members[k], 0)
+        price = client_price(j, region, 0.0, spot_price, coordination, provider_region)
+        x[k] = p[k] * (client_price(j, region, 1.0, spot_price, coordination, provider_region) - price)
+        a[k] = p[k] * price
+        if p[k] > p[best]:
+            best = k
+    top[g], top_quality[g] = max(members[best], 0), q[best]
+    for k in range(P):
+        q[k] = p[k] * q[k]
+    bare[g], cross[g], quality[g] = numpy_row_sum(a), numpy_row_sum(x), numpy_row_sum(q)

@@ -73,8 +73,7 @@ def picks_for(slots: FirmSlots, s: NDArray[np.int64], table: ProviderTable, pric
     groups of the slots ``s`` are rated (a third or less of them in a week's round); each group's numbers are
     those of :func:`pick_table`."""
     panel = brokers.panels(len(catalogue), table.n)
-    b, v, region, home = slots.broker[s], slots.service[s], slots.region[s], slots.home_only[s] >= 0
-    g = region if panel.shape[2] == 2 else 2 * region + home
+    b, v, g, region, home = _client_groups(slots, s, panel)
     groups, at = np.unique((b * panel.shape[1] + v) * panel.shape[2] + g, return_inverse=True)
     prob = _pick_rows(groups, panel, table, prices, brokers, catalogue, eligible, intensity)
     members = panel[b, v, g]
@@ -82,14 +81,38 @@ def picks_for(slots: FirmSlots, s: NDArray[np.int64], table: ProviderTable, pric
     return members, np.where(away, 0.0, prob[at])
 
 
+def broker_mixes(slots: FirmSlots, s: NDArray[np.int64], table: ProviderTable, prices: Prices, brokers: BrokerBook,
+                 catalogue: Catalogue, eligible: NDArray[np.bool_], intensity: float) -> tuple[NDArray, ...]:
+    """What the broker of each slot in ``s`` would give it on call, from the picks :func:`picks_for` makes: per
+    slot, the picks' total probability, the mean spot price without and the mean extra with the coordination
+    cost of the other region, the mean quality the broker expects, and its most likely provider with that
+    quality (:func:`kernels.broker_mix`). Computed in one compiled pass per slot (:func:`kernels.brokered_mix`)."""
+    panel = brokers.panels(len(catalogue), table.n)
+    b, v, g, region, home = _client_groups(slots, s, panel)
+    return kernels.brokered_mix(panel, b, v, g, region, home, brokers.estimates(table.n), table.active, eligible,
+                                table.offers, prices.spot_price, prices.coordination, prices.provider_region,
+                                _group_regions(panel), table.view("region"), catalogue.inhouse_cost, catalogue.friction,
+                                catalogue.learning, catalogue.error_cost, float(intensity))
+
+
+def _client_groups(slots: FirmSlots, s: NDArray[np.int64], panel: NDArray[np.int64]) -> tuple[NDArray, ...]:
+    """Per slot of ``s``: its broker, service, group in ``panel``, region and whether its work must stay there."""
+    b, v, region, home = slots.broker[s], slots.service[s], slots.region[s], slots.home_only[s] >= 0
+    return b, v, region if panel.shape[2] == 2 else 2 * region + home, region, home
+
+
+def _group_regions(panel: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The client region of each group of ``panel``."""
+    return np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
+
+
 def _pick_rows(groups: NDArray[np.int64], panel: NDArray[np.int64], table: ProviderTable, prices: Prices,
                brokers: BrokerBook, catalogue: Catalogue, eligible: NDArray[np.bool_],
                intensity: float) -> NDArray[np.float64]:
     """(len(groups), seats) pick probabilities of the flat (broker, service, group) rows ``groups`` of ``panel``."""
-    region = np.arange(2) if panel.shape[2] == 2 else GROUP_REGION
     cost, offered = kernels.broker_ratings(  # kernels.rated_cost of every seat of the groups, (groups, P)
         panel, groups, brokers.estimates(table.n), table.active, eligible, table.offers, prices.spot_price,
-        prices.coordination, prices.provider_region, region, catalogue.inhouse_cost, catalogue.friction,
+        prices.coordination, prices.provider_region, _group_regions(panel), catalogue.inhouse_cost, catalogue.friction,
         catalogue.learning, catalogue.error_cost)
     return Intermediary.pick_distribution(cost, offered, intensity)
 

@@ -24,7 +24,7 @@ from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode, SourcingOption
 from simulation.model.market.negotiation import bargaining_power, nash_price, provider_reservation
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import picks_for
+from simulation.model.market.routing import broker_mixes
 from simulation.model.sourcing.costs import (PermanentTerms, average_experience, expected_shortfall, in_house_cost,
                                              nonprice_cost, permanent_terms, pool_handover_cost)
 from simulation.model.state.brokers import BrokerBook
@@ -205,12 +205,10 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     group = ((slots.broker[d.s] * len(view.catalogue) + d.v) * 2 + slots.region[d.s]) * 2 + (slots.home_only[d.s] >= 0)
     _, first, of_group = np.unique(group, return_index=True, return_inverse=True)
     head = d.s[first]  # one slot per group
-    members, prob = picks_for(slots, head, table, view.prices, view.brokers, view.catalogue, np.ones(table.n, bool),
-                              view.cfg.intermediaries.choice_intensity)
-    prices, group_broker = view.prices, slots.broker[head]
-    total, bare, cross, quality, best, best_quality = kernels.broker_mix(
-        members, prob, group_broker, slots.region[head], view.brokers.estimates(table.n), prices.spot_price,
-        prices.coordination, prices.provider_region)
+    total, bare, cross, quality, best, best_quality = broker_mixes(slots, head, table, view.prices, view.brokers,
+                                                                   view.catalogue, np.ones(table.n, bool),
+                                                                   view.cfg.intermediaries.choice_intensity)
+    group_broker = slots.broker[head]
     rows = np.flatnonzero(total[of_group] > 0)
     g = of_group[rows]
     b = group_broker[g]  # the group's broker is the row's
