@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.model import kernels
-from simulation.model.codes import Channel, Form
+from simulation.model.codes import Channel, Form, Mode
 from simulation.model.market.fulfilment import EPS
 from simulation.model.market.pricing import Prices
 from simulation.model.state.brokers import BrokerBook
+from simulation.model.state.slots import NEVER
 from simulation.model.state.spells import SpellTracker
 
 from test_kernels import market, small_market
@@ -262,3 +263,41 @@ def test_a_broker_book_learns_after_it_grows():
     assert est[0, 5] == 0.8 + 0.5 * (1.0 - 0.8)
     assert est[2, 40] == 0.8 + 0.5 * (0.2 - 0.8)
     assert (np.delete(est.ravel(), [1 * 41 + 3, 5, 2 * 41 + 40]) == 0.8).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), K=st.integers(1, 9))
+def test_keeping_the_main_provider_is_the_numpy_rule(seed, n, K):
+    """_brokered_on_call's numpy: the main provider in a column that needs no onboarding. Sets with the main
+    provider known and recent, known and stale, not known, or absent; slots without a main provider."""
+    rng = np.random.default_rng(seed)
+    provider, known = rng.integers(0, 12, (n, K)), rng.random((n, K)) < 0.7
+    last_worked = np.where(rng.random((n, K)) < 0.2, NEVER, rng.integers(0, 60, (n, K)))
+    main = np.where(rng.random(n) < 0.2, -1, rng.integers(0, 12, n))
+    s = rng.permutation(n)[: max(1, n // 2)]
+    need = known[s] & (60 - last_worked[s] > 26)
+    last = main[s]
+    want = ((provider[s] == last[:, None]) & ~need & (last >= 0)[:, None]).any(axis=1)
+    got = kernels.keeps_main_provider(s, provider, main, known, last_worked, 60, 26)
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), K=st.integers(1, 9))
+def test_slot_costs_are_the_numpy_arithmetic(seed, n, K):
+    """outcomes.slot_costs's numpy, bit for bit: every mode and channel, held contracts or not, zero hours."""
+    rng = np.random.default_rng(seed)
+    spend = np.where(rng.random((n, K)) < 0.5, 0.0, rng.uniform(0.0, 500.0, (n, K)))
+    paid, unmet = rng.uniform(0.0, 900.0, n), np.where(rng.random(n) < 0.6, 0.0, rng.uniform(0.0, 40.0, n))
+    held, contract_channel = rng.random(n) < 0.3, rng.integers(0, 2, n).astype(np.int8)
+    slot_channel, mode = rng.integers(0, 2, n).astype(np.int8), rng.integers(0, 3, n).astype(np.int8)
+    staff, c = rng.uniform(0.0, 30.0, n), rng.uniform(20.0, 90.0, n)
+    direct = np.where(held, contract_channel, slot_channel) == Channel.DIRECT
+    managed = direct & ((mode == Mode.ON_CALL) | held)
+    want = (spend.sum(axis=1) + paid, np.where(managed, 60.0, 0.0), unmet * 1.5 * c,
+            np.where(mode == Mode.IN_HOUSE, staff * c, 0.0))
+    got = kernels.slot_costs(spend, paid, held, contract_channel, slot_channel, mode, unmet, staff, c, 60.0, 1.5,
+                             int(Channel.DIRECT), int(Mode.ON_CALL), int(Mode.IN_HOUSE))
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+    assert (want[1] > 0).any() or n < 10

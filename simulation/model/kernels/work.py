@@ -1,5 +1,5 @@
 """Kernels of the week's work: providers' cross-region hours, the worked pairs' quality, costs, payoffs and
-learning, and the week's outcome totals."""
+learning, each slot's costs, and the week's outcome totals."""
 
 from __future__ import annotations
 
@@ -201,3 +201,22 @@ def row_sums(x):
         else:
             out[i] = numpy_row_sum(x[i])
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def slot_costs(spend, permanent_paid, held, contract_channel, slot_channel, mode, unmet, inhouse_staff, c,
+               management_cost, shortage_factor, direct, on_call, in_house):
+    """``outcomes.slot_costs``'s per-slot arithmetic in one pass: payments (the row sum of the on-call ``spend``,
+    plus ``permanent_paid``), management (``management_cost`` where the firm manages a provider directly: a held
+    contract's channel, else the slot's, is ``direct``, and it holds a contract or buys ``on_call``), shortage
+    (``unmet x shortage_factor x c``) and own staff (``inhouse_staff x c`` of ``in_house`` slots)."""
+    n = len(c)
+    payments, management, shortage, staff = row_sums(spend), np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        payments[i] = payments[i] + permanent_paid[i]
+        channel = contract_channel[i] if held[i] else slot_channel[i]
+        managed = channel == direct and (mode[i] == on_call or held[i])
+        management[i] = management_cost if managed else 0.0
+        shortage[i] = unmet[i] * shortage_factor * c[i]
+        staff[i] = inhouse_staff[i] * c[i] if mode[i] == in_house else 0.0
+    return payments, management, shortage, staff

@@ -157,16 +157,14 @@ class SlotOutcomes:
 
 def slot_costs(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, cfg: Config,
                c: NDArray) -> SlotCosts:
-    """Each slot's realised cost of the week, by component."""
-    direct = np.where(book.active, book.channel, slots.channel) == Channel.DIRECT
-    managed = direct & ((slots.mode == Mode.ON_CALL) | book.active)
-    return SlotCosts(
-        payments=kernels.row_sums(fills.spend) + fills.permanent_paid,
-        nonprice=done.nonprice_per_slot,
-        onboarding=done.onboarding_per_slot,
-        management=np.where(managed, cfg.firms.direct_management_cost_per_week, 0.0),
-        shortage=fills.unmet * cfg.firms.shortage_penalty_factor * c,
-        staff=np.where(slots.mode == Mode.IN_HOUSE, slots.inhouse_staff * c, 0.0))
+    """Each slot's realised cost of the week, by component (payments, management, shortage and own staff in one
+    compiled pass, :func:`kernels.slot_costs`)."""
+    payments, management, shortage, staff = kernels.slot_costs(
+        fills.spend, fills.permanent_paid, book.active, book.channel, slots.channel, slots.mode, fills.unmet,
+        slots.inhouse_staff, c, float(cfg.firms.direct_management_cost_per_week),
+        float(cfg.firms.shortage_penalty_factor), int(Channel.DIRECT), int(Mode.ON_CALL), int(Mode.IN_HOUSE))
+    return SlotCosts(payments=payments, nonprice=done.nonprice_per_slot, onboarding=done.onboarding_per_slot,
+                     management=management, shortage=shortage, staff=staff)
 
 
 def _work_done(fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable, catalogue: Catalogue,

@@ -195,9 +195,8 @@ def _brokered_on_call(view: MarketView, d: Due) -> tuple[NDArray, NDArray, NDArr
     top = np.full(n, -1, np.int64)
     top_quality = np.zeros(n)
     ob_hour = np.full(n, np.nan)
-    need = slots.needs_onboarding(view.week, view.cfg.firms.knowledge_memory_weeks, d.s)
-    last = slots.main_provider[d.s]
-    known_last = ((slots.provider[d.s] == last[:, None]) & ~need & (last >= 0)[:, None]).any(axis=1)
+    known_last = kernels.keeps_main_provider(d.s, slots.provider, slots.main_provider, slots.known, slots.last_worked,
+                                             view.week, view.cfg.firms.knowledge_memory_weeks)
     startup = np.where(known_last, 0.0, view.catalogue.onboarding_weeks[d.v] * d.c)
     if not len(view.brokers):
         return ob_hour, top, top_quality, startup
