@@ -131,12 +131,13 @@ def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: O
     by_kind = {}
     for form in ("demand", "permanent", "on_call", "in_house"):  # each as x[~kpo].sum() and x[kpo].sum()
         by_kind[f"{form}_bpo"], by_kind[f"{form}_kpo"] = map(np.float64, kernels.split_sums(kpo, getattr(fills, form)))
+    on_call, on_call_spend, permanent_spend = fills.on_call.sum(), fills.spend.sum(), fills.permanent_paid.sum()
     values: dict[str, Any] = dict(
         demand=fills.demand.sum(), in_house=fills.in_house.sum(), permanent=fills.permanent.sum(),
-        on_call=fills.on_call.sum(), unmet=fills.unmet.sum(), **by_kind,
-        firm_payments=fills.spend.sum() + fills.permanent_paid.sum() + review.exit_fees_paid,
+        on_call=on_call, unmet=fills.unmet.sum(), **by_kind,
+        firm_payments=on_call_spend + permanent_spend + review.exit_fees_paid,
         provider_revenue=revenue + review.exit_fees_booked, broker_fees=fees,
-        on_call_hours=fills.on_call.sum(), on_call_spend=fills.spend.sum(), permanent_spend=fills.permanent_paid.sum(),
+        on_call_hours=on_call, on_call_spend=on_call_spend, permanent_spend=permanent_spend,
         ended=providers.ended + review.ended, renewed=review.renewed, signed=review.signed,
         switching_costs=review.switching_costs,
     )
