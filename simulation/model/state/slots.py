@@ -24,7 +24,7 @@ from simulation.model.codes import Channel, Mode
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.spells import SpellTracker
 
-#: Rows of the slot arrays: an index array, a slice, or a (rows, columns) pair of index arrays (one cell per row).
+#: Rows of the slot arrays: an index array, a slice, or a (rows, columns) pair of index arrays (a cell per row).
 Index = NDArray[np.intp] | slice | tuple[NDArray[np.intp], NDArray[np.intp]]
 NEVER = np.iinfo(np.int64).min // 4  # last_worked of a provider that never worked for the client (weeks may be negative)
 
