@@ -22,7 +22,7 @@ from simulation.cli_batch import cmd_compare, folder_plan_problems, run_batch
 from simulation.cli_common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, Parser, add_force_option,
                                    add_scale_option, finish_with_report, invalid, output_folder, run_option_problems,
                                    size_problems, warn_late_events)
-from simulation.executor import derive_seeds
+from simulation.executor import derive_seeds, raise_if_interrupted
 from simulation.progress import Progress
 from simulation.runfolder import export_csv, load_run_config
 from simulation.scenario import ScenarioError, list_scenarios
@@ -150,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         saved = run_to_folder(cfg, out, seed=seed, steps=steps, on_week=lambda m: bar.update(m.week), origin=origin)
     except Exception as exc:  # a model failure is reported, not hidden: exit 1 with its message
         bar.close()
+        raise_if_interrupted(exc)
         print(f"outsim: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     bar.close()

@@ -63,8 +63,26 @@ def run_task(task: Task) -> Outcome:
         cfg = Config.model_validate(task.config)
         run_to_folder(cfg, task.out_dir, seed=task.seed)  # relationships and decisions written while it runs
         return Outcome(task, True, time.perf_counter() - t0)
-    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback, the batch goes on
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded with its traceback, the batch goes on
+        raise_if_interrupted(exc)
         return Outcome(task, False, time.perf_counter() - t0, traceback.format_exc())
+
+
+def raise_if_interrupted(exc: BaseException) -> None:
+    """Raise KeyboardInterrupt if ``exc`` comes from one (anywhere in its chain of causes and contexts).
+
+    Python runs its Ctrl-C handler between bytecodes. When that is inside a compiled kernel's call back into
+    Python (numba's ``_numba_unpickle``), the KeyboardInterrupt reaches the caller as a SystemError ("returned a
+    result with an exception set") caused by it. Code that records a run's failures and goes on calls this
+    first, so that the user's Ctrl-C stops the work instead of being recorded as a failed run.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
 
 
 def default_workers() -> int:

@@ -23,7 +23,7 @@ import pytest
 from simulation import load_scenario, run, save_run
 from simulation.cli import main
 from simulation.cli_common import EXIT_INTERRUPTED, finish_with_report
-from simulation.executor import Executor, derive_seeds
+from simulation.executor import Executor, derive_seeds, raise_if_interrupted
 from simulation.replications import plan_problem, run_replications
 from simulation.runfolder import DATA_FILES, export_csv, verified_run
 from simulation.scenario import ScenarioError
@@ -229,3 +229,78 @@ def test_ctrl_c_in_a_single_run_exits_130_without_a_traceback(tmp_path):
     assert "Traceback" not in err and "interrupted" in err
     assert not (tmp_path / "run").exists()
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ Ctrl-C inside a compiled kernel
+def kernel_interrupt() -> SystemError:
+    """What Python raises when Ctrl-C lands while a numba kernel calls back into Python (numba's
+    ``_numba_unpickle``): SystemErrors "returned a result with an exception set", each caused by the next,
+    the last by the KeyboardInterrupt. Seen in a full test run, in a calibration's evaluation log."""
+    try:
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as stop:
+                raise SystemError("<function _numba_unpickle> returned a result with an exception set") from stop
+        except SystemError as inner:
+            message = "CPUDispatcher(<function learn_from_work>) returned a result with an exception set"
+            raise SystemError(message) from inner
+    except SystemError as outer:
+        return outer
+
+
+def test_an_interrupt_is_found_through_the_kernels_system_errors_and_nothing_else_is():
+    with pytest.raises(KeyboardInterrupt):
+        raise_if_interrupted(kernel_interrupt())
+    try:
+        raise ValueError("a real failure")
+    except ValueError as exc:
+        raise_if_interrupted(exc)  # returns: not an interrupt
+        raise_if_interrupted(RuntimeError("while handling it"))
+
+
+def _raises(exc: BaseException):
+    def fail(*args, **kwargs):
+        raise exc
+    return fail
+
+
+@pytest.mark.parametrize("error", ["kernel-interrupt", "failure"])
+def test_the_runners_stop_on_ctrl_c_in_a_kernel_and_record_real_failures(monkeypatch, tmp_path, error):
+    """Every place that records a failed run and goes on (a batch's task, a calibration's evaluation, a sweep's
+    run, a strategy cell) lets Ctrl-C through, even as a kernel's SystemError; a real failure is still recorded.
+    Before, the interrupt was recorded as a failed run and the work went on (a calibration then exited 1)."""
+    from simulation import executor
+    from simulation.calibrate import evaluate as calibrate_evaluate
+    from simulation.strategies import runner as strategies_runner
+    from simulation.sweeps import runner as sweeps_runner
+
+    exc = kernel_interrupt() if error == "kernel-interrupt" else RuntimeError("the model failed")
+    for module, name in ((executor, "run_to_folder"), (calibrate_evaluate, "run"), (sweeps_runner, "run"),
+                         (strategies_runner, "OutsourcingModel")):
+        monkeypatch.setattr(module, name, _raises(exc))
+    calls = [
+        lambda: executor.run_task(executor.Task({}, 1, str(tmp_path / "task"))),
+        lambda: calibrate_evaluate.evaluate(calibrate_evaluate.EvaluationTask("k", 0, {}, 1, ())),
+        lambda: sweeps_runner.run_one(executor.Task({}, 1, ""), {"final": [], "final_window": 4, "every": 0,
+                                                                 "series": []}),
+        lambda: strategies_runner.run_cell(strategies_runner.CellTask("k", {}, 1, "adaptive", {}, (1, 52))),
+    ]
+    for call in calls:
+        if error == "kernel-interrupt":
+            with pytest.raises(KeyboardInterrupt):
+                call()
+        else:
+            result = call()
+            outcome = result[0] if isinstance(result, tuple) else result
+            assert not outcome.ok and "the model failed" in outcome.error
+
+
+def test_ctrl_c_in_a_kernel_during_outsim_run_exits_130(monkeypatch, tmp_path, capsys):
+    """``outsim run`` reports such an interrupt as an interrupt (exit 130), not as a failed run (exit 1)."""
+    import simulation.cli as cli
+
+    monkeypatch.setattr(cli, "run_to_folder", _raises(kernel_interrupt()))
+    assert main(["run", str(BASELINE), *TINY, "--out", str(tmp_path / "r")]) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "run failed" not in err and not (tmp_path / "r").exists()

@@ -21,6 +21,7 @@ from analysis import moments
 from analysis.load import run_data_from_tables
 from simulation.api import run
 from simulation.config import Config
+from simulation.executor import raise_if_interrupted
 from simulation.runfolder import DATA_FILES, recording
 
 FAIL_ENV = "OUTSIM_CALIBRATE_FAIL_TRIAL"
@@ -62,7 +63,8 @@ def evaluate(task: EvaluationTask) -> Evaluated:
         values = {f"{name}@{first}-{last}": float(moments.moment(data, name, (first, last)))
                   for name, first, last in task.moments}
         return Evaluated(light, True, values, time.perf_counter() - t0)
-    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback; the search goes on
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded with its traceback; the search goes on
+        raise_if_interrupted(exc)
         return Evaluated(light, False, {}, time.perf_counter() - t0, traceback.format_exc())
 
 

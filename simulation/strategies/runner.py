@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from simulation.config import Config
-from simulation.executor import interruptible
+from simulation.executor import interruptible, raise_if_interrupted
 from simulation.model import OutsourcingModel
 from simulation.model.sourcing.policies import ADAPTIVE
 from simulation.progress import Progress
@@ -80,7 +80,8 @@ def run_cell(task: CellTask) -> CellResult:
             model.step()
             tally.observe(model)
         return CellResult(task.key, True, time.perf_counter() - t0, totals=tally.totals(), firm_years=tally.firm_years())
-    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback; the study goes on
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded with its traceback; the study goes on
+        raise_if_interrupted(exc)
         return CellResult(task.key, False, time.perf_counter() - t0, traceback.format_exc())
 
 

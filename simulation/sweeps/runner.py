@@ -37,7 +37,7 @@ from analysis.stats import last_window, window_mean
 from analysis.sweep_results import write_summary
 from simulation.api import run
 from simulation.config import Config
-from simulation.executor import Executor, Outcome, Task, interruptible
+from simulation.executor import Executor, Outcome, Task, interruptible, raise_if_interrupted
 from simulation.progress import Progress
 from simulation.runfolder import outsim_version
 from simulation.sweeps.design import Plan, Run
@@ -69,7 +69,8 @@ def run_one(task: Task, outputs: dict[str, Any]) -> tuple[Outcome, dict[str, flo
             series = metrics.loc[metrics["step"] % outputs["every"] == 0, ["step", *outputs["series"]]]
             series = series.reset_index(drop=True)
         return Outcome(light, True, time.perf_counter() - t0), finals, series
-    except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback; the sweep goes on
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded with its traceback; the sweep goes on
+        raise_if_interrupted(exc)
         return Outcome(light, False, time.perf_counter() - t0, traceback.format_exc()), None, None
 
 
