@@ -168,7 +168,7 @@ def normal_cdfs(x, p):
 
 
 def broker_mix_reference(members, prob, b, region, view):
-    """_brokered_on_call's mix per group as numpy wrote it before kernels.broker_mix."""
+    """_brokered_on_call's mix per group as numpy wrote it before its kernel (kernels.brokered_mix now)."""
     total = prob.sum(axis=1)
     prob = np.divide(prob, total[:, None], out=np.zeros_like(prob), where=total[:, None] > 0)
     members = np.maximum(members, 0)
@@ -182,50 +182,31 @@ def broker_mix_reference(members, prob, b, region, view):
             q[at, best])
 
 
-@pytest.mark.parametrize("panel_size", [None, 3], ids=["every-provider", "shortlist-of-3"])
-def test_the_broker_mix_equals_the_numpy_rule(panel_size):
-    """Groups of every broker, service and client group, some with nobody eligible (all probabilities zero)."""
-    view, d = market_view(4, **{"intermediaries.panel_size": panel_size})
-    slots, table = view.slots, view.table
-    s = d.s[:: 7]
-    eligible = np.random.default_rng(4).random(table.n) < 0.7
-    members, prob = picks_for(slots, s, table, view.prices, view.brokers, view.catalogue, eligible,
-                              view.cfg.intermediaries.choice_intensity)
-    prob[::5] = 0.0
-    b, region = slots.broker[s], slots.region[s]
-    got = kernels.broker_mix(members, prob, b, region, view.brokers.estimates(table.n), view.prices.spot_price,
-                             view.prices.coordination, view.prices.provider_region)
-    expected = broker_mix_reference(members, prob, b, region, view)
-    for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
-        assert x.tobytes() == y.tobytes(), name
-    assert (got[0] == 0).any() and (got[0] > 0).any() and (got[2] > 0).any()
-
-
 @pytest.mark.parametrize("panel_size", [None, 3, 40], ids=["every-provider", "shortlist-of-3", "shortlist-of-40"])
-def test_the_fused_broker_mix_equals_the_picks_then_the_mix(panel_size):
+def test_the_broker_mix_equals_the_picks_then_the_numpy_mix(panel_size):
     """routing.broker_mixes (kernels.brokered_mix: rating, logit, home-only screen and mix per client in one pass)
-    gives what picks_for then kernels.broker_mix gave, bit for bit: clients of every broker, service and group,
-    a third of them home-only, a third of the providers not eligible, some left the market."""
+    gives what picks_for then the numpy mix gave, bit for bit: clients of every broker, service and group, a
+    third of them home-only, a third of the providers not eligible, some left the market, and nobody eligible
+    for the first service (all its probabilities zero)."""
     view, d = market_view(5, **{"intermediaries.panel_size": panel_size})
     slots, table, rng = view.slots, view.table, np.random.default_rng(6)
     s = d.s[:: 3]
     home = rng.random(len(slots)) < 0.3
     slots.home_only[home] = slots.region[home]
     table.active[rng.choice(table.n, table.n // 10, replace=False)] = False
-    eligible = rng.random(table.n) < 0.7
+    eligible = (rng.random(table.n) < 0.7) & ~table.offers[: table.n, 0]
     args = (slots, s, table, view.prices, view.brokers, view.catalogue, eligible,
             view.cfg.intermediaries.choice_intensity)
     members, prob = picks_for(*args)
     got = broker_mixes(*args)
-    expected = kernels.broker_mix(members, prob, slots.broker[s], slots.region[s], view.brokers.estimates(table.n),
-                                  view.prices.spot_price, view.prices.coordination, view.prices.provider_region)
+    expected = broker_mix_reference(members, prob, slots.broker[s], slots.region[s], view)
     for name, x, y in zip(("total", "bare", "cross", "quality", "top", "top quality"), got, expected, strict=True):
         assert x.tobytes() == y.tobytes(), name
+    assert (got[0] == 0).any() and (got[0] > 0).any() and (got[2] > 0).any()
     # Without shortlists a home-only client's broker rates every provider and screens out the other region's;
     # with them, the client's group holds providers of its region only.
     away = (slots.home_only[s] >= 0)[:, None] & (table.region[np.maximum(members, 0)] != slots.region[s][:, None])
     assert away.any() == (panel_size is None) and (prob > 0).any()
-    assert (got[0] == 0).any() == (prob.sum(axis=1) == 0).any()
 
 
 @pytest.mark.parametrize("alt_hour, power, rotation, deal", [(10.0, 0.5, 0.5, True), (20.0, 0.0, 0.0, False)],

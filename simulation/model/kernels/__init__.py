@@ -22,7 +22,7 @@ choice; market; work; bookkeeping; permanent; demand) and are all reached here.
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, keeps_main_provider,
                                                   learn_estimates, record_on_call_week, record_spell_week,
                                                   worked_pairs)
-from simulation.model.kernels.choice import (broker_mix, broker_ratings, brokered_mix, direct_picks,
+from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direct_picks,
                                              inverse_cdf_rows, logit_exponent, loyalty, on_call_mix,
                                              onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
                                              shortlist_costs, softmax_rows)
@@ -34,7 +34,7 @@ from simulation.model.kernels.permanent import best_direct_deals, brokered_deals
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums, row_sums, slot_costs, split_sums, update_estimates)
 
-__all__ = ["advance_demand", "best_direct_deals", "broker_mix", "broker_ratings", "brokered_deals", "brokered_mix",
+__all__ = ["advance_demand", "best_direct_deals", "broker_ratings", "brokered_deals", "brokered_mix",
            "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours", "delivered_quality",
            "direct_picks", "exp", "fill_vacancies", "inverse_cdf_rows", "keeps_main_provider", "learn_estimates",
            "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix",

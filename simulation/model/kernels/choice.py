@@ -314,34 +314,20 @@ def on_call_mix(s, provider, known, active, ebar, experience, quality_estimate, 
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def broker_mix(members, prob, broker, region, estimates, spot_price, coordination, provider_region):
-    """Per group (a broker's picks for one service and client group: ``members`` and ``prob``, (groups, seats);
-    ``broker`` and client ``region`` per group): the pick probabilities' total, and, over the probabilities
-    divided by it, the mean spot price without and the mean extra with the coordination cost of the other
-    region, the mean quality the broker expects, and its most likely provider (the first of equals; seat -1
-    read as provider 0) with that quality. Six arrays, one value per group."""
-    groups, P = prob.shape
-    total, bare, cross, quality, top, top_quality = _mix_arrays(groups)
-    p, a, x, q = np.empty(P), np.empty(P), np.empty(P), np.empty(P)
-    for g in range(groups):
-        for k in range(P):
-            q[k] = estimates[broker[g], max(members[g, k], 0)]
-        _mix_row(members[g], prob[g], region[g], q, spot_price, coordination, provider_region, p, a, x, g, total, bare,
-                 cross, quality, top, top_quality)
-    return total, bare, cross, quality, top, top_quality
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def brokered_mix(panel, broker, service, group, region, home, estimates, active, eligible, offers, spot_price,
                  coordination, provider_region, group_region, table_region, inhouse_cost, friction, learning,
                  error_cost, intensity):
-    """:func:`broker_mix` of the picks of each client's broker (``broker``, ``service``, panel ``group``, client
-    ``region`` and whether its work must stay there, ``home``, per client), with the picks as
-    ``routing.picks_for`` makes them: :func:`broker_ratings`, :func:`relative_cost_exponent` and
-    :func:`softmax_rows` of the client's group, then zero for providers outside a home-only client's region.
-    One pass per client over its group's seats, reading each estimate once."""
+    """What each client's broker would give it on call (``broker``, ``service``, panel ``group``, client ``region``
+    and whether its work must stay there, ``home``, per client), from the broker's picks as ``routing.picks_for``
+    makes them: :func:`broker_ratings`, :func:`relative_cost_exponent` and :func:`softmax_rows` of the client's
+    group, then zero for providers outside a home-only client's region. Per client: the picks' total, and, over
+    the picks divided by it, the mean spot price without and the mean extra with the coordination cost of the
+    other region, the mean quality the broker expects, and its most likely provider (the first of equals; seat
+    -1 read as provider 0) with that quality. Six arrays, in one pass per client over its group's seats, reading
+    each estimate once."""
     rows, P = len(broker), panel.shape[3]
-    total, bare, cross, quality, top, top_quality = _mix_arrays(rows)
+    total, bare, cross, quality = np.empty(rows), np.empty(rows), np.empty(rows), np.empty(rows)
+    top, top_quality = np.empty(rows, np.int64), np.empty(rows)
     cost, offered, q, relative = np.empty(P), np.empty(P, np.bool_), np.empty(P), np.empty(P)
     w, p, a, x = np.empty(P), np.empty(P), np.empty(P), np.empty(P)
     for r in range(rows):
@@ -359,17 +345,12 @@ def brokered_mix(panel, broker, service, group, region, home, estimates, active,
     return total, bare, cross, quality, top, top_quality
 
 
-@njit(cache=True, error_model="numpy")
-def _mix_arrays(n):
-    """The six result arrays of :func:`broker_mix`, of length ``n``."""
-    return (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty(n))
-
-
 @njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _mix_row(members, prob, region, q, spot_price, coordination, provider_region, p, a, x, g, total, bare, cross,
              quality, top, top_quality):
-    """One group of :func:`broker_mix` into row ``g`` of its six arrays (``q``: the broker's estimate of each
-    seat's provider, overwritten; ``p``, ``a``, ``x``: scratch of the row's length)."""
+    """One client of :func:`brokered_mix` into row ``g`` of its six arrays, from its group's seats ``members`` and
+    pick probabilities ``prob`` (``q``: the broker's estimate of each seat's provider, overwritten; ``p``, ``a``,
+    ``x``: scratch of the row's length). Written as the numpy of ``sourcing.options`` was."""
     P = len(prob)
     total[g] = numpy_row_sum(prob)
     best = 0

@@ -86,7 +86,7 @@ def broker_mixes(slots: FirmSlots, s: NDArray[np.int64], table: ProviderTable, p
     """What the broker of each slot in ``s`` would give it on call, from the picks :func:`picks_for` makes: per
     slot, the picks' total probability, the mean spot price without and the mean extra with the coordination
     cost of the other region, the mean quality the broker expects, and its most likely provider with that
-    quality (:func:`kernels.broker_mix`). Computed in one compiled pass per slot (:func:`kernels.brokered_mix`)."""
+    quality. Computed in one compiled pass per slot (:func:`kernels.brokered_mix`)."""
     panel = brokers.panels(len(catalogue), table.n)
     b, v, g, region, home = _client_groups(slots, s, panel)
     return kernels.brokered_mix(panel, b, v, g, region, home, brokers.estimates(table.n), table.active, eligible,

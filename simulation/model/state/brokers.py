@@ -85,7 +85,7 @@ class BrokerBook:
         """Move each broker's estimates toward the mean quality each provider delivered to its clients this week."""
         if len(broker) == 0:
             return
-        self.estimates(n_providers)
+        self.estimates(n_providers)  # grows ``quality`` to the providers first
         if self._pair_slot.shape != self.quality.shape:  # the kernel's index of the pairs seen, all -1 between weeks
             self._pair_slot = np.full(self.quality.shape, -1, np.int32)
         kernels.learn_estimates(self.quality, broker, provider, observed_quality, float(rate), self._pair_slot)
