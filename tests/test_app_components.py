@@ -46,7 +46,7 @@ def model():
 
 def test_form_shares_add_up_to_one_and_match_the_metrics(model):
     """Shares by form of each kind's demand sum to 1 every week and equal the weekly metrics."""
-    df = C.form_shares(model)
+    df = pd.DataFrame(C.form_shares(model))
     assert set(df["kind"]) == {"BPO", "KPO"} and set(df["form"]) == {"in-house", "on-call", "permanent", "unmet"}
     totals = df.groupby(["week", "kind"])["share"].sum()
     assert np.allclose(totals, 1.0) and sorted(df["week"].unique()) == list(range(1, WEEKS + 1))
@@ -56,7 +56,7 @@ def test_form_shares_add_up_to_one_and_match_the_metrics(model):
 
 def test_form_shares_thins_long_runs_but_keeps_the_last_week(model):
     """Thinning caps the points per series and always keeps the latest week."""
-    df = C.form_shares(model, max_points=7)
+    df = pd.DataFrame(C.form_shares(model, max_points=7))
     weeks = sorted(df["week"].unique())
     assert len(weeks) <= 8 and weeks[-1] == WEEKS and weeks[0] == 1
 
@@ -66,7 +66,7 @@ def test_loyalty_histogram_counts_outsourced_firm_services(model):
     sl = model.slots
     y = loyalty(sl.preference, sl.known)
     expected = y[(sl.mode != Mode.IN_HOUSE) & np.isfinite(y)]
-    hist, summary = C.loyalty_histogram(model), C.loyalty_summary(model)
+    hist, summary = pd.DataFrame(C.loyalty_histogram(model)), C.loyalty_summary(model)
     assert hist["count"].sum() == summary["n"] == len(expected) > 0
     assert summary["searchers"] + summary["mixed"] + summary["loyal"] == summary["n"]
     assert summary["loyal"] == int(np.sum(expected >= 0.8)) and summary["searchers"] == int(np.sum(expected < 0.5))
@@ -94,16 +94,16 @@ def test_history_frame_labels_series_and_drops_gaps():
     """Snapshot keys become readable series names; weeks without a price are left out."""
     rows = [{"week": 1, "price_on_call_bpo": 20.0, "price_permanent_kpo": float("nan"), "utilization_bpo": 0.8},
             {"week": 2, "price_on_call_bpo": 21.0, "price_permanent_kpo": 60.0, "utilization_bpo": 0.9}]
-    prices = C.history_frame(rows, "price_")
+    prices = pd.DataFrame(C.history_frame(rows, "price_"))
     assert list(prices.itertuples(index=False, name=None)) == [(1, "on-call BPO", 20.0), (2, "on-call BPO", 21.0),
                                                                 (2, "permanent KPO", 60.0)]
     assert C.history_frame(rows, "utilization_")["series"].tolist() == ["BPO", "BPO"]
-    assert C.history_frame([], "price_").empty
+    assert C.table_rows(C.history_frame([], "price_")) == 0
 
 
 def test_network_sample_is_a_stable_readable_bipartite_graph(model):
     """About 30 firms spread over sizes, the same ones every call; every edge joins a shown firm and provider."""
-    nodes, edges = C.network_sample(model)
+    nodes, edges = map(pd.DataFrame, C.network_sample(model))
     firms, provs = nodes[nodes["side"] == "firm"], nodes[nodes["side"] == "provider"]
     assert len(firms) == 30 and firms["id"].is_unique
     sizes = model.firms.size[firms["id"].to_numpy()]
@@ -116,7 +116,7 @@ def test_network_sample_is_a_stable_readable_bipartite_graph(model):
     assert math.isclose(edges.loc[edges["form"] == "on-call", "hours"].sum(), fills.served[shown].sum())
     perm = shown & book.active & (fills.permanent > 0)
     assert math.isclose(edges.loc[edges["form"] == "permanent", "hours"].sum(), fills.permanent[perm].sum())
-    again, _ = C.network_sample(model)
+    again = pd.DataFrame(C.network_sample(model)[0])
     assert again[again["side"] == "firm"]["id"].tolist() == firms["id"].tolist()
     rows = C.network_rows(len(firms), len(provs))
     assert nodes["y"].between(-0.5, rows - 0.5).all()
@@ -126,36 +126,36 @@ def test_network_groups_name_provider_groups(model):
     """Provider groups (kind and region) get one label each, counting their providers."""
     nodes, _ = C.network_sample(model)
     groups = C.network_groups(nodes)
-    assert groups["providers"].sum() == (nodes["side"] == "provider").sum()
+    assert sum(groups["providers"]) == nodes["side"].count("provider") > 0
     assert all(g.split()[0] in ("BPO", "KPO") and g.split()[1] in ("domestic", "offshore") for g in groups["label"])
 
 
 def test_event_feed_lists_the_latest_ledger_events_first(model):
     """The feed is the tail of the contract ledger, newest first."""
-    feed = C.event_feed(model, 5)
+    feed = pd.DataFrame(C.event_feed(model, 5))
     tail = model.contracts.events[-5:][::-1]
     assert len(feed) == 5 and feed["week"].tolist() == [e.week for e in tail]
     assert feed["firm"].tolist() == [e.firm_id for e in tail] and feed["reason"].tolist() == [e.reason for e in tail]
-    assert C.event_feed(model, 0).empty
+    assert C.event_feed(model, 0) == {c: [] for c in feed.columns}
 
 
 def test_decision_trail_shows_the_options_compared_and_the_choice(model):
     """A firm's trail lists only its reviews, newest first, with the cheapest option marked."""
     firm = int(model.decisions.to_frame()["firm_id"].iloc[-1])
-    trail = C.decision_trail(model, firm, n=50)
+    trail = pd.DataFrame(C.decision_trail(model, firm, n=50))
     own = model.decisions.to_frame().query("firm_id == @firm")
     assert len(trail) == len(own) > 0 and trail["week"].tolist() == sorted(trail["week"], reverse=True)
     options = list(C.OPTION_LABELS.values())
     for _, r in trail.iterrows():
         costs = r[options].astype(float)
         assert r["cheapest"] == costs.idxmin() and r["choice"] in options
-    assert C.decision_trail(model, -1).empty and C.decision_trail(model, 10**6).empty
+    assert C.decision_trail(model, -1) == C.decision_trail(model, 10**6) == {c: [] for c in trail.columns}
 
 
 def test_firm_summary_has_one_row_per_service(model):
     """Where a firm stands: one row per service it buys, with its mode and contract provider."""
     firm = model.firm_agents[7]
-    summary = C.firm_summary(model, 7)
+    summary = pd.DataFrame(C.firm_summary(model, 7))
     assert len(summary) == len(firm.slots)
     assert set(summary["mode"]) <= {"in-house", "on-call", "permanent"}
     assert (summary.loc[summary["mode"] == "permanent", "provider"] >= 0).all()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from conftest import BASELINE
 
@@ -115,7 +116,7 @@ def test_week_view_says_why_a_trail_stays_empty():
     m = DashboardModel(s)
     assert panels.week_view(m, 0).texts == {"status": panels.week_view(m, 0).texts["status"]}  # week 0: status only
     m.step()
-    reviewed = [f for f in range(len(m.firm_agents)) if not C.decision_trail(m, f).empty]
+    reviewed = [f for f in range(len(m.firm_agents)) if C.table_rows(C.decision_trail(m, f))]
     waiting = next(f for f in range(len(m.firm_agents)) if f not in reviewed)
     assert reviewed, "some firms review their sourcing in the first week"
     view = panels.week_view(m, waiting)
@@ -128,3 +129,45 @@ def test_week_view_says_why_a_trail_stays_empty():
     for spec, tables in view.charts.values():
         assert json.loads(spec)["$schema"].startswith("https://vega.github.io/schema/vega-lite")
         assert all(isinstance(cols, dict) for cols in json.loads(tables).values())
+
+
+def test_chart_tables_are_plain_json_with_gaps_as_null():
+    """Columns of numpy arrays or lists become plain JSON lists; NaN and infinities become null, which
+    Vega-Lite skips, in float arrays and in lists alike."""
+    vega = pytest.importorskip("simulation.app.vega")
+    table = {"a": np.array([1.5, np.nan, np.inf]), "b": [np.int64(3), float("nan"), "x"],
+             "c": np.array([True, False]), "d": np.array([2, 7]), "e": np.array(["on-call"], dtype=object)}
+    assert vega.columns_json({"t": table, "empty": {"y": []}}) == (
+        '{"t":{"a":[1.5,null,null],"b":[3,null,"x"],"c":[true,false],"d":[2,7],"e":["on-call"]},"empty":{"y":[]}}')
+
+
+def test_table_html_formats_each_cell():
+    """Floats to the digits asked (per column if exact), provider ids as P<id> (blank for -1), gaps blank,
+    text escaped, and the cell named in ``bold`` set in bold."""
+    table = {"provider": np.array([4, -1]), "price (cu/h)": [12.345, float("nan")], "cost": np.array([1234.5, 2.0]),
+             "choice": ["a<b", "in-house"]}
+    out = panels.table_html(table, bold={1: "choice"}, digits=0, exact={"price (cu/h)": 2})
+    rows = re.findall(r"<tr>(.*?)</tr>", out)
+    assert rows[0] == "<th>provider</th><th>price (cu/h)</th><th>cost</th><th>choice</th>"
+    assert rows[1] == "<td>P4</td><td>12.35</td><td>1,234</td><td>a&lt;b</td>"
+    assert rows[2] == "<td></td><td></td><td>2</td><td><b>in-house</b></td>"
+
+
+def test_week_view_charts_carry_the_components_tables():
+    """Each chart's tables are the components' tables of the same week, with the chart's own columns added."""
+    m = DashboardModel(Settings.for_scenario(BASELINE))
+    for _ in range(5):
+        m.step()
+    tables = {name: json.loads(t) for name, (_, t) in panels.week_view(m, 3).charts.items()}
+    shares = C.form_shares(m)
+    assert tables["shares"]["shares"]["share"] == shares["share"].tolist()
+    assert tables["shares"]["shares"]["order"] == [panels.FORM_ORDER[f] for f in shares["form"]]
+    nodes, edges = C.network_sample(m)
+    net = tables["network_chart"]
+    assert net["nodes"]["id"] == nodes["id"].tolist() and net["edges"]["hours"] == edges["hours"].tolist()
+    assert set(net["edges"]["x0"]) == {0.0} and set(net["edges"]["x1"]) == {1.0}
+    assert len(net["edges"]["x0"]) == len(net["edges"]["firm_id"]) > 0
+    assert net["groups"]["label"] == ([] if all(nodes["labelled"]) else C.network_groups(nodes)["label"])
+    assert tables["loyalty_chart"]["uniform"]["label"] == [f"1/K = {C.loyalty_summary(m)['uniform']:.2f}"]
+    assert tables["providers"]["targets"] == {"series": ["BPO", "KPO"], "value": [
+        m.cfg.providers.target_utilization_bpo, m.cfg.providers.target_utilization_kpo]}

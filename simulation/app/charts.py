@@ -1,7 +1,9 @@
 """The dashboard's charts: Altair (Vega-Lite) specs built once per shape and filled with each week's tables.
 
-Each chart is drawn from a plain table of components.py; :func:`figure` turns a cached spec and this
-week's tables into a chart widget for the page (dashboard.py, widget in vega.py).
+Each chart is drawn from the plain tables of components.py: panels.py pairs the cached spec of
+:func:`spec_json` with each week's tables for the page's chart widget (vega.py). The spec is built once per
+shape (Altair's build and validation took about 130 ms for the six charts) and sent to the browser once; a
+new week sends only the tables, which the browser swaps into the chart already drawn.
 """
 
 from __future__ import annotations
@@ -10,9 +12,6 @@ import functools
 import json
 
 import altair as alt
-import pandas as pd
-
-from simulation.app.vega import Chart, columns_json
 
 FORM_COLOURS = {"permanent": "#4e79a7", "on-call": "#f28e2b", "in-house": "#bab0ac", "unmet": "#e15759"}
 SERIES_COLOURS = {"on-call BPO": "#8cd17d", "permanent BPO": "#2f7d32", "on-call KPO": "#d4a6c8",
@@ -116,12 +115,3 @@ def spec_json(name: str, *args) -> str:
     """:func:`chart_spec` as the JSON text the page's :class:`~simulation.app.vega.Chart` takes (built once per shape)."""
     return json.dumps(chart_spec(name, *args), separators=(",", ":"))
 
-
-def figure(name: str, args: tuple = (), **data: pd.DataFrame):
-    """A chart widget: the cached spec of chart ``name`` and this week's tables as its named datasets.
-
-    The spec is built once per shape (Altair's build and validation took about 130 ms for the six charts)
-    and sent to the browser once; a new week sends only the tables, which the browser swaps into the
-    chart already drawn (simulation/app/vega.py).
-    """
-    return Chart.element(spec=spec_json(name, *args), tables=columns_json(data))

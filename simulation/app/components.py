@@ -1,8 +1,12 @@
 """Plot-ready data from a live OutsourcingModel, for the dashboard's panels (issue 6).
 
 Every function here is pure: it reads a model (never steps or changes it, never draws from its random
-streams) and returns a small pandas table or dict that a chart or a text panel shows as it is. The
-dashboard (dashboard.py) turns these into Altair charts; tests check them without a browser.
+streams) and returns a small :data:`Table` or dict that a chart or a text panel shows as it is. The
+dashboard (panels.py) turns the tables into the charts' JSON and HTML tables; tests check them without a
+browser (``pd.DataFrame(table)`` for pandas' tools).
+
+A :data:`Table` is a dict of columns, not a DataFrame: a step of the dashboard builds about fifteen small
+tables, and pandas' fixed cost per frame and per column was most of a step's work (issue 13).
 
 - :func:`form_shares`: share of demand served in-house, on-call, permanent (and unmet) per week, BPO and KPO.
 - :func:`loyalty_histogram`: the loyalty order parameter y of Weisbuch, Kirman & Herreiner (2000),
@@ -20,7 +24,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from simulation.config.recording import record_level
 from simulation.model.codes import OPTIONS, REGIONS, Channel, Kind, Mode, labels
@@ -36,6 +39,14 @@ OPTION_LABELS = {"in_house": "in-house", "on_call": "on-call", "on_call_broker":
 LABEL_LIMIT = 45  # providers named one by one in the network sample up to this many
 SEARCHER_BELOW, LOYAL_AT = 0.5, 0.8  # y cut-offs, the same as analysis.measures uses for top shares
 
+#: A small table: column name -> numpy array or list, all of one length, in the order shown.
+Table = dict[str, Any]
+
+
+def table_rows(table: Table) -> int:
+    """The number of rows of ``table`` (0 without columns)."""
+    return len(next(iter(table.values()), ()))
+
 
 def kinds_present(model: OutsourcingModel) -> tuple[str, ...]:
     """The service kinds ("bpo", "kpo") that the model's catalogue has, in that order."""
@@ -43,7 +54,7 @@ def kinds_present(model: OutsourcingModel) -> tuple[str, ...]:
     return tuple(k for code, k in enumerate(KINDS) if code in codes)
 
 
-def form_shares(model: OutsourcingModel, max_points: int = 260) -> pd.DataFrame:
+def form_shares(model: OutsourcingModel, max_points: int = 260) -> Table:
     """Share of each kind's demand by form, per week (columns week, kind, form, share).
 
     Unmet demand is the remainder. Long runs are thinned to at most ``max_points`` weeks per series,
@@ -53,18 +64,17 @@ def form_shares(model: OutsourcingModel, max_points: int = 260) -> pd.DataFrame:
     weeks = np.asarray(mv.get("step", []), dtype=np.int64)
     keep = _thin(len(weeks), max_points)
     kinds, forms, shares = [], [], []
-    for kind in kinds_present(model):  # one table built once: many small frames and a concat cost more than the data
+    for kind in kinds_present(model):
         parts = {f: np.asarray(mv[f"{f}_share_{kind}"], dtype=float)[keep] for f in ("in_house", "on_call", "permanent")}
         parts["unmet"] = np.clip(1.0 - sum(parts.values()), 0.0, 1.0)
         for form, share in parts.items():
             kinds.append(kind.upper())
             forms.append(FORM_LABELS[form])
             shares.append(share)
-    if not shares:
-        return pd.DataFrame(columns=["week", "kind", "form", "share"])
     n = len(keep)
-    return pd.DataFrame({"week": np.tile(weeks[keep], len(shares)), "kind": np.repeat(np.array(kinds, dtype=object), n),
-                         "form": np.repeat(np.array(forms, dtype=object), n), "share": np.concatenate(shares)})
+    return {"week": np.tile(weeks[keep], len(shares)), "kind": np.repeat(np.array(kinds, dtype=object), n),
+            "form": np.repeat(np.array(forms, dtype=object), n),
+            "share": np.concatenate(shares) if shares else np.empty(0)}
 
 
 def loyalty_values(model: OutsourcingModel) -> np.ndarray:
@@ -79,7 +89,7 @@ def loyalty_group(y: np.ndarray) -> np.ndarray:
     return np.select([y < SEARCHER_BELOW, y >= LOYAL_AT], ["searcher", "loyal"], "mixed")
 
 
-def loyalty_histogram(model: OutsourcingModel, bins: int = 20) -> pd.DataFrame:
+def loyalty_histogram(model: OutsourcingModel, bins: int = 20) -> Table:
     """Counts of firm-services by loyalty y in ``bins`` equal bins over [0, 1], coloured by group.
 
     Returns columns bin_start, bin_end, group, count (one row per non-empty bin).
@@ -90,8 +100,8 @@ def loyalty_histogram(model: OutsourcingModel, bins: int = 20) -> pd.DataFrame:
     counts = np.bincount(idx, minlength=bins)
     mids = 0.5 * (edges[:-1] + edges[1:])
     keep = counts > 0
-    return pd.DataFrame({"bin_start": edges[:-1][keep], "bin_end": edges[1:][keep], "group": loyalty_group(mids)[keep],
-                         "count": counts[keep]})
+    return {"bin_start": edges[:-1][keep], "bin_end": edges[1:][keep], "group": loyalty_group(mids)[keep],
+            "count": counts[keep]}
 
 
 def loyalty_summary(model: OutsourcingModel) -> dict[str, float]:
@@ -134,7 +144,7 @@ def week_snapshot(model: OutsourcingModel) -> dict[str, float]:
     return out
 
 
-def history_frame(rows: list[dict[str, float]], prefix: str, max_points: int = 260) -> pd.DataFrame:
+def history_frame(rows: list[dict[str, float]], prefix: str, max_points: int = 260) -> Table:
     """Long table (week, form or kind, value) of the snapshot keys starting with ``prefix``.
 
     ``history_frame(rows, "price_")`` gives series such as "on-call BPO"; ``"utilization_"`` and
@@ -151,11 +161,11 @@ def history_frame(rows: list[dict[str, float]], prefix: str, max_points: int = 2
         series.append(np.full(int(ok.sum()), _series_label(key[len(prefix):]), dtype=object))
         value.append(values[ok])
     if not week:
-        return pd.DataFrame({"week": np.empty(0, np.int64), "series": np.empty(0, object), "value": np.empty(0)})
-    return pd.DataFrame({"week": np.concatenate(week), "series": np.concatenate(series), "value": np.concatenate(value)})
+        return {"week": np.empty(0, np.int64), "series": np.empty(0, object), "value": np.empty(0)}
+    return {"week": np.concatenate(week), "series": np.concatenate(series), "value": np.concatenate(value)}
 
 
-def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
+def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[Table, Table]:
     """A bipartite sample: ``n_firms`` firms spread over the size ranking and the providers they used this week.
 
     The sample is deterministic (every k-th firm by size), so the same firms stay on screen week after
@@ -181,22 +191,22 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[pd.DataF
         hours.append(fills.served[slots[s], k])
     edges = _edge_hours(*(np.concatenate(parts) for parts in (firm_ids, provider_ids, forms, hours)))
     t = model.providers
-    used = np.unique(edges["provider_id"].to_numpy(dtype=np.int64))
+    used = np.unique(edges["provider_id"].astype(np.int64))
     used = used[np.lexsort((used, t.region[used], t.kind[used]))]
     n_f, n_p = len(pick), len(used)
     rows = network_rows(n_f, n_p)
     y_firm, y_provider = np.full(len(sizes), np.nan), np.full(t.n, np.nan)
     y_firm[pick], y_provider[used] = _spread(n_f, rows), _spread(n_p, rows)
     kind, region = [KINDS[k].upper() for k in t.kind[used]], [REGIONS[r] for r in t.region[used]]
-    nodes = pd.DataFrame({  # one table, firms then providers (built at once: concatenating frames costs more)
+    nodes = {  # one table, firms then providers
         "side": ["firm"] * n_f + ["provider"] * n_p, "id": np.r_[pick, used].astype(int),
         "group": [*model.firms.size_class()[pick].tolist(), *kind],
         "region": [*(REGIONS[r] for r in model.firms.region[pick]), *region],
         "label": [*(f"firm {i}" for i in pick), *(f"P{j} {k} {r[:3]}" for j, k, r in zip(used, kind, region))],
         "labelled": [True] * n_f + [n_p <= LABEL_LIMIT] * n_p, "y": np.r_[y_firm[pick], y_provider[used]],
-        "x": np.r_[np.zeros(n_f), np.ones(n_p)], "node": [*(f"f{i}" for i in pick), *(f"p{j}" for j in used)]})
-    edges["y_firm"] = y_firm[edges["firm_id"].to_numpy(dtype=np.int64)]
-    edges["y_provider"] = y_provider[edges["provider_id"].to_numpy(dtype=np.int64)]
+        "x": np.r_[np.zeros(n_f), np.ones(n_p)], "node": [*(f"f{i}" for i in pick), *(f"p{j}" for j in used)]}
+    edges["y_firm"] = y_firm[edges["firm_id"].astype(np.int64)]
+    edges["y_provider"] = y_provider[edges["provider_id"].astype(np.int64)]
     return nodes, edges
 
 
@@ -206,25 +216,24 @@ def network_rows(n_firms: int, n_providers: int) -> int:
     return max(10, -(-min(max(n_firms, n_providers), LABEL_LIMIT) // 10) * 10)
 
 
-def network_groups(nodes: pd.DataFrame) -> pd.DataFrame:
+def network_groups(nodes: Table) -> Table:
     """One label per provider group (kind and region) at the middle of its rows: label, y, x, providers."""
-    side = nodes["side"].to_numpy()
     ys: dict[tuple[str, str], list[float]] = {}  # first appearance order, as the chart lists them
-    for g, r, y in zip(nodes["group"].to_numpy()[side == "provider"], nodes["region"].to_numpy()[side == "provider"],
-                       nodes["y"].to_numpy()[side == "provider"]):
-        ys.setdefault((g, r), []).append(y)
-    return pd.DataFrame({"label": [f"{g} {r} ({len(v)})" for (g, r), v in ys.items()],
-                         "y": [float(np.mean(v)) for v in ys.values()], "x": 1.0,
-                         "providers": [len(v) for v in ys.values()]}, columns=["label", "y", "x", "providers"])
+    for side, g, r, y in zip(nodes["side"], nodes["group"], nodes["region"], nodes["y"].tolist()):
+        if side == "provider":
+            ys.setdefault((g, r), []).append(y)
+    return {"label": [f"{g} {r} ({len(v)})" for (g, r), v in ys.items()],
+            "y": [float(np.mean(v)) for v in ys.values()], "x": [1.0] * len(ys),
+            "providers": [len(v) for v in ys.values()]}
 
 
-def event_feed(model: OutsourcingModel, n: int = 12) -> pd.DataFrame:
+def event_feed(model: OutsourcingModel, n: int = 12) -> Table:
     """The ``n`` latest permanent-contract events, newest first (price per hour, reserved hours per week, reason)."""
     rows = [(e.week, e.event.value.replace("_", " "), e.firm_id, e.provider_id, e.service.replace("_", " "),
              Channel(e.channel).name.lower(), e.price_per_hour, e.reserved_hours_per_week, e.reason)
-            for e in reversed(model.contracts.last_events(n))]
-    return pd.DataFrame(rows, columns=["week", "event", "firm", "provider", "service", "channel", "price (cu/h)",
-                                       "reserved (h/week)", "reason"])
+            for e in reversed(model.contracts.last_events(n))] if n > 0 else []
+    cols = ["week", "event", "firm", "provider", "service", "channel", "price (cu/h)", "reserved (h/week)", "reason"]
+    return {c: [r[i] for r in rows] for i, c in enumerate(cols)}
 
 
 def decisions_note(model: OutsourcingModel, firm_id: int) -> str | None:
@@ -241,7 +250,7 @@ def decisions_note(model: OutsourcingModel, firm_id: int) -> str | None:
     return None
 
 
-def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.DataFrame:
+def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> Table:
     """The firm's ``n`` latest sourcing reviews, newest first: the options' expected weekly costs and the choice.
 
     Columns: week, service, before, one column per option label (cu/week, NaN = unavailable), cheapest,
@@ -249,31 +258,32 @@ def decision_trail(model: OutsourcingModel, firm_id: int, n: int = 8) -> pd.Data
     """
     cols = ["week", "service", "before", *OPTION_LABELS.values(), "cheapest", "choice", "outcome", "provider",
             "price (cu/h)"]
+    out: Table = {c: [] for c in cols}
     if not model.decisions.enabled or not 0 <= firm_id < len(model.firm_agents):
-        return pd.DataFrame(columns=cols)
-    rows = model.firm_agents[firm_id].decision_trail(n)[::-1] if n > 0 else []
-    out = []
-    for r in rows:
+        return out
+    for r in model.firm_agents[firm_id].decision_trail(n)[::-1] if n > 0 else []:
         costs = {OPTION_LABELS[o]: float(r[f"cost_{o}"]) for o in OPTIONS}
         finite = {k: v for k, v in costs.items() if math.isfinite(v)}
-        out.append({"week": int(r["week"]), "service": str(r["service"]).replace("_", " "),
-                    "before": str(r["mode_before"]).replace("_", "-"), **costs,
-                    "cheapest": min(finite, key=finite.get) if finite else "",
-                    "choice": OPTION_LABELS.get(str(r["choice"]), str(r["choice"])),
-                    "outcome": str(r["outcome"]).replace("_", " "), "provider": int(r["provider_id"]),
-                    "price (cu/h)": float(r["price_per_hour"])})
-    return pd.DataFrame(out, columns=cols)
+        row = {"week": int(r["week"]), "service": str(r["service"]).replace("_", " "),
+               "before": str(r["mode_before"]).replace("_", "-"), **costs,
+               "cheapest": min(finite, key=finite.get) if finite else "",
+               "choice": OPTION_LABELS.get(str(r["choice"]), str(r["choice"])),
+               "outcome": str(r["outcome"]).replace("_", " "), "provider": int(r["provider_id"]),
+               "price (cu/h)": float(r["price_per_hour"])}
+        for c in cols:
+            out[c].append(row[c])
+    return out
 
 
-def firm_summary(model: OutsourcingModel, firm_id: int) -> pd.DataFrame:
+def firm_summary(model: OutsourcingModel, firm_id: int) -> Table:
     """Where a firm stands now, one row per service: kind, mode, channel, contract provider and loyalty y."""
     cols = ["service", "kind", "mode", "channel", "provider", "price (cu/h)", "loyalty y"]
     if not 0 <= firm_id < len(model.firm_agents):
-        return pd.DataFrame(columns=cols)
+        return {c: [] for c in cols}
     firm, sl, cat = model.firm_agents[firm_id], model.slots, model.catalogue
     s = firm.slots
     contracts = firm.contracts
-    return pd.DataFrame({
+    return {
         "service": [name.replace("_", " ") for name in firm.services],
         "kind": [KINDS[cat.kind[v]].upper() for v in sl.service[s]],
         "mode": [mode.name.lower().replace("_", "-") for mode in firm.modes.values()],
@@ -281,7 +291,7 @@ def firm_summary(model: OutsourcingModel, firm_id: int) -> pd.DataFrame:
         "provider": [contracts[name].provider_id if name in contracts else -1 for name in firm.services],
         "price (cu/h)": [contracts[name].price_per_hour if name in contracts else np.nan for name in firm.services],
         "loyalty y": loyalty(sl.preference[s], sl.known[s]),
-    }, columns=cols)
+    }
 
 
 def headline(model: OutsourcingModel) -> dict[str, Any]:
@@ -315,16 +325,16 @@ def _spread(n: int, rows: int) -> np.ndarray:
     return (np.arange(n) + 0.5) * rows / max(n, 1) - 0.5
 
 
-def _edge_hours(firm: np.ndarray, provider: np.ndarray, form: np.ndarray, hours: np.ndarray) -> pd.DataFrame:
+def _edge_hours(firm: np.ndarray, provider: np.ndarray, form: np.ndarray, hours: np.ndarray) -> Table:
     """Hours summed per (firm, provider, form), positive only, sorted by firm, provider, form (0 on-call,
     1 permanent): columns firm_id, provider_id, form ("on-call" / "permanent"), hours."""
     keep = hours > 0
     firm, provider, form, hours = firm[keep], provider[keep], form[keep], hours[keep]
     key = (firm.astype(np.int64) * (int(provider.max(initial=0)) + 1) + provider) * 2 + form
     uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return pd.DataFrame({"firm_id": firm[first], "provider_id": provider[first],
-                         "form": np.array(["on-call", "permanent"], dtype=object)[form[first]],
-                         "hours": np.bincount(inverse, weights=hours, minlength=len(uniq))})
+    return {"firm_id": firm[first], "provider_id": provider[first],
+            "form": np.array(["on-call", "permanent"], dtype=object)[form[first]],
+            "hours": np.bincount(inverse, weights=hours, minlength=len(uniq))}
 
 
 def _series_label(key: str) -> str:

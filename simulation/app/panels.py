@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import solara
 from mesa.visualization.utils import update_counter
 
@@ -24,7 +23,7 @@ from simulation.app import components as C
 from simulation.app.charts import spec_json
 from simulation.app.controls import checked, firm_ids
 from simulation.app.ui import ProblemLine, use_problem
-from simulation.app.vega import Chart, columns_json
+from simulation.app.vega import Chart, columns_json, plain_values
 
 #: The order of the forms in the stacked shares chart.
 FORM_ORDER = {"permanent": 0, "on-call": 1, "in-house": 2, "unmet": 3}
@@ -49,15 +48,15 @@ def _num(x: float, spec: str) -> str:
     return "n/a" if not math.isfinite(x) else format(x, spec)
 
 
-def table_html(df: pd.DataFrame, bold: dict[int, str] | None = None, digits: int = 1,
+def table_html(table: C.Table, bold: dict[int, str] | None = None, digits: int = 1,
                exact: dict[str, int] | None = None) -> str:
     """A small HTML table: floats with ``digits`` decimals (``exact`` overrides per column), provider ids as
     "P12" (blank for -1, none); ``bold`` maps a row number to the column whose cell is set in bold."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table)
     body = []
-    for i, row in enumerate(zip(*(df[c].tolist() for c in df.columns))):  # plain Python values, no namedtuples
+    for i, row in enumerate(zip(*(plain_values(values) for values in table.values()))):
         cells = []
-        for col, v in zip(df.columns, row):
+        for col, v in zip(table, row):
             if col == "provider" and not isinstance(v, str):
                 v = f"P{v}" if v >= 0 else None
             text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else (
@@ -73,12 +72,12 @@ def note_html(text: str) -> str:
     return f"<div class='outsim-note'>{html.escape(text)}</div>"
 
 
-def _feed_view(feed: pd.DataFrame) -> pd.DataFrame:
+def _feed_view(feed: C.Table) -> C.Table:
     """The event feed as shown: the channel folded into the event; reserved hours left out to keep rows short."""
-    event = [e + (" (broker)" if c == "broker" else "") for e, c in zip(feed["event"].tolist(), feed["channel"].tolist())]
-    who = [f"{f} → P{p}" for f, p in zip(feed["firm"].tolist(), feed["provider"].tolist())]
-    return pd.DataFrame({"week": feed["week"], "event": event, "firm → provider": who, "service": feed["service"],
-                         "price (cu/h)": feed["price (cu/h)"], "reason": feed["reason"]})
+    event = [e + (" (broker)" if c == "broker" else "") for e, c in zip(feed["event"], feed["channel"])]
+    who = [f"{f} → P{p}" for f, p in zip(feed["firm"], feed["provider"])]
+    return {"week": feed["week"], "event": event, "firm → provider": who, "service": feed["service"],
+            "price (cu/h)": feed["price (cu/h)"], "reason": feed["reason"]}
 
 
 def status_html(m: app.DashboardModel, top: dict[str, Any]) -> str:
@@ -109,31 +108,37 @@ def week_view(m: app.DashboardModel, fid: int) -> WeekView:
         feed = C.event_feed(m, 14)
         summary, trail, note = C.firm_summary(m, fid), C.decision_trail(m, fid, 8), C.decisions_note(m, fid)
         kinds_upper = tuple(k.upper() for k in C.kinds_present(m))
-        targets = pd.DataFrame({"series": ["BPO", "KPO"], "value": [m.cfg.providers.target_utilization_bpo,
-                                                                    m.cfg.providers.target_utilization_kpo]})
+        target = {"BPO": m.cfg.providers.target_utilization_bpo, "KPO": m.cfg.providers.target_utilization_kpo}
         status = status_html(m, top)
-    uniform = pd.DataFrame({"y": [loyal["uniform"]], "label": [f"1/K = {loyal['uniform']:.2f}"]})
-    firms_shown, providers_shown = int((nodes["side"] == "firm").sum()), int((nodes["side"] == "provider").sum())
-    groups = C.network_groups(nodes).iloc[:0 if nodes["labelled"].all() else None]  # named one by one: no groups
+    shown = [k for k in target if k in kinds_upper]
+    targets = {"series": shown, "value": [target[k] for k in shown]}
+    uniform = {"y": [loyal["uniform"]], "label": [f"1/K = {loyal['uniform']:.2f}"]} if math.isfinite(
+        loyal["uniform"]) else {"y": [], "label": []}
+    firms_shown, providers_shown = nodes["side"].count("firm"), nodes["side"].count("provider")
+    groups = C.network_groups(nodes)
+    if all(nodes["labelled"]):  # providers named one by one: no group labels
+        groups = {c: [] for c in groups}
     rows = C.network_rows(firms_shown, providers_shown)
+    n_edges = C.table_rows(edges)
     charts = {
-        "shares": (spec_json("shares"), columns_json({"shares": shares.assign(order=shares["form"].map(FORM_ORDER))})),
-        "loyalty_chart": (spec_json("loyalty"), columns_json({"hist": hist, "uniform": uniform.dropna()})),
-        "prices": (spec_json("series", "prices", tuple(sorted(prices["series"].unique())), "cu per hour", ",.1f"),
+        "shares": (spec_json("shares"),
+                   columns_json({"shares": {**shares, "order": [FORM_ORDER[f] for f in shares["form"]]}})),
+        "loyalty_chart": (spec_json("loyalty"), columns_json({"hist": hist, "uniform": uniform})),
+        "prices": (spec_json("series", "prices", tuple(sorted(set(prices["series"].tolist()))), "cu per hour", ",.1f"),
                    columns_json({"prices": prices})),
         "providers": (spec_json("providers", kinds_upper),
-                      columns_json({"util": util, "count": count, "targets": targets[targets["series"].isin(kinds_upper)]})),
-        "network_chart": (spec_json("network", rows),
-                    columns_json({"nodes": nodes, "edges": edges.assign(x0=0.0, x1=1.0), "groups": groups})),
+                      columns_json({"util": util, "count": count, "targets": targets})),
+        "network_chart": (spec_json("network", rows), columns_json(
+            {"nodes": nodes, "edges": {**edges, "x0": [0.0] * n_edges, "x1": [1.0] * n_edges}, "groups": groups})),
     }
     if note:
         trail_html = note_html(note)
-    elif trail.empty:
+    elif not C.table_rows(trail):
         trail_html = note_html(f"Firm {fid} has had no sourcing review yet: reviews come every few weeks, press Step.")
     else:
-        trail_html = table_html(trail.drop(columns="cheapest"), bold=dict(enumerate(trail["cheapest"])), digits=0,
-                                exact={"price (cu/h)": 2})
-    examples = ", ".join(str(i) for i in nodes.loc[nodes["side"] == "firm", "id"].tolist()[:8])
+        trail_html = table_html({c: v for c, v in trail.items() if c != "cheapest"},
+                                bold=dict(enumerate(trail["cheapest"])), digits=0, exact={"price (cu/h)": 2})
+    examples = ", ".join([str(i) for i, side in zip(nodes["id"].tolist(), nodes["side"]) if side == "firm"][:8])
     texts = {
         "status": status,
         "loyalty": html.escape(

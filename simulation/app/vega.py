@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import ipyvuetify as v
 import numpy as np
-import pandas as pd
 import traitlets
 
 TEMPLATE = """
@@ -141,17 +141,19 @@ class Chart(v.VuetifyTemplate):
         return None
 
 
-def columns_json(data: dict[str, pd.DataFrame]) -> str:
-    """Tables as the JSON text :class:`Chart` takes: ``{name: {column: [values]}}``, NaN and infinities as null
-    (which Vega-Lite skips), numpy scalars as plain numbers."""
-    out = {}
-    for name, df in data.items():
-        cols = {}
-        for col in df.columns:
-            series = df[col]
-            values = series.tolist()
-            if series.dtype.kind == "f" and not np.isfinite(series.to_numpy()).all():
-                values = [x if math.isfinite(x) else None for x in values]
-            cols[str(col)] = values
-        out[name] = cols
-    return json.dumps(out, separators=(",", ":"))
+def columns_json(data: dict[str, dict[str, Any]]) -> str:
+    """Tables as the JSON text :class:`Chart` takes: ``{name: {column: [values]}}``, from ``{name: {column:
+    numpy array or list}}``; NaN and infinities as null (which Vega-Lite skips), numpy scalars as plain numbers."""
+    return json.dumps({name: {str(col): plain_values(values) for col, values in table.items()}
+                       for name, table in data.items()}, separators=(",", ":"))
+
+
+def plain_values(values: np.ndarray | list) -> list:
+    """A column as a list of plain Python values, NaN and infinities as None."""
+    if isinstance(values, np.ndarray):
+        out = values.tolist()
+        if values.dtype.kind != "f" or np.isfinite(values).all():
+            return out
+    else:
+        out = [x.item() if isinstance(x, np.generic) else x for x in values]
+    return [None if isinstance(x, float) and not math.isfinite(x) else x for x in out]
