@@ -16,6 +16,7 @@ CSS = """
 .outsim-table th {border-bottom: 1px solid #999; white-space: nowrap} .outsim-table td {border-bottom: 1px solid #e3e3e3; white-space: nowrap}
 .outsim-table td:last-child {white-space: normal; min-width: 130px}
 .outsim-feed .outsim-table {font-size: 11.5px}
+.outsim-feed .outsim-table td {white-space: normal} .outsim-feed .outsim-table td:nth-child(3) {white-space: nowrap}
 .outsim-scroll {max-height: 560px; overflow: auto}
 .outsim-caption {font-size: 13px; color: #555; margin-bottom: 4px}
 .outsim-grid {display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 12px}
