@@ -304,10 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = check_targets(reports, weeks)
     print_report(reports, targets, weeks)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    raw, corrected = growth(reports, "1k", "10k")
     out = {"date": date.today().isoformat(), "weeks": weeks, "seed": args.seed, "quick": weeks != FULL_WEEKS,
            "python": platform.python_version(), "cpus": os.cpu_count(), "sizes": reports, "targets": targets,
-           "wall_ratio_10k_1k": growth(reports, "1k", "10k")[0],
-           "wall_ratio_10k_1k_noise_corrected": growth(reports, "1k", "10k")[1]}
+           "wall_ratio_10k_1k": raw, "wall_ratio_10k_1k_noise_corrected": corrected}
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {RESULTS / 'latest.json'}")
     return 0

@@ -142,15 +142,16 @@ def test_chart_tables_are_plain_json_with_gaps_as_null():
 
 
 def test_table_html_formats_each_cell():
-    """Floats to the digits asked (per column if exact), provider ids as P<id> (blank for -1), gaps blank,
-    text escaped, and the cell named in ``bold`` set in bold."""
-    table = {"provider": np.array([4, -1]), "price (cu/h)": [12.345, float("nan")], "cost": np.array([1234.5, 2.0]),
-             "choice": ["a<b", "in-house"]}
+    """Floats to the digits asked (per column if exact), provider ids as P<id> (blank for -1), gaps (NaN)
+    blank but an infinite cost shown as such, text escaped, and the cell named in ``bold`` set in bold."""
+    table = {"provider": np.array([4, -1, 2]), "price (cu/h)": [12.345, float("nan"), 1.0],
+             "cost": np.array([1234.5, 2.0, np.inf]), "choice": ["a<b", "in-house", "x"]}
     out = panels.table_html(table, bold={1: "choice"}, digits=0, exact={"price (cu/h)": 2})
     rows = re.findall(r"<tr>(.*?)</tr>", out)
     assert rows[0] == "<th>provider</th><th>price (cu/h)</th><th>cost</th><th>choice</th>"
     assert rows[1] == "<td>P4</td><td>12.35</td><td>1,234</td><td>a&lt;b</td>"
     assert rows[2] == "<td></td><td></td><td>2</td><td><b>in-house</b></td>"
+    assert rows[3] == "<td>P2</td><td>1.00</td><td>inf</td><td>x</td>"
 
 
 def test_week_view_charts_carry_the_components_tables():

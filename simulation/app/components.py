@@ -231,7 +231,7 @@ def event_feed(model: OutsourcingModel, n: int = 12) -> Table:
     """The ``n`` latest permanent-contract events, newest first (price per hour, reserved hours per week, reason)."""
     rows = [(e.week, e.event.value.replace("_", " "), e.firm_id, e.provider_id, e.service.replace("_", " "),
              Channel(e.channel).name.lower(), e.price_per_hour, e.reserved_hours_per_week, e.reason)
-            for e in reversed(model.contracts.last_events(n))] if n > 0 else []
+            for e in reversed(model.contracts.last_events(n))]
     cols = ["week", "event", "firm", "provider", "service", "channel", "price (cu/h)", "reserved (h/week)", "reason"]
     return {c: [r[i] for r in rows] for i, c in enumerate(cols)}
 

@@ -144,16 +144,20 @@ class Chart(v.VuetifyTemplate):
 def columns_json(data: dict[str, dict[str, Any]]) -> str:
     """Tables as the JSON text :class:`Chart` takes: ``{name: {column: [values]}}``, from ``{name: {column:
     numpy array or list}}``; NaN and infinities as null (which Vega-Lite skips), numpy scalars as plain numbers."""
-    return json.dumps({name: {str(col): plain_values(values) for col, values in table.items()}
+    return json.dumps({name: {str(col): _json_column(values) for col, values in table.items()}
                        for name, table in data.items()}, separators=(",", ":"))
 
 
 def plain_values(values: np.ndarray | list) -> list:
-    """A column as a list of plain Python values, NaN and infinities as None."""
+    """A column as a list of plain Python values (numpy scalars as Python numbers)."""
     if isinstance(values, np.ndarray):
-        out = values.tolist()
-        if values.dtype.kind != "f" or np.isfinite(values).all():
-            return out
-    else:
-        out = [x.item() if isinstance(x, np.generic) else x for x in values]
+        return values.tolist()
+    return [x.item() if isinstance(x, np.generic) else x for x in values]
+
+
+def _json_column(values: np.ndarray | list) -> list:
+    """:func:`plain_values` with NaN and infinities as None (JSON has neither)."""
+    out = plain_values(values)
+    if isinstance(values, np.ndarray) and (values.dtype.kind != "f" or np.isfinite(values).all()):
+        return out
     return [None if isinstance(x, float) and not math.isfinite(x) else x for x in out]
