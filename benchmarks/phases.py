@@ -42,7 +42,7 @@ PHASES: list[tuple[ModuleType | type, tuple[str, ...]]] = [
     (fulfilment, ("fulfil", "serve_on_call", "onboarding_beyond_shortage", "_settle", "deliver_contracts")),
     (outcomes, ("realise_outcomes", "_work_done", "_totals", "_record_spells", "slot_costs")),
     (review, ("review", "_apply")),
-    (options, ("price_options", "_brokered_on_call", "_permanent_options", "_keep_or_leave")),
+    (options, ("price_options", "_broker_mixes")),
     (routing, ("route", "_pick_rows")),
     (shortlists, ("rank_shortlist",)),
     (metrics, ("week_flows",)),

@@ -350,16 +350,22 @@ def test_shortlists_rate_as_the_numpy_rule_and_keep_the_same_members():
             np.testing.assert_array_equal(brokers.panel[:, v, g], expected)
 
 
-def test_kernels_that_call_core_carry_its_current_hash():
-    """numba's on-disk cache notices changes only in a kernel's own file: a change to kernels/core.py must come
-    with its new hash in every module that calls it, so that numba recompiles them (see core.py)."""
+def test_kernels_that_call_another_kernel_module_carry_its_current_hash():
+    """numba's on-disk cache notices changes only in a kernel's own file: a module whose kernels call those of
+    another kernel module (core.py's helpers, choice.py's logit, special.py's normal CDF) must carry that
+    module's current hash, as
+    ``<NAME>_SOURCE = "..."``, so that a change there makes numba recompile them (see core.py)."""
     folder = Path(kernels.__file__).parent
-    current = hashlib.sha256((folder / "core.py").read_bytes()).hexdigest()[:16]
-    callers = [p for p in sorted(folder.glob("*.py")) if "from simulation.model.kernels.core import" in p.read_text()
-               and p.name != "__init__.py"]
-    assert [p.name for p in callers] == ["choice.py", "market.py", "permanent.py", "work.py"]
-    for path in callers:
-        stamp = re.search(r'^CORE_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
-        assert stamp and stamp.group(1) == current, f"{path.name}: set CORE_SOURCE = \"{current}\""
+    stamped = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for name in re.findall(r"^from simulation\.model\.kernels\.(\w+) import", path.read_text(), re.MULTILINE):
+            current = hashlib.sha256((folder / f"{name}.py").read_bytes()).hexdigest()[:16]
+            stamp = re.search(rf'^{name.upper()}_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
+            assert stamp and stamp.group(1) == current, f"{path.name}: set {name.upper()}_SOURCE = \"{current}\""
+            stamped.setdefault(name, []).append(path.name)
+    assert stamped == {"core": ["choice.py", "market.py", "options.py", "work.py"], "choice": ["options.py"],
+                       "special": ["options.py"]}
 
 

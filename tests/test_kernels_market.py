@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.model import kernels
+from simulation.model.kernels import options as option_kernels
 from simulation.model.codes import Channel, Form, Mode
 from simulation.model.market.fulfilment import EPS
 from simulation.model.market.pricing import Prices
@@ -268,8 +269,9 @@ def test_a_broker_book_learns_after_it_grows():
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), K=st.integers(1, 9))
 def test_keeping_the_main_provider_is_the_numpy_rule(seed, n, K):
-    """_brokered_on_call's numpy: the main provider in a column that needs no onboarding. Sets with the main
-    provider known and recent, known and stale, not known, or absent; slots without a main provider."""
+    """The broker's on-call option keeps a client with its main provider when it sits in a column that needs no
+    onboarding (the numpy of the option pricing before its kernel). Sets with the main provider known and recent,
+    known and stale, not known, or absent; slots without a main provider."""
     rng = np.random.default_rng(seed)
     provider, known = rng.integers(0, 12, (n, K)), rng.random((n, K)) < 0.7
     last_worked = np.where(rng.random((n, K)) < 0.2, NEVER, rng.integers(0, 60, (n, K)))
@@ -278,7 +280,7 @@ def test_keeping_the_main_provider_is_the_numpy_rule(seed, n, K):
     need = known[s] & (60 - last_worked[s] > 26)
     last = main[s]
     want = ((provider[s] == last[:, None]) & ~need & (last >= 0)[:, None]).any(axis=1)
-    got = kernels.keeps_main_provider(s, provider, main, known, last_worked, 60, 26)
+    got = [option_kernels._keeps_main_provider(i, provider, main, known, last_worked, 60, 26) for i in s]
     np.testing.assert_array_equal(got, want)
 
 

@@ -16,28 +16,26 @@ array (the spells' bookkeeping ran five times, the permanent pricing twice as sl
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
 The kernels live in nine modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
-choice; market; work; bookkeeping; permanent; demand) and are all reached here.
+choice; market; work; bookkeeping; options: the review's option pricing; demand) and are all reached here.
 """
 
-from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, keeps_main_provider,
-                                                  learn_estimates, record_on_call_week, record_spell_week,
-                                                  worked_pairs)
-from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direct_picks,
-                                             inverse_cdf_rows, logit_exponent, loyalty, on_call_mix,
-                                             onboarding_beyond_shortage, rated_cost, relative_cost_exponent,
-                                             shortlist_costs, softmax_rows)
+from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, learn_estimates,
+                                                  record_on_call_week, record_spell_week, worked_pairs)
+from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direct_picks, inverse_cdf_rows,
+                                             logit_exponent, loyalty, onboarding_beyond_shortage, rated_cost,
+                                             relative_cost_exponent, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.demand import advance_demand
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import ration, settle_requests
-from simulation.model.kernels.permanent import best_direct_deals, brokered_deals
+from simulation.model.kernels.options import option_costs
 from simulation.model.kernels.work import (cross_region_hours, delivered_quality, learn_from_work, on_time_share,
                                            outcome_sums, row_sums, slot_costs, split_sums, update_estimates)
 
-__all__ = ["advance_demand", "best_direct_deals", "broker_ratings", "brokered_deals", "brokered_mix",
-           "client_price", "clip01", "column_for", "committed_hours", "cross_region_hours", "delivered_quality",
-           "direct_picks", "exp", "fill_vacancies", "inverse_cdf_rows", "keeps_main_provider", "learn_estimates",
-           "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice", "numpy_row_sum", "on_call_mix",
-           "on_time_share", "onboarding_beyond_shortage", "outcome_sums", "power", "rated_cost", "ration",
-           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "row_sums", "settle_requests",
-           "shortlist_costs", "slot_costs", "softmax_rows", "split_sums", "update_estimates", "worked_pairs"]
+__all__ = ["advance_demand", "broker_ratings", "brokered_mix", "client_price", "clip01", "column_for",
+           "committed_hours", "cross_region_hours", "delivered_quality", "direct_picks", "exp", "fill_vacancies",
+           "inverse_cdf_rows", "learn_estimates", "learn_from_work", "logit_exponent", "loyalty", "max0", "nonprice",
+           "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power",
+           "rated_cost", "ration", "record_on_call_week", "record_spell_week", "relative_cost_exponent", "row_sums",
+           "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums", "update_estimates",
+           "worked_pairs"]

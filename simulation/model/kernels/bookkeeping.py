@@ -190,21 +190,3 @@ def learn_estimates(estimates, broker, provider, observed, rate, pair_slot):
         e = estimates[b, j]
         estimates[b, j] = e + rate * (total[p] / count[p] - e)
         pair_slot[b, j] = -1
-
-
-@njit(cache=True)
-def keeps_main_provider(s, provider, main_provider, known, last_worked, week, memory):
-    """Per slot of ``s``: whether its main provider (if it has one, ``>= 0``) sits in a column of its set that
-    ``FirmSlots.needs_onboarding`` does not flag (not known, or worked for it within ``memory`` weeks before
-    ``week``), as ``sourcing.options`` wrote it in numpy."""
-    K = provider.shape[1]
-    out = np.zeros(len(s), np.bool_)
-    for r in range(len(s)):
-        i, last = s[r], main_provider[s[r]]
-        if last < 0:
-            continue
-        for k in range(K):
-            if provider[i, k] == last and not (known[i, k] and week - last_worked[i, k] > memory):
-                out[r] = True
-                break
-    return out

@@ -273,47 +273,6 @@ def _logit_row(J, beta, allowed, P):
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def on_call_mix(s, provider, known, active, ebar, experience, quality_estimate, preference, last_worked, slot_region,
-                slot_coordination, c, friction, learning, error, weeks, spot_price, coordination, provider_region,
-                rotation, week, horizon, beta, shortage_factor):
-    """``sourcing.options.OnCallMix.of`` for due rows ``s`` (``ebar``, ``c`` and the service's ``friction``,
-    ``learning``, ``error`` and onboarding ``weeks`` per row; ``ebar`` (rows, K)): the all-in hour mixed by the
-    firm's logit over its active known providers (NaN without one), the onboarding per hour of demand of the
-    providers it would first have to onboard, and the all-in hour of overflow (providers worth it only; the
-    shortage penalty without one). Three arrays of len(s)."""
-    rows, K = len(s), known.shape[1]
-    hour, startup, spill = np.empty(rows), np.empty(rows), np.empty(rows)
-    valid, worth = np.empty(K, np.bool_), np.empty(K, np.bool_)
-    allin, onboard, P, terms = np.empty(K), np.empty(K), np.empty(K), np.empty(K)
-    for r in range(rows):
-        i, ci = s[r], c[r]
-        penalty = shortage_factor * ci
-        for k in range(K):
-            e, E = ebar[r, k], experience[i, k]
-            valid[k] = known[i, k] and active[provider[i, k]]
-            price = client_price(provider[i, k], slot_region[i], slot_coordination[i], spot_price, coordination,
-                                 provider_region)
-            allin[k] = (price + nonprice(ci, friction[r], learning[r], e, error[r], quality_estimate[i, k])
-                        + rotation * weeks[r] * ci * (1.0 - e))
-            need = known[i, k] and week - last_worked[i, k] > horizon
-            onboard[k] = weeks[r] * ci * (1.0 - E) if need else 0.0
-            worth[k] = valid[k] and allin[k] + onboard[k] <= penalty
-        _logit_row(preference[i], beta, valid, P)
-        some = numpy_row_sum(P) > 0
-        for k in range(K):
-            terms[k] = P[k] * (allin[k] if valid[k] else 0.0)
-        hour[r] = numpy_row_sum(terms) if some else np.nan
-        for k in range(K):
-            terms[k] = P[k] * (onboard[k] if valid[k] else 0.0)
-        startup[r] = numpy_row_sum(terms)
-        _logit_row(preference[i], beta, worth, P)
-        for k in range(K):
-            terms[k] = P[k] * (allin[k] + onboard[k] if worth[k] else 0.0)
-        spill[r] = numpy_row_sum(terms) if numpy_row_sum(P) > 0 else penalty
-    return hour, startup, spill
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def brokered_mix(panel, broker, service, group, region, home, estimates, active, eligible, offers, spot_price,
                  coordination, provider_region, group_region, table_region, inhouse_cost, friction, learning,
                  error_cost, intensity):
