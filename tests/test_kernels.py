@@ -297,33 +297,6 @@ def test_broker_picks_equal_the_numpy_rule(seats, intensity):
     assert (picks.prob > 0).any() and (picks.prob == 0).any()
 
 
-def cross_hours_reference(provider, served, slot_region, coordination, provider_region, n):
-    """week_load's on-call cross-region hours as numpy wrote them before the kernel."""
-    cross = provider_region[provider] != slot_region[:, None]
-    factor = np.broadcast_to(coordination[:, None], provider.shape)
-    return np.bincount(provider[cross], weights=(served * factor)[cross], minlength=n)
-
-
-def test_cross_region_hours_of_a_running_market_equal_the_numpy_ones():
-    m = market()
-    args = (m.slots.provider, m.fills.served, m.slots.region, m.slots.coordination, m.providers.region, m.providers.n)
-    fast, slow = kernels.cross_region_hours(*args), cross_hours_reference(*args)
-    np.testing.assert_array_equal(fast, slow)
-    assert (slow > 0).sum() > 3
-
-
-@settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_cross_region_hours_on_random_weeks_equal_the_numpy_ones(seed):
-    """Many pairs per provider (the order of additions shows), zero hours, both regions."""
-    rng = np.random.default_rng(seed)
-    rows, K, n = int(rng.integers(1, 300)), int(rng.integers(1, 7)), int(rng.integers(1, 12))
-    served = np.where(rng.random((rows, K)) < 0.4, 0.0, rng.exponential(30.0, (rows, K)))
-    args = (rng.integers(0, n, (rows, K)), served, rng.integers(0, 2, rows).astype(np.int8), rng.uniform(0.5, 3.0, rows),
-            rng.integers(0, 2, n).astype(np.int8), n)
-    np.testing.assert_array_equal(kernels.cross_region_hours(*args), cross_hours_reference(*args))
-
-
 def test_shortlists_rate_as_the_numpy_rule_and_keep_the_same_members():
     """Every broker's ratings of every provider of a service, and the shortlists they give, as numpy gave them."""
     m = market(seed=7, **{"intermediaries.count": 4, "intermediaries.panel_size": 3})
@@ -365,7 +338,7 @@ def test_kernels_that_call_another_kernel_module_carry_its_current_hash():
             stamp = re.search(rf'^{name.upper()}_SOURCE = "(\w+)"', path.read_text(), re.MULTILINE)
             assert stamp and stamp.group(1) == current, f"{path.name}: set {name.upper()}_SOURCE = \"{current}\""
             stamped.setdefault(name, []).append(path.name)
-    assert stamped == {"core": ["choice.py", "market.py", "options.py", "work.py"], "choice": ["options.py"],
-                       "special": ["options.py"]}
+    assert stamped == {"core": ["choice.py", "market.py", "options.py", "providers.py", "work.py"],
+                       "choice": ["options.py"], "special": ["options.py"]}
 
 

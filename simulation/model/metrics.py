@@ -106,14 +106,6 @@ class WeekFlows:
     posted_price_kpo_offshore: float = float("nan")
 
 
-def sales_by_provider(sales: list[Sales], n_providers: int) -> NDArray[np.float64]:
-    """Revenue per provider row of the week's sales."""
-    by_provider = np.zeros(n_providers)
-    for batch in sales:
-        by_provider += np.bincount(batch.provider, weights=batch.revenue, minlength=n_providers)
-    return by_provider
-
-
 def sales_totals(sales: list[Sales]) -> tuple[float, float]:
     """Total provider revenue and total broker fees of the week's sales, added in the order they were made."""
     revenue = fees = 0.0

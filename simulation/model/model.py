@@ -31,7 +31,7 @@ from simulation.model.market.providers import (LeavingProviders, capacity_and_pr
                                               remove_provider, update_providers, week_load)
 from simulation.model.market.spot import SpotMarket
 from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
-from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, sales_by_provider, week_flows
+from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, week_flows
 from simulation.model.sourcing.options import MarketView
 from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
@@ -161,8 +161,8 @@ class OutsourcingModel(mesa.Model):
 
     def update_providers(self, fills: Fills, market: SpotMarket, sales: list[Sales]) -> ProviderTotals:
         """Step 6: book the week for every provider, then exits, market events and entries."""
-        table, n = self.providers, self.providers.n
-        load = week_load(fills, market, self.slots, self.contracts, table, sales_by_provider(sales, n))
+        table = self.providers
+        load = week_load(fills, market, self.slots, self.contracts, table, sales)
         before = capacity_and_prices(table, load, self.prices)
         profit = update_providers(table, load, self.prices, self.cfg, self.environment)
         leaving = exit_candidates(table, self.cfg)

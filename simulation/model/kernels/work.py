@@ -1,4 +1,4 @@
-"""Kernels of the week's work: providers' cross-region hours, the worked pairs' quality, costs, payoffs and
+"""Kernels of the week's work: the worked pairs' quality, costs, payoffs and
 learning, each slot's costs, and the week's outcome totals."""
 
 from __future__ import annotations
@@ -9,22 +9,6 @@ from numba import njit
 from simulation.model.kernels.core import clip01, max0, nonprice, numpy_row_sum
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def cross_region_hours(provider, served, slot_region, coordination, provider_region, n_providers):
-    """On-call hours each provider served to clients in the other region, times each client's coordination
-    factor: ``np.bincount`` of those (slot, column) pairs in row-major order, skipping the pairs with no hours
-    (adding 0 changes no sum)."""
-    out = np.zeros(n_providers)
-    rows, K = provider.shape
-    for i in range(rows):
-        for k in range(K):
-            if served[i, k] != 0.0:
-                j = provider[i, k]
-                if provider_region[j] != slot_region[i]:
-                    out[j] += served[i, k] * coordination[i]
-    return out
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

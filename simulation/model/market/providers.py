@@ -26,7 +26,7 @@ from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Kind, Region
 from simulation.model.environment import Environment
 from simulation.model.ledger import ContractEventKind
-from simulation.model.market.fulfilment import Fills
+from simulation.model.market.fulfilment import Fills, Sales
 from simulation.model.market.pricing import Prices
 from simulation.model.market.spot import SpotMarket
 from simulation.model.state.contracts import ContractBook, end_contracts
@@ -47,87 +47,58 @@ class WeekLoad:
 
 
 def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: ContractBook, table: ProviderTable,
-              sales_by_provider: NDArray[np.float64]) -> WeekLoad:
-    """Add the week's work up per provider."""
-    n = table.n
-    j = slots.provider
-    used = market.served.copy()
-    held = np.flatnonzero(book.active)
-    used += np.bincount(book.provider[held], weights=fills.permanent[held], minlength=n)
-    cross_hours = kernels.cross_region_hours(j, fills.served, slots.region, slots.coordination, table.region, n)
-    held_cross = held[table.region[book.provider[held]] != slots.region[held]]
-    cross_hours += np.bincount(book.provider[held_cross],
-                               weights=fills.permanent[held_cross] * slots.coordination[held_cross], minlength=n)
-    has_main = slots.main_provider >= 0  # unserved on-call work counts as asked of the firm's usual provider
-    asked = market.served + np.bincount(slots.main_provider[has_main], weights=fills.unmet[has_main], minlength=n)
-    return WeekLoad(used, asked, cross_hours, book.committed(n), sales_by_provider + table.view("fees_due"))
+              sales: list[Sales]) -> WeekLoad:
+    """Add the week's work up per provider (one compiled pass, :func:`kernels.week_load`): hours delivered, on-call
+    hours asked of it (unserved on-call work counts as asked of the firm's usual provider), hours delivered
+    across regions, hours reserved, and revenue (the week's sales and last week's early-exit fees)."""
+    used, asked, cross, committed, revenue = kernels.week_load(
+        table.n, np.concatenate([b.provider for b in sales]), np.concatenate([b.revenue for b in sales]),
+        np.cumsum([len(b.provider) for b in sales]), table.view("fees_due"), market.served, slots.provider,
+        fills.served, slots.region, slots.coordination, slots.main_provider, fills.unmet, book.contract_id,
+        book.provider, fills.permanent, book.reserved, table.region)
+    return WeekLoad(used, asked, cross, committed, revenue)
+
+
+#: The names of :func:`kernels.market_before`'s values, in its order.
+MARKET_BEFORE = ("capacity", "used", "max_overuse", *(
+    name for kind in Kind for name in (f"capacity_{kind.name.lower()}", f"used_{kind.name.lower()}", *(
+        f"posted_price_{kind.name.lower()}_{region.name.lower()}" for region in Region))))
 
 
 def capacity_and_prices(table: ProviderTable, load: WeekLoad, prices: Prices) -> dict[str, float]:
     """This week's capacity and hours used by the active providers, in all and by kind, before hiring and exits,
     and the capacity-weighted mean spot price each kind posts in each region (NaN where there is none)."""
-    n = table.n
-    active = table.view("active")
-    capacity = table.view("capacity")
-    out = {"capacity": float(capacity[active].sum()), "used": float(load.used.sum()),
-           "max_overuse": float(np.max(load.used - capacity, initial=-np.inf)) if n else 0.0}
-    for kind in Kind:
-        mine = active & (table.view("kind") == kind)
-        label = kind.name.lower()
-        out[f"capacity_{label}"] = float(capacity[mine].sum())
-        out[f"used_{label}"] = float(load.used[mine].sum())
-        for region in Region:
-            posting = mine & (table.view("region") == region)
-            weight = capacity[posting].sum()
-            price = float((prices.spot_price[posting] * capacity[posting]).sum() / weight) if weight > 0 else float("nan")
-            out[f"posted_price_{label}_{region.name.lower()}"] = price
-    return out
-
-
-def target_utilization(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
-    p = cfg.providers
-    return np.where(table.kind[: table.n] == Kind.KPO, p.target_utilization_kpo, p.target_utilization_bpo)
+    values = kernels.market_before(table.view("active"), table.view("capacity"), table.view("kind"),
+                                   table.view("region"), prices.spot_price, load.used)
+    return dict(zip(MARKET_BEFORE, values.tolist(), strict=True))
 
 
 def update_providers(table: ProviderTable, load: WeekLoad, prices: Prices, cfg: Config,
                      env: Environment) -> NDArray[np.float64]:
-    """Weekly pricing, capacity and profit bookkeeping for every active provider (in place).
+    """Weekly pricing, capacity and profit bookkeeping for every active provider (in place): utilisation, the
+    spot markup, running demand, profit and revenue and the weeks of losses in one compiled pass
+    (:func:`kernels.book_week`), then hiring as each kind can hire (its agent class's rule).
 
     Returns:
         This week's profit per provider (zero for providers that had already exited).
     """
     p = cfg.providers
     n = table.n
-    act = table.active[:n]
-    cap = table.capacity[:n]
-    util = np.divide(load.used, cap, out=np.zeros(n), where=cap > 0)
-    table.utilization[:n] = np.where(act, util, 0.0)
-    target = target_utilization(table, cfg)
-    if not p.fixed_price:
-        normal = np.where(table.kind[:n] == Kind.KPO, p.normal_markup_kpo, p.normal_markup_bpo)
-        step = p.markup_speed * (util - target) + p.markup_reversion * (normal - table.markup[:n])
-        table.markup[:n] = np.clip(table.markup[:n] + step * act, p.markup_min, p.markup_max)
-
-    a = 1.0 / p.profit_memory_weeks
-    table.demand_ema[:n] += a * (load.committed + load.asked - table.demand_ema[:n])
-    cost = cap * prices.unit_cost + load.cross_hours * prices.coordination
-    profit = np.where(act, load.revenue - cost, 0.0)
-    table.profit_ema[:n] += a * (profit - table.profit_ema[:n])
-    table.revenue_ema[:n] += a * (load.revenue - table.revenue_ema[:n])
-    table.loss_weeks[:n] = np.where(act & (table.profit_ema[:n] < 0), table.loss_weeks[:n] + 1, 0)
-    table.fees_due[:n] = 0.0
-
+    params = (p.target_utilization_bpo, p.target_utilization_kpo, p.fixed_price, p.normal_markup_bpo,
+              p.normal_markup_kpo, p.markup_speed, p.markup_reversion, p.markup_min, p.markup_max,
+              1.0 / p.profit_memory_weeks, p.hiring_lag_weeks_bpo, p.hiring_lag_weeks_kpo, p.downsizing_lag_weeks)
+    profit, hires, change = kernels.book_week(
+        table.view("active"), table.view("capacity"), table.view("kind"), table.view("markup"),
+        table.view("demand_ema"), table.view("profit_ema"), table.view("revenue_ema"), table.view("loss_weeks"),
+        table.view("utilization"), table.view("fees_due"), prices.unit_cost, prices.coordination, load.used,
+        load.asked, load.cross_hours, load.committed, load.revenue, tuple(float(x) for x in params))
     if p.fixed_price:
         return profit  # validation cases: capacity, prices and quality stay as set
     # Every hour of expected work, reserved or on-call, is staffed with the slack of the target utilisation
     # (absence, training, the bench); reserved hours are priced to cover it (see price_permanent).
-    desired = table.demand_ema[:n] / np.maximum(target, 1e-6)
-    lag = np.where(desired > cap, np.where(table.kind[:n] == Kind.KPO, p.hiring_lag_weeks_kpo, p.hiring_lag_weeks_bpo),
-                   p.downsizing_lag_weeks)
-    change = (desired - cap) / lag
-    hires = np.where(act, np.maximum(change, 0.0), 0.0)
     for provider_class in PROVIDER_CLASSES.values():
         provider_class.limit_hiring(hires, table, env)
+    act, cap = table.active[:n], table.capacity[:n]
     new_cap = cap + hires + np.where(act, np.minimum(change, 0.0), 0.0)
     table.capacity[:n] = np.where(act, np.maximum(new_cap, np.maximum(load.committed, 1.0)), cap)
     return profit
