@@ -80,47 +80,59 @@ def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def _picked_sum(x, pick):
-    """``x[pick].sum()`` in numpy's order."""
-    out = np.empty(len(x))
-    n = 0
-    for i in range(len(x)):
-        if pick[i]:
-            out[n] = x[i]
-            n += 1
-    return numpy_row_sum(out[:n])
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def _nanmean(x, pick):
-    """``np.nanmean(x[pick])`` if any of them is finite, else NaN (as outcomes.py asks it)."""
-    values = np.empty(len(x))
-    n = count = 0
-    finite = False
-    for i in range(len(x)):
-        if pick[i]:
-            v = x[i]
-            finite = finite or np.isfinite(v)
-            values[n] = 0.0 if v != v else v
-            count += 0 if v != v else 1
-            n += 1
-    return numpy_row_sum(values[:n]) / count if finite else np.nan
-
-
-@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def outcome_sums(hours, paid, quality, on_time, inhouse_cost, kpo, cross, broker_hours, reserved, held, y, bought):
+def outcome_sums(hours, paid, quality, on_time, inhouse_cost, pair_slot, pair_provider, slot_kpo, provider_region,
+                 slot_region, slot_channel, on_call, contract_channel, permanent, reserved, contract_id, y, eps, broker):
     """The week's outcome totals that outcomes._totals adds up, each as numpy adds it (pairwise, in its order):
-    hours-weighted quality and on-time share (NaN without hours), offshore hours, broker hours, BPO and
-    KPO hours and spend, reserved hours of running contracts, mean loyalty of all and of on-call buyers
-    (NaN when none is finite) and the in-house cost of the hours bought."""
+    hours-weighted quality and on-time share (NaN without hours), offshore hours (pairs whose provider sits in
+    the other region), broker hours (on call through a broker, and under brokered contracts), BPO and KPO hours
+    and spend (``slot_kpo``: whether each slot's service is KPO), reserved hours of running contracts, mean
+    loyalty ``y`` of all and of on-call buyers (NaN when none is finite) and the in-house cost of the hours
+    bought. Each sum's values are gathered in one pass over the pairs and one over the slots, then added."""
+    n, S = len(hours), len(slot_region)
+    quality_hours, on_time_hours, inhouse_hours = np.empty(n), np.empty(n), np.empty(n)
+    offshore, bpo_hours, kpo_hours = np.empty(n), np.empty(n), np.empty(n)
+    bpo_paid, kpo_paid = np.empty(n), np.empty(n)
+    n_offshore = n_bpo = n_kpo = 0
+    for r in range(n):
+        i, h = pair_slot[r], hours[r]
+        quality_hours[r], on_time_hours[r], inhouse_hours[r] = quality[r] * h, on_time[r] * h, inhouse_cost[r] * h
+        if provider_region[pair_provider[r]] != slot_region[i]:
+            offshore[n_offshore] = h
+            n_offshore += 1
+        if slot_kpo[i]:
+            kpo_hours[n_kpo], kpo_paid[n_kpo] = h, paid[r]
+            n_kpo += 1
+        else:
+            bpo_hours[n_bpo], bpo_paid[n_bpo] = h, paid[r]
+            n_bpo += 1
+    brokered, held, y_all, y_bought = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
+    n_held = n_bought = counted_all = counted_bought = 0
+    finite_all = finite_bought = False
+    for i in range(S):
+        brokered[i] = ((on_call[i] if slot_channel[i] == broker else 0.0)
+                       + (permanent[i] if contract_channel[i] == broker else 0.0))
+        if contract_id[i] >= 0:
+            held[n_held] = reserved[i]
+            n_held += 1
+        v = y[i]
+        known = v == v
+        finite_all = finite_all or np.isfinite(v)
+        y_all[i] = v if known else 0.0
+        counted_all += known
+        if on_call[i] > eps:
+            finite_bought = finite_bought or np.isfinite(v)
+            y_bought[n_bought] = v if known else 0.0
+            n_bought += 1
+            counted_bought += known
     total = numpy_row_sum(hours)
-    quality_mean = numpy_row_sum(quality * hours) / total if total > 0 else np.nan
-    on_time_mean = numpy_row_sum(on_time * hours) / total if total > 0 else np.nan
-    bpo = ~kpo
-    return (quality_mean, on_time_mean, _picked_sum(hours, cross), numpy_row_sum(broker_hours),
-            _picked_sum(hours, bpo), _picked_sum(hours, kpo), _picked_sum(paid, bpo), _picked_sum(paid, kpo),
-            _picked_sum(reserved, held), _nanmean(y, np.ones(len(y), np.bool_)), _nanmean(y, bought),
-            numpy_row_sum(inhouse_cost * hours))
+    quality_mean = numpy_row_sum(quality_hours) / total if total > 0 else np.nan
+    on_time_mean = numpy_row_sum(on_time_hours) / total if total > 0 else np.nan
+    loyalty_all = numpy_row_sum(y_all) / counted_all if finite_all else np.nan
+    loyalty_bought = numpy_row_sum(y_bought[:n_bought]) / counted_bought if finite_bought else np.nan
+    return (quality_mean, on_time_mean, numpy_row_sum(offshore[:n_offshore]), numpy_row_sum(brokered),
+            numpy_row_sum(bpo_hours[:n_bpo]), numpy_row_sum(kpo_hours[:n_kpo]), numpy_row_sum(bpo_paid[:n_bpo]),
+            numpy_row_sum(kpo_paid[:n_kpo]), numpy_row_sum(held[:n_held]), loyalty_all, loyalty_bought,
+            numpy_row_sum(inhouse_hours))
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

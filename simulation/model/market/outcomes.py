@@ -217,15 +217,12 @@ def _update_estimates(fills: Fills, slots: FirmSlots, cfg: Config) -> float:
 
 def _totals(done: WorkDone, fills: Fills, slots: FirmSlots, book: ContractBook, table: ProviderTable,
             catalogue: Catalogue, costs: SlotCosts, switch: float) -> OutcomeTotals:
-    kpo = (catalogue.kind[slots.service] == Kind.KPO)[done.slot]
-    cross = table.region[done.provider] != slots.region[done.slot]
-    broker_hours = np.where(slots.channel == Channel.BROKER, fills.on_call, 0.0) + np.where(
-        book.channel == Channel.BROKER, fills.permanent, 0.0)
     (quality, on_time, offshore, broker, hours_bpo, hours_kpo, spend_bpo, spend_kpo, reserved, loyalty_mean,
-     loyalty_on_call, inhouse) = kernels.outcome_sums(done.hours, done.paid, done.quality, done.on_time,
-                                                      done.inhouse_cost, kpo, cross, broker_hours, book.reserved,
-                                                      book.active, loyalty(slots.preference, slots.known),
-                                                      fills.on_call > EPS)
+     loyalty_on_call, inhouse) = kernels.outcome_sums(
+        done.hours, done.paid, done.quality, done.on_time, done.inhouse_cost, done.slot, done.provider,
+        catalogue.kind[slots.service] == Kind.KPO, table.region, slots.region, slots.channel, fills.on_call,
+        book.channel, fills.permanent, book.reserved, book.contract_id, loyalty(slots.preference, slots.known), EPS,
+        int(Channel.BROKER))
     outsourced = costs.payments.sum() + costs.nonprice.sum() + costs.onboarding.sum() + costs.management.sum()
     return OutcomeTotals(
         quality=quality, on_time=on_time, offshore_volume=offshore, broker_volume=broker, hours_bpo=hours_bpo,
