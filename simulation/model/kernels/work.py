@@ -81,7 +81,8 @@ def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def outcome_sums(hours, paid, quality, on_time, inhouse_cost, pair_slot, pair_provider, slot_kpo, provider_region,
-                 slot_region, slot_channel, on_call, contract_channel, permanent, reserved, contract_id, y, eps, broker):
+                 slot_region, slot_channel, on_call, contract_channel, permanent, reserved, contract_id, y, eps,
+                 broker):
     """The week's outcome totals that outcomes._totals adds up, each as numpy adds it (pairwise, in its order):
     hours-weighted quality and on-time share (NaN without hours), offshore hours (pairs whose provider sits in
     the other region), broker hours (on call through a broker, and under brokered contracts), BPO and KPO hours
