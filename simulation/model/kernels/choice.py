@@ -325,3 +325,55 @@ def _mix_row(members, prob, region, q, spot_price, coordination, provider_region
     for k in range(P):
         q[k] = p[k] * q[k]
     bare[g], cross[g], quality[g] = numpy_row_sum(a), numpy_row_sum(x), numpy_row_sum(q)
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def route_picks(moving, s, broker, service, group, region, home, panel, prob, of_group, table_region, u, explore,
+                slot_provider, knows, busy):
+    """The provider each brokered request the broker moves goes to (``routing.route``), per request of ``moving``
+    (positions in the round's requests ``s``; -1: none): a pick by its broker's probabilities ``prob`` over the
+    client group's seats (row ``of_group`` of ``prob``; ``panel[broker, service, group]`` the seats), less the
+    providers outside a home-only client's region, drawn at ``u`` as :func:`inverse_cdf_rows` draws. A request
+    the broker does not ``explore`` goes first to the best-rated provider of the client's set that ``knows`` it
+    (per request and column) and was not used this week (``busy``); the pick where there is none. ``broker``
+    to ``home`` are per request of ``moving``; ``u`` and ``explore`` per request of ``s``."""
+    n, P, K = len(moving), prob.shape[1], slot_provider.shape[1]
+    out = np.full(n, -1, np.int64)
+    w, cdf, matched, score = np.empty(P), np.empty(P), np.empty(P), np.empty(K)
+    for e in range(n):
+        m, g = moving[e], of_group[e]
+        seats = panel[broker[e], service[e], group[e]]
+        for k in range(P):
+            away = home[e] and table_region[max(seats[k], 0)] != region[e]
+            w[k] = 0.0 if away else prob[g, k]
+        pick = _inverse_cdf_row(w, u[m], cdf)
+        out[e] = seats[pick] if pick >= 0 else -1
+        if not explore[m]:
+            out[e] = _known_fallback(s[m], e, seats, w, slot_provider, knows, busy, matched, score, out[e])
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
+def _known_fallback(i, e, seats, w, slot_provider, knows, busy, matched, score, picked):
+    """For a client the broker must move (slot ``i``, request ``e``): the provider of its set the broker rates best
+    (its pick probability ``w`` over the ``seats``, summed over the seats it holds in numpy's order) among those
+    that know the client and were not used this week, the first of equals; ``picked`` where there is none.
+    ``matched`` and ``score``: scratch."""
+    K = len(score)
+    for c in range(K):
+        rated, hits = 0.0, 0
+        for k in range(len(seats)):
+            matched[k] = w[k] if seats[k] == slot_provider[i, c] else 0.0
+            hits += matched[k] != 0.0
+            rated += matched[k]
+        if hits > 2:  # numpy's pairwise order; with two terms or fewer (all the others zero) it is this sum
+            rated = numpy_row_sum(matched)
+        score[c] = rated if knows[e, c] and not busy[i, c] else 0.0
+    best = 0
+    for c in range(K):  # np.argmax: the first of the largest, a NaN first of all
+        if score[c] != score[c]:
+            best = c
+            break
+        if score[c] > score[best]:
+            best = c
+    return slot_provider[i, best] if score[best] > 0 else picked

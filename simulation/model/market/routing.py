@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 from simulation.model import kernels
 from simulation.model.agents import Intermediary
 from simulation.model.catalogue import Catalogue
-from simulation.model.market.choice import sample_rows
 from simulation.model.market.pricing import Prices
 from simulation.model.market.shortlists import GROUP_REGION
 from simulation.model.state.brokers import BrokerBook
@@ -150,34 +149,17 @@ def route(s: NDArray[np.int64], slots: FirmSlots, table: ProviderTable, prices: 
     if spill is not None:
         stay |= spill  # spill-over that cannot stay is not re-routed (j stays -1)
     moving = np.flatnonzero(~stay)
-    if len(moving) and len(brokers):
-        members, prob = picks_for(slots, s[moving], table, prices, brokers, catalogue, available > EPS, intensity)
-        pick = sample_rows(prob, u[moving])
-        got = np.flatnonzero(pick >= 0)
-        j[moving[got]] = members[got, pick[got]]
-        forced = np.flatnonzero(~explore[moving])
-        if len(forced):
-            rows = moving[forced]
-            j[rows] = _known_fallback(s[rows], slots, members[forced], prob[forced], busy, j[rows], knows(s[rows]))
+    if len(moving) and len(brokers):  # each moved request's pick and fallback in one compiled pass
+        panel = brokers.panels(len(catalogue), table.n)
+        b, v, g, region, home = _client_groups(slots, s[moving], panel)
+        groups, of_group = np.unique((b * panel.shape[1] + v) * panel.shape[2] + g, return_inverse=True)
+        prob = _pick_rows(groups, panel, table, prices, brokers, catalogue, available > EPS, intensity)
+        j[moving] = kernels.route_picks(moving, s, b, v, g, region, home, panel, prob, of_group.astype(np.int64),
+                                        table.view("region"), u, explore, slots.provider, knows(s[moving]), busy)
     k = _join_sets(s, j, slots, book, spells, catalogue, busy)
     continuing = np.flatnonzero((prev >= 0) & (k >= 0))
     brokers.count_routing(slots.broker[s[continuing]], ~knows((s[continuing], k[continuing])))
     return k
-
-
-def _known_fallback(s: NDArray[np.int64], slots: FirmSlots, members: NDArray[np.int64], prob: NDArray[np.float64],
-                    busy: NDArray[np.bool_], picked: NDArray[np.int64], knows: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """For clients the broker must move: the provider it rates best (``prob``, its pick probabilities over the
-    panel ``members``, zero where not eligible or full) among those that know the client (``knows``, per
-    column) and were not used yet this week; the new pick ``picked`` where there is none."""
-    cand = slots.provider[s]
-    rated = np.zeros(cand.shape)
-    for k in range(cand.shape[1]):  # a provider sits on a panel once: at most one seat matches
-        rated[:, k] = np.where(members == cand[:, k:k + 1], prob, 0.0).sum(axis=1)
-    score = np.where(knows & ~busy[s], rated, 0.0)
-    best = score.argmax(axis=1)
-    found = score[np.arange(len(s)), best] > 0
-    return np.where(found, cand[np.arange(len(s)), best], picked)
 
 
 def _join_sets(s: NDArray[np.int64], j: NDArray[np.int64], slots: FirmSlots, book: ContractBook,
