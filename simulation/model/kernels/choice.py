@@ -58,13 +58,15 @@ def direct_picks(s, screened, full_only, known, tried, provider, available, eps,
     the known columns not tried yet this week (and with capacity left, ``full_only``), less, for the ``screened``
     rows (spill-over), the providers :func:`onboarding_beyond_shortage` rules out (``fee`` and ``c`` per row of
     ``s``); then the firm's logit over them (:func:`logit_exponent`, :func:`softmax_rows`) drawn at ``u`` as
-    :func:`inverse_cdf_rows` draws."""
+    :func:`inverse_cdf_rows` draws. With one candidate (its weight exactly 1) or none, the answer is known without
+    the logit: that candidate, or -1."""
     rows, K = len(s), known.shape[1]
     out = np.empty(rows, np.int64)
     allowed, P, cdf = np.empty(K, np.bool_), np.empty(K), np.empty(K)
     for r in range(rows):
         i = s[r]
         v = slot_service[i]
+        count, only = 0, -1
         for k in range(K):
             ok = known[i, k] and not tried[i, k]
             if ok and full_only:
@@ -75,8 +77,15 @@ def direct_picks(s, screened, full_only, known, tried, provider, available, eps,
                 ok = not _beyond_shortage(price, fee[r], c[r], friction[v], learning[v], experience[i, k],
                                           error_cost[v], quality_estimate[i, k], onboarding_weeks[v], shortage_factor)
             allowed[k] = ok
-        _logit_row(preference[i], beta, allowed, P)
-        out[r] = _inverse_cdf_row(P, u[r], cdf)
+            if ok:
+                count, only = count + 1, k
+        if count == 0:  # nothing to draw from: what the logit and the draw give (-1)
+            out[r] = -1
+        elif count == 1 and math.isfinite(beta * preference[i, only]):  # probability 1: the draw picks it
+            out[r] = only
+        else:
+            _logit_row(preference[i], beta, allowed, P)
+            out[r] = _inverse_cdf_row(P, u[r], cdf)
     return out
 
 
@@ -124,9 +133,10 @@ def softmax_rows(exponent):
 
 @njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _softmax_row(w):
-    """One row of :func:`softmax_rows`, in place: exponents in, probabilities out."""
+    """One row of :func:`softmax_rows`, in place: exponents in, probabilities out. The exponent of a candidate not
+    allowed is -inf, whose exp is 0: it is written as such, without calling exp."""
     for k in range(len(w)):
-        w[k] = math.exp(w[k])
+        w[k] = math.exp(w[k]) if w[k] != -np.inf else 0.0
     total = numpy_row_sum(w)
     for k in range(len(w)):
         w[k] = w[k] / total if total > 0 else 0.0
