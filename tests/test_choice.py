@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -130,15 +130,19 @@ def test_sample_rows_never_picks_zero_probability_column_at_u_zero():
 
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 6)), elements=st.floats(0.0, 1.0)),
        st.floats(0.0, 1.0, exclude_max=True))
+@example(np.array([[5e-324, 0.0]]), 0.75)  # 0.75 x the total rounds up to the subnormal total itself
 @settings(max_examples=200, deadline=None)
 def test_sample_rows_picks_only_positive_probability(prob, u0):
-    """For any u in [0, 1) the pick is a column with positive probability, or -1 for a row without mass."""
+    """For any u in [0, 1) the pick is a column with positive probability, or -1 for a row without mass: rows of
+    weights and one row shared by every draw alike."""
     u = np.full(len(prob), u0)
     pick = sample_rows(prob, u)
     mass = prob.sum(axis=1) > 0
     assert np.all(pick[~mass] == -1)
     rows = np.flatnonzero(mass)
     assert np.all(prob[rows, pick[rows]] > 0)
+    shared = sample_rows(prob[0], u)
+    assert np.all(shared == -1) if not mass[0] else np.all(prob[0, shared] > 0)
 
 
 # ------------------------------------------------------------------ update_preferences

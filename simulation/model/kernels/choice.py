@@ -156,7 +156,11 @@ def inverse_cdf_rows(weights, u):
 
 @njit(cache=True, error_model="numpy", inline="always")  # float errors as numpy: inf or NaN, no exception
 def _inverse_cdf_row(w, u, cdf):
-    """One row of :func:`inverse_cdf_rows` (``cdf``: scratch of the row's length)."""
+    """One row of :func:`inverse_cdf_rows` (``cdf``: scratch of the row's length).
+
+    For u < 1 the product u x total is below the total, so the index found has a positive weight; only for a
+    total of a few subnormal numbers can it round up to the total itself, and then the index is the last one
+    with a positive weight (not a zero-weight column after it)."""
     n = len(w)
     cdf[0] = w[0]
     for k in range(1, n):
@@ -165,7 +169,14 @@ def _inverse_cdf_row(w, u, cdf):
     for k in range(n):
         if cdf[k] <= u * total:
             count += 1
-    return min(count, n - 1) if total > 0 else -1
+    if not total > 0:
+        return -1
+    if count < n:
+        return count
+    last = n - 1
+    while last > 0 and not w[last] > 0:
+        last -= 1
+    return last
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

@@ -31,8 +31,10 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
         return kernels.inverse_cdf_rows(np.ascontiguousarray(weights, np.float64), np.ascontiguousarray(u, np.float64))
     cdf = np.cumsum(weights)
     total = cdf[-1]
-    pick = np.minimum(np.searchsorted(cdf, u * total, side="right"), len(weights) - 1)
-    return np.where(total > 0, pick, -1)
+    if not total > 0:
+        return np.full(np.shape(u), -1)
+    last = np.flatnonzero(weights > 0)[-1]  # where u x total rounds up to a subnormal total, not a zero weight after it
+    return np.minimum(np.searchsorted(cdf, u * total, side="right"), last)
 
 
 def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float,
