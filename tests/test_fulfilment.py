@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulation.model.codes import Channel, Mode
-from simulation.model.market.fulfilment import deliver_contracts, fulfil, in_house_and_residual, serve_on_call
+from simulation.model.market.fulfilment import deliver_contracts, fulfil, serve_on_call
 from simulation.model.market.spot import SpotMarket
 from simulation.model.state.slots import NEVER
 
@@ -25,26 +25,28 @@ def test_contract_delivers_up_to_reserved_hours_and_the_firm_pays_for_all_of_the
     """Take-or-pay: 15 hours wanted, 10 reserved at 20 cu/h: 10 delivered, 200 paid, the provider books 200."""
     m = market([{}], [{}])
     sign(m, 0, 0, 20.0, 10.0)
-    out = deliver_contracts(m.book, np.array([15.0]), m.slots.broker, m.brokers)
+    out, _, need, reserved = deliver_contracts(m.book, np.array([15.0]), m.slots, m.brokers)
     assert out.delivered.tolist() == [10.0] and out.paid.tolist() == [200.0] and out.fee.tolist() == [0.0]
     assert out.sales.revenue.tolist() == [200.0] and out.sales.provider.tolist() == [0]
-    assert deliver_contracts(m.book, np.array([4.0]), m.slots.broker, m.brokers).paid.tolist() == [200.0]
+    assert need.tolist() == [5.0] and reserved.tolist() == [10.0]
+    assert deliver_contracts(m.book, np.array([4.0]), m.slots, m.brokers)[0].paid.tolist() == [200.0]
 
 
 def test_a_brokered_contract_adds_the_broker_fee_on_the_firm_side_only():
     """Through a broker at 8%, the firm pays 216 for 200 of work; the provider books 200, the broker 16."""
     m = market([{}], [{}], brokers=1, fee_rate=0.08)
     sign(m, 0, 0, 20.0, 10.0, Channel.BROKER)
-    out = deliver_contracts(m.book, np.array([15.0]), m.slots.broker, m.brokers)
+    out = deliver_contracts(m.book, np.array([15.0]), m.slots, m.brokers)[0]
     assert out.paid[0] == pytest.approx(216.0) and out.fee[0] == pytest.approx(16.0)
     assert out.sales.revenue[0] == pytest.approx(200.0) and out.sales.fee[0] == pytest.approx(16.0)
 
 
 def test_in_house_staff_take_the_residual_before_on_call():
-    """In-house slots use their staff first; on-call slots send everything out."""
+    """In-house slots use their staff first; on-call slots send everything out, beyond what a contract delivers."""
     m = market([{}], [{"mode": Mode.IN_HOUSE, "inhouse_staff": 30.0}, {"firm": 1}])
-    inhouse, need = in_house_and_residual(m.slots, np.array([40.0, 40.0]), np.array([0.0, 5.0]))
-    assert inhouse.tolist() == [30.0, 0.0] and need.tolist() == [10.0, 35.0]
+    sign(m, 1, 0, 20.0, 5.0)
+    _, inhouse, need, reserved = deliver_contracts(m.book, np.array([40.0, 40.0]), m.slots, m.brokers)
+    assert inhouse.tolist() == [30.0, 0.0] and need.tolist() == [10.0, 35.0] and reserved.tolist() == [0.0, 5.0]
 
 
 def test_on_call_requests_beyond_spare_capacity_are_rationed_in_proportion():

@@ -5,11 +5,9 @@ worked pairs and the spell bookkeeping. Each reference below is that numpy, writ
 
 from __future__ import annotations
 
-import copy
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,9 +15,7 @@ from simulation.model import kernels
 from simulation.model.kernels import options as option_kernels
 from simulation.model.codes import Channel, Form, Mode
 from simulation.model.market.fulfilment import EPS
-from simulation.model.market.choice import sample_rows
 from simulation.model.market.pricing import Prices
-from simulation.model.market.routing import _join_sets, picks_for, route
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.slots import NEVER
 from simulation.model.state.spells import SpellTracker
@@ -308,70 +304,3 @@ def test_slot_costs_are_the_numpy_arithmetic(seed, n, K):
     for g, w in zip(got, want, strict=True):
         assert g.tobytes() == w.tobytes()
     assert want[1][0] == 60.0
-
-
-def route_reference(s, slots, table, prices, brokers, book, spells, catalogue, available, busy, rng, reassign,
-                    intensity, spill, week, memory):
-    """routing.route as numpy wrote it before kernels.route_picks (picks_for, sample_rows, the known fallback)."""
-    j = np.full(len(s), -1, np.int64)
-    u = rng.random(len(s))
-    prev = slots.main_provider[s]
-    last = np.maximum(prev, 0)
-
-    def knows(at):
-        return slots.known[at] & ~slots.needs_onboarding(week, memory, at)
-
-    explore = rng.random(len(s)) < reassign
-    stay = ((prev >= 0) & ~explore & table.active[last] & (available[last] > EPS)
-            & table.offers[last, slots.service[s]])
-    j[stay] = prev[stay]
-    stay |= spill
-    moving = np.flatnonzero(~stay)
-    if len(moving):
-        members, prob = picks_for(slots, s[moving], table, prices, brokers, catalogue, available > EPS, intensity)
-        pick = sample_rows(prob, u[moving])
-        got = np.flatnonzero(pick >= 0)
-        j[moving[got]] = members[got, pick[got]]
-        forced = np.flatnonzero(~explore[moving])
-        rows = moving[forced]
-        cand = slots.provider[s[rows]]
-        rated = np.zeros(cand.shape)
-        for k in range(cand.shape[1]):
-            rated[:, k] = np.where(members[forced] == cand[:, k:k + 1], prob[forced], 0.0).sum(axis=1)
-        score = np.where(knows(s[rows]) & ~busy[s[rows]], rated, 0.0)
-        best = score.argmax(axis=1)
-        found = score[np.arange(len(rows)), best] > 0
-        j[rows] = np.where(found, cand[np.arange(len(rows)), best], j[rows])
-    k = _join_sets(s, j, slots, book, spells, catalogue, busy)
-    continuing = np.flatnonzero((prev >= 0) & (k >= 0))
-    brokers.count_routing(slots.broker[s[continuing]], ~knows((s[continuing], k[continuing])))
-    return k
-
-
-@pytest.mark.parametrize("panel_size", [None, 3], ids=["every-provider", "shortlists-of-3"])
-def test_routing_equals_the_numpy_rule(panel_size):
-    """routing.route (each moved request's pick and fallback in kernels.route_picks) routes as the numpy did, and
-    leaves the same sets, spells and broker counts: brokered requests of a running market, a third home-only,
-    a quarter of the providers full, busy columns, a broker exploring one request in three, some spill-over."""
-    m = market(seed=8, **{"intermediaries.panel_size": panel_size, "firms.domestic_only_share": 0.35})
-    rng = np.random.default_rng(8)
-    s = np.flatnonzero(rng.random(len(m.slots)) < 0.6)
-    available = np.where(rng.random(m.providers.n) < 0.25, 0.0, 50.0)
-    busy = rng.random(m.slots.provider.shape) < 0.2
-    spill = rng.random(len(s)) < 0.2
-    m.slots.main_provider[s[rng.random(len(s)) < 0.3]] = -1  # new clients
-    states = [copy.deepcopy((m.slots, m.contracts, m.brokers, m.spells)) for _ in range(2)]
-    args = (m.providers, m.prices)
-    seed = np.random.SeedSequence(9)
-    (sl, bk, br, sp), (sl2, bk2, br2, sp2) = states
-    got = route(s, sl, *args, br, bk, sp, m.catalogue, available, busy, np.random.default_rng(seed), 0.33, 4.0, spill,
-                m.week, m.cfg.firms.knowledge_memory_weeks)
-    want = route_reference(s, sl2, *args, br2, bk2, sp2, m.catalogue, available, busy, np.random.default_rng(seed),
-                           0.33, 4.0, spill, m.week, m.cfg.firms.knowledge_memory_weeks)
-    np.testing.assert_array_equal(got, want)
-    for name in ("provider", "known", "preference", "quality_estimate", "last_worked"):
-        assert getattr(sl, name).tobytes() == getattr(sl2, name).tobytes(), name
-    assert br._routed.tobytes() == br2._routed.tobytes() and br._moved.tobytes() == br2._moved.tobytes()
-    closed, closed2 = sp.take(), sp2.take()
-    assert closed.keys() == closed2.keys() and all(closed[c].tobytes() == closed2[c].tobytes() for c in closed)
-    assert (got >= 0).mean() > 0.3 and (got < 0).any() and len(closed["slot"]) > 0

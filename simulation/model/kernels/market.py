@@ -61,3 +61,38 @@ def settle_requests(s, k, j, need, available, served_total, slot_channel, slot_b
         tried[i, c] = True
         need[i] -= got[r]
     return revenue, broker, fee_paid
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def deliver_week(demand, contract_id, reserved, price, channel, slot_broker, fee_rate, broker_code, mode, staff,
+                 in_house_code):
+    """Steps 3 and 4's start per slot, as ``fulfilment.deliver_contracts`` and ``in_house_and_residual`` computed
+    them in numpy (tests/test_kernels_market.py keeps that numpy): a running contract (``contract_id`` not
+    negative) delivers demand up to its reserved hours and the firm pays the take-or-pay price times the reserved
+    hours, with the broker's fee where the contract's ``channel`` is ``broker_code`` (``fee_rate`` per broker;
+    none without brokers); in-house staff (``mode`` of ``in_house_code``) take the rest up to their hours; what
+    is left goes on call. Returns per slot the hours delivered under contracts, the payment (fees included), its
+    fee part, the in-house hours, the on-call need and the reserved hours of running contracts; and per running
+    contract (in slot order) its revenue and fee."""
+    n = len(demand)
+    delivered, paid, fee, inhouse, need, held = (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                                                  np.empty(n))
+    revenue, fee_paid = np.empty(n), np.empty(n)
+    m = 0
+    for i in range(n):
+        active = contract_id[i] >= 0
+        rate = fee_rate[slot_broker[i]] if channel[i] == broker_code and len(fee_rate) > 0 else 0.0
+        bill = price[i] * reserved[i]
+        d, r = demand[i], reserved[i]
+        delivered[i] = (d if (d <= r or d != d) else r) if active else 0.0  # np.minimum: a NaN wins
+        paid[i] = bill * (1.0 + rate) * (1.0 if active else 0.0)
+        fee[i] = (bill if active else 0.0) * rate
+        held[i] = r if active else 0.0
+        if active:
+            revenue[m], fee_paid[m] = bill, bill * rate
+            m += 1
+        residual = d - delivered[i]
+        own = staff[i] if mode[i] == in_house_code else 0.0
+        inhouse[i] = residual if (residual <= own or residual != residual) else own
+        need[i] = residual - inhouse[i]
+    return delivered, paid, fee, inhouse, need, held, revenue[:m].copy(), fee_paid[:m].copy()

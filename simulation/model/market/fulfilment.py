@@ -25,7 +25,7 @@ from simulation.model.catalogue import Catalogue
 from simulation.model.codes import Channel, Mode
 from simulation.model.market import routing
 from simulation.model.market.pricing import Prices
-from simulation.model.market.spot import SpotMarket, deliver_permanent
+from simulation.model.market.spot import SpotMarket
 from simulation.model.state.brokers import BrokerBook
 from simulation.model.state.contracts import ContractBook
 from simulation.model.state.providers import ProviderTable
@@ -82,25 +82,20 @@ class Fills:
     reserved: NDArray[np.float64]  # reserved hours per slot at delivery time (zero without a contract)
 
 
-def deliver_contracts(book: ContractBook, demand: NDArray[np.float64], slot_broker: NDArray[np.int64],
-                      brokers: BrokerBook) -> PermanentDelivery:
-    """Step 3: permanent delivery and take-or-pay payments."""
-    delivered = np.where(book.active, deliver_permanent(demand, book.reserved), 0.0)
-    fee_rate = np.where(book.channel == Channel.BROKER, brokers.fee_for(slot_broker), 0.0)
-    base = np.where(book.active, book.price * book.reserved, 0.0)
+def deliver_contracts(book: ContractBook, demand: NDArray[np.float64], slots: FirmSlots,
+                      brokers: BrokerBook) -> tuple[PermanentDelivery, NDArray, NDArray, NDArray]:
+    """Step 3, permanent delivery and take-or-pay payments, and the start of step 4: the residual goes to in-house
+    staff first. One compiled pass (:func:`kernels.deliver_week`). Returns the delivery, the in-house hours, the
+    on-call need and the reserved hours of running contracts, per slot.
+
+    The firm side is priced on its own (price x (1 + fee)), not as the sum of the sales to the provider and the
+    broker, so the weekly money invariant (payments = provider revenue + broker fees) is a real check."""
+    delivered, paid, fee, inhouse, need, held, revenue, fee_paid = kernels.deliver_week(
+        demand, book.contract_id, book.reserved, book.price, book.channel, slots.broker, brokers.fee_rate,
+        int(Channel.BROKER), slots.mode, slots.inhouse_staff, int(Mode.IN_HOUSE))
     act = np.flatnonzero(book.active)
-    sales = Sales(book.provider[act], book.price[act] * book.reserved[act], slot_broker[act],
-                  book.price[act] * book.reserved[act] * fee_rate[act])
-    # The firm side is priced on its own (price x (1 + fee)), not as the sum of the two sales above,
-    # so the weekly money invariant (payments = provider revenue + broker fees) is a real check.
-    return PermanentDelivery(delivered, book.price * book.reserved * (1.0 + fee_rate) * book.active, base * fee_rate, sales)
-
-
-def in_house_and_residual(slots: FirmSlots, demand: NDArray, permanent: NDArray) -> tuple[NDArray, NDArray]:
-    """Residual after permanent delivery goes to in-house staff first; returns (in-house, on-call need)."""
-    residual = demand - permanent
-    inhouse = np.minimum(residual, np.where(slots.mode == Mode.IN_HOUSE, slots.inhouse_staff, 0.0))
-    return inhouse, residual - inhouse
+    return (PermanentDelivery(delivered, paid, fee, Sales(book.provider[act], revenue, slots.broker[act], fee_paid)),
+            inhouse, need, held)
 
 
 def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlots, table: ProviderTable,
@@ -211,13 +206,12 @@ def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, 
     Returns the week's fills, the spot market as it closed (hours each provider served on call) and
     the sales in the order they were made.
     """
-    permanent = deliver_contracts(book, demand, slots.broker, brokers)
-    inhouse, need = in_house_and_residual(slots, demand, permanent.delivered)
+    permanent, inhouse, need, reserved = deliver_contracts(book, demand, slots, brokers)
     market = SpotMarket.open(table.view("capacity"), book.committed(table.n), table.view("active"))
     on_call = serve_on_call(need, market, slots, table, prices, brokers, book, spells, catalogue, cfg, inhouse_cost,
                             week, rng)
     served = kernels.row_sums(on_call.served)
     fills = Fills(demand=demand, permanent=permanent.delivered, in_house=inhouse, on_call=served, unmet=need - served,
                   served=on_call.served, spend=on_call.spend, broker_spend=on_call.fees, permanent_paid=permanent.paid,
-                  permanent_fee=permanent.fee, reserved=np.where(book.active, book.reserved, 0.0))
+                  permanent_fee=permanent.fee, reserved=reserved)
     return fills, market, [permanent.sales, *on_call.sales]
