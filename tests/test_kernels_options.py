@@ -221,6 +221,10 @@ def test_the_option_costs_equal_the_numpy_rule(case):
     slots.known[: len(slots) // 20] = False  # firm-services that know no provider
     slots.quality_estimate[rng.random(slots.quality_estimate.shape) < 0.05] = 0.0  # some worth no onboarding
     slots.demand_var[rng.random(len(slots)) < 0.05] = 0.0  # demand without variance
+    view.table.utilization[rng.choice(view.table.n, 20)] = 1.3  # providers at full use
+    twin = np.flatnonzero(rng.random(len(slots)) < 0.2)  # column 1 a copy of column 0: tied deals, the first kept
+    for a in (slots.provider, slots.known, slots.experience, slots.quality_estimate, slots.last_worked):
+        a[twin, 1] = a[twin, 0]
     d = varied_due(view, rng, regions=seed != 2)
     got, want = price_options(view, d), price_options_reference(view, d)
     for name in ("costs", "staff", "best_k", "broker_provider", "broker_top"):
@@ -235,7 +239,14 @@ def test_the_option_costs_equal_the_numpy_rule(case):
     assert (available[O.ON_CALL_BROKER] > 0) == (len(view.brokers) > 0)
     assert (d.mid_term.any() and d.expiring.any()) == view.cfg.contracts.allow_permanent
     if view.cfg.contracts.allow_permanent:
-        assert 0 < available[O.PERMANENT] < 1 and ((got.best_k >= 0) & ~d.mid_term).any()
+        assert 0 < available[O.PERMANENT] < 1 and ((got.best_k >= 0) & ~d.mid_term).any() and (got.best_k < 0).any()
+    if view.cfg.contracts.allow_permanent and len(view.brokers):
+        assert 0 < available[O.PERMANENT_BROKER] < 1  # brokered deals with and without a deal
+    hour, startup, spill = on_call_mix_reference(view, d)  # the on-call mix reached each of its branches
+    penalty = view.cfg.firms.shortage_penalty_factor * d.c
+    assert np.isnan(hour).any() and np.isfinite(hour).any()
+    assert (spill == penalty).any() and (spill < penalty).any()
+    assert (startup > 0).any() and (startup == 0).any()
 
 
 def test_the_kernel_s_constants_are_the_codes():

@@ -159,7 +159,9 @@ def test_the_loads_of_random_weeks_equal_the_numpy_ones(seed):
                                "main_provider": np.where(rng.random(rows) < 0.3, -1, rng.integers(0, n, rows))})()
     book = type("Book", (), {"active": held, "contract_id": np.where(held, np.arange(rows), -1),
                              "provider": np.where(held, rng.integers(0, n, rows), -1),
-                             "reserved": rng.uniform(0.0, 50.0, rows)})()
+                             "reserved": rng.uniform(0.0, 50.0, rows),
+                             "committed": lambda self, n: kernels.committed_hours(self.contract_id, self.provider,
+                                                                                   self.reserved, n)})()
     fills = type("Fills", (), {"served": served, "permanent": np.where(held, rng.uniform(0.0, 60.0, rows), 0.0),
                                "unmet": np.where(rng.random(rows) < 0.5, 0.0, rng.uniform(0.0, 20.0, rows))})()
     table = type("Table", (), {"n": n, "region": rng.integers(0, 2, n).astype(np.int8),

@@ -1,4 +1,5 @@
-"""Unit tests for simulation/market.py: the weekly spot market (SpotMarket.open / ration) and permanent delivery."""
+"""Unit tests for simulation/market.py: the weekly spot market (SpotMarket.open / ration) and permanent delivery
+(kernels.deliver_week)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.model.market.spot import SpotMarket, deliver_permanent
+from simulation.model import kernels
+from simulation.model.market.spot import SpotMarket
 
 # Summing m requests per provider, one division and one multiplication each carry a relative rounding
 # error of about (m + 2) * 2.2e-16 (m <= 40 here, so < 1e-14); 1e-12 is a comfortable bound that still
@@ -169,3 +171,10 @@ def test_deliver_permanent_example():
     """Demand below reservation is delivered in full; demand above it is cut at the reservation."""
     np.testing.assert_array_equal(deliver_permanent(np.array([10.0, 50.0, 0.0]), np.array([40.0, 40.0, 40.0])),
                                   [10.0, 40.0, 0.0])
+
+
+def deliver_permanent(demand: np.ndarray, reserved: np.ndarray) -> np.ndarray:
+    """The hours kernels.deliver_week delivers when every slot holds a running direct contract."""
+    n = len(demand)
+    return kernels.deliver_week(demand, np.arange(n), reserved, np.full(n, 20.0), np.zeros(n, np.int8),
+                                np.zeros(n, np.int64), np.zeros(0), 1, np.ones(n, np.int8), np.zeros(n), 0)[0]

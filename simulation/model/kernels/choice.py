@@ -382,14 +382,9 @@ def _known_fallback(i, e, seats, w, slot_provider, knows, busy, matched, score, 
     ``matched`` and ``score``: scratch."""
     K = len(score)
     for c in range(K):
-        rated, hits = 0.0, 0
         for k in range(len(seats)):
             matched[k] = w[k] if seats[k] == slot_provider[i, c] else 0.0
-            hits += matched[k] != 0.0
-            rated += matched[k]
-        if hits > 2:  # numpy's pairwise order; with two terms or fewer (all the others zero) it is this sum
-            rated = numpy_row_sum(matched)
-        score[c] = rated if knows[e, c] and not busy[i, c] else 0.0
+        score[c] = numpy_row_sum(matched) if knows[e, c] and not busy[i, c] else 0.0
     best = 0
     for c in range(K):  # np.argmax: the first of the largest, a NaN first of all
         if score[c] != score[c]:

@@ -17,11 +17,11 @@ KPO = 1
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def week_load(n, sales_provider, sales_revenue, batch_end, fees_due, market_served, provider, served, slot_region,
-              coordination, main_provider, unmet, contract_id, book_provider, permanent, reserved, provider_region):
+              coordination, main_provider, unmet, contract_id, book_provider, permanent, provider_region):
     """Per provider row (``n`` of them): hours delivered (on call and under contracts), on-call hours asked of it
     (served, plus the unmet work of the clients it usually serves), hours delivered across regions times each
-    client's coordination factor, hours reserved by running contracts, and revenue (the week's sales, batch by
-    batch: ``batch_end`` ends each batch of ``sales_provider`` and ``sales_revenue``; plus ``fees_due``)."""
+    client's coordination factor, and revenue (the week's sales, batch by batch: ``batch_end`` ends each batch of
+    ``sales_provider`` and ``sales_revenue``; plus ``fees_due``)."""
     revenue, batch = np.zeros(n), np.empty(n)
     start = 0
     for end in batch_end:
@@ -33,7 +33,7 @@ def week_load(n, sales_provider, sales_revenue, batch_end, fees_due, market_serv
         start = end
     for j in range(n):
         revenue[j] = revenue[j] + fees_due[j]
-    held, held_cross, asked_more, committed = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    held, held_cross, asked_more = np.zeros(n), np.zeros(n), np.zeros(n)
     cross = np.zeros(n)
     rows, K = provider.shape
     for i in range(rows):
@@ -45,7 +45,6 @@ def week_load(n, sales_provider, sales_revenue, batch_end, fees_due, market_serv
         if contract_id[i] >= 0:
             j = book_provider[i]
             held[j] += permanent[i]
-            committed[j] += reserved[i]
             if provider_region[j] != slot_region[i]:
                 held_cross[j] += permanent[i] * coordination[i]
         if main_provider[i] >= 0:
@@ -55,7 +54,7 @@ def week_load(n, sales_provider, sales_revenue, batch_end, fees_due, market_serv
         used[j] = market_served[j] + held[j]
         asked[j] = market_served[j] + asked_more[j]
         cross[j] = cross[j] + held_cross[j]
-    return used, asked, cross, committed, revenue
+    return used, asked, cross, revenue
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception

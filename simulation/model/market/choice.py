@@ -27,14 +27,9 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
     ``weights`` is (rows, n), or (n,) shared by every row. A zero-weight index is never drawn; rows
     whose weights are all zero get -1.
     """
-    if weights.ndim == 2:
-        return kernels.inverse_cdf_rows(np.ascontiguousarray(weights, np.float64), np.ascontiguousarray(u, np.float64))
-    cdf = np.cumsum(weights)
-    total = cdf[-1]
-    if not total > 0:
-        return np.full(np.shape(u), -1)
-    last = np.flatnonzero(weights > 0)[-1]  # where u x total rounds up to a subnormal total, not a zero weight after it
-    return np.minimum(np.searchsorted(cdf, u * total, side="right"), last)
+    if weights.ndim == 1:  # one row of weights for every uniform: the same draw, row by row
+        weights = np.broadcast_to(weights, (len(u), len(weights)))
+    return kernels.inverse_cdf_rows(np.ascontiguousarray(weights, np.float64), np.ascontiguousarray(u, np.float64))
 
 
 def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float,

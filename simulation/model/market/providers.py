@@ -50,13 +50,14 @@ def week_load(fills: Fills, market: SpotMarket, slots: FirmSlots, book: Contract
               sales: list[Sales]) -> WeekLoad:
     """Add the week's work up per provider (one compiled pass, :func:`kernels.week_load`): hours delivered, on-call
     hours asked of it (unserved on-call work counts as asked of the firm's usual provider), hours delivered
-    across regions, hours reserved, and revenue (the week's sales and last week's early-exit fees)."""
-    used, asked, cross, committed, revenue = kernels.week_load(
+    across regions and revenue (the week's sales and last week's early-exit fees); and the hours reserved
+    (:meth:`ContractBook.committed`)."""
+    used, asked, cross, revenue = kernels.week_load(
         table.n, np.concatenate([b.provider for b in sales]), np.concatenate([b.revenue for b in sales]),
         np.cumsum([len(b.provider) for b in sales]), table.view("fees_due"), market.served, slots.provider,
         fills.served, slots.region, slots.coordination, slots.main_provider, fills.unmet, book.contract_id,
-        book.provider, fills.permanent, book.reserved, table.region)
-    return WeekLoad(used, asked, cross, committed, revenue)
+        book.provider, fills.permanent, table.region)
+    return WeekLoad(used, asked, cross, book.committed(table.n), revenue)
 
 
 #: The names of :func:`kernels.market_before`'s values, in its order.

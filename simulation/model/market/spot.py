@@ -16,11 +16,6 @@ from numpy.typing import NDArray
 from simulation.model import kernels
 
 
-def deliver_permanent(demand: NDArray[np.float64], reserved: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Hours a permanent contract delivers: demand up to the reserved capacity."""
-    return np.minimum(demand, reserved)
-
-
 @dataclass
 class SpotMarket:
     """On-call capacity of each provider for one week, drawn down round by round.
