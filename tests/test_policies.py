@@ -3,11 +3,15 @@ dispatching each row to the policy it follows."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from simulation.model import kernels
 from simulation.model.codes import OPTIONS, SourcingOption
+from simulation.model.market.choice import sample_rows
 from simulation.model.sourcing.policies import (ALWAYS_PERMANENT, NEVER_OUTSOURCE, ON_CALL_ONLY, CostLogit, ReviewMenu,
                                                 SourcingPolicy, choose)
 
@@ -46,6 +50,48 @@ def test_choose_option_never_picks_nan(costs, intensity, u, scale):
     """For any u in [0, 1) and any intensity the chosen option has a finite cost."""
     pick = logit_choice(costs, np.full(len(costs), scale), intensity, np.full(len(costs), u))
     assert np.all(np.isfinite(costs[np.arange(len(costs)), pick]))
+
+
+def numpy_cost_logit(costs, scale, intensity, u):
+    """The default policy's rule in plain numpy (what :func:`kernels.cost_logit` computes in one pass per row)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # np.nanmin of a row with nothing available
+        rel = (costs - np.nanmin(costs, axis=1, keepdims=True)) / scale[:, None]
+        weights = np.where(np.isfinite(rel), kernels.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
+    pick = sample_rows(weights, u)
+    return np.where(pick >= 0, pick, SourcingOption.ON_CALL)
+
+
+@st.composite
+def menus(draw):
+    """Cost rows with NaN (unavailable), infinite and tied costs, rows with nothing available, and their scales
+    (zero and subnormal included) and uniforms."""
+    n = draw(st.integers(1, 8))
+    cost = st.one_of(st.just(np.nan), st.just(np.inf), st.sampled_from([0.0, -0.0, 50.0]), st.floats(-1e3, 1e6))
+    costs = np.array([[draw(cost) for _ in OPTIONS] for _ in range(n)])
+    scale = np.array([draw(st.one_of(st.floats(1e-3, 1e5), st.sampled_from([0.0, 5e-324]))) for _ in range(n)])
+    u = np.array([draw(st.floats(0.0, 1.0, exclude_max=True)) for _ in range(n)])
+    return costs, scale, u
+
+
+@given(menus(), st.one_of(st.floats(0.0, 1e3), st.sampled_from([0.0, 12.0, 1e9])))
+@settings(max_examples=300, deadline=None)
+def test_cost_logit_kernel_is_the_numpy_rule_bit_for_bit(menu_arrays, intensity):
+    """The compiled logit draws what the numpy rule draws, row for row, on NaN, infinite, tied and negative costs,
+    rows with no option available, and zero or subnormal scales."""
+    costs, scale, u = menu_arrays
+    np.testing.assert_array_equal(logit_choice(costs, scale, intensity, u), numpy_cost_logit(costs, scale, intensity, u))
+
+
+def test_cost_logit_kernel_on_a_review_week():
+    """The same on a seeded menu of the size of a 1,000-firm week's reviews, every option mixed in."""
+    rng = np.random.default_rng(11)
+    costs = rng.lognormal(6.0, 0.4, (400, len(OPTIONS)))
+    costs[rng.random(costs.shape) < 0.3] = np.nan
+    scale, u = rng.lognormal(6.0, 0.3, 400), rng.random(400)
+    pick = logit_choice(costs, scale, 12.0, u)
+    np.testing.assert_array_equal(pick, numpy_cost_logit(costs, scale, 12.0, u))
+    assert set(np.unique(pick)) == set(range(len(OPTIONS)))  # every option drawn somewhere: a real mix
 
 
 def test_choose_option_u_zero_skips_unavailable_first_option():

@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from simulation.model import kernels
 from simulation.model.codes import ON_CALL_OPTIONS, PERMANENT_OPTIONS, Region, SourcingOption
-from simulation.model.market.choice import sample_rows
 
 
 @dataclass(frozen=True)
@@ -95,9 +94,9 @@ class CostLogit(SourcingPolicy):
 
     def choose(self, menu: ReviewMenu) -> NDArray[np.intp]:
         intensity = menu.choice_intensity if self.intensity is None else self.intensity
-        rel = (menu.costs - np.nanmin(menu.costs, axis=1, keepdims=True)) / menu.scale[:, None]
-        weights = np.where(np.isfinite(rel), kernels.exp(-intensity * np.nan_to_num(rel, nan=0.0)), 0.0)
-        pick = sample_rows(weights, menu.uniform)
+        pick = kernels.cost_logit(np.ascontiguousarray(menu.costs, np.float64),
+                                  np.ascontiguousarray(menu.scale, np.float64), float(intensity),
+                                  np.ascontiguousarray(menu.uniform, np.float64))
         return np.where(pick >= 0, pick, SourcingOption.ON_CALL)
 
 

@@ -135,7 +135,8 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
         decisions.set_realised(closed_rows, realised, weeks)
     rebuild = np.where((choices.option == O.IN_HOUSE) & (mode_before != Mode.IN_HOUSE),
                        view.catalogue.inhouse_switch_weeks[slots.service[s]] * slots.demand_mean[s] * inhouse_cost[s], 0.0)
-    left = np.isin(np.arange(len(s)), ending) & ~due.expiring
+    left = np.zeros(len(s), bool)
+    left[ending] = ~due.expiring[ending]  # ended before its term: the firm pays the exit fee
     tracker.open(s, rows, (rebuild + onboarding + tender) / due.term + np.where(left, exit_fee, 0.0) / exit_horizon)
     return ReviewTotals(renewed=renewed, signed=signed, ended=len(ending), switching_costs=switching,
                         contract_onboarding=float(onboarding.sum()), tender_costs=float(tender.sum()), exit_fees_paid=fees_paid, exit_fees_booked=fees_booked,
