@@ -57,3 +57,17 @@ def test_an_empty_ledger_is_an_empty_table_with_the_columns():
     book.bind(np.arange(2), np.zeros(2, np.int64), ("research",))
     df = book.to_frame()
     assert len(df) == 0 and list(df.columns)[:3] == ["week", "contract_id", "event"] and book.events == []
+
+
+def test_a_reason_per_row_keeps_each_rows_text_beside_one_text_for_all():
+    """Reasons given per row (repeated, new and already known texts mixed, in any order) come out row by row."""
+    book = ContractBook(6)
+    book.bind(np.arange(6), np.zeros(6, np.int64), ("research",))
+    book.sign(1, np.arange(3), np.zeros(3, np.int64), np.arange(3), np.ones(3), np.ones(3), np.full(3, 52),
+              np.zeros(3, np.int8), 4.0, "outsourced in-house work")
+    per_row = np.array(["replaced the previous contract", "outsourced in-house work", "replaced the previous contract"])
+    book.sign(2, np.arange(3, 6), np.zeros(3, np.int64), np.arange(3), np.ones(3), np.ones(3), np.full(3, 52),
+              np.zeros(3, np.int8), 4.0, per_row)
+    book.close(3, np.array([], np.int64), ContractEventKind.EXPIRED, "nothing ends")  # an empty batch is no row
+    assert list(book.to_frame()["reason"]) == ["outsourced in-house work"] * 3 + list(per_row)
+    assert [e.reason for e in book.last_events(3)] == list(per_row)

@@ -28,22 +28,25 @@ def skill_premium(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
     return kernels.power(cfg.providers.skill_wage_premium, table.skill[: table.n].astype(float) - 1.0)
 
 
-def unit_cost(table: ProviderTable, env: Environment, cfg: Config) -> NDArray[np.float64]:
-    """Unit cost per hour of output: regional wage x skill premium / productivity."""
+def unit_cost(table: ProviderTable, env: Environment, cfg: Config,
+              premium: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """Unit cost per hour of output: regional wage x skill premium / productivity (``premium``: the
+    :func:`skill_premium` if already computed)."""
     n = table.n
     wage = np.array([env.wage_per_hour(r) for r in REGIONS])[table.region[:n]]
     productivity = np.where(table.kind[:n] == Kind.KPO, cfg.providers.productivity_kpo, cfg.providers.productivity_bpo)
-    return wage * skill_premium(table, cfg) / productivity
+    return wage * (skill_premium(table, cfg) if premium is None else premium) / productivity
 
 
-def coordination_cost(table: ProviderTable, cfg: Config) -> NDArray[np.float64]:
+def coordination_cost(table: ProviderTable, cfg: Config, premium: NDArray[np.float64]) -> NDArray[np.float64]:
     """Extra cost per hour of serving a client in the other region, by provider: coordination (skilled work
-    costs more to coordinate) plus any compliance cost on cross-border KPO work."""
+    costs more to coordinate, by the :func:`skill_premium` ``premium``) plus any compliance cost on cross-border
+    KPO work."""
     n = table.n
     per_region = np.array([cfg.regions[r].coordination_cost_per_hour for r in REGIONS])
     compliance = np.array([cfg.regions[r].kpo_compliance_cost_per_hour for r in REGIONS])
     region = table.region[:n]
-    return per_region[region] * skill_premium(table, cfg) + np.where(table.kind[:n] == Kind.KPO, compliance[region], 0.0)
+    return per_region[region] * premium + np.where(table.kind[:n] == Kind.KPO, compliance[region], 0.0)
 
 
 @dataclass
@@ -64,8 +67,9 @@ class Prices:
     @classmethod
     def compute(cls, table: ProviderTable, env: Environment, cfg: Config,
                 market_utilization: NDArray[np.float64]) -> Prices:
-        cost = unit_cost(table, env, cfg)
-        return cls(unit_cost=cost, coordination=coordination_cost(table, cfg),
+        premium = skill_premium(table, cfg)
+        cost = unit_cost(table, env, cfg, premium)
+        return cls(unit_cost=cost, coordination=coordination_cost(table, cfg, premium),
                    spot_price=cost * (1.0 + table.view("markup")) * table.view("price_factor"),
                    provider_region=table.view("region"),
                    wage_index=np.array([env.wage_index[r] for r in REGIONS]),

@@ -50,6 +50,7 @@ class ContractBook:
         self._status = np.zeros(64, np.int8)  # per contract id: code in STATUSES (NONE before signing)
         self._rows: list[dict[str, np.ndarray]] = []  # ledger batches, columns of LEDGER as codes
         self._reasons: list[str] = []  # reason texts, by code
+        self._reason_code: dict[str, int] = {}  # and the code of each text
         self.keep_events = keep_events  # keep the ledger (contracts.parquet); the state machine is checked either way
         self._next_id = 0
         self._firm: NDArray[np.int64] | None = None
@@ -125,17 +126,26 @@ class ContractBook:
         self._status[cid] = AFTER[code]
         if not self.keep_events:
             return
-        reasons = np.broadcast_to(np.asarray(reason, dtype=object), (len(slots),))
-        for text in set(reasons.tolist()) - set(self._reasons):
-            self._reasons.append(str(text))
-        index = {text: i for i, text in enumerate(self._reasons)}
         self._rows.append({
             "week": np.full(len(slots), week, np.int64), "contract_id": cid.copy(),
             "event": np.full(len(slots), code, np.int8), "firm_id": self._firm[slots].astype(np.int64),
             "provider_id": self.provider[slots].copy(), "service": self._slot_service[slots].astype(np.int64),
             "channel": self.channel[slots].copy(), "price_per_hour": self.price[slots].astype(float),
             "reserved_hours_per_week": self.reserved[slots].astype(float), "end_week": self.end[slots].copy(),
-            "reason": np.array([index[str(text)] for text in reasons], np.int64)})
+            "reason": self._reason_codes(reason, len(slots))})
+
+    def _reason_codes(self, reason: str | NDArray, n: int) -> NDArray[np.int64]:
+        """The code of each of ``n`` rows' reason (one text for all, or one per row), new texts coded as they come."""
+        if isinstance(reason, str):
+            return np.full(n, self._code_of(reason), np.int64)
+        texts, inverse = np.unique(np.asarray(reason, dtype=str), return_inverse=True)
+        return np.array([self._code_of(str(text)) for text in texts], np.int64)[inverse]
+
+    def _code_of(self, text: str) -> int:
+        if text not in self._reason_code:
+            self._reason_code[text] = len(self._reasons)
+            self._reasons.append(text)
+        return self._reason_code[text]
 
     def _columns(self) -> dict[str, np.ndarray]:
         """The ledger's columns (codes), concatenated once and kept as the only batch."""
