@@ -15,9 +15,9 @@ array (the spells' bookkeeping ran five times, the permanent pricing twice as sl
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in eleven modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
+The kernels live in twelve modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
 choice; market; work; bookkeeping; options: the review's option pricing; review: its logit choice;
-providers: the providers' week; demand) and are all reached here.
+providers: the providers' week; demand; draws: those that draw from the random streams) and are all reached here.
 """
 
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, learn_estimates,
@@ -27,6 +27,7 @@ from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direc
                                              relative_cost_exponent, route_picks, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.demand import advance_demand
+from simulation.model.kernels.draws import draw_providers
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import deliver_week, ration, settle_requests
 from simulation.model.kernels.options import option_costs
@@ -36,9 +37,10 @@ from simulation.model.kernels.work import (delivered_quality, learn_from_work, o
                                            slot_costs, split_sums, update_estimates)
 
 __all__ = ["advance_demand", "book_week", "broker_ratings", "brokered_mix", "client_price", "clip01", "column_for",
-           "committed_hours", "cost_logit", "deliver_week", "delivered_quality", "direct_picks", "exp", "fill_vacancies",
-           "inverse_cdf_rows", "learn_estimates", "learn_from_work", "logit_exponent", "loyalty", "market_before",
-           "max0", "nonprice", "numpy_row_sum", "on_time_share", "onboarding_beyond_shortage", "option_costs",
-           "outcome_sums", "power", "rated_cost", "ration", "record_on_call_week", "record_spell_week",
-           "relative_cost_exponent", "route_picks", "row_sums", "settle_requests", "shortlist_costs", "slot_costs",
-           "softmax_rows", "split_sums", "update_estimates", "week_load", "worked_pairs"]
+           "committed_hours", "cost_logit", "deliver_week", "delivered_quality", "direct_picks", "draw_providers",
+           "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work", "logit_exponent",
+           "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
+           "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power", "rated_cost", "ration",
+           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "route_picks", "row_sums",
+           "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums", "update_estimates",
+           "week_load", "worked_pairs"]

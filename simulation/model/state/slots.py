@@ -207,10 +207,8 @@ def _groups(service: NDArray, home_only: NDArray) -> list[tuple[tuple[int, int],
 
 def draw_providers(table: ProviderTable, service: NDArray, home_only: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
     """One active provider offering each requested service (in the region a request must stay in, if any),
-    uniformly at random (-1 if none)."""
-    out = np.full(len(service), -1, np.int64)
-    for (v, only), rows in _groups(service, home_only):
-        offering = table.offering(v, only)
-        if len(offering):
-            out[rows] = offering[rng.integers(0, len(offering), len(rows))]
-    return out
+    uniformly at random (-1 if none): per (service, region) group one draw of indices into its providers in row
+    order (one compiled pass, :func:`kernels.draw_providers`)."""
+    n = table.n
+    return kernels.draw_providers(rng, np.asarray(service, np.int64), np.asarray(home_only, np.int64), table.offers[:n],
+                                  table.active[:n], table.region[:n])
