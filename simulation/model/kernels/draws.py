@@ -30,10 +30,10 @@ def draw_providers(rng, service, home_only, offers, active, region):
             end += 1
         v, only = group // 3, group % 3 - 1
         m = 0
-        for j in range(P):
-            if offers[j, v] and active[j] and (only < 0 or region[j] == only):
-                offering[m] = j
-                m += 1
+        anywhere = only < 0
+        for j in range(P):  # without a branch: a large table's rows are not predictable
+            offering[m] = j
+            m += offers[j, v] & active[j] & (anywhere | (region[j] == only))
         if m > 0:
             picks = rng.integers(0, m, end - start)
             for t in range(end - start):
