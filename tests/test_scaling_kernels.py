@@ -179,8 +179,10 @@ def fill_reference(panel, waiting, active):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_filling_vacancies_equals_the_rule_written_out(seed):
-    """Random shortlists with some providers gone, waiting lists with gaps (-1) and leavers of their own."""
+@pytest.mark.parametrize("staying", [0.7, 0.97])
+def test_filling_vacancies_equals_the_rule_written_out(seed, staying):
+    """Random shortlists with some providers gone, waiting lists with gaps (-1) and leavers of their own; with few
+    leavers, most groups have no vacancy (the kernel passes them by) and keep their waiting lists as they are."""
     rng = np.random.default_rng(seed)
     n, shape, places = 60, (3, 2, 4, 5), 3
     panel, waiting = np.full(shape, -1, np.int64), np.full(shape[:3] + (places,), -1, np.int64)
@@ -189,14 +191,20 @@ def test_filling_vacancies_equals_the_rule_written_out(seed):
         seated = rng.integers(1, shape[3] + 1)  # some groups have empty seats
         panel[idx][:seated] = np.sort(rows[:seated])
         waiting[idx] = np.where(rng.random(places) < 0.2, -1, rows[shape[3]:])
-    active = rng.random(n) < 0.7
+    active = rng.random(n) < staying
     expected_panel, expected_left, expected_short = fill_reference(panel, waiting, active)
+    before, seated_before = waiting.copy(), panel.copy()
     short = kernels.fill_vacancies(panel, waiting, active)
     np.testing.assert_array_equal(panel, expected_panel)
     np.testing.assert_array_equal(short, expected_short)
     for idx, queue in expected_left.items():
         assert [j for j in waiting[idx] if j >= 0 and active[j]] == queue
-    assert short.any() and (~short).any()
+    settled = [idx for idx in np.ndindex(shape[:3]) if all(j < 0 or active[j] for j in seated_before[idx])]
+    assert settled  # groups without a vacancy: their seats and waiting lists stay exactly as they were
+    assert all(np.array_equal(panel[idx], seated_before[idx]) and np.array_equal(waiting[idx], before[idx])
+               for idx in settled)
+    if staying < 0.9:
+        assert short.any() and (~short).any()
 
 
 def test_ranking_a_shortlist_keeps_the_cheapest_sorted_and_the_next_best_waiting_ties_to_the_lower_row():
