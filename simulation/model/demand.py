@@ -41,15 +41,10 @@ class DemandProcess:
 
         The shock is ``persistence * shock + sqrt(1 - persistence**2) * volatility * eps``; a project service's
         load is its live projects over their mean number; demand is ``base * level * load *
-        exp(shock - volatility**2 / 2)`` (:func:`kernels.advance_demand`, after the week's draws).
-
-        Arrivals and ends are drawn for the project services only: numpy's Poisson draw at rate 0 and binomial
-        draw of 0 trials return 0 without reading the generator, so the others draw nothing either way."""
-        eps = rng.standard_normal(len(self.base))
-        arrivals, ended = np.zeros(len(self.base), np.int64), np.zeros(len(self.base), np.int64)
-        arrivals[self.project_rows] = rng.poisson(self.rate[self.project_rows])
-        ended[self.project_rows] = rng.binomial(self.projects[self.project_rows], 1.0 / self.weeks[self.project_rows])
-        demand, self.shock, self.projects = kernels.advance_demand(
-            self.base, volatility * self.volatility_factor, self.lumpy, self.rate, self.weeks, self.shock, self.projects,
-            eps, ended, arrivals, float(level), float(persistence), float(np.sqrt(1.0 - persistence**2)))
+        exp(shock - volatility**2 / 2)``. The week's draws: ``eps`` for every firm-service, then arrivals
+        (Poisson) and ends (binomial) for the project services only, so the others draw nothing. Draws and
+        arithmetic run in one compiled call (:func:`kernels.realise_demand`)."""
+        demand, self.shock, self.projects = kernels.realise_demand(
+            rng, self.base, float(volatility), self.volatility_factor, self.lumpy, self.rate, self.weeks, self.shock,
+            self.projects, self.project_rows, float(level), float(persistence), float(np.sqrt(1.0 - persistence**2)))
         return demand

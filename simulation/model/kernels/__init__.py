@@ -26,7 +26,7 @@ from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direc
                                              logit_exponent, loyalty, onboarding_beyond_shortage, rated_cost,
                                              relative_cost_exponent, route_picks, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
-from simulation.model.kernels.demand import advance_demand
+from simulation.model.kernels.demand import advance_demand, realise_demand
 from simulation.model.kernels.draws import draw_providers
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import deliver_week, ration, settle_requests
@@ -41,6 +41,6 @@ __all__ = ["advance_demand", "book_week", "broker_ratings", "brokered_mix", "cli
            "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work", "logit_exponent",
            "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
            "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power", "rated_cost", "ration",
-           "record_on_call_week", "record_spell_week", "relative_cost_exponent", "route_picks", "row_sums",
-           "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums", "update_estimates",
-           "week_load", "worked_pairs"]
+           "realise_demand", "record_on_call_week", "record_spell_week", "relative_cost_exponent", "route_picks",
+           "row_sums", "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums",
+           "update_estimates", "week_load", "worked_pairs"]
