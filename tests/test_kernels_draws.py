@@ -1,7 +1,9 @@
 """Kernels that draw from the model's random streams, against the numpy they replaced: the same numbers drawn,
 and the stream left in the same state.
 
-The reference below is ``state.slots.draw_providers`` as numpy wrote it before :func:`kernels.draw_providers`.
+The references are ``state.slots.draw_providers`` and ``OutsourcingModel.drift_capabilities`` as numpy wrote them
+before :func:`kernels.draw_providers` and :func:`kernels.drift_factors` (the demand's draws are checked in
+tests/test_market_setup.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulation.model import kernels
 from simulation.model.state.providers import ProviderTable
 from simulation.model.state.slots import _groups, draw_providers
 
@@ -69,3 +72,15 @@ def test_draw_providers_on_random_tables_is_the_numpy_draw(n_providers, n_servic
     service = rng.integers(0, n_services, n_requests)
     home_only = rng.integers(-1, 2, n_requests).astype(np.int8)
     assert_same_draws(table, service, home_only, seed)
+
+
+@given(st.integers(0, 3000), st.sampled_from([0.0, 1e-3, 0.0799 / np.sqrt(52.0), 0.5]), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_drift_factors_is_the_numpy_drift(n, sd, seed):
+    """The in-house cost factors after a week's drift, and the stream after it, as numpy's expression leaves them."""
+    factor = np.random.default_rng(seed).lognormal(0.0, 0.3, n)
+    fast_rng, slow_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    want = factor * kernels.exp(sd * slow_rng.standard_normal(n) - 0.5 * sd * sd)
+    kernels.drift_factors(fast_rng, factor, sd)
+    np.testing.assert_array_equal(factor, want)
+    assert fast_rng.random() == slow_rng.random()

@@ -151,8 +151,7 @@ class OutsourcingModel(mesa.Model):
         automation, lost know-how): what the firm could do itself changes over the years."""
         drift = self.cfg.firms.inhouse_cost_drift
         if drift > 0:
-            sd = drift / np.sqrt(52.0)
-            self.slots.inhouse_factor *= kernels.exp(sd * self.rng_capability.standard_normal(len(self.slots)) - 0.5 * sd * sd)
+            kernels.drift_factors(self.rng_capability, self.slots.inhouse_factor, float(drift / np.sqrt(52.0)))
 
     def realise_demand(self) -> NDArray[np.float64]:
         firms = self.cfg.firms

@@ -27,7 +27,7 @@ from simulation.model.kernels.choice import (broker_ratings, brokered_mix, direc
                                              relative_cost_exponent, route_picks, shortlist_costs, softmax_rows)
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
 from simulation.model.kernels.demand import advance_demand, realise_demand
-from simulation.model.kernels.draws import draw_providers
+from simulation.model.kernels.draws import draw_providers, drift_factors
 from simulation.model.kernels.elementary import exp, power
 from simulation.model.kernels.market import deliver_week, ration, settle_requests
 from simulation.model.kernels.options import option_costs
@@ -38,8 +38,8 @@ from simulation.model.kernels.work import (delivered_quality, learn_from_work, o
 
 __all__ = ["advance_demand", "book_week", "broker_ratings", "brokered_mix", "client_price", "clip01", "column_for",
            "committed_hours", "cost_logit", "deliver_week", "delivered_quality", "direct_picks", "draw_providers",
-           "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work", "logit_exponent",
-           "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
+           "drift_factors", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work",
+           "logit_exponent", "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
            "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power", "rated_cost", "ration",
            "realise_demand", "record_on_call_week", "record_spell_week", "relative_cost_exponent", "route_picks",
            "row_sums", "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums",

@@ -6,6 +6,8 @@ a phase's draws and the work around them run in one compiled call. Passing a Gen
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -40,3 +42,14 @@ def draw_providers(rng, service, home_only, offers, active, region):
                 out[order[start + t]] = offering[picks[t]]
         start = end
     return out
+
+
+@njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
+def drift_factors(rng, factor, sd):
+    """In place: each firm-service's in-house cost ``factor`` times ``exp(sd * eps - 0.5 * sd * sd)``, ``eps`` one
+    standard normal each (``rng.standard_normal(len(factor))``), as ``OutsourcingModel.drift_capabilities`` computed
+    it in numpy (same operations, same order; ``math.exp`` is the C library's, as :func:`kernels.exp`)."""
+    eps = rng.standard_normal(len(factor))
+    half = 0.5 * sd * sd
+    for i in range(len(factor)):
+        factor[i] *= math.exp(sd * eps[i] - half)
