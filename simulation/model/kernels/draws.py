@@ -47,7 +47,7 @@ def draw_providers(rng, service, home_only, offers, active, region):
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def drift_factors(rng, factor, sd):
     """In place: each firm-service's in-house cost ``factor`` times ``exp(sd * eps - 0.5 * sd * sd)``, ``eps`` one
-    standard normal each (``rng.standard_normal(len(factor))``), as ``OutsourcingModel.drift_capabilities`` computed
+    standard normal each (``rng.standard_normal(len(factor))``), as the model's ``drift_capabilities`` computed
     it in numpy (same operations, same order; ``math.exp`` is the C library's, as :func:`kernels.exp`)."""
     eps = rng.standard_normal(len(factor))
     half = 0.5 * sd * sd
