@@ -182,7 +182,7 @@ def fill_reference(panel, waiting, active):
 @pytest.mark.parametrize("staying", [0.7, 0.97])
 def test_filling_vacancies_equals_the_rule_written_out(seed, staying):
     """Random shortlists with some providers gone, waiting lists with gaps (-1) and leavers of their own; with few
-    leavers, most groups have no vacancy (the kernel passes them by) and keep their waiting lists as they are."""
+    leavers, most groups have no vacancy and keep their seats and waiting lists exactly as they are."""
     rng = np.random.default_rng(seed)
     n, shape, places = 60, (3, 2, 4, 5), 3
     panel, waiting = np.full(shape, -1, np.int64), np.full(shape[:3] + (places,), -1, np.int64)

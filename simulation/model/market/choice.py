@@ -3,7 +3,9 @@
 P(i picks j) = exp(beta J_ij) / sum_k exp(beta J_ik) over i's consideration set, and after each
 week J_ij <- (1 - gamma) J_ij + payoff_ij. Loyalty y_i = sum_j J_ij^2 / (sum_j J_ij)^2.
 All functions work on rows of a (requests x candidates) matrix at once; one implementation each.
-:func:`sample_rows` is the one inverse-CDF draw every random choice of the model goes through.
+:func:`sample_rows` is the inverse-CDF draw of every logit choice of the model; the compiled passes that pick
+on-call providers, broker picks and the review's option (``kernels.direct_picks``, ``route_picks``, ``cost_logit``)
+draw each row with the same rule (``kernels.choice._inverse_cdf_row``), so the weekly path no longer calls it.
 """
 
 from __future__ import annotations
