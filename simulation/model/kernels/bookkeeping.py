@@ -159,8 +159,21 @@ def fill_vacancies(panel, waiting, active):
                     nxt += 1
                     changed = True
                 if changed:
-                    panel[b, v, g] = np.sort(panel[b, v, g])
+                    _insertion_sort(panel[b, v, g])
     return short
+
+
+@njit(cache=True, inline="always")
+def _insertion_sort(row):
+    """Sort ``row`` in place; quick on a row sorted but for a few values (a shortlist with its vacancies filled),
+    where ``np.sort`` would copy and sort the whole row."""
+    for i in range(1, len(row)):
+        x = row[i]
+        j = i - 1
+        while j >= 0 and row[j] > x:
+            row[j + 1] = row[j]
+            j -= 1
+        row[j + 1] = x
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
