@@ -276,13 +276,16 @@ def _rate_seats(seats, b, v, region, estimates, active, eligible, offers, spot_p
 def shortlist_costs(brokers, candidates, region, v, estimates, spot_price, coordination, provider_region, inhouse_cost,
                     friction, learning, error_cost):
     """(brokers, candidates): each broker's :func:`rated_cost` of each candidate provider of service ``v`` for a
-    client in ``region``."""
+    client in ``region`` (the same operations; the price part computed once per candidate)."""
+    price = np.empty(len(candidates))  # the part of the rating that is the same for every broker
+    for c in range(len(candidates)):
+        price[c] = client_price(candidates[c], region, 1.0, spot_price, coordination, provider_region)
+    c_v, friction_v, learning_v, error_v = inhouse_cost[v], friction[v], learning[v], error_cost[v]
     cost = np.empty((len(brokers), len(candidates)))
     for r in range(len(brokers)):
+        quality = estimates[brokers[r]]
         for c in range(len(candidates)):
-            j = candidates[c]
-            cost[r, c] = rated_cost(j, region, v, estimates[brokers[r], j], spot_price, coordination, provider_region,
-                                    inhouse_cost, friction, learning, error_cost)
+            cost[r, c] = price[c] + nonprice(c_v, friction_v, learning_v, 0.0, error_v, quality[candidates[c]])
     return cost
 
 

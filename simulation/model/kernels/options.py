@@ -18,7 +18,7 @@ from simulation.model.kernels.core import client_price, clip01, max0, nonprice, 
 from simulation.model.kernels.special import ndtr, ndtri
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
-CHOICE_SOURCE = "a92a2de9ea941b89"  # choice.py's hash, for the same reason (the logit)
+CHOICE_SOURCE = "4ce068b627090bd6"  # choice.py's hash, for the same reason (the logit)
 SPECIAL_SOURCE = "12f8d1a531e232bb"  # special.py's hash, for the same reason (the normal CDF)
 #: Columns of the option cost matrix as ``codes.SourcingOption`` numbers them, and the codes of ``codes.Channel`` and
 #: ``codes.Mode.IN_HOUSE`` (compiled in as constants; tests/test_kernels_options.py checks them).

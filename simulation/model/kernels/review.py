@@ -10,7 +10,7 @@ from numba import njit
 
 from simulation.model.kernels.choice import _inverse_cdf_row
 
-CHOICE_SOURCE = "a92a2de9ea941b89"  # choice.py's hash (see core.py): a new one recompiles these kernels
+CHOICE_SOURCE = "4ce068b627090bd6"  # choice.py's hash (see core.py): a new one recompiles these kernels
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
