@@ -71,3 +71,12 @@ def test_a_reason_per_row_keeps_each_rows_text_beside_one_text_for_all():
     book.close(3, np.array([], np.int64), ContractEventKind.EXPIRED, "nothing ends")  # an empty batch is no row
     assert list(book.to_frame()["reason"]) == ["outsourced in-house work"] * 3 + list(per_row)
     assert [e.reason for e in book.last_events(3)] == list(per_row)
+
+
+def test_holds_reads_the_given_slots_as_the_full_active_mask_does():
+    book = book_with_contracts(6)
+    book.close(20, np.array([1, 4]), ContractEventKind.EXPIRED, "term ended")
+    s = np.array([5, 1, 4, 0, 1])
+    np.testing.assert_array_equal(book.holds(s), book.active[s])
+    assert list(book.holds(s)) == [True, False, False, True, False]
+    assert book.holds(3) and not book.holds(4)

@@ -180,7 +180,7 @@ def network_sample(model: OutsourcingModel, n_firms: int = 30) -> tuple[Table, T
     pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_firms, len(order))).round().astype(int))]
     sl, book, fills = model.slots, model.contracts, getattr(model, "fills", None)
     slots = np.flatnonzero(np.isin(sl.firm, pick))
-    act = slots[book.active[slots]]
+    act = slots[book.holds(slots)]
     firm_ids, provider_ids, forms, hours = [sl.firm[act]], [book.provider[act]], [np.ones(len(act), np.int64)], \
         [fills.permanent[act] if fills is not None else book.reserved[act]]
     if fills is not None:

@@ -69,7 +69,7 @@ class Firm(mesa.Agent):
     def contracts(self) -> dict[str, Contract]:
         """The firm's running permanent contracts, by service."""
         book = self.model.contracts
-        return {name: book.contract(int(s)) for name, s in zip(self.services, self.slots) if book.active[s]}
+        return {name: book.contract(int(s)) for name, s in zip(self.services, self.slots) if book.holds(s)}
 
     @property
     def policies(self) -> dict[str, SourcingPolicy]:

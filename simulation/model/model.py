@@ -197,7 +197,7 @@ class OutsourcingModel(mesa.Model):
         if len(s) == 0:
             return
         score = np.where(slots.known[s], slots.preference[s], -np.inf)
-        holder = book.active[s]
+        holder = book.holds(s)
         score[np.flatnonzero(holder), book.k[s[holder]]] = np.inf
         k = score.argmin(axis=1)
         j = draw_providers(self.providers, slots.service[s], slots.home_only[s], self.rng_market)

@@ -161,7 +161,7 @@ class LeavingProviders:
 
     def contracts_of(self, row: int, book: ContractBook) -> NDArray[np.intp]:
         """Slots holding a running contract with ``row``, ascending."""
-        return self.held[book.active[self.held] & (book.provider[self.held] == row)]
+        return self.held[book.holds(self.held) & (book.provider[self.held] == row)]
 
     def pairs_of(self, row: int, slots: FirmSlots) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """(slot, column) pairs that know ``row``, in row-major order (as ``np.nonzero`` gives them)."""

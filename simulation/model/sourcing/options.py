@@ -77,7 +77,7 @@ class Due:
         v = slots.service[s]
         c = inhouse_cost[s]
         mu = np.maximum(slots.demand_mean[s], 1e-6)
-        holder = view.book.active[s]
+        holder = view.book.holds(s)
         return cls(s=s, v=v, c=c, mu=mu, sigma=np.sqrt(np.maximum(slots.demand_var[s], 0.0)),
                    term=cat.term_weeks[v].astype(float), onboard=cat.onboarding_weeks[v] * mu * c,
                    friction=cat.friction[v], error=cat.error_cost[v], learning=cat.learning[v],

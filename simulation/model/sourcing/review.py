@@ -101,7 +101,7 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
     outcome = np.full(len(s), ReviewOutcome.NO_DEAL, np.int8)
     for option in (O.IN_HOUSE, O.ON_CALL, O.ON_CALL_BROKER):
         outcome[choices.option == option] = ReviewOutcome(option)
-    holder = book.active[s]
+    holder = book.holds(s)
     mode_before = slots.mode[s].copy()
     _bring_in_broker_provider(view, spells, due, opt, choices)
 
@@ -120,7 +120,7 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
                    outcome, rng)
 
     # Modes follow the outcome; a permanent choice without a contract falls back to on-call.
-    has = book.active[s]
+    has = book.holds(s)
     slots.mode[s] = np.where(has, Mode.PERMANENT, np.where(choices.option == O.IN_HOUSE, Mode.IN_HOUSE, Mode.ON_CALL))
     slots.channel[s] = np.where(has, book.channel[s], choices.channel)
     back = s[(choices.option == O.IN_HOUSE) & (mode_before != Mode.IN_HOUSE)]
@@ -128,7 +128,7 @@ def _apply(view: MarketView, spells: SpellTracker, decisions: DecisionLog, track
                        * inhouse_cost[back]).sum())
     slots.inhouse_staff[s] = np.where(choices.option == O.IN_HOUSE, opt.staff, 0.0)
     onboarding = _contract_onboarding(view, due, outcome)
-    tender = np.where((outcome == ReviewOutcome.SIGNED) & book.active[s], view.cfg.contracts.tender_cost, 0.0)
+    tender = np.where((outcome == ReviewOutcome.SIGNED) & book.holds(s), view.cfg.contracts.tender_cost, 0.0)
     rows = _log(view, decisions, due, opt, choices, mode_before, outcome) if decisions.enabled else np.full(len(s), -1)
     closed_rows, realised, weeks = tracker.close(s)
     if decisions.enabled:
@@ -147,7 +147,7 @@ def _contract_onboarding(view: MarketView, due: Due, outcome: NDArray) -> NDArra
     """Knowledge transfer to the provider of each contract signed with a new provider (the whole demand,
     less what the provider already knows of the client); zero for renewals and kept contracts."""
     slots, book, s = view.slots, view.book, due.s
-    signed = (outcome == ReviewOutcome.SIGNED) & book.active[s]
+    signed = (outcome == ReviewOutcome.SIGNED) & book.holds(s)
     k = np.maximum(book.k[s], 0)
     return np.where(signed, due.onboard * (1.0 - slots.experience[s, k]), 0.0)
 
@@ -235,7 +235,7 @@ def _sign(view: MarketView, due: Due, choices: Choices, new: NDArray, holder: ND
 def _log(view: MarketView, decisions: DecisionLog, due: Due, opt: Options, choices: Choices, mode_before: NDArray,
          outcome: NDArray) -> NDArray[np.int64]:
     slots, book, s = view.slots, view.book, due.s
-    has = book.active[s]
+    has = book.holds(s)
     candidate = np.where(choices.best_k >= 0, slots.provider[s, np.maximum(choices.best_k, 0)], -1)
     return decisions.add(week=np.full(len(s), view.week), firm_id=slots.firm[s], service=slots.service[s],
                   mode_before=mode_before, **{f"cost_{o}": opt.costs[:, i] for i, o in enumerate(OPTIONS)},

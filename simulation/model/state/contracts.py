@@ -63,7 +63,12 @@ class ContractBook:
 
     @property
     def active(self) -> NDArray[np.bool_]:
+        """Whether each slot holds a running contract (computed over every slot: see :meth:`holds`)."""
         return self.contract_id >= 0
+
+    def holds(self, s: NDArray[np.integer] | int) -> NDArray[np.bool_] | np.bool_:
+        """``active[s]``, reading the slots ``s`` only (``active`` compares every slot of the market)."""
+        return self.contract_id[s] >= 0
 
     def committed(self, n_providers: int) -> NDArray[np.float64]:
         """Reserved hours per provider under active contracts (one compiled pass)."""
