@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
-from simulation.model.codes import Channel
+from simulation.model.codes import Channel, Kind
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import _direct_picks, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
 from simulation.model.market.routing import pick_table
 from simulation.model.market.shortlists import GROUP_REGION, refresh_shortlists
+from simulation.model.metrics import KindSplit
 from simulation.model.sourcing.costs import nonprice_cost
 
 from conftest import BASELINE, SMALL
@@ -200,7 +201,7 @@ def test_split_sums_equal_the_masked_numpy_sums(seed, n, share):
     mask = rng.random(n) < share
     x[rng.random(n) < 0.1] = 0.0
     x[rng.random(n) < (0.1 if seed % 2 else 1.0)] = -0.0  # half the cases: all -0.0
-    bpo, kpo = kernels.split_sums(mask, x)
+    bpo, kpo = KindSplit.of(np.where(mask, Kind.KPO, Kind.BPO)).sums(x)
     assert (bpo, kpo) == (x[~mask].sum(), x[mask].sum())
     assert np.signbit(bpo) == np.signbit(x[~mask].sum()) and np.signbit(kpo) == np.signbit(x[mask].sum())
 

@@ -115,14 +115,32 @@ def sales_totals(sales: list[Sales]) -> tuple[float, float]:
     return revenue, fees
 
 
-def week_flows(fills: Fills, slot_kind: NDArray, sales: list[Sales], outcomes: OutcomeTotals, providers: ProviderTotals,
+@dataclass(frozen=True)
+class KindSplit:
+    """The slots' BPO rows then their KPO rows, each ascending: a slot's kind never changes, so the order is made
+    once and each week's totals by kind are gathered by it (:func:`kernels.split_sums`)."""
+
+    order: NDArray[np.int64]
+    n_bpo: int
+
+    @classmethod
+    def of(cls, slot_kind: NDArray) -> KindSplit:
+        kpo = slot_kind == Kind.KPO
+        return cls(np.argsort(kpo, kind="stable"), int(np.count_nonzero(~kpo)))
+
+    def sums(self, x: NDArray[np.float64]) -> tuple[np.float64, np.float64]:
+        """``x[~kpo].sum()`` and ``x[kpo].sum()``, the same values bit for bit."""
+        bpo, kpo = kernels.split_sums(self.order, self.n_bpo, x)
+        return np.float64(bpo), np.float64(kpo)
+
+
+def week_flows(fills: Fills, kinds: KindSplit, sales: list[Sales], outcomes: OutcomeTotals, providers: ProviderTotals,
                review: ReviewTotals) -> WeekFlows:
     """The week's totals from what its phases produced."""
-    kpo = slot_kind == Kind.KPO
     revenue, fees = sales_totals(sales)
     by_kind = {}
-    for form in ("demand", "permanent", "on_call", "in_house"):  # each as x[~kpo].sum() and x[kpo].sum()
-        by_kind[f"{form}_bpo"], by_kind[f"{form}_kpo"] = map(np.float64, kernels.split_sums(kpo, getattr(fills, form)))
+    for form in ("demand", "permanent", "on_call", "in_house"):
+        by_kind[f"{form}_bpo"], by_kind[f"{form}_kpo"] = kinds.sums(getattr(fills, form))
     on_call, on_call_spend, permanent_spend = fills.on_call.sum(), fills.spend.sum(), fills.permanent_paid.sum()
     values: dict[str, Any] = dict(
         demand=fills.demand.sum(), in_house=fills.in_house.sum(), permanent=fills.permanent.sum(),

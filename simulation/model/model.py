@@ -31,7 +31,7 @@ from simulation.model.market.providers import (LeavingProviders, capacity_and_pr
                                               remove_provider, update_providers, week_load)
 from simulation.model.market.spot import SpotMarket
 from simulation.model.market.shortlists import broker_panel_size, refresh_shortlists
-from simulation.model.metrics import REPORTERS, ProviderTotals, WeekFlows, week_flows
+from simulation.model.metrics import REPORTERS, KindSplit, ProviderTotals, WeekFlows, week_flows
 from simulation.model.sourcing.options import MarketView
 from simulation.model.sourcing.policies import CostLogit, SourcingPolicy
 from simulation.model.sourcing.review import ReviewTotals, review
@@ -64,6 +64,7 @@ class OutsourcingModel(mesa.Model):
         self.firms = population.draw_firms(self.cfg, self.rng_init)
         self.slots = build_slots(self.cfg, self.catalogue, self.firms.size, self.firms.region, self.providers,
                                  self.rng_init)
+        self.slot_kinds = KindSplit.of(self.catalogue.kind[self.slots.service])  # fixed: slots keep their service
         self.brokers = BrokerBook()
         kept = recorded_tables(self.cfg)  # what the run records (run.record); the market is the same either way
         self.contracts = ContractBook(len(self.slots), keep_events="contracts" in kept)
@@ -115,7 +116,7 @@ class OutsourcingModel(mesa.Model):
         providers = self.update_providers(fills, market, sales)  # 6. prices, capacity, exit, entry
         reviewed = self.review_sourcing(own_cost)                # 7. renewals, reviews, negotiation
         self.fills, self.slot_outcomes, self.reviewed = fills, per_slot, reviewed
-        self.flows = week_flows(fills, self.catalogue.kind[self.slots.service], sales, outcomes, providers, reviewed)
+        self.flows = week_flows(fills, self.slot_kinds, sales, outcomes, providers, reviewed)
 
     @property
     def week(self) -> int:

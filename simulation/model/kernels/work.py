@@ -167,20 +167,14 @@ def update_estimates(demand, demand_mean, demand_var, on_call, unmet, fill_rate,
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
-def split_sums(mask, x):
-    """``x[~mask].sum()`` and ``x[mask].sum()``: each part gathered in order and added in numpy's order
-    (:func:`numpy_row_sum`), in one pass instead of two masked copies."""
-    n = len(x)
-    out, into = np.empty(n), np.empty(n)
-    a = b = 0
-    for i in range(n):
-        if mask[i]:
-            into[b] = x[i]
-            b += 1
-        else:
-            out[a] = x[i]
-            a += 1
-    return numpy_row_sum(out[:a]), numpy_row_sum(into[:b])
+def split_sums(order, n_first, x):
+    """``x[order[:n_first]].sum()`` and ``x[order[n_first:]].sum()``: gathered by a fixed ``order`` and each part
+    added in numpy's order (:func:`numpy_row_sum`). With ``order`` the rows of ``~mask`` then of ``mask``, each
+    ascending, these are ``x[~mask].sum()`` and ``x[mask].sum()``, without a branch per row."""
+    gathered = np.empty(len(order))
+    for i in range(len(order)):
+        gathered[i] = x[order[i]]
+    return numpy_row_sum(gathered[:n_first]), numpy_row_sum(gathered[n_first:])
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
