@@ -16,12 +16,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from numba import njit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.codes import Channel, Kind
+from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_row
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import _direct_picks, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
@@ -340,6 +342,31 @@ def test_kernels_that_call_another_kernel_module_carry_its_current_hash():
             assert stamp and stamp.group(1) == current, f"{path.name}: set {name.upper()}_SOURCE = \"{current}\""
             stamped.setdefault(name, []).append(path.name)
     assert stamped == {"core": ["choice.py", "market.py", "options.py", "providers.py", "work.py"],
-                       "choice": ["options.py", "review.py"], "special": ["options.py"]}
+                       "choice": ["options.py", "review.py"], "prefetch": ["options.py"], "special": ["options.py"]}
 
 
+
+
+@njit
+def _sum_with_prefetch(order, x, y):
+    """x[i] + y[i, 0] over ``order``, asking for each row a few rows ahead, as the kernels do."""
+    total = 0.0
+    for r in range(len(order)):
+        if r + PREFETCH_ROWS < len(order):
+            prefetch_row(x, order[r + PREFETCH_ROWS])
+            prefetch_row(y, order[r + PREFETCH_ROWS])
+        total += x[order[r]] + y[order[r], 0]
+    return total
+
+
+def test_a_prefetch_changes_no_value_and_no_array():
+    """Prefetching rows of 1-d and 2-d arrays of several types compiles, and the loop gives what it gives without."""
+    rng = np.random.default_rng(4)
+    x, y = rng.random(5000), rng.integers(0, 100, (5000, 3))
+    order = rng.permutation(5000)
+    before = x.copy(), y.copy()
+    total = _sum_with_prefetch(order, x, y)
+    assert total == float(np.add.accumulate(x[order] + y[order, 0])[-1])
+    assert np.array_equal(x, before[0]) and np.array_equal(y, before[1])
+    with pytest.raises(Exception, match="prefetch_row"):
+        njit(lambda a: prefetch_row(a, 0))(np.zeros((2, 2, 2)))  # 3-d: not a row it knows

@@ -15,9 +15,10 @@ array (the spells' bookkeeping ran five times, the permanent pricing twice as sl
 
 Legend: ``s`` slot rows, ``k`` consideration-set columns, ``j`` provider rows, ``v`` services.
 
-The kernels live in twelve modules (core: shared helpers; elementary: exp and power; special: scipy's normal CDF;
-choice; market; work; bookkeeping; options: the review's option pricing; review: its logit choice;
-providers: the providers' week; demand; draws: those that draw from the random streams) and are all reached here.
+The kernels live in thirteen modules (core: shared helpers; elementary: exp and power; special: scipy's normal
+CDF; choice; market; work; bookkeeping; options: the review's option pricing; review: its logit choice; providers:
+the providers' week; demand; draws: those that draw from the random streams) and are all reached here, but for
+prefetch: a hint to the CPU that the kernels reading scattered rows of a large market give themselves.
 """
 
 from simulation.model.kernels.bookkeeping import (column_for, committed_hours, fill_vacancies, learn_estimates,
