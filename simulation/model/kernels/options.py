@@ -20,7 +20,7 @@ from simulation.model.kernels.special import ndtr, ndtri
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
 CHOICE_SOURCE = "4ce068b627090bd6"  # choice.py's hash, for the same reason (the logit)
-PREFETCH_SOURCE = "c2708a75b956d0db"  # prefetch.py's hash, for the same reason
+PREFETCH_SOURCE = "12e5f241f42a84c4"  # prefetch.py's hash, for the same reason
 SPECIAL_SOURCE = "12f8d1a531e232bb"  # special.py's hash, for the same reason (the normal CDF)
 #: Columns of the option cost matrix as ``codes.SourcingOption`` numbers them, and the codes of ``codes.Channel`` and
 #: ``codes.Mode.IN_HOUSE`` (compiled in as constants; tests/test_kernels_options.py checks them).
