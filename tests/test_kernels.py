@@ -342,7 +342,7 @@ def test_kernels_that_call_another_kernel_module_carry_its_current_hash():
             assert stamp and stamp.group(1) == current, f"{path.name}: set {name.upper()}_SOURCE = \"{current}\""
             stamped.setdefault(name, []).append(path.name)
     assert stamped == {"core": ["choice.py", "market.py", "options.py", "providers.py", "work.py"],
-                       "choice": ["options.py", "review.py"], "prefetch": ["options.py", "work.py"], "special": ["options.py"]}
+                       "choice": ["options.py", "review.py"], "prefetch": ["market.py", "options.py", "work.py"], "special": ["options.py"]}
 
 
 
