@@ -16,14 +16,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from numba import njit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from simulation import OutsourcingModel, load_scenario
 from simulation.model import kernels
 from simulation.model.codes import Channel, Kind
-from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_row
+from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_rows
 from simulation.model.market.choice import logit_probabilities, loyalty, sample_rows
 from simulation.model.market.fulfilment import _direct_picks, onboarding_beyond_shortage
 from simulation.model.market.pricing import Prices
@@ -342,25 +342,25 @@ def test_kernels_that_call_another_kernel_module_carry_its_current_hash():
             assert stamp and stamp.group(1) == current, f"{path.name}: set {name.upper()}_SOURCE = \"{current}\""
             stamped.setdefault(name, []).append(path.name)
     assert stamped == {"core": ["choice.py", "market.py", "options.py", "providers.py", "work.py"],
-                       "choice": ["options.py", "review.py"], "prefetch": ["market.py", "options.py", "work.py"], "special": ["options.py"]}
-
-
+                       "choice": ["options.py", "review.py"], "prefetch": ["market.py", "options.py", "work.py"],
+                       "special": ["options.py"]}
 
 
 @njit
 def _sum_with_prefetch(order, x, y):
-    """x[i] + y[i, 0] over ``order``, asking for each row a few rows ahead, as the kernels do."""
+    """x[i] + y[i, 0] over ``order``, asking for rows a few ahead as the kernels do: each array alone, then both."""
     total = 0.0
     for r in range(len(order)):
         if r + PREFETCH_ROWS < len(order):
-            prefetch_row(x, order[r + PREFETCH_ROWS])
-            prefetch_row(y, order[r + PREFETCH_ROWS])
+            prefetch_rows(x, order[r + PREFETCH_ROWS])
+            prefetch_rows((x, y), order[r + PREFETCH_ROWS])
         total += x[order[r]] + y[order[r], 0]
     return total
 
 
 def test_a_prefetch_changes_no_value_and_no_array():
-    """Prefetching rows of 1-d and 2-d arrays of several types compiles, and the loop gives what it gives without."""
+    """Prefetching rows of 1-d and 2-d arrays of several types, alone or in a tuple, compiles, and the loop gives what
+    it gives without; what is not a row of an array is refused when the kernel compiles."""
     rng = np.random.default_rng(4)
     x, y = rng.random(5000), rng.integers(0, 100, (5000, 3))
     order = rng.permutation(5000)
@@ -368,5 +368,7 @@ def test_a_prefetch_changes_no_value_and_no_array():
     total = _sum_with_prefetch(order, x, y)
     assert total == float(np.add.accumulate(x[order] + y[order, 0])[-1])
     assert np.array_equal(x, before[0]) and np.array_equal(y, before[1])
-    with pytest.raises(Exception, match="prefetch_row"):
-        njit(lambda a: prefetch_row(a, 0))(np.zeros((2, 2, 2)))  # 3-d: not a row it knows
+    with pytest.raises(Exception, match="prefetch_rows"):
+        njit(lambda a: prefetch_rows(a, 0))(np.zeros((2, 2, 2)))  # 3-d: not a row it knows
+    with pytest.raises(Exception, match="prefetch_rows"):
+        njit(lambda a, b: prefetch_rows((a, b), 0))(np.zeros(3), 1.0)  # a tuple with a number in it

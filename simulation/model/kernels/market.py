@@ -7,10 +7,10 @@ import numpy as np
 from numba import njit
 
 from simulation.model.kernels.core import client_price, max0
-from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_row
+from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_rows
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
-PREFETCH_SOURCE = "12e5f241f42a84c4"  # prefetch.py's hash, for the same reason
+PREFETCH_SOURCE = "3ecd263a84de40be"  # prefetch.py's hash, for the same reason
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -50,21 +50,14 @@ def settle_requests(s, k, j, need, available, served_total, slot_channel, slot_b
     hours = np.empty(n)
     for r in range(n):
         if r + PREFETCH_ROWS < n:
-            prefetch_row(need, s[r + PREFETCH_ROWS])
+            prefetch_rows(need, s[r + PREFETCH_ROWS])
         hours[r] = need[s[r]]
     got = ration(j, hours, available, served_total)
     revenue, broker, fee_paid = np.empty(n), np.empty(n, np.int64), np.empty(n)
     for r in range(n):
         if r + PREFETCH_ROWS < n:  # the rows of the request 8 ahead (see prefetch.py)
-            a = s[r + PREFETCH_ROWS]
-            prefetch_row(slot_channel, a)
-            prefetch_row(slot_broker, a)
-            prefetch_row(slot_region, a)
-            prefetch_row(slot_coordination, a)
-            prefetch_row(served, a)
-            prefetch_row(spend, a)
-            prefetch_row(fees, a)
-            prefetch_row(tried, a)
+            prefetch_rows((slot_channel, slot_broker, slot_region, slot_coordination, served, spend, fees, tried),
+                          s[r + PREFETCH_ROWS])
         i, c = s[r], k[r]
         fee = broker_fee[slot_broker[i]] if slot_channel[i] == broker_code and len(broker_fee) > 0 else 0.0
         price = client_price(j[r], slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)

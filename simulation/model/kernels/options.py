@@ -15,12 +15,12 @@ from numba import njit
 
 from simulation.model.kernels.choice import _logit_row
 from simulation.model.kernels.core import client_price, clip01, max0, nonprice, numpy_row_sum
-from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_row
+from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_rows
 from simulation.model.kernels.special import ndtr, ndtri
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
 CHOICE_SOURCE = "4ce068b627090bd6"  # choice.py's hash, for the same reason (the logit)
-PREFETCH_SOURCE = "12e5f241f42a84c4"  # prefetch.py's hash, for the same reason
+PREFETCH_SOURCE = "3ecd263a84de40be"  # prefetch.py's hash, for the same reason
 SPECIAL_SOURCE = "12f8d1a531e232bb"  # special.py's hash, for the same reason (the normal CDF)
 #: Columns of the option cost matrix as ``codes.SourcingOption`` numbers them, and the codes of ``codes.Channel`` and
 #: ``codes.Mode.IN_HOUSE`` (compiled in as constants; tests/test_kernels_options.py checks them).
@@ -229,33 +229,6 @@ def _kept_contract(ci, friction, learning, error, weeks, mu, sigma, fill, E, qua
     return price * (1 + fee) * reserved + short * overflow + (mu - short) * hour + management
 
 
-@njit(cache=True, inline="always")
-def _prefetch_due_row(i, slot, book):
-    """Start loading slot ``i``'s row of every slot and contract array :func:`option_costs` reads (see prefetch.py)."""
-    (provider, known, experience, quality_estimate, preference, last_worked, main_provider, slot_region,
-     slot_coordination, fill_rate, slot_mode, slot_broker) = slot
-    channel, book_k, book_provider, book_price, book_reserved, book_end, exit_fee = book
-    prefetch_row(provider, i)
-    prefetch_row(known, i)
-    prefetch_row(experience, i)
-    prefetch_row(quality_estimate, i)
-    prefetch_row(preference, i)
-    prefetch_row(last_worked, i)
-    prefetch_row(main_provider, i)
-    prefetch_row(slot_region, i)
-    prefetch_row(slot_coordination, i)
-    prefetch_row(fill_rate, i)
-    prefetch_row(slot_mode, i)
-    prefetch_row(slot_broker, i)
-    prefetch_row(channel, i)
-    prefetch_row(book_k, i)
-    prefetch_row(book_provider, i)
-    prefetch_row(book_price, i)
-    prefetch_row(book_reserved, i)
-    prefetch_row(book_end, i)
-    prefetch_row(exit_fee, i)
-
-
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def option_costs(due, slot, book, table, service, broker, params):
     """``sourcing.options.price_options`` for the due rows, in one pass per row. Takes tuples of arrays (see the
@@ -284,8 +257,9 @@ def option_costs(due, slot, book, table, service, broker, params):
     pool = (pool_rate, pool_step, period, (1.0 - pool_step) ** period, rotation, week, max(memory - interval, 0), beta,
             shortage_factor)
     for r in range(rows):
-        if r + PREFETCH_ROWS < rows:
-            _prefetch_due_row(s[r + PREFETCH_ROWS], slot, book)
+        if r + PREFETCH_ROWS < rows:  # the slot and contract rows of the due row 8 ahead (see prefetch.py)
+            prefetch_rows(slot, s[r + PREFETCH_ROWS])
+            prefetch_rows(book, s[r + PREFETCH_ROWS])
         i, ci, m, ow = s[r], c[r], mu[r], onboarding_weeks[v[r]]
         hour, startup, spill = _on_call_row(i, ci, friction[r], learning[r], error[r], ow, slot, active, spot_price,
                                             coordination, provider_region, pool, scratch)

@@ -3,8 +3,8 @@
 A kernel that visits scattered rows of many arrays, one due slot after another, waits for memory at each array of
 each row when the market no longer fits in the cache (100,000 firms). Asking a few rows ahead for those rows' cache
 lines lets the loads of the coming rows overlap the arithmetic of this one. A prefetch changes no value and no
-memory: only when the data arrives, never what a kernel computes. tests/test_kernels.py checks that a kernel gives
-the same results with it as without.
+memory: only when the data arrives, never what a kernel computes. tests/test_kernels.py checks that a loop gives the
+same result with it, and the kernels' own tests check them against their numpy.
 """
 
 from __future__ import annotations
@@ -20,24 +20,31 @@ from numba.extending import intrinsic
 PREFETCH_ROWS = 8
 
 
+def _is_row_array(ty) -> bool:
+    return isinstance(ty, types.Array) and ty.ndim in (1, 2)
+
+
 @intrinsic
-def prefetch_row(typingctx, arr, i):
-    """Start loading the cache line of ``arr[i]`` (a 1-d array) or ``arr[i, 0]`` (2-d) for reading; ``i`` must be a
-    valid row (no bounds check)."""
-    if not isinstance(arr, types.Array) or arr.ndim not in (1, 2) or not isinstance(i, types.Integer):
+def prefetch_rows(typingctx, arrays, i):
+    """Start loading, for reading, the cache line of row ``i`` (``a[i]`` of a 1-d array, ``a[i, 0]`` of a 2-d one) of
+    ``arrays``: one array, or a tuple of them; ``i`` must be a valid row (no bounds check)."""
+    many = isinstance(arrays, types.BaseTuple)
+    members = tuple(arrays.types) if many else (arrays,)
+    if not members or not all(_is_row_array(ty) for ty in members) or not isinstance(i, types.Integer):
         return None
 
     def codegen(context, builder, signature, args):
-        aryty, _ = signature.args
-        ary = context.make_array(aryty)(context, builder, args[0])
-        index = [args[1]] if aryty.ndim == 1 else [args[1], context.get_constant(types.intp, 0)]
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, index, wraparound=False, boundscheck=False)
-        byte_ptr = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
+        byte_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
                                             "llvm.prefetch.p0")
-        # read (0), keep in every cache level (3), data cache (1)
-        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        row = context.cast(builder, args[1], signature.args[1], types.intp)
+        for n, aryty in enumerate(members):
+            value = builder.extract_value(args[0], n) if many else args[0]
+            ary = context.make_array(aryty)(context, builder, value)
+            index = [row] if aryty.ndim == 1 else [row, context.get_constant(types.intp, 0)]
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, index, wraparound=False, boundscheck=False)
+            # read (0), keep in every cache level (3), data cache (1)
+            builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
-    return types.void(arr, i), codegen
+    return types.void(arrays, i), codegen

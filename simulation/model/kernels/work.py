@@ -7,10 +7,10 @@ import numpy as np
 from numba import njit
 
 from simulation.model.kernels.core import clip01, max0, nonprice, numpy_row_sum
-from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_row
+from simulation.model.kernels.prefetch import PREFETCH_ROWS, prefetch_rows
 
 CORE_SOURCE = "54b1cd7a1d375fac"  # core.py's hash (see core.py): a new one recompiles these kernels
-PREFETCH_SOURCE = "12e5f241f42a84c4"  # prefetch.py's hash, for the same reason
+PREFETCH_SOURCE = "3ecd263a84de40be"  # prefetch.py's hash, for the same reason
 
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
@@ -48,17 +48,8 @@ def learn_from_work(s, k, hours, paid, noise, provider, utilization, reliability
     nonprice_slot, onboarding_slot, worked = np.zeros(S), np.zeros(S), np.empty(n)
     for r in range(n):
         if r + PREFETCH_ROWS < n:  # the rows of the pair 8 ahead (see prefetch.py)
-            a = s[r + PREFETCH_ROWS]
-            prefetch_row(provider, a)
-            prefetch_row(experience, a)
-            prefetch_row(last_worked, a)
-            prefetch_row(served, a)
-            prefetch_row(quality_estimate, a)
-            prefetch_row(c, a)
-            prefetch_row(demand, a)
-            prefetch_row(slot_service, a)
-            prefetch_row(nonprice_slot, a)
-            prefetch_row(onboarding_slot, a)
+            prefetch_rows((provider, experience, last_worked, served, quality_estimate, c, demand, slot_service,
+                           nonprice_slot, onboarding_slot), s[r + PREFETCH_ROWS])
         i, col = s[r], k[r]
         j, v, E, ci = provider[i, col], slot_service[i], experience[i, col], c[i]
         worked[r] = E
