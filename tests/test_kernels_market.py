@@ -140,8 +140,7 @@ def test_committed_hours_equal_the_numpy_sum(seed):
 
 
 
-def settle_reference(s, k, j, channel, need, available, served_total, slots, prices, fee_rate, served, spend, fees,
-                     tried):
+def settle_reference(s, k, j, channel, need, available, served_total, slots, prices, fee_rate, served, spend, tried):
     """A round of on-call requests as fulfilment.py and SpotMarket.ration wrote it in numpy before the kernels;
     returns the new spare capacity and the sales (provider, revenue, broker, fee)."""
     asked = np.bincount(j, weights=need[s], minlength=len(available)).astype(float)
@@ -153,7 +152,6 @@ def settle_reference(s, k, j, channel, need, available, served_total, slots, pri
     fee = np.where(channel[s] == Channel.BROKER, fee_rate[slots.broker[s]] if len(fee_rate) else 0.0, 0.0)
     served[s, k] += got
     spend[s, k] += got * price * (1.0 + fee)
-    fees[s, k] += got * price * fee
     tried[s, k] = True
     need[s] -= got
     return np.maximum(available - used, 0.0), (j, got * price, slots.broker[s], got * price * fee)
@@ -178,7 +176,7 @@ def test_a_settled_round_equals_the_numpy_market(seed, brokers):
     fee_rate = rng.uniform(0.0, 0.3, brokers)
     need = np.where(rng.random(rows) < 0.1, 0.0, rng.exponential(30.0, rows))
     available = np.where(rng.random(n) < 0.2, 0.0, rng.exponential(60.0, n))
-    state = [need, available, rng.random(n), *(rng.random((rows, K)) for _ in range(3)), rng.random((rows, K)) < 0.5]
+    state = [need, available, rng.random(n), *(rng.random((rows, K)) for _ in range(2)), rng.random((rows, K)) < 0.5]
     fast, slow = [x.copy() for x in state], [x.copy() for x in state]
     sales = kernels.settle_requests(s, k, j, fast[0], fast[1], fast[2], channel, slots.broker, fee_rate,
                                     int(Channel.BROKER), slots.region, slots.coordination, prices.spot_price,
@@ -187,7 +185,7 @@ def test_a_settled_round_equals_the_numpy_market(seed, brokers):
                                          *slow[3:])
     for a, b in zip((j, *sales), expected, strict=True):
         np.testing.assert_array_equal(a, b)
-    for a, b, name in zip(fast, slow, ("need", "available", "served_total", "served", "spend", "fees", "tried")):
+    for a, b, name in zip(fast, slow, ("need", "available", "served_total", "served", "spend", "tried")):
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 

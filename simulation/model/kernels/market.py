@@ -38,14 +38,13 @@ def ration(provider, hours, available, served_total):
 
 @njit(cache=True, error_model="numpy")  # float errors as numpy: inf or NaN, no exception
 def settle_requests(s, k, j, need, available, served_total, slot_channel, slot_broker, broker_fee, broker_code,
-                    slot_region, slot_coordination, spot_price, coordination, provider_region, served, spend, fees,
-                    tried):
+                    slot_region, slot_coordination, spot_price, coordination, provider_region, served, spend, tried):
     """One round of on-call requests, distinct (slot ``s``, column ``k``) pairs to providers ``j``, each for the
     slot's whole ``need``: :func:`ration` them, price the hours at the provider's client price plus the
     broker's fee where the slot's ``slot_channel`` is ``broker_code`` (``broker_fee`` per broker; none without
-    brokers), and book them in place in the (slots, K) ``served``, ``spend`` (fees included), ``fees`` and
-    ``tried`` and in ``need``. Returns per request the provider's revenue, the client's broker and the broker's
-    fee."""
+    brokers), and book them in place in the (slots, K) ``served``, ``spend`` (fees included) and ``tried`` and in
+    ``need``. Returns per request the provider's revenue, the client's broker and the broker's fee (the week's fees
+    are added up from these sales)."""
     n = len(s)
     hours = np.empty(n)
     for r in range(n):
@@ -56,14 +55,13 @@ def settle_requests(s, k, j, need, available, served_total, slot_channel, slot_b
     revenue, broker, fee_paid = np.empty(n), np.empty(n, np.int64), np.empty(n)
     for r in range(n):
         if r + PREFETCH_ROWS < n:  # the rows of the request 8 ahead (see prefetch.py)
-            prefetch_rows((slot_channel, slot_broker, slot_region, slot_coordination, served, spend, fees, tried),
+            prefetch_rows((slot_channel, slot_broker, slot_region, slot_coordination, served, spend, tried),
                           s[r + PREFETCH_ROWS])
         i, c = s[r], k[r]
         fee = broker_fee[slot_broker[i]] if slot_channel[i] == broker_code and len(broker_fee) > 0 else 0.0
         price = client_price(j[r], slot_region[i], slot_coordination[i], spot_price, coordination, provider_region)
         served[i, c] += got[r]
         spend[i, c] += got[r] * price * (1.0 + fee)
-        fees[i, c] += got[r] * price * fee
         revenue[r], broker[r], fee_paid[r] = got[r] * price, slot_broker[i], got[r] * price * fee
         tried[i, c] = True
         need[i] -= got[r]

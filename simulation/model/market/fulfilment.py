@@ -57,11 +57,11 @@ class PermanentDelivery:
 
 @dataclass(frozen=True)
 class OnCallWork:
-    """Step 4 per (slot, column): on-call hours served, what the firm paid (fees included) and the fee part."""
+    """Step 4 per (slot, column): on-call hours served and what the firm paid (fees included; the fees themselves
+    are in the sales)."""
 
     served: NDArray[np.float64]
     spend: NDArray[np.float64]
-    fees: NDArray[np.float64]
     sales: list[Sales]  # one batch per round
 
 
@@ -76,7 +76,6 @@ class Fills:
     unmet: NDArray[np.float64]
     served: NDArray[np.float64]  # on-call hours per (slot, column)
     spend: NDArray[np.float64]  # on-call payments per (slot, column), fees included
-    broker_spend: NDArray[np.float64]  # fees part of spend, per (slot, column)
     permanent_paid: NDArray[np.float64]  # take-or-pay payment per slot, fees included
     permanent_fee: NDArray[np.float64]
     reserved: NDArray[np.float64]  # reserved hours per slot at delivery time (zero without a contract)
@@ -110,10 +109,10 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
     leaving the hours unmet; an on-call buyer's first request may, since it buys the relationship.
     """
     rows, K = slots.provider.shape
-    served, spend, fees = np.zeros((rows, K)), np.zeros((rows, K)), np.zeros((rows, K))
+    served, spend = np.zeros((rows, K)), np.zeros((rows, K))
     tried = np.zeros((rows, K), bool)
     need = need.copy()
-    sales = [_overflow_to_contract_providers(need, market, slots, book, prices, brokers, served, spend, fees, tried)]
+    sales = [_overflow_to_contract_providers(need, market, slots, book, prices, brokers, served, spend, tried)]
     for rnd in range(cfg.choice.spot_rounds):
         s = np.flatnonzero(need > EPS)
         if len(s) == 0:
@@ -139,8 +138,8 @@ def serve_on_call(need: NDArray[np.float64], market: SpotMarket, slots: FirmSlot
             break
         # a slot asks once a round, so the pairs are distinct
         sales.append(_settle(ss, kk, slots.provider[ss, kk], slots.channel, need, market, slots, prices, brokers,
-                             served, spend, fees, tried))
-    return OnCallWork(served, spend, fees, sales)
+                             served, spend, tried))
+    return OnCallWork(served, spend, sales)
 
 
 def _direct_picks(s: NDArray[np.int64], screened: NDArray[np.bool_], full_only: bool, market: SpotMarket,
@@ -164,7 +163,7 @@ def _direct_picks(s: NDArray[np.int64], screened: NDArray[np.bool_], full_only: 
 
 def _settle(s: NDArray[np.int64], k: NDArray[np.int64], j: NDArray[np.int64], channel: NDArray[np.int8], need: NDArray,
             market: SpotMarket, slots: FirmSlots, prices: Prices, brokers: BrokerBook, served: NDArray, spend: NDArray,
-            fees: NDArray, tried: NDArray) -> Sales:
+            tried: NDArray) -> Sales:
     """Serve a round of requests of distinct (slot, column) pairs to providers ``j`` from the spot market, each for
     its slot's whole need, at the provider's client price plus the broker's fee where the slot's ``channel``
     (per slot) is the broker; book them in place on the (slots, K) arrays and on ``need`` (one compiled pass,
@@ -172,7 +171,7 @@ def _settle(s: NDArray[np.int64], k: NDArray[np.int64], j: NDArray[np.int64], ch
     return Sales(j, *kernels.settle_requests(s, k, j, need, market.available, market.served, channel, slots.broker,
                                              brokers.fee_rate, int(Channel.BROKER), slots.region, slots.coordination,
                                              prices.spot_price, prices.coordination, prices.provider_region, served,
-                                             spend, fees, tried))
+                                             spend, tried))
 
 
 def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: Prices, brokers: BrokerBook,
@@ -189,13 +188,13 @@ def onboarding_beyond_shortage(s: NDArray[np.int64], slots: FirmSlots, prices: P
 
 
 def _overflow_to_contract_providers(need: NDArray, market: SpotMarket, slots: FirmSlots, book: ContractBook,
-                                    prices: Prices, brokers: BrokerBook, served: NDArray, spend: NDArray, fees: NDArray,
+                                    prices: Prices, brokers: BrokerBook, served: NDArray, spend: NDArray,
                                     tried: NDArray) -> Sales:
     """A contract holder's demand beyond its reserved hours goes first to its contract's provider, at the
     provider's spot price, from the capacity the provider has left (in place on the arrays given)."""
     s = np.flatnonzero(book.active & (need > EPS))
     return _settle(s, book.k[s], book.provider[s], book.channel, need, market, slots, prices, brokers, served, spend,
-                   fees, tried)
+                   tried)
 
 
 def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, prices: Prices, brokers: BrokerBook,
@@ -212,6 +211,6 @@ def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, 
                             week, rng)
     served = kernels.row_sums(on_call.served)
     fills = Fills(demand=demand, permanent=permanent.delivered, in_house=inhouse, on_call=served, unmet=need - served,
-                  served=on_call.served, spend=on_call.spend, broker_spend=on_call.fees, permanent_paid=permanent.paid,
+                  served=on_call.served, spend=on_call.spend, permanent_paid=permanent.paid,
                   permanent_fee=permanent.fee, reserved=reserved)
     return fills, market, [permanent.sales, *on_call.sales]
