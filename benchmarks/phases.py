@@ -6,6 +6,9 @@ the nested ones are counted inside their callers too, so the column does not add
 two sizes and compare the columns to find what grows faster than the market: at 10x the firms, a linear
 phase takes about 10x the time. The timers cost a few microseconds a call, so trust the large entries.
 
+The second line adds up the kernels' time: what the week would cost if all its Python and numpy glue were gone,
+a floor for any optimisation that keeps the kernels as they are.
+
 A 100k market takes about a minute to build and warm up. ``--save PATH`` keeps it (a pickle, about 0.5 GB)
 after the warm-up, and ``--market PATH`` starts from such a file instead: the same market for every try of
 an optimisation in the same checkout (a pickle is only read back by the code that wrote it).
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     week = (time.perf_counter() - start) / args.weeks * 1000
     print(f"{len(m.firm_agents):,} firms, {m.providers.n:,} provider rows, {len(m.brokers)} brokers: "
           f"{week:.1f} ms per week over {args.weeks} weeks")
+    compiled = sum(seconds for label, seconds in totals.items() if label.startswith("kernels.")) / args.weeks * 1000
+    print(f"compiled kernels: {compiled:.1f} ms of the week ({compiled / week:.0%}); the rest is Python and numpy")
     for label, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"{seconds / args.weeks * 1000:9.2f}  {label}")
 
