@@ -99,37 +99,36 @@ def outcome_sums(hours, paid, quality, on_time, inhouse_cost, pair_slot, pair_pr
     offshore, bpo_hours, kpo_hours = np.empty(n), np.empty(n), np.empty(n)
     bpo_paid, kpo_paid = np.empty(n), np.empty(n)
     n_offshore = n_bpo = n_kpo = 0
+    # each compacting store is written whether it is kept or not, and its count moves by the condition: the
+    # conditions are random over the rows, so branches on them mispredicted half the time (5.7 -> 3.9 ms at 100k)
     for r in range(n):
-        i, h = pair_slot[r], hours[r]
+        i, h, pay = pair_slot[r], hours[r], paid[r]
         quality_hours[r], on_time_hours[r], inhouse_hours[r] = quality[r] * h, on_time[r] * h, inhouse_cost[r] * h
-        if provider_region[pair_provider[r]] != slot_region[i]:
-            offshore[n_offshore] = h
-            n_offshore += 1
-        if slot_kpo[i]:
-            kpo_hours[n_kpo], kpo_paid[n_kpo] = h, paid[r]
-            n_kpo += 1
-        else:
-            bpo_hours[n_bpo], bpo_paid[n_bpo] = h, paid[r]
-            n_bpo += 1
+        offshore[n_offshore] = h
+        n_offshore += provider_region[pair_provider[r]] != slot_region[i]
+        kpo = slot_kpo[i]
+        kpo_hours[n_kpo], kpo_paid[n_kpo] = h, pay
+        bpo_hours[n_bpo], bpo_paid[n_bpo] = h, pay
+        n_kpo += kpo
+        n_bpo += not kpo
     brokered, held, y_all, y_bought = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
     n_held = n_bought = counted_all = counted_bought = 0
     finite_all = finite_bought = False
     for i in range(S):
         brokered[i] = ((on_call[i] if slot_channel[i] == broker else 0.0)
                        + (permanent[i] if contract_channel[i] == broker else 0.0))
-        if contract_id[i] >= 0:
-            held[n_held] = reserved[i]
-            n_held += 1
+        held[n_held] = reserved[i]
+        n_held += contract_id[i] >= 0
         v = y[i]
-        known = v == v
-        finite_all = finite_all or np.isfinite(v)
-        y_all[i] = v if known else 0.0
+        known, finite, bought = v == v, np.isfinite(v), on_call[i] > eps
+        value = v if known else 0.0
+        y_all[i] = value
+        finite_all = finite_all or finite
         counted_all += known
-        if on_call[i] > eps:
-            finite_bought = finite_bought or np.isfinite(v)
-            y_bought[n_bought] = v if known else 0.0
-            n_bought += 1
-            counted_bought += known
+        y_bought[n_bought] = value
+        n_bought += bought
+        finite_bought = finite_bought or (bought and finite)
+        counted_bought += bought and known
     total = numpy_row_sum(hours)
     quality_mean = numpy_row_sum(quality_hours) / total if total > 0 else np.nan
     on_time_mean = numpy_row_sum(on_time_hours) / total if total > 0 else np.nan
