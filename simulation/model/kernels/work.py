@@ -151,9 +151,9 @@ def update_estimates(demand, demand_mean, demand_var, on_call, unmet, fill_rate,
         dev = demand[i] - demand_mean[i]
         demand_mean[i] += alpha * dev
         demand_var[i] += alpha * (dev * dev - demand_var[i])
-        asked = on_call[i] + unmet[i]
-        if asked > eps:
-            fill_rate[i] += alpha * (on_call[i] / asked - fill_rate[i])
+        asked, f = on_call[i] + unmet[i], fill_rate[i]
+        moved = f + alpha * (on_call[i] / asked - f)  # computed either way (NaN when nothing was asked): no branch
+        fill_rate[i] = moved if asked > eps else f
         if on_call[i] > eps:
             best = 0
             for c in range(served.shape[1]):  # np.argmax: the first of the largest, a NaN first of all
