@@ -268,8 +268,10 @@ def profile(weeks: int, seed: int, size: str = "1k", top: int = 15) -> None:
 
 
 def read_sources() -> dict[str, str]:
-    """Snapshot simulation/*.py (call right after importing it: others may be editing the tree)."""
-    return {f"simulation/{f.name}": f.read_text(encoding="utf-8") for f in sorted((ROOT / "simulation").glob("*.py"))}
+    """Snapshot every simulation/**/*.py, by path from the repository root (call right after importing it: others
+    may be editing the tree). The model's subpackages count too: a change there must change the fingerprint."""
+    return {f.relative_to(ROOT).as_posix(): f.read_text(encoding="utf-8")
+            for f in sorted((ROOT / "simulation").rglob("*.py"))}
 
 
 def source_fingerprint(sources: dict[str, str]) -> str:
