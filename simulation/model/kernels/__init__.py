@@ -34,14 +34,14 @@ from simulation.model.kernels.market import deliver_week, ration, settle_request
 from simulation.model.kernels.options import option_costs
 from simulation.model.kernels.providers import book_week, market_before, week_load
 from simulation.model.kernels.review import cost_logit
-from simulation.model.kernels.work import (delivered_quality, learn_from_work, on_time_share, outcome_sums, row_sums,
-                                           slot_costs, split_sums, update_estimates)
+from simulation.model.kernels.work import (delivered_quality, learn_from_work, on_time_share, outcome_sums, reinforce,
+                                           row_sums, slot_costs, split_sums, update_estimates)
 
 __all__ = ["advance_demand", "book_week", "broker_ratings", "brokered_mix", "client_price", "clip01", "column_for",
            "committed_hours", "cost_logit", "deliver_week", "delivered_quality", "direct_picks", "draw_providers",
            "drift_factors", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work",
            "logit_exponent", "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
            "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power", "rated_cost", "ration",
-           "realise_demand", "record_on_call_week", "record_spell_week", "relative_cost_exponent", "route_picks",
+           "realise_demand", "record_on_call_week", "record_spell_week", "reinforce", "relative_cost_exponent", "route_picks",
            "row_sums", "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums",
            "update_estimates", "week_load", "worked_pairs"]

@@ -37,9 +37,9 @@ def sample_rows(weights: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray
 def update_preferences(J: NDArray[np.float64], payoff: NDArray[np.float64], gamma: float,
                        at: tuple[NDArray, NDArray]) -> None:
     """In place: J <- (1 - gamma) J + payoff, the payoffs given for the distinct (row, column) pairs ``at`` that
-    did work (0 elsewhere: no work, no payoff)."""
-    J *= 1.0 - gamma
-    J[at] += payoff
+    did work (0 elsewhere: no work, no payoff). One compiled pass, :func:`kernels.reinforce`."""
+    s, k = at
+    kernels.reinforce(J, 1.0 - gamma, np.asarray(s, np.int64), np.asarray(k, np.int64), np.asarray(payoff, np.float64))
 
 
 def loyalty(J: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
