@@ -207,8 +207,7 @@ def hand_made_week(spot: float):
     served = np.array([[40.0, 0.0]])
     zero = np.zeros(1)
     fills = Fills(demand=np.array([40.0]), permanent=zero, in_house=zero, on_call=np.array([40.0]), unmet=zero,
-                  served=served, spend=served * spot, permanent_paid=zero,
-                  permanent_fee=zero, reserved=zero)
+                  served=served, spend=served * spot, permanent_paid=zero, reserved=zero)
     realise_outcomes(fills, m.slots, m.book, m.table, m.brokers, m.spells, m.catalogue, m.cfg, m.inhouse_cost(),
                      np.random.default_rng(0), m.week)
     return m

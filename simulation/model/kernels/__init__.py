@@ -42,6 +42,6 @@ __all__ = ["advance_demand", "book_week", "broker_ratings", "brokered_mix", "cli
            "drift_factors", "exp", "fill_vacancies", "inverse_cdf_rows", "learn_estimates", "learn_from_work",
            "logit_exponent", "loyalty", "market_before", "max0", "nonprice", "numpy_row_sum", "on_time_share",
            "onboarding_beyond_shortage", "option_costs", "outcome_sums", "power", "rated_cost", "ration",
-           "realise_demand", "record_on_call_week", "record_spell_week", "reinforce", "relative_cost_exponent", "route_picks",
-           "row_sums", "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums",
+           "realise_demand", "record_on_call_week", "record_spell_week", "reinforce", "relative_cost_exponent",
+           "route_picks", "row_sums", "settle_requests", "shortlist_costs", "slot_costs", "softmax_rows", "split_sums",
            "update_estimates", "week_load", "worked_pairs"]

@@ -77,7 +77,6 @@ class Fills:
     served: NDArray[np.float64]  # on-call hours per (slot, column)
     spend: NDArray[np.float64]  # on-call payments per (slot, column), fees included
     permanent_paid: NDArray[np.float64]  # take-or-pay payment per slot, fees included
-    permanent_fee: NDArray[np.float64]
     reserved: NDArray[np.float64]  # reserved hours per slot at delivery time (zero without a contract)
 
 
@@ -211,6 +210,5 @@ def fulfil(demand: NDArray[np.float64], slots: FirmSlots, table: ProviderTable, 
                             week, rng)
     served = kernels.row_sums(on_call.served)
     fills = Fills(demand=demand, permanent=permanent.delivered, in_house=inhouse, on_call=served, unmet=need - served,
-                  served=on_call.served, spend=on_call.spend, permanent_paid=permanent.paid,
-                  permanent_fee=permanent.fee, reserved=reserved)
+                  served=on_call.served, spend=on_call.spend, permanent_paid=permanent.paid, reserved=reserved)
     return fills, market, [permanent.sales, *on_call.sales]
